@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo run test bench lint format clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: venv  ## the main job end to end on embedded defaults
+	$(PY) -m tasks.demo
+
+run: venv  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start
+
+test: venv  ## the whole test suite, integration tests included
+	$(PY) -m pytest
+
+bench: venv  ## speed and memory figures (not a test)
+	$(PY) -m bench.run
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache

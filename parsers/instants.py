@@ -1,0 +1,85 @@
+"""Fast parsing of the timestamps found in packages into UTC seconds and day numbers."""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_FAST = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)?")
+_day_cache: dict[str, int] = {}
+
+
+def parse_instant(value: object) -> float | None:
+    """Return UTC seconds since the epoch for a package timestamp, or None when unusable."""
+    if isinstance(value, str):
+        text = value.strip().strip('"').strip()
+        if not text or text == "null":
+            return None
+        match = _FAST.fullmatch(text)
+        if match is not None:
+            return _from_match(text, match)
+        return _slow(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_number(float(value))
+    return None
+
+
+def _from_match(text: str, match: re.Match[str]) -> float | None:
+    key = text[:10]
+    day = _day_cache.get(key)
+    if day is None:
+        try:
+            day = date(int(key[:4]), int(key[5:7]), int(key[8:10])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None
+        _day_cache[key] = day
+    hour, minute, second = int(match[4]), int(match[5]), int(match[6])
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    seconds = day * 86400 + hour * 3600 + minute * 60 + second
+    fraction = match[7]
+    return seconds + float(fraction) if fraction else float(seconds)
+
+
+def _slow(text: str) -> float | None:
+    if text.replace(".", "", 1).isdigit():
+        return _from_number(float(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _from_number(number: float) -> float | None:
+    # Epoch numbers: milliseconds when too large to be seconds.
+    if number > 1e11:
+        number /= 1000.0
+    return number if number > 0 else None
+
+
+def day_of(seconds: float) -> int:
+    """Return the UTC day number (days since 1970-01-01) of an instant."""
+    return int(seconds // 86400)
+
+
+def day_to_iso(day: int) -> str:
+    """Return the YYYY-MM-DD text of a day number."""
+    return date.fromordinal(day + _EPOCH_ORDINAL).isoformat()
+
+
+def iso_to_day(text: str) -> int:
+    """Return the day number of a YYYY-MM-DD text."""
+    return date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+
+
+def instant_to_iso(seconds: float) -> str:
+    """Return the ISO-8601 UTC text (second precision, Z suffix) of an instant."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(seconds // 1))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def instant_to_datetime(seconds: float) -> datetime:
+    """Return an aware UTC datetime for an instant."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)

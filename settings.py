@@ -1,0 +1,140 @@
+"""The one place the environment is read: every process builds a `Settings` from it.
+
+`celeryconfig.py` turns it into Celery settings; the API's `create_app` takes it (or a test
+config); tasks and storage receive it as an argument. Each field documents its variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+GB = 1_000_000_000
+DISCORD_LINK_ORIGIN = "https://click.discord.com"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of every process, with its default."""
+
+    data_dir: Path = Path("var")  # DATA_DIR: SQLite store, embedded broker, temp files, secret
+    port: int = 8000  # PORT: the API
+    flower_port: int = 5555  # FLOWER_PORT
+    mongo_url: str = ""  # MONGO_URL: MongoDB store; SQLite under DATA_DIR when empty
+    mongo_db: str = "dumpus"  # MONGO_DB
+    broker_url: str = ""  # BROKER_URL or REDIS_URL; embedded Redis under DATA_DIR when empty
+    secret_key: str = ""  # SECRET_KEY: server secret; generated into DATA_DIR when empty
+    whitelisted_origins: tuple[str, ...] = ()  # DL_ZIP_WHITELISTED_DOMAINS: extra link origins
+    max_package_bytes: int = 50 * GB  # MAX_PACKAGE_BYTES: download size cap
+    download_connect_timeout: float = 10.0  # DOWNLOAD_CONNECT_TIMEOUT (seconds)
+    download_read_timeout: float = 60.0  # DOWNLOAD_READ_TIMEOUT (seconds between bytes)
+    download_max_seconds: int = 4 * 3600  # DOWNLOAD_MAX_SECONDS: total download deadline
+    package_time_limit: int = 6 * 3600  # PACKAGE_TIME_LIMIT: hard limit of one package task
+    max_attempts: int = 3  # MAX_ATTEMPTS: deliveries before a package fails with WORKER_LOST
+    heartbeat_seconds: int = 10  # HEARTBEAT_SECONDS: how often a busy worker says it is alive
+    stale_after_seconds: int = 120  # STALE_AFTER_SECONDS: silence before the reaper steps in
+    reaper_interval_seconds: int = 60  # REAPER_INTERVAL_SECONDS: beat schedule of the reaper
+    temp_max_age_seconds: int = 24 * 3600  # TEMP_MAX_AGE_SECONDS: orphan temp files removed after
+    extra: dict = field(
+        default_factory=dict
+    )  # test-only overrides, never read from the environment
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build the settings from environment variables (defaults for what is unset)."""
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            data_dir=Path(env.get("DATA_DIR") or d.data_dir),
+            port=_int(env, "PORT", d.port),
+            flower_port=_int(env, "FLOWER_PORT", d.flower_port),
+            mongo_url=env.get("MONGO_URL", ""),
+            mongo_db=env.get("MONGO_DB") or d.mongo_db,
+            broker_url=env.get("BROKER_URL") or env.get("REDIS_URL") or "",
+            secret_key=env.get("SECRET_KEY", ""),
+            whitelisted_origins=_origins(env.get("DL_ZIP_WHITELISTED_DOMAINS", "")),
+            max_package_bytes=_int(env, "MAX_PACKAGE_BYTES", d.max_package_bytes),
+            download_connect_timeout=_float(
+                env, "DOWNLOAD_CONNECT_TIMEOUT", d.download_connect_timeout
+            ),
+            download_read_timeout=_float(env, "DOWNLOAD_READ_TIMEOUT", d.download_read_timeout),
+            download_max_seconds=_int(env, "DOWNLOAD_MAX_SECONDS", d.download_max_seconds),
+            package_time_limit=_int(env, "PACKAGE_TIME_LIMIT", d.package_time_limit),
+            max_attempts=_int(env, "MAX_ATTEMPTS", d.max_attempts),
+            heartbeat_seconds=_int(env, "HEARTBEAT_SECONDS", d.heartbeat_seconds),
+            stale_after_seconds=_int(env, "STALE_AFTER_SECONDS", d.stale_after_seconds),
+            reaper_interval_seconds=_int(env, "REAPER_INTERVAL_SECONDS", d.reaper_interval_seconds),
+            temp_max_age_seconds=_int(env, "TEMP_MAX_AGE_SECONDS", d.temp_max_age_seconds),
+        )
+
+    def with_overrides(self, **changes) -> Settings:
+        """A copy with some fields changed (tests, the local command)."""
+        return replace(self, **changes)
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded store's database file."""
+        return self.data_dir / "dumpus.sqlite3"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where downloads are streamed to while a package is processed."""
+        return self.data_dir / "tmp"
+
+    @property
+    def embedded_broker_socket(self) -> Path:
+        """The Unix socket of the embedded Redis broker."""
+        return self.data_dir / "redis.sock"
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker to use: the configured one, else the embedded Redis socket."""
+        if self.broker_url:
+            return self.broker_url
+        return f"redis+socket://{self.embedded_broker_socket.resolve()}"
+
+    @property
+    def link_origins(self) -> tuple[str, ...]:
+        """Origins a package link may point to: Discord's, then the allow-listed ones."""
+        return (DISCORD_LINK_ORIGIN, *self.whitelisted_origins)
+
+    def server_secret(self) -> bytes:
+        """The server secret: SECRET_KEY, else one generated once into DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            _create_secret_file(path)
+        return path.read_text().strip().encode()
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new random secret; link() makes it appear whole, and only once across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    finally:
+        tmp.unlink()

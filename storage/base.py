@@ -1,0 +1,139 @@
+"""The storage interfaces: what every backend (SQLite, MongoDB) provides, and the records returned.
+
+Times are UTC epoch seconds (floats). Every state change is conditional, so a redelivered task,
+a second worker or the reaper racing the worker cannot double or regress anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Status(StrEnum):
+    """Where a package is. QUEUED -> DOWNLOADING -> ANALYZING -> PROCESSED, or ERRORED."""
+
+    QUEUED = "QUEUED"
+    DOWNLOADING = "DOWNLOADING"
+    ANALYZING = "ANALYZING"
+    PROCESSED = "PROCESSED"
+    ERRORED = "ERRORED"
+
+
+ACTIVE_STATUSES = (Status.DOWNLOADING, Status.ANALYZING)
+
+
+class EnqueueOutcome(StrEnum):
+    """What `PackageRepository.enqueue` did."""
+
+    CREATED = "CREATED"  # new package document, status QUEUED
+    REQUEUED = "REQUEUED"  # an ERRORED package was reset to QUEUED with the new sealed link
+    EXISTING = "EXISTING"  # already queued, running or processed: nothing changed
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """A package document as stored (no plaintext secret is ever part of it)."""
+
+    package_id: str
+    status: Status
+    error_code: str | None = None
+    sealed_link: bytes | None = None
+    queued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    attempts: int = 0
+    claim_token: str | None = None
+    generation: int = 0  # the published statistics generation; 0 means none yet
+    progress: int = 0  # 0-100
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+
+
+class PackageRepository(Protocol):
+    """Package documents: the source of truth for status."""
+
+    def enqueue(self, package_id: str, sealed_link: bytes, now: float) -> EnqueueOutcome:
+        """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing."""
+
+    def get(self, package_id: str) -> PackageRecord | None:
+        """The package, or None."""
+
+    def claim(
+        self, package_id: str, token: str, now: float, stale_before: float
+    ) -> PackageRecord | None:
+        """Take the package for one worker run.
+
+        Succeeds when it is QUEUED, or active with `heartbeat_at < stale_before` (its worker
+        died). Sets DOWNLOADING, `claim_token=token`, `attempts += 1`, `started_at` and
+        `heartbeat_at` to now, progress 0. Returns the updated record, or None (not claimable).
+        """
+
+    def set_step(
+        self,
+        package_id: str,
+        token: str,
+        step: Status,
+        progress: int,
+        bytes_done: int | None,
+        bytes_total: int | None,
+        now: float,
+    ) -> bool:
+        """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
+
+    def publish(self, package_id: str, token: str, generation: int, now: float) -> bool:
+        """PROCESSED with that generation, link wiped, claim released; only for the claimer."""
+
+    def fail(self, package_id: str, token: str | None, code: str, now: float) -> bool:
+        """ERRORED with the code, link wiped, claim released.
+
+        With a token: only for that claimer. With None: for any QUEUED or active package
+        (the API after a broker error, the reaper).
+        """
+
+    def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
+        """An active package with `heartbeat_at < stale_before` back to QUEUED (claim released)."""
+
+    def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
+        """Active packages whose heartbeat is older than `stale_before`."""
+
+    def queue_position(self, package_id: str) -> tuple[int, int]:
+        """(QUEUED packages queued before this one, all QUEUED packages)."""
+
+    def delete(self, package_id: str) -> bool:
+        """Remove the package document; True when one existed."""
+
+
+class StatisticsRepository(Protocol):
+    """Sealed statistics documents keyed (package id, generation, view id)."""
+
+    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
+        """Upsert `(view_id, sealed blob)` pairs in batches; returns how many were written."""
+
+    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
+        """One indexed read."""
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's documents except `keep_generation`; returns how many."""
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have statistics but no package document (for the purge sweeper)."""
+
+
+class Store(Protocol):
+    """One backend: its repositories plus health and lifecycle."""
+
+    packages: PackageRepository
+    statistics: StatisticsRepository
+
+    def ping(self) -> bool:
+        """True when the backend answers."""
+
+    def ensure_indexes(self) -> None:
+        """Create tables / indexes (idempotent); called at start-up."""
+
+    def close(self) -> None:
+        """Release the connection."""

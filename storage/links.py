@@ -1,0 +1,76 @@
+"""Package links: which are accepted, and the key material each one carries.
+
+A Discord link is `https://click.discord.com/ls/click?upn=<UPN>`; its key material is the UPN. A
+link under an allow-listed origin (DL_ZIP_WHITELISTED_DOMAINS) is accepted too, and its key
+material is the whole link. Anything else is refused before it is stored or queued.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from storage.crypto import package_id_for
+
+DISCORD_HOST = "click.discord.com"
+DISCORD_PATH = "/ls/click"
+UPN_MIN_LENGTH = 500
+UPN_MAX_LENGTH = 8192
+MAX_LINK_LENGTH = 16384
+UPN_PATTERN = re.compile(rf"[A-Za-z0-9._-]{{{UPN_MIN_LENGTH},{UPN_MAX_LENGTH}}}")
+
+
+class InvalidLink(ValueError):
+    """The link is not one this server accepts."""
+
+
+@dataclass(frozen=True)
+class PackageLink:
+    """An accepted link, its key material and the package id it names."""
+
+    url: str
+    key_material: str
+    package_id: str
+
+
+def _origin(scheme: str, netloc: str) -> str:
+    return f"{scheme}://{netloc}".lower()
+
+
+def _discord_upn(parts) -> str:
+    if parts.path != DISCORD_PATH:
+        raise InvalidLink("not a Discord package link")
+    values = parse_qs(parts.query, keep_blank_values=True).get("upn", [])
+    if len(values) != 1 or not UPN_PATTERN.fullmatch(values[0]):
+        raise InvalidLink("the link has no valid upn token")
+    return values[0]
+
+
+def parse_package_link(link: str, allowed_origins: tuple[str, ...] = ()) -> PackageLink:
+    """Validate a link and return its key material and package id, or raise InvalidLink."""
+    if not isinstance(link, str) or not link or len(link) > MAX_LINK_LENGTH:
+        raise InvalidLink("the link is missing or too long")
+    if any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in link):
+        raise InvalidLink("the link contains forbidden characters")
+    try:
+        parts = urlsplit(link)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidLink("the link is not a valid URL") from exc
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise InvalidLink("the link must not carry credentials or a fragment")
+    if parts.scheme == "https" and parts.hostname == DISCORD_HOST and port in (None, 443):
+        return _accepted(link, _discord_upn(parts))
+    if _origin(parts.scheme, parts.netloc) in allowed_origins and parts.path not in ("", "/"):
+        return _accepted(link, link)
+    raise InvalidLink("the link does not point to Discord or an allowed origin")
+
+
+def _accepted(link: str, key_material: str) -> PackageLink:
+    return PackageLink(url=link, key_material=key_material, package_id=package_id_for(key_material))
+
+
+def key_material_of(link: str, allowed_origins: tuple[str, ...] = ()) -> str:
+    """The key material of an already accepted link (the worker re-derives it from the link)."""
+    return parse_package_link(link, allowed_origins).key_material

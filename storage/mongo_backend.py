@@ -1,0 +1,288 @@
+"""The production backend: MongoDB through pymongo (and mongomock in tests, hence no server-only
+features such as `$$NOW`).
+
+Package documents use `_id = package_id`; every state change is one filtered update, so the filter
+(status, claim token, heartbeat) is what makes it safe against a second worker or the reaper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from bson import Binary
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+
+BATCH_SIZE = 500
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop
+_FIELDS = (
+    "error_code",
+    "sealed_link",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+    "attempts",
+    "claim_token",
+    "generation",
+    "progress",
+    "bytes_done",
+    "bytes_total",
+)
+_CLEARED = dict.fromkeys(("started_at", "finished_at", "heartbeat_at", "claim_token"))
+_NO_BYTES = {"bytes_done": None, "bytes_total": None}
+
+
+def _new_package(package_id: str, sealed_link: bytes, now: float) -> dict[str, Any]:
+    """A fresh QUEUED package document with every field present."""
+    doc: dict[str, Any] = dict.fromkeys(_FIELDS)
+    doc.update(
+        _id=package_id,
+        status=Status.QUEUED.value,
+        sealed_link=Binary(sealed_link),
+        queued_at=now,
+        attempts=0,
+        generation=0,
+        progress=0,
+    )
+    return doc
+
+
+def _record(doc: dict[str, Any]) -> PackageRecord:
+    """A package document as a record."""
+    fields = {name: doc.get(name) for name in _FIELDS}
+    if fields["sealed_link"] is not None:
+        fields["sealed_link"] = bytes(fields["sealed_link"])
+    for name in ("attempts", "generation", "progress"):
+        fields[name] = int(fields[name] or 0)
+    return PackageRecord(package_id=doc["_id"], status=Status(doc["status"]), **fields)
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class MongoPackages:
+    """Package documents in the `packages` collection."""
+
+    def __init__(self, collection):
+        self._col = collection
+
+    def _update(self, filter_: dict, update: dict) -> bool:
+        # matched, not modified: a heartbeat with unchanged values still proves the claim holds.
+        return self._col.update_one(filter_, update).matched_count == 1
+
+    def enqueue(self, package_id: str, sealed_link: bytes, now: float) -> EnqueueOutcome:
+        """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
+
+        REQUEUED is a fresh start: new sealed link, `queued_at=now`, `attempts=0`, error code,
+        claim, times and progress cleared; the published `generation` is kept.
+        """
+        try:
+            self._col.insert_one(_new_package(package_id, sealed_link, now))
+            return EnqueueOutcome.CREATED
+        except DuplicateKeyError:
+            pass
+        reset = {"status": Status.QUEUED.value, "error_code": None, "queued_at": now}
+        reset |= {"sealed_link": Binary(sealed_link), "attempts": 0, "progress": 0}
+        if self._update(
+            {"_id": package_id, "status": Status.ERRORED.value},
+            {"$set": reset | _CLEARED | _NO_BYTES},
+        ):
+            return EnqueueOutcome.REQUEUED
+        return EnqueueOutcome.EXISTING
+
+    def get(self, package_id: str) -> PackageRecord | None:
+        """The package, or None."""
+        doc = self._col.find_one({"_id": package_id})
+        return _record(doc) if doc else None
+
+    def claim(
+        self, package_id: str, token: str, now: float, stale_before: float
+    ) -> PackageRecord | None:
+        """Take the package for one worker run (QUEUED, or active with a stale heartbeat)."""
+        claimable = [
+            {"status": Status.QUEUED.value},
+            {"status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}},
+        ]
+        taken = {"status": Status.DOWNLOADING.value, "claim_token": token, "started_at": now}
+        taken |= {"heartbeat_at": now, "progress": 0} | _NO_BYTES
+        doc = self._col.find_one_and_update(
+            {"_id": package_id, "$or": claimable},
+            {"$set": taken, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _record(doc) if doc else None
+
+    def set_step(
+        self,
+        package_id: str,
+        token: str,
+        step: Status,
+        progress: int,
+        bytes_done: int | None,
+        bytes_total: int | None,
+        now: float,
+    ) -> bool:
+        """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
+        if step not in ACTIVE_STATUSES:
+            raise ValueError(f"set_step takes an active status, not {step}")
+        values = {"status": Status(step).value, "progress": max(0, min(100, int(progress)))}
+        values |= {"bytes_done": bytes_done, "bytes_total": bytes_total, "heartbeat_at": now}
+        return self._update(
+            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
+            {"$set": values},
+        )
+
+    def publish(self, package_id: str, token: str, generation: int, now: float) -> bool:
+        """PROCESSED with that generation, link wiped, claim released; only for the claimer."""
+        done = {"status": Status.PROCESSED.value, "generation": generation, "finished_at": now}
+        done |= {"progress": 100, "sealed_link": None, "claim_token": None, "error_code": None}
+        return self._update(
+            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
+            {"$set": done},
+        )
+
+    def fail(self, package_id: str, token: str | None, code: str, now: float) -> bool:
+        """ERRORED with the code, link wiped, claim released (token None: any QUEUED or active)."""
+        if token is None:
+            filter_ = {"_id": package_id, "status": {"$in": _LIVE}}
+        else:
+            filter_ = {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}}
+        failed = {"status": Status.ERRORED.value, "error_code": code, "finished_at": now}
+        failed |= {"sealed_link": None, "claim_token": None}
+        return self._update(filter_, {"$set": failed})
+
+    def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
+        """An active package with a stale heartbeat back to QUEUED, keeping its place in line."""
+        queued = {"status": Status.QUEUED.value, "claim_token": None, "heartbeat_at": None}
+        return self._update(
+            {"_id": package_id, "status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}},
+            {"$set": queued | {"progress": 0} | _NO_BYTES},
+        )
+
+    def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
+        """Active packages whose heartbeat is older than `stale_before`, oldest first."""
+        cursor = (
+            self._col.find({"status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}})
+            .sort([("heartbeat_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [_record(doc) for doc in cursor]
+
+    def queue_position(self, package_id: str) -> tuple[int, int]:
+        """(QUEUED packages queued before this one, all QUEUED packages); ties by package id.
+
+        A package that is not QUEUED (or does not exist) is at position 0.
+        """
+        queued = Status.QUEUED.value
+        total = self._col.count_documents({"status": queued})
+        doc = self._col.find_one({"_id": package_id, "status": queued}, {"queued_at": 1})
+        if doc is None:
+            return 0, total
+        at = doc["queued_at"]
+        before = self._col.count_documents(
+            {
+                "status": queued,
+                "$or": [{"queued_at": {"$lt": at}}, {"queued_at": at, "_id": {"$lt": package_id}}],
+            }
+        )
+        return before, total
+
+    def delete(self, package_id: str) -> bool:
+        """Remove the package document; True when one existed."""
+        return self._col.delete_one({"_id": package_id}).deleted_count == 1
+
+
+class MongoStatistics:
+    """Sealed statistics blobs in the `statistics` collection."""
+
+    def __init__(self, collection, packages_collection):
+        self._col = collection
+        self._packages = packages_collection
+
+    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
+        """Upsert `(view_id, sealed blob)` pairs, one bulk write per batch; returns the count."""
+        written = 0
+        for batch in _batches(items, BATCH_SIZE):
+            ops = []
+            for view_id, blob in batch:
+                key = {"package_id": package_id, "generation": generation, "view_id": view_id}
+                ops.append(ReplaceOne(key, key | {"blob": Binary(blob)}, upsert=True))
+            self._col.bulk_write(ops, ordered=False)
+            written += len(ops)
+        return written
+
+    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
+        """One indexed read."""
+        doc = self._col.find_one(
+            {"package_id": package_id, "generation": generation, "view_id": view_id},
+            {"blob": 1, "_id": 0},
+        )
+        return bytes(doc["blob"]) if doc else None
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's documents except `keep_generation`; returns how many."""
+        filter_: dict[str, Any] = {"package_id": package_id}
+        if keep_generation is not None:
+            filter_["generation"] = {"$ne": keep_generation}
+        return self._col.delete_many(filter_).deleted_count
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        pipeline = [
+            {"$group": {"_id": "$package_id"}},
+            {"$sort": {"_id": 1}},
+            {
+                "$lookup": {
+                    "from": self._packages.name,
+                    "localField": "_id",
+                    "foreignField": "_id",
+                    "as": "package",
+                }
+            },
+            {"$match": {"package": {"$size": 0}}},
+            {"$limit": limit},
+        ]
+        return [doc["_id"] for doc in self._col.aggregate(pipeline)]
+
+
+class MongoStore:
+    """The MongoDB store: packages and statistics collections in one database."""
+
+    def __init__(self, client_or_db, db_name: str | None = None):
+        if db_name is None:  # a Database was given
+            self._db, self._client = client_or_db, client_or_db.client
+        else:
+            self._client, self._db = client_or_db, client_or_db[db_name]
+        self.packages = MongoPackages(self._db["packages"])
+        self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"])
+
+    def ping(self) -> bool:
+        """True when the server answers a ping."""
+        try:
+            self._client.admin.command("ping")
+        except Exception:  # any failure (timeout, auth, DNS) means "not reachable"
+            return False
+        return True
+
+    def ensure_indexes(self) -> None:
+        """Create the indexes (idempotent)."""
+        packages = self._db["packages"]
+        packages.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
+        packages.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+        self._db["statistics"].create_index(
+            [("package_id", ASCENDING), ("generation", ASCENDING), ("view_id", ASCENDING)],
+            unique=True,
+        )
+
+    def close(self) -> None:
+        """Close the client (shared by the whole process: call once, at shutdown)."""
+        self._client.close()

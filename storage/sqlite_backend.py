@@ -1,0 +1,368 @@
+"""The embedded backend: one SQLite file in WAL mode, shared by the web, worker and beat processes.
+
+Each thread (and each process, after a fork) gets its own connection in autocommit mode; every
+state change is one conditional statement, so SQLite's write lock is the only coordination needed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+
+from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+
+BUSY_TIMEOUT_MS = 30_000
+BATCH_SIZE = 500
+_CLAIMABLE = "(status = 'QUEUED' OR (status IN ('DOWNLOADING', 'ANALYZING') AND heartbeat_at < ?))"
+_IS_ACTIVE = "status IN ('DOWNLOADING', 'ANALYZING')"
+_COLUMNS = (
+    "package_id, status, error_code, sealed_link, queued_at, started_at, finished_at, "
+    "heartbeat_at, attempts, claim_token, generation, progress, bytes_done, bytes_total"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packages (
+    package_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    sealed_link BLOB,
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    heartbeat_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claim_token TEXT,
+    generation INTEGER NOT NULL DEFAULT 0,
+    progress INTEGER NOT NULL DEFAULT 0,
+    bytes_done INTEGER,
+    bytes_total INTEGER
+);
+CREATE INDEX IF NOT EXISTS packages_status_queued_at ON packages (status, queued_at);
+CREATE INDEX IF NOT EXISTS packages_status_heartbeat_at ON packages (status, heartbeat_at);
+CREATE TABLE IF NOT EXISTS statistics (
+    package_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    view_id TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (package_id, generation, view_id)
+);
+"""
+# The ERRORED branch of enqueue: a fresh start with the new link (see SQLitePackages.enqueue).
+_REQUEUE_ERRORED = """
+UPDATE packages SET status = 'QUEUED', error_code = NULL, sealed_link = ?, queued_at = ?,
+    started_at = NULL, finished_at = NULL, heartbeat_at = NULL, attempts = 0,
+    claim_token = NULL, progress = 0, bytes_done = NULL, bytes_total = NULL
+WHERE package_id = ? AND status = 'ERRORED'
+"""
+_CLAIM = f"""
+UPDATE packages SET status = 'DOWNLOADING', claim_token = ?, attempts = attempts + 1,
+    started_at = ?, heartbeat_at = ?, progress = 0, bytes_done = NULL, bytes_total = NULL
+WHERE package_id = ? AND {_CLAIMABLE}
+"""
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+def _record(row: tuple) -> PackageRecord:
+    """A packages row (in `_COLUMNS` order) as a record."""
+    return PackageRecord(*row[:1], Status(row[1]), *row[2:])
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class _Connections:
+    """One connection per thread and per process; all of this process's ones closed together."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again in a forked child)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False only so close() may close other threads' connections.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours to close
+                self._open, self._pid = [], os.getpid()
+            self._open.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on this thread's connection, ROLLBACK on error."""
+        conn = self.get()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        with self._lock:
+            conns, self._open = (self._open if self._pid == os.getpid() else []), []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
+class SQLitePackages:
+    """Package documents in the `packages` table."""
+
+    def __init__(self, connections: _Connections):
+        self._db = connections
+
+    def _run(self, sql: str, params: tuple = ()) -> int:
+        return self._db.get().execute(sql, params).rowcount
+
+    def enqueue(self, package_id: str, sealed_link: bytes, now: float) -> EnqueueOutcome:
+        """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
+
+        REQUEUED is a fresh start: new sealed link, `queued_at=now`, `attempts=0`, error code,
+        claim, times and progress cleared; the published `generation` is kept.
+        """
+        created = self._run(
+            "INSERT INTO packages (package_id, status, sealed_link, queued_at) "
+            "VALUES (?, 'QUEUED', ?, ?) ON CONFLICT (package_id) DO NOTHING",
+            (package_id, sealed_link, now),
+        )
+        if created:
+            return EnqueueOutcome.CREATED
+        if self._run(_REQUEUE_ERRORED, (sealed_link, now, package_id)):
+            return EnqueueOutcome.REQUEUED
+        return EnqueueOutcome.EXISTING
+
+    def get(self, package_id: str) -> PackageRecord | None:
+        """The package, or None."""
+        row = (
+            self._db.get()
+            .execute(f"SELECT {_COLUMNS} FROM packages WHERE package_id = ?", (package_id,))
+            .fetchone()
+        )
+        return _record(row) if row else None
+
+    def claim(
+        self, package_id: str, token: str, now: float, stale_before: float
+    ) -> PackageRecord | None:
+        """Take the package for one worker run (QUEUED, or active with a stale heartbeat)."""
+        params = (token, now, now, package_id, stale_before)
+        if _HAS_RETURNING:
+            # fetchall() steps the statement to its end, so the write is committed on return.
+            sql = f"{_CLAIM} RETURNING {_COLUMNS}"
+            rows = self._db.get().execute(sql, params).fetchall()
+            return _record(rows[0]) if rows else None
+        with self._db.transaction() as conn:
+            if not conn.execute(_CLAIM, params).rowcount:
+                return None
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM packages WHERE package_id = ?", (package_id,)
+            ).fetchone()
+        return _record(row)
+
+    def set_step(
+        self,
+        package_id: str,
+        token: str,
+        step: Status,
+        progress: int,
+        bytes_done: int | None,
+        bytes_total: int | None,
+        now: float,
+    ) -> bool:
+        """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
+        if step not in ACTIVE_STATUSES:
+            raise ValueError(f"set_step takes an active status, not {step}")
+        return bool(
+            self._run(
+                "UPDATE packages SET status = ?, progress = ?, bytes_done = ?, bytes_total = ?, "
+                f"heartbeat_at = ? WHERE package_id = ? AND claim_token = ? AND {_IS_ACTIVE}",
+                (
+                    Status(step).value,
+                    max(0, min(100, int(progress))),
+                    bytes_done,
+                    bytes_total,
+                    now,
+                    package_id,
+                    token,
+                ),
+            )
+        )
+
+    def publish(self, package_id: str, token: str, generation: int, now: float) -> bool:
+        """PROCESSED with that generation, link wiped, claim released; only for the claimer."""
+        return bool(
+            self._run(
+                "UPDATE packages SET status = 'PROCESSED', generation = ?, finished_at = ?, "
+                "progress = 100, sealed_link = NULL, claim_token = NULL, error_code = NULL "
+                f"WHERE package_id = ? AND claim_token = ? AND {_IS_ACTIVE}",
+                (generation, now, package_id, token),
+            )
+        )
+
+    def fail(self, package_id: str, token: str | None, code: str, now: float) -> bool:
+        """ERRORED with the code, link wiped, claim released (token None: any QUEUED or active)."""
+        sql = (
+            "UPDATE packages SET status = 'ERRORED', error_code = ?, finished_at = ?, "
+            "sealed_link = NULL, claim_token = NULL WHERE package_id = ? AND "
+        )
+        if token is None:
+            sql += "status IN ('QUEUED', 'DOWNLOADING', 'ANALYZING')"
+            return bool(self._run(sql, (code, now, package_id)))
+        sql += f"claim_token = ? AND {_IS_ACTIVE}"
+        return bool(self._run(sql, (code, now, package_id, token)))
+
+    def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
+        """An active package with a stale heartbeat back to QUEUED, keeping its place in line."""
+        return bool(
+            self._run(
+                "UPDATE packages SET status = 'QUEUED', claim_token = NULL, heartbeat_at = NULL, "
+                "progress = 0, bytes_done = NULL, bytes_total = NULL "
+                f"WHERE package_id = ? AND {_IS_ACTIVE} AND heartbeat_at < ?",
+                (package_id, stale_before),
+            )
+        )
+
+    def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
+        """Active packages whose heartbeat is older than `stale_before`, oldest first."""
+        rows = (
+            self._db.get()
+            .execute(
+                f"SELECT {_COLUMNS} FROM packages WHERE {_IS_ACTIVE} AND heartbeat_at < ? "
+                "ORDER BY heartbeat_at, package_id LIMIT ?",
+                (stale_before, limit),
+            )
+            .fetchall()
+        )
+        return [_record(row) for row in rows]
+
+    def queue_position(self, package_id: str) -> tuple[int, int]:
+        """(QUEUED packages queued before this one, all QUEUED packages); ties by package id.
+
+        A package that is not QUEUED (or does not exist) is at position 0.
+        """
+        row = (
+            self._db.get()
+            .execute(
+                "SELECT "
+                "(SELECT COUNT(*) FROM packages o WHERE o.status = 'QUEUED' AND "
+                " (o.queued_at < p.queued_at OR "
+                "  (o.queued_at = p.queued_at AND o.package_id < p.package_id))), "
+                "(SELECT COUNT(*) FROM packages WHERE status = 'QUEUED') "
+                "FROM (SELECT 1) LEFT JOIN packages p "
+                "ON p.package_id = ? AND p.status = 'QUEUED'",
+                (package_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1])
+
+    def delete(self, package_id: str) -> bool:
+        """Remove the package document; True when one existed."""
+        return bool(self._run("DELETE FROM packages WHERE package_id = ?", (package_id,)))
+
+
+class SQLiteStatistics:
+    """Sealed statistics blobs in the `statistics` table."""
+
+    def __init__(self, connections: _Connections):
+        self._db = connections
+
+    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
+        """Upsert `(view_id, sealed blob)` pairs, one transaction per batch; returns the count."""
+        written = 0
+        for batch in _batches(items, BATCH_SIZE):
+            rows = [(package_id, generation, view_id, blob) for view_id, blob in batch]
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO statistics (package_id, generation, view_id, blob) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            written += len(rows)
+        return written
+
+    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
+        """One indexed read."""
+        row = (
+            self._db.get()
+            .execute(
+                "SELECT blob FROM statistics WHERE package_id = ? AND generation = ? "
+                "AND view_id = ?",
+                (package_id, generation, view_id),
+            )
+            .fetchone()
+        )
+        return bytes(row[0]) if row else None
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's documents except `keep_generation`; returns how many."""
+        conn = self._db.get()
+        if keep_generation is None:
+            sql, params = "DELETE FROM statistics WHERE package_id = ?", (package_id,)
+        else:
+            sql = "DELETE FROM statistics WHERE package_id = ? AND generation != ?"
+            params = (package_id, keep_generation)
+        return conn.execute(sql, params).rowcount
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT DISTINCT s.package_id FROM statistics s WHERE NOT EXISTS "
+                "(SELECT 1 FROM packages p WHERE p.package_id = s.package_id) "
+                "ORDER BY s.package_id LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+
+class SQLiteStore:
+    """The embedded store: packages and statistics in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._connections = _Connections(self.path)
+        self.packages = SQLitePackages(self._connections)
+        self.statistics = SQLiteStatistics(self._connections)
+
+    def ping(self) -> bool:
+        """True when the database answers SELECT 1."""
+        try:
+            return self._connections.get().execute("SELECT 1").fetchone() == (1,)
+        except sqlite3.Error:
+            return False
+
+    def ensure_indexes(self) -> None:
+        """Create the tables and indexes (idempotent)."""
+        self._connections.get().executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        self._connections.close()

@@ -1,0 +1,193 @@
+"""A whole local stack in child processes: embedded broker, a Celery worker, the API, a file server.
+
+Used by `make demo` and by the integration tests, so both run exactly the real processes.
+Everything listens on 127.0.0.1 or a Unix socket under the stack's data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from settings import Settings
+from tasks import embedded_broker
+
+READY_TIMEOUT_SECONDS = 60
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FileServer:
+    """Serves one directory over HTTP on 127.0.0.1 from a thread (the package download server)."""
+
+    def __init__(self, directory: Path):
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the demo's output clean
+        pass
+
+
+@dataclass
+class LocalStack:
+    """Broker, worker and API processes sharing one data directory; stop() ends them all."""
+
+    data_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = 0
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every child process gets."""
+        env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "REDIS_URL")}
+        env.pop("BROKER_URL", None)
+        env.update({"DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"})
+        env["PYTHONPATH"] = str(PROJECT_ROOT)
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the children see."""
+        return Settings.from_env(self.env)
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def log_path(self, name: str) -> Path:
+        """Where a child's combined output goes."""
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child's lifetime
+        process = subprocess.Popen(
+            args, env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes[name] = process
+        return process
+
+    def start_broker(self) -> None:
+        """The embedded Redis (skipped when the environment names a broker)."""
+        if self.settings.broker_url:
+            return
+        log = self.log_path("broker")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            self.processes["broker"] = embedded_broker.start(
+                self.settings, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def start_worker(self, name: str = "worker", concurrency: int = 1) -> subprocess.Popen:
+        """A real Celery worker process on both queues."""
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks.celery_app",
+            "worker",
+            "--queues",
+            "packages,default",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+        ]
+        return self._spawn(name, args)
+
+    def start_api(self) -> None:
+        """The API under gunicorn on a free port; waits for /health."""
+        self.api_port = self.api_port or free_port()
+        args = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.api_port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "api:create_app()",
+        ]
+        self._spawn("api", args)
+        self._wait_for_api()
+
+    def _wait_for_api(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.processes["api"].poll() is not None:
+                raise RuntimeError(f"the API exited; see {self.log_path('api')}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("the API did not become healthy in time")
+
+    def start_all(self) -> LocalStack:
+        """Broker, worker and API."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_broker()
+        self.start_worker()
+        self.start_api()
+        return self
+
+    def stop(self, name: str | None = None, timeout: float = 15) -> None:
+        """Stop one child (or all, API first, broker last)."""
+        names = [name] if name else [n for n in ("api", "worker", "beat") if n in self.processes]
+        names += [] if name else [n for n in self.processes if n not in names]
+        for key in names:
+            process = self.processes.pop(key, None)
+            if process is None or process.poll() is not None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

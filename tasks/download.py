@@ -1,0 +1,144 @@
+"""Streamed package download with limits: size cap, timeouts, total deadline, checked redirects.
+
+Redirects are followed by hand so each hop is checked: https (or an allow-listed origin), and a
+host that resolves to a private, loopback, link-local or reserved address is refused unless its
+origin is allow-listed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+CHUNK_BYTES = 1 << 20
+MAX_REDIRECTS = 5
+USER_AGENT = "dumpus-stats/0.1 (+package download)"
+
+
+class DownloadError(Exception):
+    """A download that cannot succeed; `code` is the package's error code."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """The limits of one download (from settings)."""
+
+    max_bytes: int
+    connect_timeout: float
+    read_timeout: float
+    max_seconds: float
+    allowed_origins: tuple[str, ...] = ()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _is_public_host(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return False
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    return bool(addresses) and all(a.is_global for a in addresses)
+
+
+def check_hop(url: str, limits: DownloadLimits) -> None:
+    """Refuse a URL the worker must not fetch."""
+    if _origin(url) in limits.allowed_origins:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL that is not allowed")
+    if not _is_public_host(parts.hostname):
+        raise DownloadError("DOWNLOAD_FAILED", "redirected to a non-public address")
+
+
+def _open(session: requests.Session, url: str, limits: DownloadLimits) -> requests.Response:
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_hop(url, limits)
+        response = session.get(
+            url,
+            stream=True,
+            allow_redirects=False,
+            timeout=(limits.connect_timeout, limits.read_timeout),
+        )
+        if not response.is_redirect:
+            return response
+        location = response.headers.get("Location", "")
+        response.close()
+        url = urljoin(url, location)
+    raise DownloadError("DOWNLOAD_FAILED", "too many redirects")
+
+
+def _check_status(response: requests.Response) -> None:
+    if 400 <= response.status_code < 500:
+        raise DownloadError("EXPIRED_LINK", f"the link answered {response.status_code}")
+    if response.status_code != 200:
+        raise DownloadError(
+            "DOWNLOAD_FAILED", f"the server answered {response.status_code}", retryable=True
+        )
+
+
+def _declared_length(response: requests.Response, limits: DownloadLimits) -> int | None:
+    raw = response.headers.get("Content-Length", "")
+    total = int(raw) if raw.isdigit() else None
+    if total is not None and total > limits.max_bytes:
+        raise DownloadError("TOO_LARGE", "the package is larger than the allowed size")
+    return total
+
+
+def download(
+    url: str,
+    dest: Path,
+    limits: DownloadLimits,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> int:
+    """Stream `url` into `dest`; returns the byte count. Raises DownloadError; dest is then gone."""
+    deadline = time.monotonic() + limits.max_seconds
+    try:
+        with requests.Session() as session:
+            session.headers["User-Agent"] = USER_AGENT
+            response = _open(session, url, limits)
+            with response:
+                _check_status(response)
+                total = _declared_length(response, limits)
+                return _write_body(response, dest, limits, deadline, total, on_progress)
+    except requests.RequestException as exc:
+        dest.unlink(missing_ok=True)
+        raise DownloadError(
+            "DOWNLOAD_FAILED", f"network error: {type(exc).__name__}", retryable=True
+        ) from exc
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
+
+def _write_body(response, dest, limits, deadline, total, on_progress) -> int:
+    done = 0
+    with open(dest, "wb") as fh:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            done += len(chunk)
+            if done > limits.max_bytes:
+                raise DownloadError("TOO_LARGE", "the package is larger than the allowed size")
+            if time.monotonic() > deadline:
+                raise DownloadError("DOWNLOAD_FAILED", "the download took too long")
+            fh.write(chunk)
+            if on_progress:
+                on_progress(done, total)
+    if total is not None and done != total:
+        raise DownloadError("DOWNLOAD_FAILED", "the download ended early", retryable=True)
+    return done

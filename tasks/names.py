@@ -1,0 +1,11 @@
+"""Stable task names: the API sends by these names, the worker registers under them."""
+
+PROCESS_PACKAGE = "packages.process"
+REAP_STALE_PACKAGES = "maintenance.reap_stale_packages"
+PURGE_ORPHAN_STATISTICS = "maintenance.purge_orphan_statistics"
+CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
+
+PACKAGES_QUEUE = "packages"
+DEFAULT_QUEUE = "default"
+
+ALL = (PROCESS_PACKAGE, REAP_STALE_PACKAGES, PURGE_ORPHAN_STATISTICS, CLEAN_TEMP_FILES)

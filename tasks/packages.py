@@ -1,0 +1,31 @@
+"""The package task: a thin adapter from a broker message to `pipeline.run_package`."""
+
+from __future__ import annotations
+
+import logging
+
+from tasks import names
+from tasks.base import BaseTask
+from tasks.celery_app import app
+from tasks.pipeline import RetryableError, run_package
+from tasks.services import get_settings, get_store
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name=names.PROCESS_PACKAGE, base=BaseTask, bind=True, queue=names.PACKAGES_QUEUE)
+def process_package(self, package_id: str) -> str:
+    """Process one package (the argument is its id, nothing else)."""
+    try:
+        outcome = run_package(package_id, get_settings(), get_store())
+    except RetryableError as exc:
+        log.warning("package %s: retryable failure %s", package_id, exc)
+        raise self.retry(countdown=self.backoff(), exc=exc) from None
+    log.info(
+        "package %s: %s (%d views, %.1fs)",
+        package_id,
+        outcome.result,
+        outcome.views,
+        outcome.seconds,
+    )
+    return outcome.result

@@ -1,0 +1,160 @@
+"""One package run: claim, download, analyze, seal, store, publish. Called by the task and tests.
+
+Every state change goes through a conditional repository call holding this run's claim token,
+so a redelivered message, a second worker or a DELETE in the middle cannot double or resurrect
+anything: a run that loses its claim stops at its next progress report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from parsers import InvalidPackage, PackageAnalysis, analyze_package
+from settings import Settings
+from storage import Status, Store
+from storage.crypto import DecryptionError, LinkSealer, PackageKey
+from storage.links import InvalidLink, key_material_of
+from tasks.download import DownloadError, DownloadLimits, download
+from tasks.progress import ClaimLost, ProgressReporter
+
+log = logging.getLogger(__name__)
+
+WORKER_LOST = "WORKER_LOST"
+
+
+class RetryableError(Exception):
+    """A failure worth another attempt later (network); the package went back to QUEUED."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run did, for logs and tests (never any package content)."""
+
+    package_id: str
+    result: str  # PROCESSED, ERRORED:<code>, SKIPPED:<why>
+    views: int = 0
+    seconds: float = 0.0
+
+
+def run_package(package_id: str, settings: Settings, store: Store) -> RunOutcome:
+    """Process one package end to end if it is this run's to process."""
+    now = time.time()
+    stale_before = now - settings.stale_after_seconds
+    record = store.packages.get(package_id)
+    if record is None or record.status in (Status.PROCESSED, Status.ERRORED):
+        return RunOutcome(package_id, f"SKIPPED:{record.status if record else 'UNKNOWN'}")
+    if record.attempts >= settings.max_attempts and _is_idle(record, stale_before):
+        store.packages.fail(package_id, None, WORKER_LOST, now)
+        return RunOutcome(package_id, f"ERRORED:{WORKER_LOST}")
+    token = uuid.uuid4().hex
+    claimed = store.packages.claim(package_id, token, now, stale_before)
+    if claimed is None:
+        return RunOutcome(package_id, "SKIPPED:BUSY")
+    return _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link).run()
+
+
+def _is_idle(record, stale_before: float) -> bool:
+    """Queued, or active without a recent heartbeat: nobody is working on it."""
+    if record.status == Status.QUEUED:
+        return True
+    return (record.heartbeat_at or 0) < stale_before
+
+
+class _PackageRun:
+    """The claimed run of one package."""
+
+    def __init__(self, settings, store, package_id, token, sealed_link):
+        self.settings, self.store, self.package_id, self.token = settings, store, package_id, token
+        self.sealed_link = sealed_link
+        self.started = time.monotonic()
+        self.progress = ProgressReporter(store.packages, package_id, token, settings)
+        settings.temp_dir.mkdir(parents=True, exist_ok=True)
+        self.zip_path = settings.temp_dir / f"{package_id}.{token[:12]}.zip"
+        self.generation: int | None = None
+
+    def run(self) -> RunOutcome:
+        try:
+            return self._process()
+        except ClaimLost:
+            self._discard_unpublished()
+            return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
+        except (InvalidLink, DecryptionError):
+            return self._fail("INVALID_LINK")
+        except InvalidPackage as exc:
+            return self._fail(exc.code)
+        except DownloadError as exc:
+            if exc.retryable:
+                self._release()
+                raise RetryableError(exc.code) from exc
+            return self._fail(exc.code)
+        except Exception:
+            log.exception("package %s failed unexpectedly", self.package_id)
+            return self._fail("UNKNOWN_ERROR")
+        finally:
+            self.zip_path.unlink(missing_ok=True)
+
+    def _process(self) -> RunOutcome:
+        key_material = self._key_material()
+        self._download()
+        analysis = self._analyze()
+        self.generation = generation = time.time_ns() // 1000
+        key = PackageKey(self.package_id, key_material, self.settings.server_secret())
+        count = self.store.statistics.put_many(
+            self.package_id, generation, self._sealed_views(analysis, key)
+        )
+        if not self.store.packages.publish(self.package_id, self.token, generation, time.time()):
+            raise ClaimLost
+        self.store.statistics.delete_package(self.package_id, keep_generation=generation)
+        return RunOutcome(self.package_id, "PROCESSED", count, self._elapsed())
+
+    def _key_material(self) -> str:
+        sealer = LinkSealer(self.settings.server_secret())
+        self.link = sealer.open(self.package_id, self.sealed_link or b"")
+        return key_material_of(self.link, self.settings.whitelisted_origins)
+
+    def _download(self) -> None:
+        limits = DownloadLimits(
+            max_bytes=self.settings.max_package_bytes,
+            connect_timeout=self.settings.download_connect_timeout,
+            read_timeout=self.settings.download_read_timeout,
+            max_seconds=self.settings.download_max_seconds,
+            allowed_origins=self.settings.whitelisted_origins,
+        )
+        download(self.link, self.zip_path, limits, self.progress.downloading)
+        self.link = None
+
+    def _analyze(self) -> PackageAnalysis:
+        self.progress.analyzing(0, Path(self.zip_path).stat().st_size)
+        return analyze_package(
+            self.zip_path, package_id=self.package_id, on_progress=self.progress.analyzing
+        )
+
+    def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey):
+        for name, document in analysis.views():
+            if name == "about":
+                document = {**document, "processing_seconds": self._elapsed()}
+            yield key.view_id(name), key.seal(name, document)
+        self.progress.storing()
+
+    def _elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+    def _fail(self, code: str) -> RunOutcome:
+        self.store.packages.fail(self.package_id, self.token, code, time.time())
+        self._discard_unpublished()
+        return RunOutcome(self.package_id, f"ERRORED:{code}", seconds=self._elapsed())
+
+    def _release(self) -> None:
+        """Give the package back to the queue for a later attempt (claim released)."""
+        self.store.packages.requeue_stale(self.package_id, float("inf"), time.time())
+
+    def _discard_unpublished(self) -> None:
+        """Drop what this run wrote and will never publish (all of it if the package is gone)."""
+        if self.store.packages.get(self.package_id) is None:
+            self.store.statistics.delete_package(self.package_id)
+        elif self.generation is not None:
+            self.store.statistics.delete_generation(self.package_id, self.generation)

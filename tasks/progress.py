@@ -1,0 +1,56 @@
+"""Progress reports of a running package: they double as its heartbeat and its abort check."""
+
+from __future__ import annotations
+
+import time
+
+from settings import Settings
+from storage import Status
+from storage.base import PackageRepository
+
+MIN_REPORT_SECONDS = 1.0
+DOWNLOAD_SHARE = (0, 40)  # percent of the bar spent downloading
+ANALYZE_SHARE = (40, 95)  # then analyzing; storing fills the rest
+
+
+class ClaimLost(Exception):
+    """The package was deleted or taken over: this run must stop and leave no trace."""
+
+
+def _scaled(share: tuple[int, int], done: int, total: int | None) -> int:
+    low, high = share
+    if not total:
+        return low
+    return low + int((high - low) * min(done, total) / total)
+
+
+class ProgressReporter:
+    """Writes step and progress at most once a second; raises ClaimLost when the claim is gone."""
+
+    def __init__(
+        self, packages: PackageRepository, package_id: str, token: str, settings: Settings
+    ):
+        self.packages, self.package_id, self.token = packages, package_id, token
+        self.every = min(MIN_REPORT_SECONDS, settings.heartbeat_seconds)
+        self.last_at = 0.0
+        self.last_step: Status | None = None
+
+    def downloading(self, done: int, total: int | None) -> None:
+        """Progress callback of the download."""
+        self._report(Status.DOWNLOADING, _scaled(DOWNLOAD_SHARE, done, total), done, total)
+
+    def analyzing(self, done: int, total: int | None) -> None:
+        """Progress callback of the parser (uncompressed bytes)."""
+        self._report(Status.ANALYZING, _scaled(ANALYZE_SHARE, done, total), done, total)
+
+    def storing(self) -> None:
+        """The statistics are being written."""
+        self._report(Status.ANALYZING, ANALYZE_SHARE[1], None, None, force=True)
+
+    def _report(self, step, percent, done, total, force: bool = False) -> None:
+        now = time.time()
+        if not force and step == self.last_step and now - self.last_at < self.every:
+            return
+        self.last_at, self.last_step = now, step
+        if not self.packages.set_step(self.package_id, self.token, step, percent, done, total, now):
+            raise ClaimLost
