@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+from storage.sqlite_connection import SCHEMA, Connections
 
-BUSY_TIMEOUT_MS = 30_000
 BATCH_SIZE = 500
 _CLAIMABLE = "(status = 'QUEUED' OR (status IN ('DOWNLOADING', 'ANALYZING') AND heartbeat_at < ?))"
 _IS_ACTIVE = "status IN ('DOWNLOADING', 'ANALYZING')"
@@ -24,33 +22,6 @@ _COLUMNS = (
     "package_id, status, error_code, sealed_link, queued_at, started_at, finished_at, "
     "heartbeat_at, attempts, claim_token, generation, progress, bytes_done, bytes_total"
 )
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS packages (
-    package_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    error_code TEXT,
-    sealed_link BLOB,
-    queued_at REAL,
-    started_at REAL,
-    finished_at REAL,
-    heartbeat_at REAL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    claim_token TEXT,
-    generation INTEGER NOT NULL DEFAULT 0,
-    progress INTEGER NOT NULL DEFAULT 0,
-    bytes_done INTEGER,
-    bytes_total INTEGER
-);
-CREATE INDEX IF NOT EXISTS packages_status_queued_at ON packages (status, queued_at);
-CREATE INDEX IF NOT EXISTS packages_status_heartbeat_at ON packages (status, heartbeat_at);
-CREATE TABLE IF NOT EXISTS statistics (
-    package_id TEXT NOT NULL,
-    generation INTEGER NOT NULL,
-    view_id TEXT NOT NULL,
-    blob BLOB NOT NULL,
-    PRIMARY KEY (package_id, generation, view_id)
-);
-"""
 # The ERRORED branch of enqueue: a fresh start with the new link (see SQLitePackages.enqueue).
 _REQUEUE_ERRORED = """
 UPDATE packages SET status = 'QUEUED', error_code = NULL, sealed_link = ?, queued_at = ?,
@@ -77,63 +48,10 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-class _Connections:
-    """One connection per thread and per process; all of this process's ones closed together."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-
-    def get(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (and again in a forked child)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        # check_same_thread=False only so close() may close other threads' connections.
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's connections are not ours to close
-                self._open, self._pid = [], os.getpid()
-            self._open.append(conn)
-        return conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT on this thread's connection, ROLLBACK on error."""
-        conn = self.get()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every connection this process opened."""
-        with self._lock:
-            conns, self._open = (self._open if self._pid == os.getpid() else []), []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
-
-
 class SQLitePackages:
     """Package documents in the `packages` table."""
 
-    def __init__(self, connections: _Connections):
+    def __init__(self, connections: Connections):
         self._db = connections
 
     def _run(self, sql: str, params: tuple = ()) -> int:
@@ -196,21 +114,13 @@ class SQLitePackages:
         """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
         if step not in ACTIVE_STATUSES:
             raise ValueError(f"set_step takes an active status, not {step}")
-        return bool(
-            self._run(
-                "UPDATE packages SET status = ?, progress = ?, bytes_done = ?, bytes_total = ?, "
-                f"heartbeat_at = ? WHERE package_id = ? AND claim_token = ? AND {_IS_ACTIVE}",
-                (
-                    Status(step).value,
-                    max(0, min(100, int(progress))),
-                    bytes_done,
-                    bytes_total,
-                    now,
-                    package_id,
-                    token,
-                ),
-            )
+        progress = max(0, min(100, int(progress)))
+        sql = (
+            "UPDATE packages SET status = ?, progress = ?, bytes_done = ?, bytes_total = ?, "
+            f"heartbeat_at = ? WHERE package_id = ? AND claim_token = ? AND {_IS_ACTIVE}"
         )
+        values = (Status(step).value, progress, bytes_done, bytes_total, now, package_id, token)
+        return bool(self._run(sql, values))
 
     def publish(self, package_id: str, token: str, generation: int, now: float) -> bool:
         """PROCESSED with that generation, link wiped, claim released; only for the claimer."""
@@ -288,7 +198,7 @@ class SQLitePackages:
 class SQLiteStatistics:
     """Sealed statistics blobs in the `statistics` table."""
 
-    def __init__(self, connections: _Connections):
+    def __init__(self, connections: Connections):
         self._db = connections
 
     def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
@@ -348,7 +258,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._connections = _Connections(self.path)
+        self._connections = Connections(self.path)
         self.packages = SQLitePackages(self._connections)
         self.statistics = SQLiteStatistics(self._connections)
 
@@ -361,7 +271,7 @@ class SQLiteStore:
 
     def ensure_indexes(self) -> None:
         """Create the tables and indexes (idempotent)."""
-        self._connections.get().executescript(_SCHEMA)
+        self._connections.get().executescript(SCHEMA)
 
     def close(self) -> None:
         """Close every connection this process opened."""

@@ -1,0 +1,43 @@
+"""Bearer authentication: the UPN is the key material and the proof of ownership.
+
+`Authorization: Bearer <UPN>`; the package id is md5(UPN), compared in constant time. A missing
+or malformed header and a wrong UPN get the same 401, and ownership is checked before the
+package is looked up, so the answer never tells whether a package exists.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import request
+
+from api.errors import unauthorized
+from storage.crypto import owns_package
+from storage.links import MAX_LINK_LENGTH
+
+# A UPN (or, for an allow-listed origin, the whole link): printable, no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The UPN of the package link (`upn=` of the Discord link) as the bearer token.",
+}
+
+
+def bearer_token() -> str | None:
+    """The bearer token of the request, or None when the header is missing or malformed."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_LINK_LENGTH:
+        return None
+    return token if _TOKEN.fullmatch(token) else None
+
+
+def require_owner(package_id: str) -> str:
+    """The request's UPN when it owns `package_id`; else raise the 401 ApiError."""
+    token = bearer_token()
+    if token is None or not owns_package(token, package_id):
+        raise unauthorized()
+    return token

@@ -1,0 +1,225 @@
+"""Data routes: one indexed read and one decryption per request, never a computation.
+
+Each handler checks ownership (the bearer UPN), finds the package, requires it PROCESSED, then
+reads its view sealed under the package key derived from that UPN. A blob that does not open
+(wrong key, tampering) is a 401, never a 500.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+
+from api.auth import BEARER_SECURITY, require_owner
+from api.errors import ApiError, unauthorized, unknown_package
+from api.jsonio import json_response
+from api.schemas import (
+    AboutView,
+    ChannelPath,
+    DmPath,
+    EntityPeriodView,
+    ErrorResponse,
+    GuildPath,
+    OverviewView,
+    PackagePath,
+    PeriodPath,
+    StatsView,
+    TopPage,
+    TopPath,
+    TopQuery,
+    UserPath,
+    UserView,
+)
+from api.services import get_settings, get_store
+from storage.base import PackageRecord, Status
+from storage.crypto import DecryptionError, PackageKey
+
+PREFIX = "/api/data/<package_id>"
+
+bp = APIBlueprint(
+    "data",
+    __name__,
+    abp_tags=[Tag(name="data", description="Statistics of a processed package")],
+    abp_security=BEARER_SECURITY,
+    abp_responses={400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+)
+
+
+class PackageViews:
+    """The views of one owned, processed package, read with its key."""
+
+    def __init__(self, record: PackageRecord, key: PackageKey) -> None:
+        self.record = record
+        self.key = key
+
+    def read(self, view_name: str) -> dict | None:
+        """One view, decrypted, or None when the package has no such view."""
+        blob = get_store().statistics.get(
+            self.record.package_id, self.record.generation, self.key.view_id(view_name)
+        )
+        if blob is None:
+            return None
+        try:
+            return self.key.open(view_name, blob)
+        except DecryptionError:
+            raise unauthorized() from None
+
+    def require(self, view_name: str, code: str = "UNKNOWN_VIEW", what: str = "view") -> dict:
+        """One view, or a 404 with `code`."""
+        document = self.read(view_name)
+        if document is None:
+            raise ApiError(404, code, f"no such {what} in this package")
+        return document
+
+
+def _not_processed(record: PackageRecord) -> ApiError:
+    errored = record.status == Status.ERRORED
+    return ApiError(
+        409,
+        "NOT_PROCESSED",
+        "the package has failed" if errored else "the package is not processed yet",
+        processingStep=None if errored else record.status.value,
+        errorMessageCode=record.error_code if errored else None,
+    )
+
+
+def open_package(package_id: str) -> PackageViews:
+    """Ownership first (401), then existence (404), then status (409)."""
+    upn = require_owner(package_id)
+    record = get_store().packages.get(package_id)
+    if record is None:
+        raise unknown_package()
+    if record.status != Status.PROCESSED:
+        raise _not_processed(record)
+    return PackageViews(record, PackageKey(package_id, upn, get_settings().server_secret()))
+
+
+def narrow_to_period(document: dict, period: str) -> dict:
+    """An entity view without `periods`, with `period` and that period's figures merged in."""
+    narrowed = {k: v for k, v in document.items() if k != "periods"}
+    narrowed["period"] = period
+    narrowed.update((document.get("periods") or {}).get(period) or {})
+    return narrowed
+
+
+@bp.get(f"{PREFIX}/about", responses={200: AboutView})
+def about(path: PackagePath) -> Response:
+    """What the package is and what was read.
+
+    Request: `GET /api/data/<package_id>/about` with `Authorization: Bearer <UPN>`.
+    200 the `about` view (`package_id`, `owner`, `package_date`, `layout`, `folder_language`,
+    `is_partial`, `missing_sections`, `activity_sources`, `read`, `processing_seconds`).
+    401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED (`processingStep`).
+    """
+    return json_response(open_package(path.package_id).require("about"))
+
+
+@bp.get(f"{PREFIX}/overview", responses={200: OverviewView})
+def overview(path: PackagePath) -> Response:
+    """Lifetime headline figures and the top 3 of each list.
+
+    Request: `GET /api/data/<package_id>/overview` with `Authorization: Bearer <UPN>`.
+    200 the `overview` view (`messages`, `active_days`, `voice_minutes`, `top`, ...).
+    401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
+    """
+    return json_response(open_package(path.package_id).require("overview"))
+
+
+@bp.get(f"{PREFIX}/stats/<period>", responses={200: StatsView})
+def period_stats(path: PeriodPath) -> Response:
+    """The figures of one period.
+
+    Request: `GET /api/data/<package_id>/stats/l4w` (period `l4w`, `l1m`, `ly` or `lifetime`).
+    200 the `stats:<period>` view (`start`, `end`, `days`, `messages`, `voice`, `reactions`,
+    `sessions`, `app_opens`, `events`, ...). 400 INVALID_PERIOD, 401 UNAUTHORIZED,
+    404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    return json_response(views.require(f"stats:{path.period}"))
+
+
+@bp.get(f"{PREFIX}/top/<type>/<period>", responses={200: TopPage})
+def top_list(path: TopPath, query: TopQuery) -> Response:
+    """One page of a ranked list of DMs, servers or channels.
+
+    Request: `GET /api/data/<package_id>/top/dms/ly?limit=10&offset=0` (type `dms`, `guilds`
+    or `channels`; `limit` 1-100, default 10; `offset` >= 0, default 0).
+    200 `{"type": "dms", "period": "ly", "total": 41, "limit": 10, "offset": 0, "entries": [...]}`.
+    400 INVALID_TYPE, INVALID_PERIOD or INVALID_REQUEST (limit/offset), 401 UNAUTHORIZED,
+    404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    entries = views.require(f"top:{path.type}:{path.period}").get("entries") or []
+    page = entries[query.offset : query.offset + query.limit]
+    return json_response(
+        {
+            "type": path.type,
+            "period": path.period,
+            "total": len(entries),
+            "limit": query.limit,
+            "offset": query.offset,
+            "entries": page,
+        }
+    )
+
+
+@bp.get(f"{PREFIX}/guild/<guild_id>/stats/<period>", responses={200: EntityPeriodView})
+def guild_stats(path: GuildPath) -> Response:
+    """One server's figures for one period.
+
+    Request: `GET /api/data/<package_id>/guild/<guild_id>/stats/lifetime` (`guild_id` a
+    snowflake or `unknown` for channels of left servers).
+    200 `{"guild_id", "name", "channels", "period", "start", "end", "days", "messages", "voice"}`.
+    400 INVALID_PERIOD, 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID or UNKNOWN_GUILD,
+    409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    document = views.require(f"guild:{path.guild_id}", "UNKNOWN_GUILD", "server")
+    return json_response(narrow_to_period(document, path.period))
+
+
+@bp.get(f"{PREFIX}/dm/<user_id>/stats/<period>", responses={200: EntityPeriodView})
+def dm_stats(path: DmPath) -> Response:
+    """One person's DM figures for one period, by user id or by DM channel id.
+
+    Request: `GET /api/data/<package_id>/dm/<user_id or dm channel id>/stats/l1m`.
+    200 `{"user_id", "username", "display_name", "avatar_url", "channel_ids", "period",
+    "start", "end", "days", "messages", "voice"}`. 400 INVALID_PERIOD, 401 UNAUTHORIZED,
+    404 UNKNOWN_PACKAGE_ID or UNKNOWN_DM, 409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    document = views.read(f"dm:{path.user_id}")
+    if document is None:
+        channel = views.read(f"dm_channel:{path.user_id}")
+        user_id = (channel or {}).get("user_id")
+        document = views.read(f"dm:{user_id}") if user_id else None
+    if document is None:
+        raise ApiError(404, "UNKNOWN_DM", "no such DM person in this package")
+    return json_response(narrow_to_period(document, path.period))
+
+
+@bp.get(f"{PREFIX}/channel/<channel_id>/stats/<period>", responses={200: EntityPeriodView})
+def channel_stats(path: ChannelPath) -> Response:
+    """One channel's figures for one period.
+
+    Request: `GET /api/data/<package_id>/channel/<channel_id>/stats/ly`.
+    200 `{"channel_id", "name", "kind", "guild_id", "guild_name", "period", "start", "end",
+    "days", "messages", "voice"}`. 400 INVALID_PERIOD, 401 UNAUTHORIZED,
+    404 UNKNOWN_PACKAGE_ID or UNKNOWN_CHANNEL, 409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    document = views.require(f"channel:{path.channel_id}", "UNKNOWN_CHANNEL", "channel")
+    return json_response(narrow_to_period(document, path.period))
+
+
+@bp.get(f"{PREFIX}/user/<user_id>", responses={200: UserView})
+def user_profile(path: UserPath) -> Response:
+    """A profile: the package owner or a user of their relationships.
+
+    Request: `GET /api/data/<package_id>/user/<user_id>`.
+    200 `{"id", "username", "display_name", "avatar_url", "relationship"}` (`OWNER`, `FRIEND`,
+    `BLOCKED`, `PENDING_INCOMING`, `PENDING_OUTGOING`, `IMPLICIT`). 401 UNAUTHORIZED,
+    404 UNKNOWN_PACKAGE_ID or UNKNOWN_USER, 409 NOT_PROCESSED.
+    """
+    views = open_package(path.package_id)
+    return json_response(views.require(f"user:{path.user_id}", "UNKNOWN_USER", "user"))

@@ -1,0 +1,99 @@
+"""Error shapes and handlers: every failure answers `{"error": {"code", "message"}}` JSON.
+
+The process routes keep the Dumpus shape (`isAccepted` / `errorMessageCode`) for their own
+refusals; everything else, including 404/405 of unknown paths, request validation errors and
+unexpected exceptions, uses the shape above. Nothing a client sent is ever echoed back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from api.jsonio import json_response
+
+log = logging.getLogger(__name__)
+
+INVALID_REQUEST = "INVALID_REQUEST"
+INVALID_LINK = "INVALID_LINK"
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status, code and message (plus optional fields)."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    """The common error body with that status."""
+    return json_response({"error": {"code": code, "message": message, **extra}}, status, headers)
+
+
+def unauthorized() -> ApiError:
+    """The one answer to a missing or wrong UPN, whether or not the package exists."""
+    return ApiError(401, "UNAUTHORIZED", "a valid 'Authorization: Bearer <UPN>' is required")
+
+
+def unknown_package() -> ApiError:
+    """The package does not exist (only answered to its owner)."""
+    return ApiError(404, "UNKNOWN_PACKAGE_ID", "no package has this id")
+
+
+def process_refusal(status: int, code: str, headers: dict[str, str] | None = None) -> Response:
+    """The Dumpus process routes' refusal shape."""
+    body = {"isAccepted": False, "packageId": None, "errorMessageCode": code}
+    return json_response(body, status, headers)
+
+
+def validation_error_response(exc: ValidationError) -> Response:
+    """flask-openapi3's validation callback: a coded field error or 400 INVALID_REQUEST."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = next((e for e in errors if e["type"].isupper()), errors[0] if errors else None)
+    if first is None:
+        return error_response(400, INVALID_REQUEST, "the request is not valid")
+    code = first["type"]
+    if code == INVALID_LINK:
+        return process_refusal(400, INVALID_LINK)
+    if code.isupper():
+        return error_response(404 if code.startswith("UNKNOWN_") else 400, code, first["msg"])
+    where = ".".join(str(part) for part in first["loc"]) or "request"
+    return error_response(400, INVALID_REQUEST, f"{where}: {first['msg']}")
+
+
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").upper().replace(" ", "_").replace("'", "")
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    message = exc.description or exc.name or "error"
+    if exc.code == 404:
+        message = "no route matches this path"
+    return error_response(exc.code or 500, code, message, headers)
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    # The exception type only: messages of lower layers are not ours to log or return.
+    log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
+    return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers on the app."""
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)

@@ -1,0 +1,30 @@
+"""JSON in and out with orjson: one encoder for handlers, errors and `flask.jsonify`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Response
+from flask.json.provider import JSONProvider
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response encoded by orjson."""
+    return Response(
+        orjson.dumps(data, option=_OPTIONS), status=status, headers=headers, mimetype="application/json"
+    )
+
+
+class OrjsonProvider(JSONProvider):
+    """Flask's JSON provider backed by orjson (used by `jsonify` and the OpenAPI document)."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialize to a JSON string."""
+        return orjson.dumps(obj, option=_OPTIONS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse a JSON document."""
+        return orjson.loads(s)

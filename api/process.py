@@ -1,0 +1,190 @@
+"""Package routes: submit a link, poll the status, delete a package and its statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
+
+from flask import Response, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from api.auth import BEARER_SECURITY, require_owner
+from api.errors import INVALID_LINK, process_refusal, unknown_package
+from api.jsonio import json_response
+from api.queue import QueueUnavailable
+from api.schemas import (
+    DeleteResponse,
+    ErrorResponse,
+    PackagePath,
+    ProcessBody,
+    ProcessLinkPath,
+    ProcessResponse,
+    StatusResponse,
+)
+from api.services import get_queue, get_settings, get_store, now
+from storage.base import EnqueueOutcome, PackageRecord, Status
+from storage.crypto import LinkSealer
+from storage.links import InvalidLink, parse_package_link
+
+PREFIX = "/api/process"
+BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
+RETRY_AFTER_SECONDS = "30"
+PROCESSING = (Status.QUEUED, Status.DOWNLOADING, Status.ANALYZING)
+
+bp = APIBlueprint(
+    "process",
+    __name__,
+    abp_tags=[Tag(name="process", description="Submit a package, follow it, delete it")],
+    abp_responses={400: ErrorResponse},
+)
+_SUBMIT_RESPONSES = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
+_SUBMIT_RESPONSES[503] = ProcessResponse
+_OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse}
+
+
+def _accepted(package_id: str, status: int) -> Response:
+    return json_response({"isAccepted": True, "packageId": package_id, "errorMessageCode": None}, status)
+
+
+def _submit(link: str) -> Response:
+    """Validate, store (link sealed) and queue a link; the shared body of both POST forms."""
+    settings = get_settings()
+    try:
+        parsed = parse_package_link(link, settings.whitelisted_origins)
+    except InvalidLink:
+        return process_refusal(400, INVALID_LINK)
+    package_id, store = parsed.package_id, get_store()
+    sealed = LinkSealer(settings.server_secret()).seal(package_id, parsed.url)
+    outcome = store.packages.enqueue(package_id, sealed, now())
+    if outcome == EnqueueOutcome.EXISTING:
+        return _accepted(package_id, 200)
+    try:
+        get_queue().submit(package_id)
+    except QueueUnavailable:
+        # The package document owns status: mark it so a later POST re-queues it.
+        store.packages.fail(package_id, None, BROKER_UNAVAILABLE, now())
+        return process_refusal(503, BROKER_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS})
+    return _accepted(package_id, 202)
+
+
+def _raw_link(path_value: str) -> str:
+    """The link of the path form, from the raw request URI when the server gives one.
+
+    Werkzeug decodes `%2F` and may merge `//` before routing, so the path parameter is only a
+    fallback; the raw URI is percent-decoded exactly once.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw and not raw.startswith("/"):  # absolute-form request target
+        parts = urlsplit(raw)
+        raw = parts.path + (f"?{parts.query}" if parts.query else "")
+    prefix = f"{request.script_root}{PREFIX}/"
+    if raw.startswith(prefix):
+        return unquote(raw[len(prefix) :])
+    query = request.query_string.decode("utf-8", "replace")
+    return path_value + (f"?{unquote(query)}" if query else "")
+
+
+@bp.post(PREFIX, responses=_SUBMIT_RESPONSES)
+def submit_package(body: ProcessBody) -> Response:
+    """Submit a package link for processing.
+
+    Request: `POST /api/process` with `{"package_link": "https://click.discord.com/ls/click?upn=..."}`.
+    202 `{"isAccepted": true, "packageId": "<md5 of UPN>", "errorMessageCode": null}`: queued.
+    200 same body: already queued, running or processed (no second job).
+    400 `{"isAccepted": false, "packageId": null, "errorMessageCode": "INVALID_LINK"}`.
+    503 `errorMessageCode: "BROKER_UNAVAILABLE"` with `Retry-After: 30`: the package is marked
+    errored and a later POST re-queues it. An ERRORED package is re-queued (202).
+    """
+    return _submit(body.package_link)
+
+
+@bp.post(f"{PREFIX}/<path:package_link>", responses=_SUBMIT_RESPONSES, merge_slashes=False)
+def submit_package_in_path(path: ProcessLinkPath) -> Response:
+    """Submit a package link given URL-encoded in the path.
+
+    Request: `POST /api/process/https%3A%2F%2Fclick.discord.com%2Fls%2Fclick%3Fupn%3D...`
+    (no body). Same answers as `POST /api/process`: 202 queued, 200 already known,
+    400 INVALID_LINK, 503 BROKER_UNAVAILABLE with `Retry-After: 30`.
+    """
+    return _submit(_raw_link(path.package_link))
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _queue_position(record: PackageRecord) -> dict[str, int]:
+    ahead, total = get_store().packages.queue_position(record.package_id)
+    return {"user": ahead if record.status == Status.QUEUED else 0, "total": total}
+
+
+def status_document(record: PackageRecord) -> dict:
+    """The Dumpus status body of a package record."""
+    processed = record.status == Status.PROCESSED
+    errored = record.status == Status.ERRORED
+    percent = 100 if processed else max(0, min(100, record.progress or 0))
+    return {
+        "isDataAvailable": processed,
+        "isProcessing": record.status in PROCESSING,
+        "processingStep": None if errored else record.status.value,
+        "progress": {
+            "percent": percent,
+            "bytesDone": record.bytes_done,
+            "bytesTotal": record.bytes_total,
+        },
+        "processingQueuePosition": _queue_position(record),
+        "isErrored": errored,
+        "errorMessageCode": record.error_code if errored else None,
+        "queuedAt": _iso(record.queued_at),
+        "startedAt": _iso(record.started_at),
+        "finishedAt": _iso(record.finished_at),
+    }
+
+
+@bp.get(
+    f"{PREFIX}/<package_id>/status",
+    responses={200: StatusResponse, **_OWNER_RESPONSES},
+    security=BEARER_SECURITY,
+)
+def package_status(path: PackagePath) -> Response:
+    """Where a package is: queued (with its place), downloading, analyzing, processed or errored.
+
+    Request: `GET /api/process/<package_id>/status` with `Authorization: Bearer <UPN>`.
+    200 `{"isDataAvailable": false, "isProcessing": true, "processingStep": "DOWNLOADING",
+    "progress": {"percent": 40, "bytesDone": 400, "bytesTotal": 1000},
+    "processingQueuePosition": {"user": 0, "total": 3}, "isErrored": false,
+    "errorMessageCode": null, "queuedAt": "2024-05-01T12:00:00Z", "startedAt": "...",
+    "finishedAt": null}`; an errored package has `processingStep: null`, `isErrored: true` and
+    its `errorMessageCode`. 401 UNAUTHORIZED (missing or wrong UPN, whether or not the package
+    exists), 404 UNKNOWN_PACKAGE_ID.
+    """
+    require_owner(path.package_id)
+    record = get_store().packages.get(path.package_id)
+    if record is None:
+        raise unknown_package()
+    return json_response(status_document(record))
+
+
+@bp.delete(
+    f"{PREFIX}/<package_id>",
+    responses={200: DeleteResponse, **_OWNER_RESPONSES},
+    security=BEARER_SECURITY,
+)
+def delete_package(path: PackagePath) -> Response:
+    """Delete a package document and all its statistics.
+
+    Request: `DELETE /api/process/<package_id>` with `Authorization: Bearer <UPN>`.
+    200 `{"isDeleted": true, "errorMessageCode": null}`; a worker still processing it notices
+    its claim is gone and stops. 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID.
+    """
+    require_owner(path.package_id)
+    store = get_store()
+    if store.packages.get(path.package_id) is None:
+        raise unknown_package()
+    # The document first: a running worker loses its claim at once; statistics it may still
+    # write after this are orphans that the purge sweeper removes.
+    store.packages.delete(path.package_id)
+    store.statistics.delete_package(path.package_id)
+    return json_response({"isDeleted": True, "errorMessageCode": None})

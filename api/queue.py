@@ -1,0 +1,64 @@
+"""The queue facade: the only place the API talks to the broker.
+
+Tasks are sent by name (`tasks/names.py`) with the package id as the only argument and as the
+task id, so Flower, logs and storage line up and no link or UPN ever reaches the broker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.exceptions import OperationalError
+
+from tasks import names
+
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+PING_TIMEOUT_SECONDS = 2.0
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OperationalError, OSError, ConnectionError)
+    try:
+        from redis import exceptions as redis_errors
+    except ImportError:  # another broker transport without redis installed
+        return errors
+    return (*errors, redis_errors.ConnectionError, redis_errors.TimeoutError)
+
+
+class QueueUnavailable(Exception):
+    """The broker could not take the message."""
+
+
+class PackageQueue:
+    """Sends package jobs to the workers through an injected Celery app."""
+
+    def __init__(self, celery_app: Any) -> None:
+        self.celery_app = celery_app
+
+    def submit(self, package_id: str) -> None:
+        """Queue the processing of one package; raise QueueUnavailable if the broker is down."""
+        try:
+            self.celery_app.send_task(
+                names.PROCESS_PACKAGE,
+                args=[package_id],
+                task_id=package_id,
+                queue=names.PACKAGES_QUEUE,
+                retry=True,
+                retry_policy=RETRY_POLICY,
+            )
+        except _connection_errors() as exc:
+            raise QueueUnavailable(type(exc).__name__) from exc
+
+    def ping(self) -> bool:
+        """True when the broker accepts a connection within a couple of seconds."""
+        try:
+            conn = self.celery_app.connection_for_write(connect_timeout=PING_TIMEOUT_SECONDS)
+        except Exception:  # a broken broker URL is an unreachable broker, not a 500
+            return False
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=PING_TIMEOUT_SECONDS)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means unreachable for /health
+            return False
+        finally:
+            conn.release()

@@ -1,0 +1,79 @@
+"""What the handlers use: settings, the store (opened lazily, once per process), the queue, a clock.
+
+`create_app` puts one `Services` on `app.extensions["dumpus"]`; handlers reach it through the
+accessors below, so nothing is a module-level global and tests inject their own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+
+from settings import Settings
+
+if TYPE_CHECKING:
+    from api.queue import PackageQueue
+    from storage.base import Store
+
+EXTENSION = "dumpus"
+
+
+class Services:
+    """The app's collaborators; the store is opened on first use, again after a fork."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        queue: PackageQueue,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.clock = clock
+        self._store = store
+        self._store_pid = os.getpid() if store is not None else None
+        self._injected = store is not None
+        self._lock = threading.Lock()
+
+    def store(self) -> Store:
+        """The store; `open_store(settings)` the first time it is needed in this process."""
+        if self._injected or (self._store is not None and self._store_pid == os.getpid()):
+            return self._store  # type: ignore[return-value]
+        with self._lock:
+            if self._store is None or self._store_pid != os.getpid():
+                from storage import open_store  # the backend is chosen at run time
+
+                self._store = open_store(self.settings)
+                self._store_pid = os.getpid()
+        return self._store
+
+
+def services() -> Services:
+    """The current app's services."""
+    return current_app.extensions[EXTENSION]
+
+
+def get_settings() -> Settings:
+    """The current app's settings."""
+    return services().settings
+
+
+def get_store() -> Store:
+    """The current app's store (opened lazily)."""
+    return services().store()
+
+
+def get_queue() -> Any:
+    """The current app's package queue."""
+    return services().queue
+
+
+def now() -> float:
+    """The current time, UTC epoch seconds (injectable for tests)."""
+    return services().clock()

@@ -1,0 +1,101 @@
+"""Pick one source folder per event family and pair voice joins/leaves and session starts/ends."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from parsers.activity import FAMILIES, SourceTally
+from parsers.zipwalk import ACTIVITY_SOURCES
+
+MAX_STAY_SECONDS = 24 * 3600
+
+
+@dataclass
+class ActivityTotals:
+    """The counted activity, each family taken from its chosen source."""
+
+    sources: dict[str, str] = field(default_factory=dict)
+    events: dict[str, Counter[int]] = field(default_factory=dict)
+    app_opens: Counter[tuple[int, str]] = field(default_factory=Counter)
+    session_starts: Counter[tuple[int, str]] = field(default_factory=Counter)
+    session_minutes: Counter[tuple[int, str]] = field(default_factory=Counter)
+    voice: dict[str, Counter[int]] = field(default_factory=dict)
+    voice_guild: dict[str, str | None] = field(default_factory=dict)
+    reactions: Counter[tuple[int, str, str | None]] = field(default_factory=Counter)
+    guilds_joined: Counter[tuple[int, str]] = field(default_factory=Counter)
+    applications: Counter[str] = field(default_factory=Counter)
+    first: float | None = None
+    last: float | None = None
+
+
+def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
+    """Use, per family, the first folder of analytics, modeling, reporting, tns that has any event."""
+    totals = ActivityTotals()
+    for family, event_types in FAMILIES.items():
+        source = next(
+            (name for name in ACTIVITY_SOURCES if name in tallies and family in tallies[name].families()),
+            None,
+        )
+        if source is None:
+            continue
+        totals.sources[family] = source
+        _take(totals, tallies[source], family, event_types)
+    return totals
+
+
+def _take(totals: ActivityTotals, tally: SourceTally, family: str, event_types: tuple[str, ...]) -> None:
+    for event_type in event_types:
+        if tally.events.get(event_type):
+            totals.events[event_type] = tally.events[event_type]
+    low, high = tally.bounds[family]
+    totals.first = low if totals.first is None else min(totals.first, low)
+    totals.last = high if totals.last is None else max(totals.last, high)
+    if family == "app_opened":
+        totals.app_opens = tally.app_opens
+    elif family == "sessions":
+        _pair_sessions(totals, tally.sessions)
+    elif family == "voice":
+        _pair_voice(totals, tally.voice)
+    elif family == "add_reaction":
+        totals.reactions = tally.reactions
+    elif family == "guild_joined":
+        totals.guilds_joined = tally.guilds_joined
+    elif family in ("application_command_used", "slash_command_used"):
+        totals.applications.update(tally.applications)
+
+
+def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
+    by_os: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for seconds, started, os_name in events:
+        by_os[os_name].append((seconds, started))
+        if started:
+            totals.session_starts[(int(seconds // 86400), os_name)] += 1
+    for os_name, moments in by_os.items():
+        for start, seconds in _pairs(moments):
+            totals.session_minutes[(int(start // 86400), os_name)] += seconds / 60.0
+
+
+def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str | None]]) -> None:
+    by_channel: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for seconds, joined, channel_id, guild_id in events:
+        by_channel[channel_id].append((seconds, joined))
+        if guild_id is not None or channel_id not in totals.voice_guild:
+            totals.voice_guild[channel_id] = guild_id
+    for channel_id, moments in by_channel.items():
+        minutes: Counter[int] = Counter()
+        for start, seconds in _pairs(moments):
+            minutes[int(start // 86400)] += seconds / 60.0
+        if minutes:
+            totals.voice[channel_id] = minutes
+
+
+def _pairs(moments: list[tuple[float, bool]]):
+    """Yield (start, seconds) for each start followed by an end, in time order, capped at 24 h."""
+    # At equal instants an end sorts before a start, so back-to-back stays pair correctly.
+    moments.sort(key=lambda item: (item[0], item[1]))
+    opened: float | None = None
+    for seconds, is_start in moments:
+        if is_start:
+            opened = seconds  # a start with no end counts nothing
+        elif opened is not None:
+            yield opened, min(seconds - opened, MAX_STAY_SECONDS)
+            opened = None

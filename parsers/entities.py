@@ -1,0 +1,143 @@
+"""Resolve channels, servers and people from channel metadata, labels, relationships and voice."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from parsers.account import Person
+from parsers.channels import (
+    DELETED_USER,
+    UNKNOWN_GUILD,
+    UNKNOWN_GUILD_NAME,
+    ChannelMeta,
+    dm_label_name,
+    guess_owner_id,
+    resolve_dm_people,
+)
+from parsers.model import PackageData
+from parsers.periods import Period, hours_in, sum_in
+
+
+@dataclass
+class ChannelEntry:
+    """One channel with its message hours and voice minutes."""
+
+    channel_id: str
+    kind: str
+    name: str | None
+    guild_id: str | None
+    guild_name: str | None
+    person_id: str | None
+    hours: Counter[int]
+    voice: Counter[int]
+
+
+@dataclass
+class GroupEntry:
+    """A server or a person: a set of channels."""
+
+    key: str
+    name: str | None = None
+    person: Person | None = None
+    channel_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Entities:
+    """All channels, servers and people of a package, with per-period totals."""
+
+    owner_id: str | None
+    channels: dict[str, ChannelEntry]
+    guilds: dict[str, GroupEntry]
+    people: dict[str, GroupEntry]
+    totals: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
+
+    def channel_totals(self, channel_id: str, period: str) -> tuple[int, float]:
+        """Return (messages, voice minutes) of a channel in a period."""
+        return self.totals[channel_id][period]
+
+    def group_totals(self, group: GroupEntry, period: str) -> tuple[int, float]:
+        """Return (messages, voice minutes) of a server or person in a period."""
+        messages, minutes = 0, 0.0
+        for channel_id in group.channel_ids:
+            count, voice = self.totals[channel_id][period]
+            messages += count
+            minutes += voice
+        return messages, minutes
+
+
+def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
+    """Resolve every channel, server and person, and total each channel per period."""
+    owner_id = data.account.owner.id if data.account.owner else guess_owner_id(data.channels)
+    resolve_dm_people(data.channels, owner_id)
+    channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)
+    entities = Entities(owner_id, {}, {}, {})
+    for channel_id in sorted(channel_ids):
+        entry = _channel_entry(data, channel_id)
+        entities.channels[channel_id] = entry
+        _attach(data, entities, entry)
+        entities.totals[channel_id] = {
+            name: (hours_in(entry.hours, period), sum_in(entry.voice, period))
+            for name, period in periods.items()
+        }
+    for guild_id, name in data.guild_names.items():
+        entities.guilds.setdefault(guild_id, GroupEntry(guild_id, name))
+    return entities
+
+
+def _channel_entry(data: PackageData, channel_id: str) -> ChannelEntry:
+    meta = data.channels.get(channel_id)
+    if meta is None:
+        meta = _voice_only_meta(data, channel_id)
+    label = data.labels.get(channel_id)
+    name = meta.name or (label if meta.kind != "dm" else None)
+    guild_name = None
+    if meta.guild_id is not None:
+        guild_name = _guild_name(data, meta.guild_id, meta.guild_name)
+    return ChannelEntry(
+        channel_id,
+        meta.kind,
+        name,
+        meta.guild_id,
+        guild_name,
+        meta.person_id,
+        data.message_hours.get(channel_id, Counter()),
+        data.activity.voice.get(channel_id, Counter()),
+    )
+
+
+def _voice_only_meta(data: PackageData, channel_id: str) -> ChannelMeta:
+    # A voice channel seen only in activity events: a guild channel when the event names a guild.
+    guild_id = data.activity.voice_guild.get(channel_id)
+    if guild_id is not None:
+        return ChannelMeta(channel_id, "guild", guild_id=guild_id)
+    return ChannelMeta(channel_id, "dm", person_id=None)
+
+
+def _guild_name(data: PackageData, guild_id: str, from_channel: str | None) -> str | None:
+    if guild_id == UNKNOWN_GUILD:
+        return UNKNOWN_GUILD_NAME
+    return data.guild_names.get(guild_id) or from_channel
+
+
+def _attach(data: PackageData, entities: Entities, entry: ChannelEntry) -> None:
+    if entry.kind == "guild" and entry.guild_id is not None:
+        guild = entities.guilds.setdefault(entry.guild_id, GroupEntry(entry.guild_id, entry.guild_name))
+        guild.name = guild.name or entry.guild_name
+        guild.channel_ids.append(entry.channel_id)
+    elif entry.kind == "dm" and entry.person_id is not None:
+        person = entities.people.get(entry.person_id)
+        if person is None:
+            person = GroupEntry(entry.person_id, person=_person(data, entry))
+            entities.people[entry.person_id] = person
+        person.channel_ids.append(entry.channel_id)
+        entry.name = person.person.display_name if person.person else entry.name
+
+
+def _person(data: PackageData, entry: ChannelEntry) -> Person:
+    relation = data.account.relationships.get(entry.person_id or "")
+    if relation is not None:
+        return relation[1]
+    if (entry.person_id or "").startswith("deleted-"):
+        return Person(entry.person_id or "", DELETED_USER, DELETED_USER)
+    name = dm_label_name(data.labels.get(entry.channel_id))
+    return Person(entry.person_id or "", name, name)

@@ -1,0 +1,166 @@
+"""Streaming readers for messages.json (layouts C, D) and messages.csv (layouts A, B)."""
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections import Counter
+
+import orjson
+
+from parsers.instants import parse_instant
+from parsers.streams import Skipped, iter_lines
+
+_SEPARATORS = " \t\r\n,[]"
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+class MessageSink:
+    """Counts the messages of one channel per UTC hour (hours since the epoch)."""
+
+    def __init__(self, counts: Counter[int], skipped: Skipped) -> None:
+        self.counts = counts
+        self.skipped = skipped
+        self.records = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def add(self, timestamp: object) -> None:
+        """Count one message by its Timestamp value (empty contents count too)."""
+        self.records += 1
+        seconds = parse_instant(timestamp)
+        if seconds is None:
+            self.skipped.add("invalid_timestamp")
+            return
+        self.counts[int(seconds // 3600)] += 1
+        if self.first is None or seconds < self.first:
+            self.first = seconds
+        if self.last is None or seconds > self.last:
+            self.last = seconds
+
+    def add_object(self, message: object) -> None:
+        """Count one decoded message object."""
+        if not isinstance(message, dict):
+            self.records += 1
+            self.skipped.add("invalid_message")
+            return
+        timestamp = message.get("Timestamp", message.get("timestamp"))
+        if timestamp is None:
+            self.records += 1
+            self.skipped.add("no_timestamp")
+            return
+        self.add(timestamp)
+
+
+def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:
+    """Stream a messages.json array: one object per line fast, any other shape by a bounded scanner."""
+    scanner = _Scanner(sink, max_line_bytes)
+    for line in iter_lines(stream, max_line_bytes):
+        if line is None:
+            scanner.reset("too_long")
+            continue
+        body = line.strip(b" \t\r\n,[]")
+        if not body:
+            continue
+        if body[:1] == b"{" and scanner.pending:
+            scanner.reset("invalid_json")
+        if not scanner.pending and body[:1] == b"{" and body[-1:] == b"}":
+            try:
+                sink.add_object(orjson.loads(body))
+                continue
+            except orjson.JSONDecodeError:
+                pass  # several objects on a line, huge ints, bad JSON: let the scanner decide
+        scanner.feed(line)
+    scanner.finish()
+
+
+class _Scanner:
+    """Decodes JSON objects from arbitrary line breaks with json.raw_decode over a bounded buffer."""
+
+    def __init__(self, sink: MessageSink, max_bytes: int) -> None:
+        self.sink = sink
+        self.max_bytes = max_bytes
+        self.buffer = ""
+        self.decoder = json.JSONDecoder()
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.buffer)
+
+    def reset(self, reason: str | None) -> None:
+        if reason is not None:
+            self.sink.records += 1
+            self.sink.skipped.add(reason)
+        self.buffer = ""
+        self.utf8.reset()
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self.buffer += self.utf8.decode(data)
+        except UnicodeDecodeError:
+            self.reset("invalid_utf8")
+            return
+        self._drain()
+        if len(self.buffer) > self.max_bytes:
+            self.reset("too_long")
+
+    def _drain(self) -> None:
+        text, position = self.buffer, 0
+        while True:
+            while position < len(text) and text[position] in _SEPARATORS:
+                position += 1
+            if position >= len(text):
+                break
+            if text[position] != "{":
+                # Junk between objects: skip to the next object start.
+                following = text.find("{", position)
+                self.sink.records += 1
+                self.sink.skipped.add("invalid_json")
+                position = len(text) if following < 0 else following
+                continue
+            try:
+                message, position = self.decoder.raw_decode(text, position)
+            except json.JSONDecodeError:
+                break  # incomplete: wait for more lines
+            self.sink.add_object(message)
+        self.buffer = text[position:]
+
+    def finish(self) -> None:
+        self._drain()
+        if self.buffer.strip(_SEPARATORS):
+            self.reset("invalid_json")
+
+
+def read_messages_csv(stream, sink: MessageSink, max_line_bytes: int) -> None:
+    """Stream a messages.csv with the csv module (CRLF, quoted multi-line contents, doubled quotes)."""
+    csv.field_size_limit(max_line_bytes)
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return
+    columns = [name.strip().lstrip("\ufeff").lower() for name in header]
+    at = columns.index("timestamp") if "timestamp" in columns else 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            sink.records += 1
+            sink.skipped.add("too_long")
+            continue
+        if not row:
+            continue
+        if len(row) <= at:
+            sink.records += 1
+            sink.skipped.add("invalid_row")
+        elif any(_SURROGATE.search(field) for field in row):
+            sink.records += 1
+            sink.skipped.add("invalid_utf8")
+        else:
+            sink.add(row[at])
+    text.detach()

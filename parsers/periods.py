@@ -1,0 +1,115 @@
+"""Periods (l4w, l1m, ly, lifetime) and the zero-filled series computed over them."""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from parsers.instants import day_to_iso
+
+PERIOD_DAYS = {"l4w": 28, "l1m": 30, "ly": 365}
+PERIODS = ("l4w", "l1m", "ly", "lifetime")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A named range of UTC day numbers, both ends inclusive (None when the package has no data)."""
+
+    name: str
+    start: int | None
+    end: int | None
+
+    @property
+    def days(self) -> int:
+        """Return the number of days in the period."""
+        return 0 if self.start is None or self.end is None else self.end - self.start + 1
+
+    def contains(self, day: int) -> bool:
+        """Tell whether a day number falls in the period."""
+        return self.start is not None and self.start <= day <= self.end  # type: ignore[operator]
+
+    def header(self) -> dict:
+        """Return the start, end and days fields of a period document."""
+        return {
+            "start": None if self.start is None else day_to_iso(self.start),
+            "end": None if self.end is None else day_to_iso(self.end),
+            "days": self.days,
+        }
+
+
+def make_periods(end_day: int | None, first_day: int | None) -> dict[str, Period]:
+    """Return the four periods ending on the package date's day."""
+    if end_day is None:
+        return {name: Period(name, None, None) for name in PERIODS}
+    periods = {name: Period(name, end_day - days + 1, end_day) for name, days in PERIOD_DAYS.items()}
+    start = end_day if first_day is None else min(first_day, end_day)
+    periods["lifetime"] = Period("lifetime", start, end_day)
+    return periods
+
+
+def entity_lifetime(end_day: int | None, first_day: int | None) -> Period:
+    """Return the lifetime of one entity: from its own first active day (a single day if none)."""
+    if end_day is None:
+        return Period("lifetime", None, None)
+    return Period("lifetime", end_day if first_day is None else min(first_day, end_day), end_day)
+
+
+def message_block(hours: Counter[int], period: Period) -> dict:
+    """Return the messages block (total, per_day, per_hour, per_weekday, active days, average)."""
+    per_day = [0] * period.days
+    per_hour = [0] * 24
+    per_weekday = [0] * 7
+    start = period.start or 0
+    for key, count in hours.items():
+        day = key // 24
+        if count and period.contains(day):
+            per_day[day - start] += count
+            per_hour[key % 24] += count
+            per_weekday[(day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
+    total = sum(per_day)
+    active = sum(1 for count in per_day if count)
+    return {
+        "total": total,
+        "per_day": per_day,
+        "per_hour": per_hour,
+        "per_weekday": per_weekday,
+        "active_days": active,
+        "average_per_active_day": round(total / active, 2) if active else 0,
+    }
+
+
+def voice_block(minutes: Counter[int], period: Period) -> dict:
+    """Return the voice block (minutes and zero-filled per_day minutes)."""
+    per_day = [0.0] * period.days
+    start = period.start or 0
+    for day, value in minutes.items():
+        if period.contains(day):
+            per_day[day - start] += value
+    return {"minutes": round(sum(per_day), 1), "per_day": [round(value, 1) for value in per_day]}
+
+
+def sum_in(days: Counter[int], period: Period) -> float:
+    """Sum a day-keyed counter over a period."""
+    return sum(value for day, value in days.items() if period.contains(day))
+
+
+def hours_in(hours: Counter[int], period: Period) -> int:
+    """Sum an hour-keyed counter (hours since the epoch) over a period."""
+    return sum(count for key, count in hours.items() if period.contains(key // 24))
+
+
+def merge(counters: Iterable[Counter]) -> Counter:
+    """Add several counters into a new one."""
+    total: Counter = Counter()
+    for counter in counters:
+        total.update(counter)
+    return total
+
+
+def first_day(hours: Counter[int] | None, voice: Counter[int] | None) -> int | None:
+    """Return the first active day of an hour-keyed message counter and a day-keyed voice counter."""
+    candidates = []
+    if hours:
+        candidates.append(min(hours) // 24)
+    if voice:
+        candidates.append(min(voice))
+    return min(candidates) if candidates else None

@@ -1,0 +1,33 @@
+"""Counters a sample package's writers fill while writing, independently of any parser."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Tally:
+    """Plain counts of what was written."""
+
+    messages: int = 0
+    per_channel: Counter[str] = field(default_factory=Counter)
+    per_dm: Counter[str] = field(default_factory=Counter)
+    per_guild: Counter[str] = field(default_factory=Counter)
+    per_day: Counter[str] = field(default_factory=Counter)
+    channel_folders: int = 0
+    events: dict[str, Counter[str]] = field(default_factory=dict)  # folder -> event_type -> n
+    lines: Counter[str] = field(default_factory=Counter)  # folder -> lines written
+    no_event_type: int = 0
+    voice_ms: int = 0
+    voice_sessions: int = 0
+    session_ms: int = 0
+    sessions: int = 0
+    reactions: Counter[str] = field(default_factory=Counter)
+    secrets: list[str] = field(default_factory=list)
+    newest_us: int | None = None
+
+    def saw(self, epoch_us: int) -> None:
+        """Remember the newest instant written."""
+        if self.newest_us is None or epoch_us > self.newest_us:
+            self.newest_us = epoch_us

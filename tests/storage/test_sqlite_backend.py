@@ -1,0 +1,159 @@
+"""SQLite-only guarantees: races between threads and processes, and no plaintext in the files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from storage.base import EnqueueOutcome, Status
+from storage.crypto import LinkSealer, PackageKey
+from storage.sqlite_backend import SQLiteStore
+
+NOW = 1_700_000_000.0
+SECRET = b"server-secret-for-tests"
+
+
+def _store(path: Path) -> SQLiteStore:
+    store = SQLiteStore(path)
+    store.ensure_indexes()
+    return store
+
+
+def test_pragmas(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    conn = sqlite3.connect(tmp_path / "db.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+    own = store._connections.get()
+    assert own.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
+    assert own.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    store.close()
+
+
+def test_fifty_threads_enqueue_the_same_package(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    barrier = threading.Barrier(50)
+
+    def enqueue(i: int) -> EnqueueOutcome:
+        barrier.wait()
+        return store.packages.enqueue("p1", f"link{i}".encode(), NOW + i)
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(enqueue, range(50)))
+    assert outcomes.count(EnqueueOutcome.CREATED) == 1
+    assert outcomes.count(EnqueueOutcome.EXISTING) == 49
+    assert store.packages.queue_position("p1") == (0, 1)
+    store.close()
+
+
+def test_threads_requeue_an_errored_package_once(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", b"link", NOW)
+    store.packages.fail("p1", None, "BROKER_UNAVAILABLE", NOW)
+    barrier = threading.Barrier(20)
+
+    def enqueue(i: int) -> EnqueueOutcome:
+        barrier.wait()
+        return store.packages.enqueue("p1", b"link", NOW + i)
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(enqueue, range(20)))
+    assert outcomes.count(EnqueueOutcome.REQUEUED) == 1
+    assert outcomes.count(EnqueueOutcome.EXISTING) == 19
+    store.close()
+
+
+def _enqueue_in_process(path, barrier, results):
+    store = SQLiteStore(path)
+    barrier.wait()
+    results.put(store.packages.enqueue("p1", b"link", NOW).value)
+    store.close()
+
+
+def _claim_in_process(path, token, barrier, results):
+    store = SQLiteStore(path)
+    barrier.wait()
+    record = store.packages.claim("p1", token, NOW, NOW - 120)
+    results.put((token, record.claim_token if record else None))
+    store.close()
+
+
+def _run_processes(target, args_for, count):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(count), ctx.Queue()
+    procs = [
+        ctx.Process(target=target, args=(*args_for(i), barrier, results)) for i in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+    answers = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    return answers
+
+
+def test_processes_enqueue_the_same_package(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    _store(path).close()
+    answers = _run_processes(_enqueue_in_process, lambda i: (path,), 4)
+    assert sorted(answers) == ["CREATED", "EXISTING", "EXISTING", "EXISTING"]
+
+
+def test_two_processes_claim_the_same_package(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    store = _store(path)
+    store.packages.enqueue("p1", b"link", NOW)
+    answers = _run_processes(_claim_in_process, lambda i: (path, f"token{i}"), 2)
+    winners = [token for token, claimed in answers if claimed == token]
+    assert len(winners) == 1
+    assert [claimed for _, claimed in answers].count(None) == 1
+    record = store.packages.get("p1")
+    assert (record.status, record.claim_token, record.attempts) == (
+        Status.DOWNLOADING,
+        winners[0],
+        1,
+    )
+    store.close()
+
+
+def test_connections_per_thread_and_close(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", b"link", NOW)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(store.packages.get("p1")))
+    thread.start()
+    thread.join()
+    assert seen[0].status is Status.QUEUED
+    assert store._connections.get() is store._connections.get()
+    store.close()
+    assert store.ping()  # a closed store reopens on demand
+    store.close()
+
+
+def test_ping_is_false_when_the_database_cannot_open(tmp_path):
+    store = SQLiteStore(tmp_path / "missing-dir" / "db.sqlite3")
+    assert store.ping() is False
+
+
+def test_database_files_hold_no_plaintext(tmp_path):
+    marker = "MARKER-7f3a-plaintext-must-not-leak"
+    upn = "U" * 600
+    link = f"https://click.discord.com/ls/click?upn={upn}"
+    key = PackageKey("p1", upn, SECRET)
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", LinkSealer(SECRET).seal("p1", link), NOW)
+    view = "messages/top_channels"
+    sealed = key.seal(view, {"channel": marker, "count": 3, "padding": marker * 50})
+    store.statistics.put_many("p1", 1, [(key.view_id(view), sealed)])
+    store.statistics.put_many("control", 1, [("control", b"CONTROL-PLAINTEXT-IS-VISIBLE")])
+    contents = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"CONTROL-PLAINTEXT-IS-VISIBLE" in contents  # the scan does see stored bytes
+    assert sealed in contents
+    for secret in (marker, upn[:40], "click.discord.com", view):
+        assert secret.encode() not in contents, secret
+    assert key.open(view, store.statistics.get("p1", 1, key.view_id(view)))["channel"] == marker
+    store.close()

@@ -1,0 +1,31 @@
+"""Tasks are tested by calling them directly with a real SQLite store (no broker, no eager mode)."""
+
+import pytest
+
+from settings import Settings
+from storage import open_store
+from tasks import services
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(data_dir=tmp_path / "data", secret_key="tasks-test-secret")
+
+
+@pytest.fixture
+def store(settings):
+    store = open_store(settings)
+    services.use(settings, store)
+    yield store
+    services.use(None, None)
+    store.close()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Records what the sweepers send instead of reaching a broker."""
+    from tasks.celery_app import app
+
+    calls = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: calls.append((name, kw)))
+    return calls

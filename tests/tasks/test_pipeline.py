@@ -1,0 +1,147 @@
+"""One package run through the worker's code path, with a real SQLite store and a real download
+server on 127.0.0.1 (no broker: the task is a thin adapter over `run_package`)."""
+
+import secrets
+import time
+
+import pytest
+
+from parsers.sample import SampleSpec, generate_package
+from storage import Status
+from storage.crypto import LinkSealer, PackageKey
+from storage.links import parse_package_link
+from tasks.pipeline import RetryableError, run_package
+from tests.support.httpserver import ScriptedServer, body
+
+
+@pytest.fixture(scope="module")
+def package_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pkg") / "package.zip"
+    truth = generate_package(path, SampleSpec(layout="D", messages=800, events=1500, seed=7))
+    return path.read_bytes(), truth
+
+
+@pytest.fixture
+def server(package_bytes):
+    data, _ = package_bytes
+    routes = {
+        "/p.zip": body(data),
+        "/broken.zip": body(b"not a zip at all"),
+        "/gone.zip": body(b"", status=410),
+        "/flaky.zip": body(b"", status=503),
+    }
+    with ScriptedServer(routes) as srv:
+        yield srv
+
+
+def submit(store, settings, origin, path="/p.zip"):
+    link = f"{origin}{path}?k={secrets.token_urlsafe(16)}"
+    parsed = parse_package_link(link, (origin,))
+    sealed = LinkSealer(settings.server_secret()).seal(parsed.package_id, link)
+    store.packages.enqueue(parsed.package_id, sealed, time.time())
+    return parsed
+
+
+@pytest.fixture
+def settings(settings, server):
+    return settings.with_overrides(whitelisted_origins=(server.origin,))
+
+
+def read_view(store, settings, parsed, name):
+    record = store.packages.get(parsed.package_id)
+    key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
+    blob = store.statistics.get(parsed.package_id, record.generation, key.view_id(name))
+    return key.open(name, blob)
+
+
+def test_a_package_is_processed_published_and_its_link_wiped(
+    store, settings, server, package_bytes
+):
+    _, truth = package_bytes
+    parsed = submit(store, settings, server.origin)
+    outcome = run_package(parsed.package_id, settings, store)
+    assert outcome.result == "PROCESSED" and outcome.views > 10
+    record = store.packages.get(parsed.package_id)
+    assert record.status == Status.PROCESSED and record.progress == 100
+    assert record.sealed_link is None and record.generation > 0
+    assert read_view(store, settings, parsed, "overview")["messages"] == truth.messages
+    about = read_view(store, settings, parsed, "about")
+    assert about["package_id"] == parsed.package_id and about["processing_seconds"] > 0
+    assert list(settings.temp_dir.iterdir()) == []
+
+
+def test_a_redelivered_message_does_nothing_after_processing(store, settings, server):
+    parsed = submit(store, settings, server.origin)
+    run_package(parsed.package_id, settings, store)
+    hits = len(server.hits)
+    assert run_package(parsed.package_id, settings, store).result == "SKIPPED:PROCESSED"
+    assert len(server.hits) == hits
+
+
+def test_a_package_claimed_by_a_live_worker_is_not_taken(store, settings, server):
+    parsed = submit(store, settings, server.origin)
+    assert store.packages.claim(parsed.package_id, "other", time.time(), 0)
+    assert run_package(parsed.package_id, settings, store).result == "SKIPPED:BUSY"
+    assert server.hits == []
+
+
+def test_a_package_that_keeps_killing_workers_fails_with_worker_lost(store, settings, server):
+    parsed = submit(store, settings, server.origin)
+    long_ago = time.time() - 10 * settings.stale_after_seconds
+    for attempt in range(settings.max_attempts):
+        store.packages.requeue_stale(parsed.package_id, float("inf"), long_ago)
+        assert store.packages.claim(parsed.package_id, f"dead{attempt}", long_ago, long_ago)
+    assert run_package(parsed.package_id, settings, store).result == "ERRORED:WORKER_LOST"
+    assert server.hits == []
+
+
+@pytest.mark.parametrize(
+    "path, code", [("/broken.zip", "INVALID_PACKAGE"), ("/gone.zip", "EXPIRED_LINK")]
+)
+def test_failures_end_errored_with_a_code_and_no_temp_file(store, settings, server, path, code):
+    parsed = submit(store, settings, server.origin, path)
+    assert run_package(parsed.package_id, settings, store).result == f"ERRORED:{code}"
+    record = store.packages.get(parsed.package_id)
+    assert (record.status, record.error_code, record.sealed_link) == (Status.ERRORED, code, None)
+    assert list(settings.temp_dir.iterdir()) == []
+
+
+def test_a_network_failure_gives_the_package_back_for_a_retry(store, settings, server):
+    parsed = submit(store, settings, server.origin, "/flaky.zip")
+    with pytest.raises(RetryableError):
+        run_package(parsed.package_id, settings, store)
+    record = store.packages.get(parsed.package_id)
+    assert record.status == Status.QUEUED and record.sealed_link is not None
+
+
+def test_publishing_a_new_generation_removes_the_previous_one(store, settings, server):
+    parsed = submit(store, settings, server.origin)
+    store.statistics.put_many(parsed.package_id, 1, [("earlier-run-view", b"old")])
+    run_package(parsed.package_id, settings, store)
+    assert store.statistics.get(parsed.package_id, 1, "earlier-run-view") is None
+    assert read_view(store, settings, parsed, "about")["package_id"] == parsed.package_id
+
+
+class _DeletingPackages:
+    """Wraps the package repository: the package is deleted during analysis (a user's DELETE)."""
+
+    def __init__(self, store):
+        self.inner, self.store = store.packages, store
+
+    def set_step(self, package_id, token, step, *args):
+        if step == Status.ANALYZING:
+            self.inner.delete(package_id)
+        return self.inner.set_step(package_id, token, step, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_package_deleted_while_processing_stops_and_leaves_no_trace(store, settings, server):
+    parsed = submit(store, settings, server.origin)
+    store.packages = _DeletingPackages(store)
+    outcome = run_package(parsed.package_id, settings, store)
+    assert outcome.result == "SKIPPED:CLAIM_LOST"
+    assert store.packages.get(parsed.package_id) is None
+    assert store.statistics.orphan_package_ids() == []
+    assert list(settings.temp_dir.iterdir()) == []
