@@ -7,7 +7,13 @@ import orjson
 
 from parsers.errors import InvalidPackage
 
-RELATIONSHIP_NAMES = {1: "FRIEND", 2: "BLOCKED", 3: "PENDING_INCOMING", 4: "PENDING_OUTGOING", 5: "IMPLICIT"}
+RELATIONSHIP_NAMES = {
+    1: "FRIEND",
+    2: "BLOCKED",
+    3: "PENDING_INCOMING",
+    4: "PENDING_OUTGOING",
+    5: "IMPLICIT",
+}
 VIRTUAL_CURRENCIES = frozenset({"discord_orb"})
 
 
@@ -88,7 +94,11 @@ def payment_totals(account: Account) -> dict:
         else:
             real[currency] += amount
             count += 1
-    return {"count": count, "by_currency": dict(sorted(real.items())), "virtual": dict(sorted(virtual.items()))}
+    return {
+        "count": count,
+        "by_currency": dict(sorted(real.items())),
+        "virtual": dict(sorted(virtual.items())),
+    }
 
 
 def relationship_counts(account: Account) -> Counter[str]:

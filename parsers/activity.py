@@ -147,7 +147,9 @@ def _voice(event: dict, event_type: str, seconds: float, _day: int, tally: Sourc
         return
     at = parse_instant(event.get("client_track_timestamp"))
     joined = event_type == "join_voice_channel"
-    tally.voice.append((seconds if at is None else at, joined, channel_id, text_field(event.get("guild_id"))))
+    tally.voice.append(
+        (seconds if at is None else at, joined, channel_id, text_field(event.get("guild_id")))
+    )
 
 
 def _reaction(event: dict, _type: str, _seconds: float, day: int, tally: SourceTally) -> None:

@@ -32,7 +32,11 @@ def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
     totals = ActivityTotals()
     for family, event_types in FAMILIES.items():
         source = next(
-            (name for name in ACTIVITY_SOURCES if name in tallies and family in tallies[name].families()),
+            (
+                name
+                for name in ACTIVITY_SOURCES
+                if name in tallies and family in tallies[name].families()
+            ),
             None,
         )
         if source is None:
@@ -42,7 +46,9 @@ def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
     return totals
 
 
-def _take(totals: ActivityTotals, tally: SourceTally, family: str, event_types: tuple[str, ...]) -> None:
+def _take(
+    totals: ActivityTotals, tally: SourceTally, family: str, event_types: tuple[str, ...]
+) -> None:
     for event_type in event_types:
         if tally.events.get(event_type):
             totals.events[event_type] = tally.events[event_type]

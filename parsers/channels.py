@@ -45,9 +45,13 @@ def parse_channel(channel_id: str, document: object) -> ChannelMeta:
     kind = _type(document.get("type"))
     guild = document.get("guild") if isinstance(document.get("guild"), dict) else None
     recipients = document.get("recipients")
-    meta.recipients = [str(item) for item in recipients if item] if isinstance(recipients, list) else []
+    meta.recipients = (
+        [str(item) for item in recipients if item] if isinstance(recipients, list) else []
+    )
     meta.name = _text(document.get("name"))
-    if kind in _DM_TYPES or (guild is None and kind not in _GROUP_TYPES and len(meta.recipients) == 2):
+    if kind in _DM_TYPES or (
+        guild is None and kind not in _GROUP_TYPES and len(meta.recipients) == 2
+    ):
         meta.kind = "dm"
     elif kind in _GROUP_TYPES or (guild is None and len(meta.recipients) > 2):
         meta.kind = "group_dm"
@@ -82,7 +86,9 @@ def resolve_dm_people(channels: dict[str, ChannelMeta], owner_id: str | None) ->
         other = others[0] if others else None
         if other is None or other == DELETED_USER or not other.isdigit():
             # A deleted or unknown person cannot be merged with anyone: one entry per channel.
-            meta.person_id = f"{'deleted' if other == DELETED_USER else 'unknown'}-{meta.channel_id}"
+            meta.person_id = (
+                f"{'deleted' if other == DELETED_USER else 'unknown'}-{meta.channel_id}"
+            )
         else:
             meta.person_id = other
 

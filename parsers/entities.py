@@ -67,6 +67,9 @@ class Entities:
 
 def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
     """Resolve every channel, server and person, and total each channel per period."""
+    for channel_id in data.message_hours:
+        if channel_id not in data.channels:
+            data.channels[channel_id] = _folder_only_meta(data, channel_id)
     owner_id = data.account.owner.id if data.account.owner else guess_owner_id(data.channels)
     resolve_dm_people(data.channels, owner_id)
     channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)
@@ -105,6 +108,13 @@ def _channel_entry(data: PackageData, channel_id: str) -> ChannelEntry:
     )
 
 
+def _folder_only_meta(data: PackageData, channel_id: str) -> ChannelMeta:
+    # A channel folder without channel.json: a DM when its index label says so, else unknown server.
+    if dm_label_name(data.labels.get(channel_id)):
+        return ChannelMeta(channel_id, "dm")
+    return ChannelMeta(channel_id, "guild", guild_id=UNKNOWN_GUILD)
+
+
 def _voice_only_meta(data: PackageData, channel_id: str) -> ChannelMeta:
     # A voice channel seen only in activity events: a guild channel when the event names a guild.
     guild_id = data.activity.voice_guild.get(channel_id)
@@ -121,7 +131,9 @@ def _guild_name(data: PackageData, guild_id: str, from_channel: str | None) -> s
 
 def _attach(data: PackageData, entities: Entities, entry: ChannelEntry) -> None:
     if entry.kind == "guild" and entry.guild_id is not None:
-        guild = entities.guilds.setdefault(entry.guild_id, GroupEntry(entry.guild_id, entry.guild_name))
+        guild = entities.guilds.setdefault(
+            entry.guild_id, GroupEntry(entry.guild_id, entry.guild_name)
+        )
         guild.name = guild.name or entry.guild_name
         guild.channel_ids.append(entry.channel_id)
     elif entry.kind == "dm" and entry.person_id is not None:

@@ -47,7 +47,11 @@ def detect_layout(found: PackageMap, names: list[str]) -> str:
     translated = any(name != name.lower() for name in names)
     if found.payments_json is not None or translated:
         return "D"
-    kinds = [channel.messages.filename.endswith(".json") for channel in found.channels.values() if channel.messages]
+    kinds = [
+        channel.messages.filename.endswith(".json")
+        for channel in found.channels.values()
+        if channel.messages
+    ]
     if kinds and kinds.count(False) > kinds.count(True):
         prefixed = [channel.prefixed for channel in found.channels.values()]
         return "B" if prefixed.count(True) >= prefixed.count(False) else "A"

@@ -41,11 +41,15 @@ class PackageData:
     @property
     def package_instant(self) -> float | None:
         """Return the newest instant of the package (messages and counted events)."""
-        candidates = [value for value in (self.last_message, self.activity.last) if value is not None]
+        candidates = [
+            value for value in (self.last_message, self.activity.last) if value is not None
+        ]
         return max(candidates) if candidates else None
 
     @property
     def first_day(self) -> int | None:
         """Return the first day with a message or a counted event."""
-        candidates = [value for value in (self.first_message, self.activity.first) if value is not None]
+        candidates = [
+            value for value in (self.first_message, self.activity.first) if value is not None
+        ]
         return day_of(min(candidates)) if candidates else None

@@ -40,7 +40,9 @@ def make_periods(end_day: int | None, first_day: int | None) -> dict[str, Period
     """Return the four periods ending on the package date's day."""
     if end_day is None:
         return {name: Period(name, None, None) for name in PERIODS}
-    periods = {name: Period(name, end_day - days + 1, end_day) for name, days in PERIOD_DAYS.items()}
+    periods = {
+        name: Period(name, end_day - days + 1, end_day) for name, days in PERIOD_DAYS.items()
+    }
     start = end_day if first_day is None else min(first_day, end_day)
     periods["lifetime"] = Period("lifetime", start, end_day)
     return periods

@@ -17,19 +17,24 @@ class Progress:
         self._callback = callback
         self._every = every
         self._last = 0
+        # Set when the callback raised: its exception must propagate unchanged.
+        self.aborting = False
 
     def advance(self, count: int) -> None:
         """Add inflated bytes; report when enough have passed since the last report."""
         self.done += count
         if self._callback is not None and self.done - self._last >= self._every:
-            self._last = self.done
-            self._callback(min(self.done, self.total), self.total)
+            self.report()
 
     def report(self) -> None:
         """Report the current position now."""
         self._last = self.done
         if self._callback is not None:
-            self._callback(min(self.done, self.total), self.total)
+            try:
+                self._callback(min(self.done, self.total), self.total)
+            except BaseException:
+                self.aborting = True
+                raise
 
 
 class Skipped:

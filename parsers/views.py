@@ -33,7 +33,10 @@ def about_view(data: PackageData) -> dict:
         "missing_sections": list(data.missing),
         "activity_sources": dict(data.activity.sources),
         "read": {
-            "files": {key: data.files.get(key, 0) for key in ("messages", "channels", "activity", "account", "servers")},
+            "files": {
+                key: data.files.get(key, 0)
+                for key in ("messages", "channels", "activity", "account", "servers")
+            },
             "lines": {"messages": data.message_records, "activity": data.activity_lines},
             "skipped": data.skipped.as_dict(),
         },
@@ -47,12 +50,21 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
         for entry in entities.channels.values():
             messages, minutes = entities.channel_totals(entry.channel_id, period)
             if messages or minutes > 0:
-                rows.append((messages, minutes, entry.channel_id, _channel_row(entry, messages, minutes)))
+                rows.append(
+                    (messages, minutes, entry.channel_id, _channel_row(entry, messages, minutes))
+                )
     elif kind == "guilds":
         for guild in entities.guilds.values():
             messages, minutes = entities.group_totals(guild, period)
             if messages or minutes > 0:
-                rows.append((messages, minutes, guild.key, _guild_row(entities, guild, period, messages, minutes)))
+                rows.append(
+                    (
+                        messages,
+                        minutes,
+                        guild.key,
+                        _guild_row(entities, guild, period, messages, minutes),
+                    )
+                )
     else:
         for person in entities.people.values():
             messages, minutes = entities.group_totals(person, period)
@@ -75,7 +87,9 @@ def _channel_row(entry, messages: int, minutes: float) -> dict:
 
 
 def _guild_row(entities: Entities, guild, period: str, messages: int, minutes: float) -> dict:
-    active = sum(1 for channel_id in guild.channel_ids if any(entities.channel_totals(channel_id, period)))
+    active = sum(
+        1 for channel_id in guild.channel_ids if any(entities.channel_totals(channel_id, period))
+    )
     return {
         "guild_id": guild.key,
         "name": guild.name,
@@ -100,7 +114,9 @@ def person_fields(person) -> dict:
     }
 
 
-def stats_view(data: PackageData, entities: Entities, period: Period, hours: Counter, voice: Counter) -> dict:
+def stats_view(
+    data: PackageData, entities: Entities, period: Period, hours: Counter, voice: Counter
+) -> dict:
     """Return the `stats:<period>` view."""
     activity = data.activity
     return {
@@ -190,19 +206,34 @@ def _app_opens(opens: Counter, period: Period) -> dict:
 def _servers_joined(joined: Counter, period: Period) -> int:
     # Distinct servers; events without a guild id count one each.
     guilds = {guild for (day, guild) in joined if guild and period.contains(day)}
-    anonymous = sum(count for (day, guild), count in joined.items() if not guild and period.contains(day))
+    anonymous = sum(
+        count for (day, guild), count in joined.items() if not guild and period.contains(day)
+    )
     return len(guilds) + anonymous
 
 
 def _active_counts(entities: Entities, period: str) -> dict:
-    channels = [entry for entry in entities.channels.values() if entities.channel_totals(entry.channel_id, period)[0]]
+    channels = [
+        entry
+        for entry in entities.channels.values()
+        if entities.channel_totals(entry.channel_id, period)[0]
+    ]
     people = {entry.person_id for entry in channels if entry.kind == "dm" and entry.person_id}
     servers = {
-        entry.guild_id for entry in channels if entry.kind == "guild" and entry.guild_id not in (None, UNKNOWN_GUILD)
+        entry.guild_id
+        for entry in channels
+        if entry.kind == "guild" and entry.guild_id not in (None, UNKNOWN_GUILD)
     }
-    return {"people_active": len(people), "channels_active": len(channels), "servers_active": len(servers)}
+    return {
+        "people_active": len(people),
+        "channels_active": len(channels),
+        "servers_active": len(servers),
+    }
 
 
 def _events(events: dict[str, Counter], period: Period) -> dict:
-    counts = {name: sum(c for day, c in days.items() if period.contains(day)) for name, days in events.items()}
+    counts = {
+        name: sum(c for day, c in days.items() if period.contains(day))
+        for name, days in events.items()
+    }
     return {name: count for name, count in sorted(counts.items()) if count}

@@ -114,7 +114,9 @@ def map_package(infos: list[zipfile.ZipInfo]) -> PackageMap:
 
 
 def _is_noise(name: str) -> bool:
-    return name.startswith("__MACOSX/") or "/__MACOSX/" in name or name.rsplit("/", 1)[-1][:2] == "._"
+    return (
+        name.startswith("__MACOSX/") or "/__MACOSX/" in name or name.rsplit("/", 1)[-1][:2] == "._"
+    )
 
 
 def _map_messages(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -> None:
@@ -150,7 +152,9 @@ def _map_account(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) ->
     ]
     if candidates:
         _, found.account_root, found.user_json = min(candidates, key=lambda item: item[:2])
-    payments = [(name.count("/"), name, info) for name, info in files if _PAYMENTS_FILE.fullmatch(name)]
+    payments = [
+        (name.count("/"), name, info) for name, info in files if _PAYMENTS_FILE.fullmatch(name)
+    ]
     if payments:
         found.payments_json = min(payments, key=lambda item: item[:2])[2]
 
@@ -173,7 +177,9 @@ def _map_servers(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) ->
     found.servers_index = _find(files, found.servers_root + "index.json")
 
 
-def _fallback_servers_root(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -> str | None:
+def _fallback_servers_root(
+    found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]
+) -> str | None:
     excluded = {found.messages_root, found.account_root, found.activity_root}
     candidates = [
         (root.count("/"), root)

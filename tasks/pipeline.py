@@ -40,8 +40,13 @@ class RunOutcome:
     seconds: float = 0.0
 
 
-def run_package(package_id: str, settings: Settings, store: Store) -> RunOutcome:
-    """Process one package end to end if it is this run's to process."""
+def run_package(
+    package_id: str, settings: Settings, store: Store, local_zip: Path | None = None
+) -> RunOutcome:
+    """Process one package end to end if it is this run's to process.
+
+    With `local_zip` the package is read from that file instead of downloaded (`tasks.local`).
+    """
     now = time.time()
     stale_before = now - settings.stale_after_seconds
     record = store.packages.get(package_id)
@@ -54,7 +59,8 @@ def run_package(package_id: str, settings: Settings, store: Store) -> RunOutcome
     claimed = store.packages.claim(package_id, token, now, stale_before)
     if claimed is None:
         return RunOutcome(package_id, "SKIPPED:BUSY")
-    return _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link).run()
+    run = _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link, local_zip)
+    return run.run()
 
 
 def _is_idle(record, stale_before: float) -> bool:
@@ -67,13 +73,14 @@ def _is_idle(record, stale_before: float) -> bool:
 class _PackageRun:
     """The claimed run of one package."""
 
-    def __init__(self, settings, store, package_id, token, sealed_link):
+    def __init__(self, settings, store, package_id, token, sealed_link, local_zip=None):
         self.settings, self.store, self.package_id, self.token = settings, store, package_id, token
         self.sealed_link = sealed_link
         self.started = time.monotonic()
         self.progress = ProgressReporter(store.packages, package_id, token, settings)
         settings.temp_dir.mkdir(parents=True, exist_ok=True)
-        self.zip_path = settings.temp_dir / f"{package_id}.{token[:12]}.zip"
+        self.local_zip = local_zip
+        self.zip_path = local_zip or settings.temp_dir / f"{package_id}.{token[:12]}.zip"
         self.generation: int | None = None
 
     def run(self) -> RunOutcome:
@@ -95,11 +102,13 @@ class _PackageRun:
             log.exception("package %s failed unexpectedly", self.package_id)
             return self._fail("UNKNOWN_ERROR")
         finally:
-            self.zip_path.unlink(missing_ok=True)
+            if self.local_zip is None:
+                self.zip_path.unlink(missing_ok=True)
 
     def _process(self) -> RunOutcome:
         key_material = self._key_material()
-        self._download()
+        if self.local_zip is None:
+            self._download()
         analysis = self._analyze()
         self.generation = generation = time.time_ns() // 1000
         key = PackageKey(self.package_id, key_material, self.settings.server_secret())

@@ -85,3 +85,109 @@ class Packages:
         package_id = self.claimed(upn)
         assert self.store.packages.fail(package_id, "token", code, time.time())
         return package_id
+
+
+ISSUED_UPNS: list[str] = []
+
+
+def new_upn() -> str:
+    """A fresh UPN, remembered so the leak check can look for it in every response."""
+    upn = make_upn()
+    ISSUED_UPNS.append(upn)
+    return upn
+
+
+def _period(start: str, end: str, days: int, messages: int) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "days": days,
+        "messages": {
+            "total": messages,
+            "per_day": [0] * days,
+            "per_hour": [0] * 24,
+            "per_weekday": [0] * 7,
+            "active_days": 1 if messages else 0,
+            "average_per_active_day": float(messages),
+        },
+        "voice": {"minutes": 0.0, "per_day": [0.0] * days},
+    }
+
+
+ENTITY_PERIODS = {
+    "l4w": _period("2024-04-04", "2024-05-01", 28, 3),
+    "l1m": _period("2024-04-02", "2024-05-01", 30, 4),
+    "ly": _period("2023-05-03", "2024-05-01", 365, 50),
+    "lifetime": _period("2020-01-01", "2024-05-01", 1583, 300),
+}
+
+
+def sample_views(package_id: str) -> dict[str, dict]:
+    """A small package's views, shaped like docs/statistics.md."""
+    dm_entries = [
+        {
+            "user_id": str(100 + i),
+            "username": f"friend{i}",
+            "display_name": f"Friend {i}",
+            "avatar_url": None,
+            "channel_ids": [str(900 + i)],
+            "messages": 30 - i,
+            "voice_minutes": 0.0,
+        }
+        for i in range(25)
+    ]
+    views = {
+        "about": {
+            "package_id": package_id,
+            "owner": {"id": "1", "username": "alice", "display_name": "Alice", "avatar_url": None},
+            "package_date": "2024-05-01T12:00:00Z",
+            "layout": "D",
+            "folder_language": "en",
+            "is_partial": False,
+            "missing_sections": [],
+            "activity_sources": {},
+            "read": {"files": {}, "lines": {}, "skipped": {"total": 0, "by_reason": {}}},
+            "processing_seconds": 1.5,
+        },
+        "overview": {"messages": 5230, "active_days": 310, "top": {"dms": dm_entries[:3]}},
+        "top:dms:ly": {"type": "dms", "period": "ly", "entries": dm_entries},
+        "guild:42": {
+            "guild_id": "42",
+            "name": "My server",
+            "channels": [{"channel_id": "7", "name": "general", "messages": 300}],
+            "periods": ENTITY_PERIODS,
+        },
+        "guild:unknown": {
+            "guild_id": "unknown",
+            "name": "Unknown server",
+            "channels": [],
+            "periods": ENTITY_PERIODS,
+        },
+        "dm:100": {
+            "user_id": "100",
+            "username": "friend0",
+            "display_name": "Friend 0",
+            "avatar_url": None,
+            "channel_ids": ["900"],
+            "periods": ENTITY_PERIODS,
+        },
+        "dm_channel:900": {"user_id": "100"},
+        "channel:7": {
+            "channel_id": "7",
+            "name": "general",
+            "kind": "guild",
+            "guild_id": "42",
+            "guild_name": "My server",
+            "periods": ENTITY_PERIODS,
+        },
+        "user:1": {
+            "id": "1",
+            "username": "alice",
+            "display_name": "Alice",
+            "avatar_url": None,
+            "relationship": "OWNER",
+        },
+    }
+    for period in ("l4w", "l1m", "ly", "lifetime"):
+        views[f"stats:{period}"] = {"period": period, **ENTITY_PERIODS[period]}
+    return views

@@ -1,9 +1,13 @@
-"""Fixtures of the API tests: a fresh app per test on a real SQLite store and a recording queue."""
+"""Fixtures of the API tests: a fresh app per test on a real SQLite store and a recording queue.
+
+Every response of every test is checked for the UPNs the test issued: no answer may carry a link
+or a UPN (the package id, md5 of the UPN, is what the API answers with).
+"""
 
 from __future__ import annotations
 
 import pytest
-from api_support import ALLOWED_ORIGIN, Packages, RecordingQueue
+from api_support import ALLOWED_ORIGIN, ISSUED_UPNS, Packages, RecordingQueue
 
 from api import create_app
 from settings import Settings
@@ -30,8 +34,22 @@ def queue() -> RecordingQueue:
 
 
 @pytest.fixture
-def app(settings, store, queue):
-    return create_app({"TESTING": True}, settings=settings, store=store, queue=queue)
+def responses() -> list[bytes]:
+    """Every response (headers and body) the test's app gave."""
+    return []
+
+
+@pytest.fixture
+def app(settings, store, queue, responses):
+    app = create_app({"TESTING": True}, settings=settings, store=store, queue=queue)
+
+    @app.after_request
+    def record(response):
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        responses.append(headers.encode() + b"\n\n" + response.get_data())
+        return response
+
+    return app
 
 
 @pytest.fixture
@@ -42,3 +60,13 @@ def client(app):
 @pytest.fixture
 def packages(store, settings) -> Packages:
     return Packages(store, settings)
+
+
+@pytest.fixture(autouse=True)
+def no_response_leaks_a_upn(responses):
+    """After each test: no response contained a UPN (nor, therefore, a link) of the test."""
+    ISSUED_UPNS.clear()
+    yield
+    for upn in ISSUED_UPNS:
+        probe = upn[:40].encode()
+        assert not any(probe in response for response in responses), "a response leaked a UPN"

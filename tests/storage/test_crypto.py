@@ -77,7 +77,7 @@ def test_view_id_is_stable_opaque_and_per_package():
 
 
 def test_package_id_is_md5_of_the_key_material():
-    assert PACKAGE_ID == hashlib.md5(UPN.encode()).hexdigest()
+    assert hashlib.md5(UPN.encode()).hexdigest() == PACKAGE_ID
 
 
 def test_link_sealer_roundtrip():

@@ -1,0 +1,103 @@
+"""Build the per-entity views: guild:<id>, dm:<user id>, dm_channel:<id>, channel:<id>, user:<id>."""
+
+from collections import Counter
+from collections.abc import Iterator
+
+from parsers.entities import Entities, GroupEntry
+from parsers.model import PackageData
+from parsers.periods import (
+    PERIODS,
+    Period,
+    entity_lifetime,
+    first_day,
+    merge,
+    message_block,
+    voice_block,
+)
+from parsers.views import person_fields
+
+
+def entity_views(
+    data: PackageData, entities: Entities, periods: dict[str, Period]
+) -> Iterator[tuple[str, dict]]:
+    """Yield every entity view, one at a time."""
+    for guild in sorted(entities.guilds.values(), key=lambda item: item.key):
+        yield f"guild:{guild.key}", _guild_view(entities, guild, periods)
+    for person in sorted(entities.people.values(), key=lambda item: item.key):
+        yield (
+            f"dm:{person.key}",
+            {**person_fields(person), "periods": _group_periods(entities, person, periods)},
+        )
+        for channel_id in sorted(person.channel_ids):
+            yield f"dm_channel:{channel_id}", {"user_id": person.key}
+    for entry in entities.channels.values():
+        document = {
+            "channel_id": entry.channel_id,
+            "name": entry.name,
+            "kind": entry.kind,
+            "guild_id": entry.guild_id if entry.kind == "guild" else None,
+            "guild_name": entry.guild_name if entry.kind == "guild" else None,
+            "periods": entity_periods(entry.hours, entry.voice, periods),
+        }
+        yield f"channel:{entry.channel_id}", document
+    yield from user_views(data)
+
+
+def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period]) -> dict:
+    channels = [
+        {
+            "channel_id": channel_id,
+            "name": entities.channels[channel_id].name,
+            "messages": entities.channel_totals(channel_id, "lifetime")[0],
+        }
+        for channel_id in guild.channel_ids
+    ]
+    channels.sort(key=lambda item: (-item["messages"], item["channel_id"]))
+    return {
+        "guild_id": guild.key,
+        "name": guild.name,
+        "channels": channels,
+        "periods": _group_periods(entities, guild, periods),
+    }
+
+
+def _group_periods(entities: Entities, group: GroupEntry, periods: dict[str, Period]) -> dict:
+    channels = [entities.channels[channel_id] for channel_id in group.channel_ids]
+    hours = merge(entry.hours for entry in channels)
+    voice = merge(entry.voice for entry in channels)
+    return entity_periods(hours, voice, periods)
+
+
+def entity_periods(hours: Counter, voice: Counter, periods: dict[str, Period]) -> dict:
+    """Return the `periods` object of an entity; its lifetime starts on its own first active day."""
+    result = {}
+    for name in PERIODS:
+        period = periods[name]
+        if name == "lifetime":
+            period = entity_lifetime(period.end, first_day(hours, voice))
+        result[name] = {
+            **period.header(),
+            "messages": message_block(hours, period),
+            "voice": voice_block(voice, period),
+        }
+    return result
+
+
+def user_views(data: PackageData) -> Iterator[tuple[str, dict]]:
+    """Yield the owner's and each relationship's `user:<id>` view."""
+    owner = data.account.owner
+    if owner is not None:
+        yield f"user:{owner.id}", _user(owner, "OWNER")
+    for user_id, (kind, person) in sorted(data.account.relationships.items()):
+        if owner is None or user_id != owner.id:
+            yield f"user:{user_id}", _user(person, kind)
+
+
+def _user(person, relationship: str) -> dict:
+    return {
+        "id": person.id,
+        "username": person.username,
+        "display_name": person.display_name,
+        "avatar_url": person.avatar_url,
+        "relationship": relationship,
+    }

@@ -1,0 +1,117 @@
+"""Analyze one package zip: check it, stream it once, and yield its statistics views lazily."""
+
+import lzma
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from parsers.activity_pick import pick_sources
+from parsers.entities import build_entities
+from parsers.entity_views import entity_views
+from parsers.errors import InvalidPackage
+from parsers.instants import day_of, instant_to_datetime
+from parsers.layout import detect_layout, folder_language, top_folder_names
+from parsers.limits import ParseLimits
+from parsers.model import PackageData
+from parsers.periods import PERIODS, make_periods
+from parsers.reading import PackageReader
+from parsers.streams import Progress
+from parsers.views import (
+    TOP_TYPES,
+    about_view,
+    global_counters,
+    overview_view,
+    stats_view,
+    top_entries,
+)
+from parsers.zipwalk import PackageMap, check_entries, map_package, open_archive
+
+_CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)
+
+
+class PackageAnalysis:
+    """The aggregates of one package and a lazy generator of its views."""
+
+    def __init__(self, data: PackageData) -> None:
+        self._data = data
+        self.about: dict = about_view(data)
+        instant = data.package_instant
+        self.package_date: datetime | None = (
+            None if instant is None else instant_to_datetime(instant)
+        )
+
+    def views(self) -> Iterator[tuple[str, dict]]:
+        """Yield (view name, document) for every view, built one at a time."""
+        data = self._data
+        instant = data.package_instant
+        periods = make_periods(None if instant is None else day_of(instant), data.first_day)
+        entities = build_entities(data, periods)
+        yield "about", dict(self.about)
+        tops = {kind: top_entries(data, entities, kind, "lifetime") for kind in TOP_TYPES}
+        hours, voice = global_counters(entities)
+        lifetime = stats_view(data, entities, periods["lifetime"], hours, voice)
+        yield "overview", overview_view(data, entities, lifetime, tops)
+        for name in PERIODS:
+            yield (
+                f"stats:{name}",
+                lifetime
+                if name == "lifetime"
+                else stats_view(data, entities, periods[name], hours, voice),
+            )
+        del hours, voice, lifetime
+        for kind in TOP_TYPES:
+            for name in PERIODS:
+                entries = (
+                    tops[kind] if name == "lifetime" else top_entries(data, entities, kind, name)
+                )
+                yield f"top:{kind}:{name}", {"type": kind, "period": name, "entries": entries}
+        del tops
+        yield from entity_views(data, entities, periods)
+
+
+def analyze_package(
+    zip_path,
+    *,
+    package_id: str,
+    limits: ParseLimits = ParseLimits(),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PackageAnalysis:
+    """Stream the zip once and aggregate it; raise InvalidPackage for anything unreadable or unsafe."""
+    with open_archive(zip_path) as archive:
+        infos = archive.infolist()
+        check_entries(infos, limits)
+        found = map_package(infos)
+        data = _describe(found, package_id)
+        progress = Progress(0, on_progress, limits.progress_every_bytes)
+        reader = PackageReader(archive, found, data, limits, progress)
+        progress.total = sum(info.file_size for info in reader.members())
+        progress.report()
+        try:
+            reader.read_all()
+        except _CORRUPT as error:
+            if progress.aborting:
+                raise
+            raise InvalidPackage("The zip archive is corrupt or truncated.") from error
+        data.activity = pick_sources(reader.tallies)
+        progress.done = progress.total
+        progress.report()
+    return PackageAnalysis(data)
+
+
+def _describe(found: PackageMap, package_id: str) -> PackageData:
+    missing = []
+    if found.user_json is None:
+        missing.append("account")
+    if found.messages_root is None:
+        missing.append("messages")
+    if found.servers_root is None:
+        missing.append("servers")
+    if not found.activity:
+        missing.append("activity")
+    if len(missing) == 4:
+        raise InvalidPackage("The archive holds no Discord data package content.")
+    names = top_folder_names(found)
+    layout = detect_layout(found, names)
+    language = folder_language(names) if layout == "D" else "en"
+    return PackageData(package_id, layout, language, missing)

@@ -1,0 +1,139 @@
+"""The activity section of a sample package: newline-delimited JSON event shards per folder."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from parsers import sample_events as ev
+from parsers.sample_tally import Tally
+from parsers.sample_time import Timeline, allocate, times_in_day
+from parsers.sample_world import World
+from parsers.sample_zip import PackageZip
+
+FOLDERS = ("analytics", "modeling", "reporting", "tns")  # the order a parser falls back in
+PAIRS = {"voice": ("join_voice_channel", "leave_voice_channel"), "session": ("session_start", "session_end")}
+ANALYTICS_MIX = (
+    ("send_message", 14), ("app_opened", 7), ("session", 3), ("voice", 2.5), ("join_call", 0.4),
+    ("start_call", 0.4), ("guild_joined", 0.15), ("add_reaction", 5), ("message_edited", 2),
+    ("message_deleted", 0.8), ("application_command_used", 0.8), ("slash_command_used", 0.4),
+    ("notification_clicked", 2), ("login_successful", 0.3), ("app_crashed", 0.1),
+    ("captcha_served", 0.1), ("user_avatar_updated", 0.05), ("remote_auth_login", 0.05),
+    ("oauth2_authorize_accepted", 0.05), ("voice_message_recorded", 0.1),
+    ("premium_upsell_viewed", 0.3), ("send_message_failure", 0.4), ("channel_opened", 14),
+    ("ack_messages", 10), ("notification_viewed", 4), ("start_speaking", 6), ("app_ui_viewed", 10),
+    ("app_background", 4), ("guild_viewed", 4), ("keyboard_shortcut_used", 1),
+)  # fmt: skip
+OVERLAP_MIX = (
+    ("app_opened", 5), ("send_message", 10), ("add_reaction", 3), ("message_edited", 1),
+    ("notification_clicked", 2), ("guild_joined", 0.2), ("channel_opened", 5),
+)  # fmt: skip
+# Families found only in one fallback folder, so a parser's per-family fallback gets exercised.
+ONLY_IN = {"reporting": "email_opened", "tns": "message_reported"}
+EMOJIS = (("👍", None), ("😂", None), ("❤️", None), ("🔥", None), ("😭", None), ("kekw", "811234567890123456"),
+          ("pepe_laugh", "722334455667788990"))  # fmt: skip
+PLACES = {"en": 2, "fr": 0, "de": 1, "es": 3, "pt": 4}
+CLIENT_CUM = tuple(itertools.accumulate(c[-1] for c in ev.CLIENTS))
+CLIENT_IDS = tuple(range(len(ev.CLIENTS)))
+FLUSH_LINES = 1000
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """One activity folder to write."""
+
+    name: str
+    lines: int
+    shards: int
+    mix: tuple[tuple[str, float], ...]
+    mandatory: tuple[str, ...]
+
+
+def plan_folders(events: int, shards: int, seed: int) -> list[FolderPlan]:
+    """analytics always; reporting always (overlaps); modeling for odd seeds; tns when seed % 3 == 1."""
+    pairs = {t for pair in PAIRS.values() for t in pair}
+    mandatory = [k for k in ev.COUNTED if k not in pairs and k not in ONLY_IN.values()]
+    plans = [FolderPlan("analytics", events, shards, ANALYTICS_MIX,
+                        (*mandatory, *PAIRS, "send_message_failure"))]  # fmt: skip
+    if seed % 2 == 1:
+        plans.append(FolderPlan("modeling", events // 100, 1, OVERLAP_MIX, ()))
+    plans.append(FolderPlan("reporting", events // 50 + 1, 1, (*OVERLAP_MIX, ("email_opened", 2)),
+                            ("email_opened",)))  # fmt: skip
+    if seed % 3 == 1:
+        plans.append(FolderPlan("tns", events // 200 + 1, 1, (*OVERLAP_MIX, ("message_reported", 1)),
+                                ("message_reported",)))  # fmt: skip
+    return plans
+
+
+class ShardWriter:
+    """Streams lines into `events-YYYY-NNNNN-of-MMMMM.json` members, one shard after the other."""
+
+    def __init__(self, pz: PackageZip, folder: str, year: int, shards: int, total: int) -> None:
+        self._pz, self._stack = pz, ExitStack()
+        self._names = [f"{folder}/events-{year}-{i:05d}-of-{shards:05d}.json" for i in range(shards)]
+        self._quotas = [total // shards + (i < total % shards) for i in range(shards)]
+        self._index, self._left, self._buf, self._out = -1, 0, [], None
+        self._rotate()
+
+    def _rotate(self) -> None:
+        self._flush()
+        self._stack.close()
+        self._index += 1
+        self._out = self._stack.enter_context(self._pz.open_binary(self._names[self._index], big=True))
+        self._left = self._quotas[self._index]
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._out.write("".join(self._buf).encode())
+            self._buf = []
+
+    def write(self, line: str) -> None:
+        """Add one line to the current shard, moving to the next one when it is full."""
+        while self._left <= 0 and self._index < len(self._names) - 1:
+            self._rotate()
+        self._buf.append(line)
+        self._left -= 1
+        if len(self._buf) >= FLUSH_LINES:
+            self._flush()
+
+    def close(self) -> None:
+        """Finish the current shard and create the remaining (empty) ones."""
+        while self._index < len(self._names) - 1:
+            self._rotate()
+        self._flush()
+        self._stack.close()
+
+
+class Extras:
+    """Pre-rendered event-specific keys (channel, guild, emoji, application) from the world."""
+
+    def __init__(self, rng: random.Random, world: World) -> None:
+        live = [c for c in world.channels if c.count > 0] or world.channels
+        picks = rng.choices(live, weights=[c.count + 1 for c in live], k=512)
+        self.message = [_chan(c.id, c.guild.id if c.guild else None) for c in picks]
+        self.voice = [(_chan(cid, gid), gid is None) for cid, gid in world.voice]
+        self.calls = [_chan(c.id, None) for c in world.channels if c.kind in ("dm", "group_dm")]
+        self.guilds = ['"guild_id":"%s",' % g.id for g in world.guilds]
+        self.apps = ['"application_id":"%s","guild_id":"%s","command_id":"%s",'
+                     % (app, g.id, app[:-3] + "777") for app in (*world.apps, "-1") for g in world.guilds[:3]]  # fmt: skip
+        self.emojis = [(('"emoji_name":"%s",' % n) + ('"emoji_id":"%s","emoji_animated":false,' % i if i else ""),
+                        f"{n}:{i}" if i else n) for n, i in EMOJIS]  # fmt: skip
+
+    def of(self, rng: random.Random, kind: str) -> str:
+        """The extra keys of one event of a kind."""
+        if kind in ("send_message", "send_message_failure", "message_edited", "message_deleted", "channel_opened"):
+            return rng.choice(self.message)
+        if kind in ("join_call", "start_call"):
+            return rng.choice(self.calls)
+        if kind == "guild_joined":
+            return rng.choice(self.guilds)
+        if kind in ("application_command_used", "slash_command_used"):
+            return rng.choice(self.apps)
+        return ""
+
+
+def _chan(channel_id: str, guild_id: str | None) -> str:
+    return '"channel_id":"%s",' % channel_id + ('"guild_id":"%s",' % guild_id if guild_id else "")
