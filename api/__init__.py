@@ -7,11 +7,12 @@ task modules are never imported by the API.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
 
-from api import data, docs, errors, health, process
+from api import data, docs, errors, health, logredact, process
 from api.auth import BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
@@ -22,7 +23,6 @@ __all__ = ["create_app"]
 
 DEFAULT_CONFIG = {
     "MAX_CONTENT_LENGTH": 64 * 1024,  # a link fits many times; anything larger is not ours
-    "JSON_SORT_KEYS": False,
 }
 
 
@@ -62,7 +62,8 @@ def create_app(
 ) -> OpenAPI:
     """Build the API app; settings, store and queue are injected or made from the environment."""
     config = dict(test_config or {})
-    settings = settings or config.pop("SETTINGS", None) or Settings.from_env()
+    configured = config.pop("SETTINGS", None)
+    settings = settings or configured or Settings.from_env()
     app = DumpusOpenAPI(
         __name__,
         info=Info(
@@ -82,17 +83,12 @@ def create_app(
         settings,
         queue if queue is not None else _default_queue(),
         store,
-        clock=config.get("CLOCK") or _time(),
+        clock=config.get("CLOCK") or time.time,
     )
     errors.init_app(app)
+    logredact.install()
     app.register_api(process.bp)
     app.register_api(data.bp)
     app.register_api(health.bp)
     app.register_blueprint(docs.bp)
     return app
-
-
-def _time() -> Any:
-    import time
-
-    return time.time

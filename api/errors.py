@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 INVALID_REQUEST = "INVALID_REQUEST"
 INVALID_LINK = "INVALID_LINK"
+PROCESS_ENDPOINTS = ("process.submit_package", "process.submit_package_in_path")
 
 
 class ApiError(Exception):
@@ -63,7 +64,9 @@ def validation_error_response(exc: ValidationError) -> Response:
     if first is None:
         return error_response(400, INVALID_REQUEST, "the request is not valid")
     code = first["type"]
-    if code == INVALID_LINK:
+    # The process routes answer any bad body in their own shape (a JSON string body, for one,
+    # fails as invalid JSON before the model's own INVALID_LINK validator runs).
+    if code == INVALID_LINK or request.endpoint in PROCESS_ENDPOINTS:
         return process_refusal(400, INVALID_LINK)
     if code.isupper():
         return error_response(404 if code.startswith("UNKNOWN_") else 400, code, first["msg"])

@@ -14,7 +14,10 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response encoded by orjson."""
     return Response(
-        orjson.dumps(data, option=_OPTIONS), status=status, headers=headers, mimetype="application/json"
+        orjson.dumps(data, option=_OPTIONS),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
     )
 
 

@@ -43,7 +43,9 @@ _OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse}
 
 
 def _accepted(package_id: str, status: int) -> Response:
-    return json_response({"isAccepted": True, "packageId": package_id, "errorMessageCode": None}, status)
+    return json_response(
+        {"isAccepted": True, "packageId": package_id, "errorMessageCode": None}, status
+    )
 
 
 def _submit(link: str) -> Response:

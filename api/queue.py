@@ -58,7 +58,7 @@ class PackageQueue:
         try:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=PING_TIMEOUT_SECONDS)
             return True
-        except Exception:  # noqa: BLE001 - any failure means unreachable for /health
+        except Exception:  # any failure means unreachable for /health
             return False
         finally:
             conn.release()

@@ -28,7 +28,7 @@ class ActivityTotals:
 
 
 def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
-    """Use, per family, the first folder of analytics, modeling, reporting, tns that has any event."""
+    """Per family, use the first of analytics, modeling, reporting, tns that has an event."""
     totals = ActivityTotals()
     for family, event_types in FAMILIES.items():
         source = next(

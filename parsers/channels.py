@@ -64,14 +64,14 @@ def parse_channel(channel_id: str, document: object) -> ChannelMeta:
 
 
 def guess_owner_id(channels: dict[str, ChannelMeta]) -> str | None:
-    """Guess the owner id without user.json: the recipient present in most DM channels."""
+    """Guess the owner id without user.json: the one recipient present in most private channels."""
     seen: Counter[str] = Counter()
     for meta in channels.values():
-        if meta.kind == "dm":
+        if meta.kind in ("dm", "group_dm"):
             seen.update(set(meta.recipients) - {DELETED_USER})
     common = seen.most_common(2)
-    if not common or (len(common) > 1 and common[0][1] == common[1][1] and len(seen) > 2):
-        return None
+    if not common or (len(common) > 1 and common[0][1] == common[1][1]):
+        return None  # a tie: fall back to the owner being listed first
     return common[0][0]
 
 

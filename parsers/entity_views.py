@@ -1,4 +1,4 @@
-"""Build the per-entity views: guild:<id>, dm:<user id>, dm_channel:<id>, channel:<id>, user:<id>."""
+"""Build the per-entity views: guild, dm, dm_channel, channel and user."""
 
 from collections import Counter
 from collections.abc import Iterator

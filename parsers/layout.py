@@ -43,7 +43,7 @@ def folder_language(names: list[str]) -> str | None:
 
 def detect_layout(found: PackageMap, names: list[str]) -> str:
     """Return A, B, C or D from channel folder names, message file kinds and folder casing."""
-    # Layout D names its top folders in Title-case (and translates them); older layouts are lowercase.
+    # Layout D names top folders in Title-case (and translates them); older layouts are lowercase.
     translated = any(name != name.lower() for name in names)
     if found.payments_json is not None or translated:
         return "D"

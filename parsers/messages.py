@@ -54,7 +54,7 @@ class MessageSink:
 
 
 def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:
-    """Stream a messages.json array: one object per line fast, any other shape by a bounded scanner."""
+    """Stream a messages.json array: one object per line fast, other shapes by a bounded scanner."""
     scanner = _Scanner(sink, max_line_bytes)
     for line in iter_lines(stream, max_line_bytes):
         if line is None:
@@ -76,7 +76,7 @@ def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:
 
 
 class _Scanner:
-    """Decodes JSON objects from arbitrary line breaks with json.raw_decode over a bounded buffer."""
+    """Decodes JSON objects across any line breaks with raw_decode over a bounded buffer."""
 
     def __init__(self, sink: MessageSink, max_bytes: int) -> None:
         self.sink = sink
@@ -134,7 +134,7 @@ class _Scanner:
 
 
 def read_messages_csv(stream, sink: MessageSink, max_line_bytes: int) -> None:
-    """Stream a messages.csv with the csv module (CRLF, quoted multi-line contents, doubled quotes)."""
+    """Stream a messages.csv with the csv module (CRLF, multi-line quoted contents, "" quotes)."""
     csv.field_size_limit(max_line_bytes)
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.reader(text)

@@ -27,6 +27,7 @@ from parsers.views import (
 )
 from parsers.zipwalk import PackageMap, check_entries, map_package, open_archive
 
+DEFAULT_LIMITS = ParseLimits()
 _CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)
 
 
@@ -74,10 +75,10 @@ def analyze_package(
     zip_path,
     *,
     package_id: str,
-    limits: ParseLimits = ParseLimits(),
+    limits: ParseLimits = DEFAULT_LIMITS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PackageAnalysis:
-    """Stream the zip once and aggregate it; raise InvalidPackage for anything unreadable or unsafe."""
+    """Stream the zip once and aggregate it; raise InvalidPackage when unreadable or unsafe."""
     with open_archive(zip_path) as archive:
         infos = archive.infolist()
         check_entries(infos, limits)

@@ -86,12 +86,12 @@ def voice_block(minutes: Counter[int], period: Period) -> dict:
     for day, value in minutes.items():
         if period.contains(day):
             per_day[day - start] += value
-    return {"minutes": round(sum(per_day), 1), "per_day": [round(value, 1) for value in per_day]}
+    return {"minutes": round(float(sum(per_day)), 1), "per_day": [round(value, 1) for value in per_day]}
 
 
 def sum_in(days: Counter[int], period: Period) -> float:
     """Sum a day-keyed counter over a period."""
-    return sum(value for day, value in days.items() if period.contains(day))
+    return float(sum(value for day, value in days.items() if period.contains(day)))
 
 
 def hours_in(hours: Counter[int], period: Period) -> int:
@@ -108,7 +108,7 @@ def merge(counters: Iterable[Counter]) -> Counter:
 
 
 def first_day(hours: Counter[int] | None, voice: Counter[int] | None) -> int | None:
-    """Return the first active day of an hour-keyed message counter and a day-keyed voice counter."""
+    """Return the first active day of an hour-keyed message and a day-keyed voice counter."""
     candidates = []
     if hours:
         candidates.append(min(hours) // 24)

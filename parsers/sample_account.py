@@ -13,29 +13,48 @@ from parsers.sample_zip import PackageZip
 LOCALES = {"en": "en-US", "fr": "fr", "de": "de", "es": "es-ES", "pt": "pt-BR"}
 # (amount in cents, currency, status): status 1 is successful; discord_orb is virtual money.
 PAYMENTS = (
-    (999, "usd", 1), (999, "usd", 1), (499, "eur", 1), (999, "usd", 2), (299, "usd", 3),
-    (400, "discord_orb", 1), (1000, "discord_orb", 1), (1299, "eur", 1), (250, "discord_orb", 2),
-)  # fmt: skip
+    (999, "usd", 1),
+    (999, "usd", 1),
+    (499, "eur", 1),
+    (999, "usd", 2),
+    (299, "usd", 3),
+    (400, "discord_orb", 1),
+    (1000, "discord_orb", 1),
+    (1299, "eur", 1),
+    (250, "discord_orb", 2),
+)
 TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
 )
 
 
-def user_json(world: World, layout: str, language: str, email: str, payments: list) -> dict[str, Any]:
+def user_json(
+    world: World, layout: str, language: str, email: str, payments: list
+) -> dict[str, Any]:
     """user.json: the owner, relationships, settings and (before layout D) payments."""
     owner = world.owner
     doc: dict[str, Any] = {
-        "id": owner.id, "username": owner.username,
+        "id": owner.id,
+        "username": owner.username,
         "discriminator": int(owner.discriminator) if owner.discriminator != "0" else "0",
-        "global_name": owner.global_name, "email": email, "verified": True,
-        "avatar_hash": owner.avatar, "has_mobile": True, "needs_email_verification": False,
-        "premium_until": None, "flags": ["HAS_UNREAD_URGENT_MESSAGES"] if layout == "D" else 32,
-        "phone": None, "temp_banned_until": None, "ip": "192.0.2.17",
-        "settings": _settings(language), "connections": _connections(owner),
+        "global_name": owner.global_name,
+        "email": email,
+        "verified": True,
+        "avatar_hash": owner.avatar,
+        "has_mobile": True,
+        "needs_email_verification": False,
+        "premium_until": None,
+        "flags": ["HAS_UNREAD_URGENT_MESSAGES"] if layout == "D" else 32,
+        "phone": None,
+        "temp_banned_until": None,
+        "ip": "192.0.2.17",
+        "settings": _settings(language),
+        "connections": _connections(owner),
         "relationships": [_relationship(p, kind, layout) for p, kind in world.relationships],
-        "notes": {}, "guild_settings": [{"guild_id": g.id, "muted": False} for g in world.guilds[:3]],
-    }  # fmt: skip
+        "notes": {},
+        "guild_settings": [{"guild_id": g.id, "muted": False} for g in world.guilds[:3]],
+    }
     if layout != "D":
         doc["payments"] = payments
     return doc
@@ -43,32 +62,64 @@ def user_json(world: World, layout: str, language: str, email: str, payments: li
 
 def _relationship(person: Person, kind: int, layout: str) -> dict[str, Any]:
     return {
-        "id": person.id, "type": RELATIONSHIP_NAMES[kind] if layout in "CD" else kind,
+        "id": person.id,
+        "type": RELATIONSHIP_NAMES[kind] if layout in "CD" else kind,
         "nickname": None,
-        "user": {"id": person.id, "username": person.username,
-                 "discriminator": person.discriminator, "avatar": person.avatar,
-                 "global_name": person.global_name},
-    }  # fmt: skip
+        "user": {
+            "id": person.id,
+            "username": person.username,
+            "discriminator": person.discriminator,
+            "avatar": person.avatar,
+            "global_name": person.global_name,
+        },
+    }
 
 
 def _settings(language: str) -> dict[str, Any]:
-    return {"locale": LOCALES[language], "theme": "dark", "developer_mode": False,
-            "guild_folders": [], "status": "online", "timezone_offset": 60}  # fmt: skip
+    return {
+        "locale": LOCALES[language],
+        "theme": "dark",
+        "developer_mode": False,
+        "guild_folders": [],
+        "status": "online",
+        "timezone_offset": 60,
+    }
 
 
 def _connections(owner: Person) -> list[dict[str, Any]]:
-    return [{"type": "spotify", "id": f"sp{owner.id[-8:]}", "name": owner.username,
-             "visibility": 1, "friend_sync": False, "show_activity": True, "verified": True}]  # fmt: skip
+    return [
+        {
+            "type": "spotify",
+            "id": f"sp{owner.id[-8:]}",
+            "name": owner.username,
+            "visibility": 1,
+            "friend_sync": False,
+            "show_activity": True,
+            "verified": True,
+        }
+    ]
 
 
-def payments(rng: random.Random, layout: str, end: date) -> tuple[list[dict[str, Any]], Counter, Counter]:
+def payments(
+    rng: random.Random, layout: str, end: date
+) -> tuple[list[dict[str, Any]], Counter, Counter]:
     """Payment records plus successful totals per real currency and per virtual currency."""
     records, real, virtual = [], Counter(), Counter()
     for index, (amount, currency, status) in enumerate(PAYMENTS):
-        when = f"{end.year - 1}-{index % 12 + 1:02d}-{rng.randrange(1, 28):02d}T12:00:00.000000+00:00"
+        when = (
+            f"{end.year - 1}-{index % 12 + 1:02d}-{rng.randrange(1, 28):02d}T12:00:00.000000+00:00"
+        )
         shown = currency.upper() if layout == "D" and currency != "discord_orb" else currency
-        records.append({"id": str(rng.getrandbits(60)), "amount": amount, "currency": shown,
-                        "status": status, "created_at": when, "description": "Nitro Monthly"})  # fmt: skip
+        records.append(
+            {
+                "id": str(rng.getrandbits(60)),
+                "amount": amount,
+                "currency": shown,
+                "status": status,
+                "created_at": when,
+                "description": "Nitro Monthly",
+            }
+        )
         if status == 1:
             (virtual if currency == "discord_orb" else real)[currency] += amount
     return records, real, virtual
@@ -80,7 +131,9 @@ def write_account(pz: PackageZip, root: str, layout: str, user: dict, records: l
     if user.get("avatar_hash"):
         pz.write_bytes(f"{root}/avatar.png", TINY_PNG)
     if layout == "D":
-        pz.write_json(f"{root}/user_data_exports/discord_billing/payments.json", {"records": records})
+        pz.write_json(
+            f"{root}/user_data_exports/discord_billing/payments.json", {"records": records}
+        )
 
 
 def write_servers(pz: PackageZip, root: str, world: World) -> None:

@@ -4,37 +4,70 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 from parsers import sample_events as ev
-from parsers.sample_tally import Tally
-from parsers.sample_time import Timeline, allocate, times_in_day
 from parsers.sample_world import World
 from parsers.sample_zip import PackageZip
 
 FOLDERS = ("analytics", "modeling", "reporting", "tns")  # the order a parser falls back in
-PAIRS = {"voice": ("join_voice_channel", "leave_voice_channel"), "session": ("session_start", "session_end")}
+PAIRS = {
+    "voice": ("join_voice_channel", "leave_voice_channel"),
+    "session": ("session_start", "session_end"),
+}
 ANALYTICS_MIX = (
-    ("send_message", 14), ("app_opened", 7), ("session", 3), ("voice", 2.5), ("join_call", 0.4),
-    ("start_call", 0.4), ("guild_joined", 0.15), ("add_reaction", 5), ("message_edited", 2),
-    ("message_deleted", 0.8), ("application_command_used", 0.8), ("slash_command_used", 0.4),
-    ("notification_clicked", 2), ("login_successful", 0.3), ("app_crashed", 0.1),
-    ("captcha_served", 0.1), ("user_avatar_updated", 0.05), ("remote_auth_login", 0.05),
-    ("oauth2_authorize_accepted", 0.05), ("voice_message_recorded", 0.1),
-    ("premium_upsell_viewed", 0.3), ("send_message_failure", 0.4), ("channel_opened", 14),
-    ("ack_messages", 10), ("notification_viewed", 4), ("start_speaking", 6), ("app_ui_viewed", 10),
-    ("app_background", 4), ("guild_viewed", 4), ("keyboard_shortcut_used", 1),
-)  # fmt: skip
+    ("send_message", 14),
+    ("app_opened", 7),
+    ("session", 3),
+    ("voice", 2.5),
+    ("join_call", 0.4),
+    ("start_call", 0.4),
+    ("guild_joined", 0.15),
+    ("add_reaction", 5),
+    ("message_edited", 2),
+    ("message_deleted", 0.8),
+    ("application_command_used", 0.8),
+    ("slash_command_used", 0.4),
+    ("notification_clicked", 2),
+    ("login_successful", 0.3),
+    ("app_crashed", 0.1),
+    ("captcha_served", 0.1),
+    ("user_avatar_updated", 0.05),
+    ("remote_auth_login", 0.05),
+    ("oauth2_authorize_accepted", 0.05),
+    ("voice_message_recorded", 0.1),
+    ("premium_upsell_viewed", 0.3),
+    ("send_message_failure", 0.4),
+    ("channel_opened", 14),
+    ("ack_messages", 10),
+    ("notification_viewed", 4),
+    ("start_speaking", 6),
+    ("app_ui_viewed", 10),
+    ("app_background", 4),
+    ("guild_viewed", 4),
+    ("keyboard_shortcut_used", 1),
+)
 OVERLAP_MIX = (
-    ("app_opened", 5), ("send_message", 10), ("add_reaction", 3), ("message_edited", 1),
-    ("notification_clicked", 2), ("guild_joined", 0.2), ("channel_opened", 5),
-)  # fmt: skip
+    ("app_opened", 5),
+    ("send_message", 10),
+    ("add_reaction", 3),
+    ("message_edited", 1),
+    ("notification_clicked", 2),
+    ("guild_joined", 0.2),
+    ("channel_opened", 5),
+)
 # Families found only in one fallback folder, so a parser's per-family fallback gets exercised.
 ONLY_IN = {"reporting": "email_opened", "tns": "message_reported"}
-EMOJIS = (("👍", None), ("😂", None), ("❤️", None), ("🔥", None), ("😭", None), ("kekw", "811234567890123456"),
-          ("pepe_laugh", "722334455667788990"))  # fmt: skip
+EMOJIS = (
+    ("👍", None),
+    ("😂", None),
+    ("❤️", None),
+    ("🔥", None),
+    ("😭", None),
+    ("kekw", "811234567890123456"),
+    ("pepe_laugh", "722334455667788990"),
+)
 PLACES = {"en": 2, "fr": 0, "de": 1, "es": 3, "pt": 4}
 CLIENT_CUM = tuple(itertools.accumulate(c[-1] for c in ev.CLIENTS))
 CLIENT_IDS = tuple(range(len(ev.CLIENTS)))
@@ -53,18 +86,31 @@ class FolderPlan:
 
 
 def plan_folders(events: int, shards: int, seed: int) -> list[FolderPlan]:
-    """analytics always; reporting always (overlaps); modeling for odd seeds; tns when seed % 3 == 1."""
+    """analytics and reporting always; modeling for odd seeds; tns when seed % 3 == 1."""
     pairs = {t for pair in PAIRS.values() for t in pair}
     mandatory = [k for k in ev.COUNTED if k not in pairs and k not in ONLY_IN.values()]
-    plans = [FolderPlan("analytics", events, shards, ANALYTICS_MIX,
-                        (*mandatory, *PAIRS, "send_message_failure"))]  # fmt: skip
+    plans = [
+        FolderPlan(
+            "analytics", events, shards, ANALYTICS_MIX, (*mandatory, *PAIRS, "send_message_failure")
+        )
+    ]
     if seed % 2 == 1:
         plans.append(FolderPlan("modeling", events // 100, 1, OVERLAP_MIX, ()))
-    plans.append(FolderPlan("reporting", events // 50 + 1, 1, (*OVERLAP_MIX, ("email_opened", 2)),
-                            ("email_opened",)))  # fmt: skip
+    plans.append(
+        FolderPlan(
+            "reporting", events // 50 + 1, 1, (*OVERLAP_MIX, ("email_opened", 2)), ("email_opened",)
+        )
+    )
     if seed % 3 == 1:
-        plans.append(FolderPlan("tns", events // 200 + 1, 1, (*OVERLAP_MIX, ("message_reported", 1)),
-                                ("message_reported",)))  # fmt: skip
+        plans.append(
+            FolderPlan(
+                "tns",
+                events // 200 + 1,
+                1,
+                (*OVERLAP_MIX, ("message_reported", 1)),
+                ("message_reported",),
+            )
+        )
     return plans
 
 
@@ -73,7 +119,9 @@ class ShardWriter:
 
     def __init__(self, pz: PackageZip, folder: str, year: int, shards: int, total: int) -> None:
         self._pz, self._stack = pz, ExitStack()
-        self._names = [f"{folder}/events-{year}-{i:05d}-of-{shards:05d}.json" for i in range(shards)]
+        self._names = [
+            f"{folder}/events-{year}-{i:05d}-of-{shards:05d}.json" for i in range(shards)
+        ]
         self._quotas = [total // shards + (i < total % shards) for i in range(shards)]
         self._index, self._left, self._buf, self._out = -1, 0, [], None
         self._rotate()
@@ -82,7 +130,9 @@ class ShardWriter:
         self._flush()
         self._stack.close()
         self._index += 1
-        self._out = self._stack.enter_context(self._pz.open_binary(self._names[self._index], big=True))
+        self._out = self._stack.enter_context(
+            self._pz.open_binary(self._names[self._index], big=True)
+        )
         self._left = self._quotas[self._index]
 
     def _flush(self) -> None:
@@ -114,17 +164,27 @@ class Extras:
         live = [c for c in world.channels if c.count > 0] or world.channels
         picks = rng.choices(live, weights=[c.count + 1 for c in live], k=512)
         self.message = [_chan(c.id, c.guild.id if c.guild else None) for c in picks]
-        self.voice = [(_chan(cid, gid), gid is None) for cid, gid in world.voice]
+        self.voice = [_chan(cid, gid) for cid, gid in world.voice]
         self.calls = [_chan(c.id, None) for c in world.channels if c.kind in ("dm", "group_dm")]
-        self.guilds = ['"guild_id":"%s",' % g.id for g in world.guilds]
-        self.apps = ['"application_id":"%s","guild_id":"%s","command_id":"%s",'
-                     % (app, g.id, app[:-3] + "777") for app in (*world.apps, "-1") for g in world.guilds[:3]]  # fmt: skip
-        self.emojis = [(('"emoji_name":"%s",' % n) + ('"emoji_id":"%s","emoji_animated":false,' % i if i else ""),
-                        f"{n}:{i}" if i else n) for n, i in EMOJIS]  # fmt: skip
+        self.guilds = [f'"guild_id":"{g.id}",' for g in world.guilds]
+        self.apps = [
+            f'"application_id":"{app}","guild_id":"{g.id}","command_id":"{app[:-3]}777",'
+            for app in (*world.apps, "-1")
+            for g in world.guilds[:3]
+        ]
+        self.emojis = [
+            (_emoji(name, eid), f"{name}:{eid}" if eid else name) for name, eid in EMOJIS
+        ]
 
     def of(self, rng: random.Random, kind: str) -> str:
         """The extra keys of one event of a kind."""
-        if kind in ("send_message", "send_message_failure", "message_edited", "message_deleted", "channel_opened"):
+        if kind in (
+            "send_message",
+            "send_message_failure",
+            "message_edited",
+            "message_deleted",
+            "channel_opened",
+        ):
             return rng.choice(self.message)
         if kind in ("join_call", "start_call"):
             return rng.choice(self.calls)
@@ -136,4 +196,9 @@ class Extras:
 
 
 def _chan(channel_id: str, guild_id: str | None) -> str:
-    return '"channel_id":"%s",' % channel_id + ('"guild_id":"%s",' % guild_id if guild_id else "")
+    return f'"channel_id":"{channel_id}",' + (f'"guild_id":"{guild_id}",' if guild_id else "")
+
+
+def _emoji(name: str, emoji_id: str | None) -> str:
+    custom = f'"emoji_id":"{emoji_id}","emoji_animated":false,' if emoji_id else ""
+    return f'"emoji_name":"{name}",{custom}'

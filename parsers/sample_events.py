@@ -8,62 +8,133 @@ from typing import Any
 import orjson
 
 COUNTED = (
-    "app_opened", "session_start", "session_end", "join_voice_channel", "leave_voice_channel",
-    "join_call", "start_call", "guild_joined", "add_reaction", "message_edited", "message_deleted",
-    "send_message", "application_command_used", "slash_command_used", "notification_clicked",
-    "email_opened", "login_successful", "app_crashed", "captcha_served", "user_avatar_updated",
-    "remote_auth_login", "oauth2_authorize_accepted", "voice_message_recorded", "message_reported",
+    "app_opened",
+    "session_start",
+    "session_end",
+    "join_voice_channel",
+    "leave_voice_channel",
+    "join_call",
+    "start_call",
+    "guild_joined",
+    "add_reaction",
+    "message_edited",
+    "message_deleted",
+    "send_message",
+    "application_command_used",
+    "slash_command_used",
+    "notification_clicked",
+    "email_opened",
+    "login_successful",
+    "app_crashed",
+    "captcha_served",
+    "user_avatar_updated",
+    "remote_auth_login",
+    "oauth2_authorize_accepted",
+    "voice_message_recorded",
+    "message_reported",
     "premium_upsell_viewed",
-)  # fmt: skip
+)
 # (os, os_version, browser, user agent, device, weight)
 CLIENTS = (
-    ("Windows", "10.0.22631", "Discord Client",
-     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "discord/1.0.9147 Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36", "", 45),
+    (
+        "Windows",
+        "10.0.22631",
+        "Discord Client",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "discord/1.0.9147 Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36",
+        "",
+        45,
+    ),
     ("Android", "14", "Discord Android", "Discord-Android/223015;RNA", "Pixel 7, panther", 30),
-    ("iOS", "17.4.1", "Discord iOS", "Discord/62.0 (iPhone; iOS 17.4.1; Scale/3.00)", "iPhone14,5", 12),
-    ("Mac OS X", "23.4.0", "Discord Client",
-     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "discord/0.0.301 Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36", "", 8),
-    ("Linux", "6.5.0-28-generic", "Discord Client",
-     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) discord/0.0.50 "
-     "Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36", "", 5),
-)  # fmt: skip
-PLACES = (("Lyon", "FR", "ARA", "Europe/Paris"), ("Berlin", "DE", "BE", "Europe/Berlin"),
-          ("Austin", "US", "TX", "America/Chicago"), ("Madrid", "ES", "MD", "Europe/Madrid"),
-          ("Recife", "BR", "PE", "America/Recife"))  # fmt: skip
+    (
+        "iOS",
+        "17.4.1",
+        "Discord iOS",
+        "Discord/62.0 (iPhone; iOS 17.4.1; Scale/3.00)",
+        "iPhone14,5",
+        12,
+    ),
+    (
+        "Mac OS X",
+        "23.4.0",
+        "Discord Client",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "discord/0.0.301 Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36",
+        "",
+        8,
+    ),
+    (
+        "Linux",
+        "6.5.0-28-generic",
+        "Discord Client",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) discord/0.0.50 "
+        "Chrome/120.0.6099.291 Electron/28.2.10 Safari/537.36",
+        "",
+        5,
+    ),
+)
+PLACES = (
+    ("Lyon", "FR", "ARA", "Europe/Paris"),
+    ("Berlin", "DE", "BE", "Europe/Berlin"),
+    ("Austin", "US", "TX", "America/Chicago"),
+    ("Madrid", "ES", "MD", "Europe/Madrid"),
+    ("Recife", "BR", "PE", "America/Recife"),
+)
 
 
 def _static_fields(rng: random.Random, client: tuple, user_id: str, place: tuple) -> dict[str, Any]:
     os_name, os_version, browser, agent, device, _ = client
     city, country, region, zone = place
     return {
-        "user_id": user_id, "domain": "discord.com", "freight_hostname": "freight-prd-7f9c",
-        "client_send_timestamp": "null", "os": os_name, "os_version": os_version,
-        "os_arch": "x64" if device == "" else "arm64", "browser": browser,
-        "browser_user_agent": agent, "device": device, "client_build_number": 290232 + rng.randrange(900),
-        "client_version": "1.0.9147", "release_channel": "stable", "system_locale": "en-US",
-        "city": city, "country_code": country, "region_code": region, "time_zone": zone,
-        "isp": "Example Telecom", "ip": f"192.0.2.{rng.randrange(1, 255)}",
-        "cpu_core_count": str(rng.choice((4, 8, 12, 16))), "client_performance_memory": str(rng.randrange(400000, 900000)),
-        "client_uuid": f"{rng.getrandbits(128):032x}", "client_heartbeat_session_id": f"{rng.getrandbits(128):032x}",
-        "accessibility_features": str(rng.choice((128, 256, 524544))), "rendered_locale": "en-US",
-        "is_developer": False, "design_id": 0, "event_source": "client", "launch_signature": f"{rng.getrandbits(128):032x}",
-    }  # fmt: skip
+        "user_id": user_id,
+        "domain": "discord.com",
+        "freight_hostname": "freight-prd-7f9c",
+        "client_send_timestamp": "null",
+        "os": os_name,
+        "os_version": os_version,
+        "os_arch": "x64" if device == "" else "arm64",
+        "browser": browser,
+        "browser_user_agent": agent,
+        "device": device,
+        "client_build_number": 290232 + rng.randrange(900),
+        "client_version": "1.0.9147",
+        "release_channel": "stable",
+        "system_locale": "en-US",
+        "city": city,
+        "country_code": country,
+        "region_code": region,
+        "time_zone": zone,
+        "isp": "Example Telecom",
+        "ip": f"192.0.2.{rng.randrange(1, 255)}",
+        "cpu_core_count": str(rng.choice((4, 8, 12, 16))),
+        "client_performance_memory": str(rng.randrange(400000, 900000)),
+        "client_uuid": f"{rng.getrandbits(128):032x}",
+        "client_heartbeat_session_id": f"{rng.getrandbits(128):032x}",
+        "accessibility_features": str(rng.choice((128, 256, 524544))),
+        "rendered_locale": "en-US",
+        "is_developer": False,
+        "design_id": 0,
+        "event_source": "client",
+        "launch_signature": f"{rng.getrandbits(128):032x}",
+    }
 
 
 def render_template(
     rng: random.Random, event_type: str | None, client: tuple, user_id: str, place: tuple
 ) -> str:
-    """A line template with five %s slots: event id, extra keys, timestamp, client timestamp, day."""
+    """A line template with %s slots: event id, extra keys, timestamp, client timestamp, day."""
     inner = (
         orjson.dumps(_static_fields(rng, client, user_id, place)).decode()[1:-1].replace("%", "%%")
     )
-    head = '{"event_type":"%s",' % event_type if event_type else "{"
-    line = (head + '"event_id":"%s",%s' + inner
-            + ',"timestamp":"\\"%s\\"","client_track_timestamp":%s,"day":"%s"')  # fmt: skip
+    head = f'{{"event_type":"{event_type}",' if event_type else "{"
+    line = (
+        head
+        + '"event_id":"%s",%s'
+        + inner
+        + ',"timestamp":"\\"%s\\"","client_track_timestamp":%s,"day":"%s"'
+    )
     sample = len(line % ("0" * 32, "", "2024-01-01T00:00:00.000Z", '"null"', "1000"))
-    target = rng.randrange(1220, 1760)
+    target = rng.randrange(1200, 1480)
     buckets = []
     while sample + 20 + len(",".join(buckets)) < target:
         buckets.append(str(rng.randrange(10**5, 10**8)))
@@ -88,11 +159,12 @@ class Templates:
         return tpl
 
 
+MODEL = '"model_version":"2023-10"'
+
+
 def predicted_lines(user_id: str) -> list[str]:
     """Lines without event_type, as seen in real analytics files."""
     return [
-        '{"predicted_gender":"female","probability":"0.61","user_id":"%s","model_version":"2023-10"}\n'
-        % user_id,
-        '{"predicted_age":"25-34","probability":"0.44","user_id":"%s","model_version":"2023-10"}\n'
-        % user_id,
+        f'{{"predicted_gender":"female","probability":"0.61","user_id":"{user_id}",{MODEL}}}\n',
+        f'{{"predicted_age":"25-34","probability":"0.44","user_id":"{user_id}",{MODEL}}}\n',
     ]

@@ -19,9 +19,16 @@ CHUNK_ROWS = 2000
 
 
 def write_messages(
-    pz: PackageZip, root: str, layout: str, world: World, tl: Timeline, rng: random.Random,
-    pool: list[str], total: int, tally: Tally,
-) -> None:  # fmt: skip
+    pz: PackageZip,
+    root: str,
+    layout: str,
+    world: World,
+    tl: Timeline,
+    rng: random.Random,
+    pool: list[str],
+    total: int,
+    tally: Tally,
+) -> None:
     """Write `total` messages spread over the world's channels."""
     _allocate(world.channels, total)
     planted = _plant_secrets(rng, world.channels, tally)
@@ -50,7 +57,10 @@ def write_messages(
 
 def channel_json(chan: Channel, layout: str) -> dict[str, Any]:
     """channel.json of a channel; types are strings from layout C on."""
-    doc: dict[str, Any] = {"id": chan.id, "type": TYPE_NAMES[chan.type] if layout in "CD" else chan.type}
+    doc: dict[str, Any] = {
+        "id": chan.id,
+        "type": TYPE_NAMES[chan.type] if layout in "CD" else chan.type,
+    }
     if chan.name is not None:
         doc["name"] = chan.name
     if chan.guild is not None:
@@ -103,7 +113,9 @@ def _channel_times(rng: random.Random, tl: Timeline, chan: Channel, count: int) 
     return stamps
 
 
-def _rows(rng: random.Random, chan: Channel, stamps: list[int], pool: list[str], secret: str | None):
+def _rows(
+    rng: random.Random, chan: Channel, stamps: list[int], pool: list[str], secret: str | None
+):
     """(message id, epoch us, contents, attachments) per message, newest first."""
     rand, choice = rng.random, rng.choice
     rows = []
@@ -113,7 +125,11 @@ def _rows(rng: random.Random, chan: Channel, stamps: list[int], pool: list[str],
         mid = snowflake(rng, epoch_us // 1000)
         roll = rand()
         contents = "" if roll < 0.04 else choice(pool)
-        attach = f"https://cdn.discordapp.com/attachments/{chan.id}/{mid}/image.png" if roll < 0.07 else ""
+        attach = (
+            f"https://cdn.discordapp.com/attachments/{chan.id}/{mid}/image.png"
+            if roll < 0.07
+            else ""
+        )
         rows.append((mid, epoch_us, contents, attach))
     if secret is not None and rows:
         mid, epoch_us, _, attach = rows[-1]
@@ -121,7 +137,9 @@ def _rows(rng: random.Random, chan: Channel, stamps: list[int], pool: list[str],
     return rows
 
 
-def _tally_channel(tally: Tally, chan: Channel, stamps: list[int], days: list[str], tl: Timeline) -> None:
+def _tally_channel(
+    tally: Tally, chan: Channel, stamps: list[int], days: list[str], tl: Timeline
+) -> None:
     if not stamps:
         return
     n = len(stamps)
@@ -159,7 +177,9 @@ def _write_json(out: IO[bytes], rows: list, days: list[str], tl: Timeline) -> No
         for mid, epoch_us, contents, attach in rows[begin : begin + CHUNK_ROWS]:
             day, in_day = divmod(epoch_us - start_us, 86_400_000_000)
             body = orjson.dumps(contents).decode()
-            parts.append('{"ID":%d,"Timestamp":"%s %s","Contents":%s,"Attachments":"%s"}'
-                         % (mid, days[day], clock(in_day), body, attach))  # fmt: skip
+            parts.append(
+                f'{{"ID":{mid},"Timestamp":"{days[day]} {clock(in_day)}",'
+                f'"Contents":{body},"Attachments":"{attach}"}}'
+            )
         out.write(((",\n" if begin else "") + ",\n".join(parts)).encode())
     out.write(b"]")

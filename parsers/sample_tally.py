@@ -23,7 +23,7 @@ class Tally:
     voice_sessions: int = 0
     session_ms: int = 0
     sessions: int = 0
-    reactions: Counter[str] = field(default_factory=Counter)
+    reactions_by_folder: dict[str, Counter[str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
     newest_us: int | None = None
 

@@ -11,8 +11,31 @@ DAY_US = 86_400_000_000
 DISCORD_EPOCH_MS = 1_420_070_400_000
 # Hour-of-day rhythm (UTC): quiet at night, a lunch bump, an evening peak.
 HOUR_WEIGHTS = (
-    3, 2, 1, 1, 1, 1, 2, 4, 6, 7, 8, 9, 12, 11, 10, 10, 12, 15, 18, 21, 23, 22, 16, 8,
-)  # fmt: skip
+    3,
+    2,
+    1,
+    1,
+    1,
+    1,
+    2,
+    4,
+    6,
+    7,
+    8,
+    9,
+    12,
+    11,
+    10,
+    10,
+    12,
+    15,
+    18,
+    21,
+    23,
+    22,
+    16,
+    8,
+)
 HOUR_CUM = tuple(itertools.accumulate(HOUR_WEIGHTS))
 HOURS = tuple(range(24))
 
@@ -79,7 +102,7 @@ def times_in_day(rng: random.Random, count: int, limit: int) -> list[int]:
 def clock(offset_us: int) -> str:
     """`HH:MM:SS` of a microsecond offset inside a day."""
     seconds = offset_us // 1_000_000
-    return "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def snowflake(rng: random.Random, epoch_ms: int) -> int:

@@ -10,12 +10,22 @@ from parsers import sample_text as text
 from parsers.sample_time import DAY_US, snowflake
 
 TYPE_NAMES = {
-    0: "GUILD_TEXT", 1: "DM", 2: "GUILD_VOICE", 3: "GROUP_DM", 5: "GUILD_ANNOUNCEMENT",
-    11: "PUBLIC_THREAD", 12: "PRIVATE_THREAD", 15: "GUILD_FORUM",
-}  # fmt: skip
+    0: "GUILD_TEXT",
+    1: "DM",
+    2: "GUILD_VOICE",
+    3: "GROUP_DM",
+    5: "GUILD_ANNOUNCEMENT",
+    11: "PUBLIC_THREAD",
+    12: "PRIVATE_THREAD",
+    15: "GUILD_FORUM",
+}
 RELATIONSHIP_NAMES = {
-    1: "FRIEND", 2: "BLOCKED", 3: "PENDING_INCOMING", 4: "PENDING_OUTGOING", 5: "IMPLICIT",
-}  # fmt: skip
+    1: "FRIEND",
+    2: "BLOCKED",
+    3: "PENDING_INCOMING",
+    4: "PENDING_OUTGOING",
+    5: "IMPLICIT",
+}
 GUILD_TYPES = (0,) * 12 + (5, 2, 11, 11, 12, 15)
 DELETED_USER = "Deleted User"
 
@@ -82,15 +92,19 @@ class World:
     apps: list[str] = field(default_factory=list)
 
 
-def derive_counts(messages: int, channels: int | None, guilds: int | None, dms: int | None) -> Counts:
+def derive_counts(
+    messages: int, channels: int | None, guilds: int | None, dms: int | None
+) -> Counts:
     """Channel and server counts, derived from the message count when not given."""
     total = channels if channels is not None else max(12, round(messages / 335))
     n_dms = dms if dms is not None else max(4, total // 5)
     groups, left = max(2, total // 40), 2 + total // 200
     guild_channels = total - n_dms - groups - left
     if n_dms < 4 or guild_channels < 2:
-        raise ValueError(f"{total} channels cannot hold {n_dms} DMs (4 or more), {groups} group DMs, "
-                         f"{left} channels of left servers and 2 server channels")  # fmt: skip
+        raise ValueError(
+            f"{total} channels cannot hold {n_dms} DMs (4 or more), {groups} group DMs, "
+            f"{left} channels of left servers and 2 server channels"
+        )
     n_guilds = guilds if guilds is not None else max(2, guild_channels // 15)
     return Counts(n_dms, groups, left, guild_channels, max(1, n_guilds))
 
@@ -99,36 +113,50 @@ def make_person(rng: random.Random, since_ms: int, name: str | None = None) -> P
     """A user; about a quarter keep an old four-digit discriminator."""
     username = name or text.username(rng)
     old = rng.random() < 0.25
-    avatar = None if rng.random() < 0.2 else f"{'a_' if rng.random() < 0.15 else ''}{rng.getrandbits(128):032x}"
+    avatar = (
+        None
+        if rng.random() < 0.2
+        else f"{'a_' if rng.random() < 0.15 else ''}{rng.getrandbits(128):032x}"
+    )
     return Person(
         id=str(snowflake(rng, since_ms - rng.randrange(400 * 86_400_000))),
         username=username,
         discriminator=f"{rng.randrange(1, 10000):04d}" if old else "0",
         global_name=None if old else text.display_name(username),
         avatar=avatar,
-    )  # fmt: skip
+    )
 
 
-def build_world(rng: random.Random, counts: Counts, start: date, days: int, owner_name: str | None) -> World:
+def build_world(
+    rng: random.Random, counts: Counts, start: date, days: int, owner_name: str | None
+) -> World:
     """Create the owner, people, servers and channels."""
     start_ms = (start - date(1970, 1, 1)).days * DAY_US // 1000
     created = start - timedelta(days=rng.randrange(30, 900))
-    owner = make_person(rng, (created - date(1970, 1, 1)).days * 86_400_000 + 400 * 86_400_000, owner_name)
-    guilds = [Guild(str(snowflake(rng, start_ms - rng.randrange(10**11))), text.guild_name(rng), i < 2)
-              for i in range(counts.guilds)]  # fmt: skip
+    owner = make_person(
+        rng, (created - date(1970, 1, 1)).days * 86_400_000 + 400 * 86_400_000, owner_name
+    )
+    guilds = [
+        Guild(str(snowflake(rng, start_ms - rng.randrange(10**11))), text.guild_name(rng), i < 2)
+        for i in range(counts.guilds)
+    ]
     people = [make_person(rng, start_ms) for _ in range(counts.dms + 6)]
     channels = _dm_channels(rng, counts.dms, owner, people)
     channels += _group_channels(rng, counts.groups, owner, people)
     channels += _guild_channels(rng, counts.guild_channels, guilds[: max(1, len(guilds) * 3 // 4)])
-    channels += [Channel("", "left", 0, label=rng.choice(("Unknown channel", "None")))
-                 for _ in range(counts.left)]  # fmt: skip
+    channels += [
+        Channel("", "left", 0, label=rng.choice(("Unknown channel", "None")))
+        for _ in range(counts.left)
+    ]
     for chan in channels:
         chan.id = str(snowflake(rng, start_ms - rng.randrange(10**10)))
     _weights_and_windows(rng, channels, days)
     voice = [(str(snowflake(rng, start_ms)), g.id) for g in guilds[:8] for _ in range(2)]
     voice += [(c.id, None) for c in channels if c.kind in ("dm", "group_dm")][:10]
     apps = [str(snowflake(rng, start_ms - 10**10)) for _ in range(5)]
-    return World(owner, created, _relationships(rng, people, counts.dms), guilds, channels, voice, apps)
+    return World(
+        owner, created, _relationships(rng, people, counts.dms), guilds, channels, voice, apps
+    )
 
 
 def _dm_channels(rng: random.Random, n: int, owner: Person, people: list[Person]) -> list[Channel]:
@@ -139,18 +167,33 @@ def _dm_channels(rng: random.Random, n: int, owner: Person, people: list[Person]
     for other in others:
         person = by_id.get(other)
         tag = f"{person.username}#{person.discriminator}" if person else "Deleted User#0000"
-        channels.append(Channel("", "dm", 1, other=other, recipients=[owner.id, other],
-                                label=f"Direct Message with {tag}"))  # fmt: skip
+        channels.append(
+            Channel(
+                "",
+                "dm",
+                1,
+                other=other,
+                recipients=[owner.id, other],
+                label=f"Direct Message with {tag}",
+            )
+        )
     return channels
 
 
-def _group_channels(rng: random.Random, n: int, owner: Person, people: list[Person]) -> list[Channel]:
+def _group_channels(
+    rng: random.Random, n: int, owner: Person, people: list[Person]
+) -> list[Channel]:
     channels = []
     for index in range(n):
-        name = f"{rng.choice(text.ADJECTIVES)} {rng.choice(text.NOUNS)}s" if index % 2 == 0 else None
+        name = (
+            f"{rng.choice(text.ADJECTIVES)} {rng.choice(text.NOUNS)}s" if index % 2 == 0 else None
+        )
         members = [owner.id] + [p.id for p in rng.sample(people, 3)]
-        channels.append(Channel("", "group_dm", 3, name=name, label=name,
-                                recipients=members if index != 1 else None))  # fmt: skip
+        channels.append(
+            Channel(
+                "", "group_dm", 3, name=name, label=name, recipients=members if index != 1 else None
+            )
+        )
     return channels
 
 
@@ -159,8 +202,16 @@ def _guild_channels(rng: random.Random, n: int, guilds: list[Guild]) -> list[Cha
     for index in range(n):
         guild = guilds[index % len(guilds)] if index < 2 * len(guilds) else rng.choice(guilds)
         name = rng.choice(text.CHANNEL_NAMES)
-        channels.append(Channel("", "guild", rng.choice(GUILD_TYPES), name=name, guild=guild,
-                                label=f"{name} in {guild.name}"))  # fmt: skip
+        channels.append(
+            Channel(
+                "",
+                "guild",
+                rng.choice(GUILD_TYPES),
+                name=name,
+                guild=guild,
+                label=f"{name} in {guild.name}",
+            )
+        )
     return channels
 
 

@@ -185,7 +185,7 @@ def _sessions(starts: Counter, minutes: Counter, period: Period) -> dict:
     for (day, os_name), value in minutes.items():
         if period.contains(day):
             by_os.setdefault(os_name, {"count": 0, "minutes": 0.0})["minutes"] += value
-    total_minutes = sum(item["minutes"] for item in by_os.values())
+    total_minutes = float(sum(item["minutes"] for item in by_os.values()))
     for item in by_os.values():
         item["minutes"] = round(item["minutes"], 1)
     return {

@@ -1,5 +1,6 @@
 """Safe listing of a package zip and detection of its roots by file pattern."""
 
+import contextlib
 import re
 import zipfile
 from collections import Counter
@@ -91,10 +92,8 @@ def entry_name(info: zipfile.ZipInfo) -> str:
     """Return the entry name, repairing UTF-8 names stored without the UTF-8 flag."""
     name = info.filename
     if not info.flag_bits & 0x800 and not name.isascii():
-        try:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
     return name.replace("\\", "/")
 
 

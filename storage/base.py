@@ -57,7 +57,11 @@ class PackageRepository(Protocol):
     """Package documents: the source of truth for status."""
 
     def enqueue(self, package_id: str, sealed_link: bytes, now: float) -> EnqueueOutcome:
-        """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing."""
+        """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
+
+        The reset is a fresh start: the new sealed link, `queued_at=now`, `attempts=0`, and the
+        error code, claim, times, progress and byte counts cleared; `generation` is kept.
+        """
 
     def get(self, package_id: str) -> PackageRecord | None:
         """The package, or None."""
@@ -82,7 +86,11 @@ class PackageRepository(Protocol):
         bytes_total: int | None,
         now: float,
     ) -> bool:
-        """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
+        """Record progress and a heartbeat; False when the claim is lost (deleted, reaped).
+
+        `step` is DOWNLOADING or ANALYZING (anything else is a ValueError); progress is clamped
+        to 0-100. A heartbeat that changes no value still returns True while the claim holds.
+        """
 
     def publish(self, package_id: str, token: str, generation: int, now: float) -> bool:
         """PROCESSED with that generation, link wiped, claim released; only for the claimer."""
@@ -95,13 +103,19 @@ class PackageRepository(Protocol):
         """
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
-        """An active package with `heartbeat_at < stale_before` back to QUEUED (claim released)."""
+        """An active package with `heartbeat_at < stale_before` back to QUEUED (claim released).
+
+        It keeps its `queued_at` (its place in line) and `attempts`; progress and heartbeat reset.
+        """
 
     def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
         """Active packages whose heartbeat is older than `stale_before`."""
 
     def queue_position(self, package_id: str) -> tuple[int, int]:
-        """(QUEUED packages queued before this one, all QUEUED packages)."""
+        """(QUEUED packages queued before this one, all QUEUED packages).
+
+        Order is `queued_at`, then package id; a package not QUEUED (or unknown) is at 0.
+        """
 
     def delete(self, package_id: str) -> bool:
         """Remove the package document; True when one existed."""
@@ -118,6 +132,9 @@ class StatisticsRepository(Protocol):
 
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""
+
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete exactly one generation (what an unpublished run wrote); returns how many."""
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have statistics but no package document (for the purge sweeper)."""

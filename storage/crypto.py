@@ -39,7 +39,8 @@ def package_id_for(key_material: str) -> str:
 
 def owns_package(key_material: str, package_id: str) -> bool:
     """Constant-time check that the presented key material belongs to the package id."""
-    return hmac.compare_digest(package_id_for(key_material), package_id.lower())
+    expected = package_id_for(key_material).encode()
+    return hmac.compare_digest(expected, package_id.lower().encode("utf-8", "replace"))
 
 
 def _derive(secret: bytes, salt: bytes, label: bytes) -> bytes:

@@ -51,7 +51,7 @@ def parse_package_link(link: str, allowed_origins: tuple[str, ...] = ()) -> Pack
     """Validate a link and return its key material and package id, or raise InvalidLink."""
     if not isinstance(link, str) or not link or len(link) > MAX_LINK_LENGTH:
         raise InvalidLink("the link is missing or too long")
-    if any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in link):
+    if any(not 32 < ord(ch) < 127 or ch in "\\#" for ch in link):
         raise InvalidLink("the link contains forbidden characters")
     try:
         parts = urlsplit(link)

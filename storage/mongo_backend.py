@@ -235,6 +235,11 @@ class MongoStatistics:
             filter_["generation"] = {"$ne": keep_generation}
         return self._col.delete_many(filter_).deleted_count
 
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete one generation of the package's documents (an unpublished run's)."""
+        filter_ = {"package_id": package_id, "generation": generation}
+        return self._col.delete_many(filter_).deleted_count
+
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have statistics but no package document (for the purge sweeper)."""
         pipeline = [

@@ -238,6 +238,11 @@ class SQLiteStatistics:
             params = (package_id, keep_generation)
         return conn.execute(sql, params).rowcount
 
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete one generation of the package's documents (an unpublished run's)."""
+        sql = "DELETE FROM statistics WHERE package_id = ? AND generation = ?"
+        return self._db.get().execute(sql, (package_id, generation)).rowcount
+
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have statistics but no package document (for the purge sweeper)."""
         rows = (

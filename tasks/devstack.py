@@ -41,7 +41,7 @@ class FileServer:
         handler = functools.partial(_QuietHandler, directory=str(directory))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FileServer:
         self.thread.start()
@@ -145,8 +145,6 @@ class LocalStack:
             "1",
             "--threads",
             "4",
-            "--access-logfile",
-            "-",
             "api:create_app()",
         ]
         self._spawn("api", args)

@@ -130,7 +130,8 @@ def download(
 def _write_body(response, dest, limits, deadline, total, on_progress) -> int:
     done = 0
     with open(dest, "wb") as fh:
-        for chunk in response.iter_content(CHUNK_BYTES):
+        # read1 returns what has arrived, so a server dripping bytes meets the deadline check.
+        while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
             done += len(chunk)
             if done > limits.max_bytes:
                 raise DownloadError("TOO_LARGE", "the package is larger than the allowed size")

@@ -75,7 +75,9 @@ def test_path_form_without_raw_uri_uses_the_decoded_path(client, queue):
 
 def test_path_form_with_an_unencoded_query_keeps_the_upn(client):
     upn = new_upn()
-    response = client.post("/api/process/" + quote("https://click.discord.com/ls/click") + f"?upn={upn}")
+    response = client.post(
+        "/api/process/" + quote("https://click.discord.com/ls/click") + f"?upn={upn}"
+    )
     assert response.status_code == 202
     assert response.get_json()["packageId"] == package_id_for(upn)
 
@@ -126,10 +128,11 @@ def test_invalid_links_are_refused_in_both_forms(client, store, queue, link):
         {"json": {}},
         {"json": {"package_link": 42}},
         {"json": ["https://click.discord.com"]},
+        {"json": "https://click.discord.com/ls/click"},
         {"data": "not json", "content_type": "application/json"},
         {},
     ],
-    ids=["empty", "not-a-string", "a-list", "not-json", "no-body"],
+    ids=["empty", "not-a-string", "a-list", "a-json-string", "not-json", "no-body"],
 )
 def test_a_missing_or_malformed_body_is_an_invalid_link(client, kwargs):
     response = client.post("/api/process", **kwargs)
@@ -174,3 +177,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(client):
     response = client.post("/api/process", json={"package_link": "x" * 100_000})
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "REQUEST_ENTITY_TOO_LARGE"
+
+
+def test_path_form_with_an_absolute_form_request_target(client):
+    upn = new_upn()
+    target = "http://localhost" + path_form(discord_link(upn))
+    response = client.post(path_form(discord_link(upn)), environ_overrides={"RAW_URI": target})
+    assert response.status_code == 202
+    assert response.get_json()["packageId"] == package_id_for(upn)

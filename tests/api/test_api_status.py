@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 
 import pytest
@@ -25,7 +26,11 @@ def test_a_queued_package_reports_its_place_in_line(client, packages):
     body = response.get_json()
     assert body["processingQueuePosition"] == {"user": 2, "total": 4}
     assert body["processingStep"] == "QUEUED"
-    assert (body["isProcessing"], body["isDataAvailable"], body["isErrored"]) == (True, False, False)
+    assert (body["isProcessing"], body["isDataAvailable"], body["isErrored"]) == (
+        True,
+        False,
+        False,
+    )
     assert body["progress"] == {"percent": 0, "bytesDone": None, "bytesTotal": None}
     assert body["queuedAt"] == "2024-05-01T12:00:02Z"
     assert (body["startedAt"], body["finishedAt"], body["errorMessageCode"]) == (None, None, None)
@@ -82,8 +87,8 @@ def test_status_of_a_package_submitted_through_the_api(client):
     ]
     body = status_of(client, package_id, upn).get_json()
     assert body["processingStep"] == "QUEUED"
-    queued = time.strptime(body["queuedAt"], "%Y-%m-%dT%H:%M:%SZ")
-    assert abs(time.mktime(queued) - time.mktime(time.gmtime(before))) <= 2
+    queued = calendar.timegm(time.strptime(body["queuedAt"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert before - 1 <= queued <= time.time()
 
 
 UNAUTHORIZED = {
@@ -103,8 +108,9 @@ UNAUTHORIZED = {
         {"Authorization": "Bearer "},
         {"Authorization": "Bearer wrong-upn"},
         {"Authorization": "Bearer two words"},
+        {"Authorization": "Bearer caf\u00e9"},
     ],
-    ids=["missing", "basic", "no-token", "blank", "wrong", "spaces"],
+    ids=["missing", "basic", "no-token", "blank", "wrong", "spaces", "non-ascii"],
 )
 @pytest.mark.parametrize("method", ["get_status", "delete"])
 def test_401_is_the_same_for_a_wrong_upn_and_an_unknown_package(client, packages, headers, method):
@@ -135,7 +141,7 @@ def test_the_owner_of_an_unknown_package_gets_404(client):
     assert response.get_json()["error"]["code"] == "UNKNOWN_PACKAGE_ID"
 
 
-@pytest.mark.parametrize("bad_id", ["xyz", "A" * 32, "0" * 31, "0" * 33])
+@pytest.mark.parametrize("bad_id", ["xyz", "A" * 32, "0" * 31, "0" * 33, "\u00e9" * 32])
 def test_a_malformed_package_id_is_unknown(client, bad_id):
     response = client.get(f"/api/process/{bad_id}/status", headers=bearer(new_upn()))
     assert response.status_code == 404
@@ -167,3 +173,16 @@ def test_delete_of_a_running_package_takes_its_claim(client, store, packages):
     assert client.delete(f"/api/process/{package_id}", headers=bearer(upn)).status_code == 200
     lost = store.packages.set_step(package_id, "token", Status.ANALYZING, 50, None, None, T0)
     assert lost is False
+
+
+def test_timestamps_come_from_the_app_clock(settings, store, queue):
+    from api import create_app
+
+    app = create_app(
+        {"TESTING": True, "CLOCK": lambda: T0 + 0.9}, settings=settings, store=store, queue=queue
+    )
+    client = app.test_client()
+    upn = new_upn()
+    client.post("/api/process", json={"package_link": discord_link(upn)})
+    body = status_of(client, package_id_for(upn), upn).get_json()
+    assert body["queuedAt"] == "2024-05-01T12:00:00Z"

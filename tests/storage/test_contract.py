@@ -365,3 +365,14 @@ def test_ensure_indexes_is_idempotent(store):
 
 def test_ping(store):
     assert store.ping() is True
+
+
+def test_statistics_delete_generation_removes_exactly_that_generation(store):
+    store.statistics.put_many("p1", 1, [("v1", b"a"), ("v2", b"b")])
+    store.statistics.put_many("p1", 2, [("v1", b"c")])
+    store.statistics.put_many("p2", 2, [("v1", b"d")])
+    assert store.statistics.delete_generation("p1", 2) == 1
+    assert store.statistics.get("p1", 2, "v1") is None
+    assert store.statistics.get("p1", 1, "v2") == b"b"
+    assert store.statistics.get("p2", 2, "v1") == b"d"
+    assert store.statistics.delete_generation("p1", 2) == 0

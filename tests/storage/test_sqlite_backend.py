@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from storage import sqlite_backend
 from storage.base import EnqueueOutcome, Status
 from storage.crypto import LinkSealer, PackageKey
 from storage.sqlite_backend import SQLiteStore
@@ -156,4 +157,34 @@ def test_database_files_hold_no_plaintext(tmp_path):
     for secret in (marker, upn[:40], "click.discord.com", view):
         assert secret.encode() not in contents, secret
     assert key.open(view, store.statistics.get("p1", 1, key.view_id(view)))["channel"] == marker
+    store.close()
+
+
+def test_claim_without_returning_support(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_backend, "_HAS_RETURNING", False)
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", b"link", NOW)
+    record = store.packages.claim("p1", "t1", NOW, NOW - 120)
+    assert (record.status, record.claim_token, record.attempts) == (Status.DOWNLOADING, "t1", 1)
+    assert store.packages.claim("p1", "t2", NOW, NOW - 120) is None
+    assert store.packages.claim("nope", "t2", NOW, NOW - 120) is None
+    store.close()
+
+
+def _claim_after_fork(store, results):
+    record = store.packages.claim("p1", "child", NOW, NOW - 120)
+    results.put(record.claim_token if record else None)
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", b"link", NOW)  # the parent's connection is open
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_claim_after_fork, args=(store, results))
+    child.start()
+    assert results.get(timeout=60) == "child"
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert store.packages.get("p1").claim_token == "child"
     store.close()

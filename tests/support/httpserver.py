@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Callable
 
 Route = Callable[[http.server.BaseHTTPRequestHandler], None]
@@ -38,7 +39,7 @@ class ScriptedServer:
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def __enter__(self) -> ScriptedServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -82,5 +83,24 @@ def lying_length(declared: int) -> Route:
         handler.send_response(200)
         handler.send_header("Content-Length", str(declared))
         handler.end_headers()
+
+    return route
+
+
+def drip(byte_every_seconds: float, count: int) -> Route:
+    """A route sending one byte at a time, slowly (without Content-Length)."""
+
+    def route(handler):
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        try:
+            for _ in range(count):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(byte_every_seconds)
+        except OSError:
+            pass  # the client gave up, as it should
+        handler.close_connection = True
 
     return route

@@ -3,7 +3,7 @@
 import pytest
 
 from tasks.download import DownloadError, DownloadLimits, check_hop, download
-from tests.support.httpserver import ScriptedServer, body, lying_length, redirect
+from tests.support.httpserver import ScriptedServer, body, drip, lying_length, redirect
 
 
 def limits(origin: str, **changes) -> DownloadLimits:
@@ -119,3 +119,11 @@ def test_unreachable_server_is_a_retryable_download_failure(tmp_path):
         download(f"{origin}/p.zip", tmp_path / "p.zip", limits(origin))
     assert err.value.code == "DOWNLOAD_FAILED"
     assert err.value.retryable
+
+
+def test_a_server_dripping_bytes_is_stopped_by_the_total_deadline(tmp_path):
+    with ScriptedServer({"/slow": drip(0.05, 400)}) as srv, pytest.raises(DownloadError) as err:
+        download(f"{srv.origin}/slow", tmp_path / "p.zip", limits(srv.origin, max_seconds=1))
+    assert err.value.code == "DOWNLOAD_FAILED"
+    assert "too long" in str(err.value)
+    assert not (tmp_path / "p.zip").exists()

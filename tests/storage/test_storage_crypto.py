@@ -103,9 +103,6 @@ def test_owns_package():
     assert not owns_package(UPN, "")
 
 
-@pytest.mark.xfail(
-    raises=TypeError, strict=True, reason="crypto.py bug: compare_digest rejects non-ASCII str"
-)
 def test_owns_package_with_a_non_ascii_id_is_false():
     # The id comes from the URL path; an attacker-chosen non-ASCII id must be a plain "no".
     assert not owns_package(UPN, "é" * 32)

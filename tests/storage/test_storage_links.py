@@ -79,6 +79,7 @@ def test_an_allow_listed_origin_link_uses_the_whole_link_as_key_material():
         "https://user:pass@click.discord.com/ls/click?upn=" + UPN,
         "https://user@click.discord.com/ls/click?upn=" + UPN,
         LINK + "#fragment",
+        LINK + "#",
         "https://click.discord.com:notaport/ls/click?upn=" + UPN,
         "//click.discord.com/ls/click?upn=" + UPN,
         "",
@@ -101,6 +102,8 @@ def test_refused_links(link):
         "https://evil.example/https://dl.example.com/package.zip",
         "https://user@dl.example.com/package.zip",
         "https://dl.example.com/package.zip#x",
+        "https://dl.example.com/package.zip#",
+        "https://dl.example.com/pack\x7fage.zip",
     ],
 )
 def test_refused_allow_listed_origin_links(link):

@@ -1,0 +1,114 @@
+"""messages.csv and messages.json readers: edge cases, bad lines counted, empty contents counted."""
+
+import io
+from collections import Counter
+
+from parsers.messages import MessageSink, read_messages_csv, read_messages_json
+from parsers.streams import Skipped
+from zipbuild import DM, GENERAL, analyze, package
+
+HOUR = 3600
+
+
+def read(reader, data: bytes, max_line: int = 1 << 20):
+    counts: Counter[int] = Counter()
+    skipped = Skipped()
+    sink = MessageSink(counts, skipped)
+    reader(io.BufferedReader(io.BytesIO(data)), sink, max_line)
+    return counts, skipped.by_reason, sink
+
+
+def hour_of(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text + "+00:00").timestamp()) // HOUR
+
+
+def test_csv_crlf_multiline_doubled_quotes_and_fractions():
+    data = (
+        b"ID,Timestamp,Contents,Attachments\r\n"
+        b'1,2024-01-02 03:04:05.123456+00:00,"line one\r\nline ""two""\nthree",\r\n'
+        b"2,2024-01-02 03:59:59+00:00,,\r\n"
+        b'3,2024-01-03 00:00:00+00:00,"a, b",https://x/y.png\r\n'
+    )
+    counts, skipped, sink = read(read_messages_csv, data)
+    assert counts == {hour_of("2024-01-02 03:00:00"): 2, hour_of("2024-01-03 00:00:00"): 1}
+    assert sink.records == 3
+    assert not skipped
+
+
+def test_csv_bad_rows_are_skipped_and_counted():
+    data = (
+        b"ID,Timestamp,Contents,Attachments\r\n"
+        b"1,not a date,x,\r\n"
+        b"2,2024-01-02 03:04:05+00:00,\xff\xfe broken,\r\n"
+        b"3,2024-01-02 03:04:05+00:00,ok,\r\n"
+        b"4\r\n"
+    )
+    counts, skipped, sink = read(read_messages_csv, data)
+    assert sum(counts.values()) == 1
+    assert skipped == {"invalid_timestamp": 1, "invalid_utf8": 1, "invalid_row": 1}
+    assert sink.records == 4
+
+
+def test_json_big_int_ids_empty_contents_and_oddities():
+    data = (
+        b"[\n"
+        b'{"ID": 1234567890123456789012345, "Timestamp": "2024-01-02 03:04:05", "Contents": ""},\n'
+        b'{"ID": 9007199254740993, "Timestamp": "2024-01-02 04:00:00", "Contents": "x", "Attachments": ""},\n'
+        b"not json at all,\n"
+        b'{"ID": 5, "Contents": "no timestamp"},\n'
+        b'{"ID": 6, "Timestamp": "2024-01-02 04:30:00", "Contents": "a"}, {"ID": 7, "Timestamp": "2024-01-02 04:31:00"}\n'
+        b"]"
+    )
+    counts, skipped, sink = read(read_messages_json, data)
+    assert counts == {hour_of("2024-01-02 03:00:00"): 1, hour_of("2024-01-02 04:00:00"): 3}
+    assert skipped == {"invalid_json": 1, "no_timestamp": 1}
+
+
+def test_json_pretty_printed_and_minified_arrays():
+    pretty = b'[\n  {\n    "ID": 1,\n    "Timestamp": "2024-01-02 03:04:05",\n    "Contents": "}"\n  },\n  {\n    "ID": 2,\n    "Timestamp": "2024-01-02 05:00:00"\n  }\n]\n'
+    counts, skipped, _ = read(read_messages_json, pretty)
+    assert sum(counts.values()) == 2 and not skipped
+    minified = b'[{"ID":1,"Timestamp":"2024-01-02 03:04:05"},{"ID":2,"Timestamp":"2024-01-02 03:05:05"}]'
+    counts, skipped, _ = read(read_messages_json, minified)
+    assert counts == {hour_of("2024-01-02 03:00:00"): 2} and not skipped
+
+
+def test_json_broken_object_then_good_lines():
+    data = b'[\n{"ID": 1, "Timestamp": "2024-01-02 03:04:05",\n{"ID": 2, "Timestamp": "2024-01-02 03:04:06"}\n]'
+    counts, skipped, _ = read(read_messages_json, data)
+    assert sum(counts.values()) == 1
+    assert skipped == {"invalid_json": 1}
+
+
+def test_json_too_long_line_and_invalid_utf8_are_counted():
+    long_line = b'{"ID": 1, "Timestamp": "2024-01-02 03:04:05", "Contents": "' + b"x" * 500 + b'"},\n'
+    bad = b'{"ID": 2, "Timestamp": "2024-01-02 03:04:05", "Contents": "\xff"},\n'
+    good = b'{"ID": 3, "Timestamp": "2024-01-02 03:04:05"}\n'
+    counts, skipped, _ = read(read_messages_json, b"[\n" + long_line + bad + good + b"]", max_line=200)
+    assert sum(counts.values()) == 1
+    assert skipped == {"too_long": 1, "invalid_utf8": 1}
+
+
+def test_empty_array_and_missing_messages_file(tmp_path):
+    files = package("C", messages={GENERAL: [("1", "2024-05-01 12:00:00", "")]})
+    files = {name: content for name, content in files.items() if f"c{DM}/messages" not in name}
+    _, views = analyze(tmp_path, files)
+    assert views["about"]["read"]["files"] == {
+        "messages": 2,
+        "channels": 3,
+        "activity": 1,
+        "account": 1,
+        "servers": 2,
+    }
+    assert views["overview"]["messages"] == 1
+    assert views["about"]["read"]["lines"]["messages"] == 1
+
+
+def test_bad_line_in_package_is_counted_not_fatal(tmp_path):
+    files = package("C", messages={GENERAL: [("1", "2024-05-01 12:00:00", "a")]})
+    files[f"messages/c{DM}/messages.json"] = b'[\n{"ID": 2, "Timestamp": "2024-05-01 11:00:00"},\n{oops}\n]'
+    _, views = analyze(tmp_path, files)
+    assert views["overview"]["messages"] == 2
+    assert views["about"]["read"]["skipped"] == {"total": 1, "by_reason": {"invalid_json": 1}}
