@@ -5,13 +5,20 @@ from datetime import UTC, date, datetime, timedelta
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _FAST = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)?")
+_UTC_TAILS = frozenset({"", "Z", "+00:00"})
 _day_cache: dict[str, int] = {}
+# "YYYY-MM-DD HH" (or with T) -> seconds at the start of that hour; filled by validated parses.
+HOUR_STARTS: dict[str, int] = {}
 
 
 def parse_instant(value: object) -> float | None:
     """Return UTC seconds since the epoch for a package timestamp, or None when unusable."""
     if isinstance(value, str):
-        text = value.strip().strip('"').strip()
+        text = value.strip('"') if value[:1] == '"' else value
+        seconds = _cached(text)
+        if seconds is not None:
+            return seconds
+        text = text.strip().strip('"').strip()
         if not text or text == "null":
             return None
         match = _FAST.fullmatch(text)
@@ -21,6 +28,21 @@ def parse_instant(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_number(float(value))
     return None
+
+
+def _cached(text: str) -> float | None:
+    # The common shapes, in an hour already seen: no regex, no date arithmetic. Fractions of a
+    # second are dropped here; durations are shown to a tenth of a minute.
+    start = HOUR_STARTS.get(text[:13])
+    if start is None or text[16:17] != ":":
+        return None
+    tail = text[19:]
+    if tail and tail not in _UTC_TAILS and not (tail[0] == "." and (tail[-1] == "Z" or tail.endswith("+00:00"))):
+        return None
+    minute, second = text[14:16], text[17:19]
+    if not (minute.isdecimal() and second.isdecimal()):
+        return None
+    return float(start + int(minute) * 60 + int(second))
 
 
 def _from_match(text: str, match: re.Match[str]) -> float | None:
@@ -36,6 +58,7 @@ def _from_match(text: str, match: re.Match[str]) -> float | None:
     if hour > 23 or minute > 59 or second > 60:
         return None
     seconds = day * 86400 + hour * 3600 + minute * 60 + second
+    HOUR_STARTS[text[:13]] = day * 86400 + hour * 3600
     fraction = match[7]
     return seconds + float(fraction) if fraction else float(seconds)
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import orjson
 
-from parsers.instants import parse_instant
+from parsers.instants import HOUR_STARTS, parse_instant
 from parsers.streams import Skipped, iter_lines
 
 _SEPARATORS = " \t\r\n,[]"
@@ -23,21 +23,46 @@ class MessageSink:
         self.counts = counts
         self.skipped = skipped
         self.records = 0
-        self.first: float | None = None
-        self.last: float | None = None
+        # Fast-path bounds kept as "YYYY-MM-DD HH:MM:SS" texts (they sort like instants).
+        self._low = "~"
+        self._high = ""
+        self._first: float | None = None
+        self._last: float | None = None
 
     def add(self, timestamp: object) -> None:
         """Count one message by its Timestamp value (empty contents count too)."""
         self.records += 1
+        if type(timestamp) is str and timestamp[10:11] == " " and _utc_tail(timestamp):
+            start = HOUR_STARTS.get(timestamp[:13])
+            if start is not None:
+                self.counts[start // 3600] += 1
+                text = timestamp[:19]
+                if text < self._low:
+                    self._low = text
+                if text > self._high:
+                    self._high = text
+                return
         seconds = parse_instant(timestamp)
         if seconds is None:
             self.skipped.add("invalid_timestamp")
             return
         self.counts[int(seconds // 3600)] += 1
-        if self.first is None or seconds < self.first:
-            self.first = seconds
-        if self.last is None or seconds > self.last:
-            self.last = seconds
+        if self._first is None or seconds < self._first:
+            self._first = seconds
+        if self._last is None or seconds > self._last:
+            self._last = seconds
+
+    @property
+    def first(self) -> float | None:
+        """Return the oldest message instant seen."""
+        values = [self._first, parse_instant(self._low) if self._high else None]
+        return min((value for value in values if value is not None), default=None)
+
+    @property
+    def last(self) -> float | None:
+        """Return the newest message instant seen."""
+        values = [self._last, parse_instant(self._high) if self._high else None]
+        return max((value for value in values if value is not None), default=None)
 
     def add_object(self, message: object) -> None:
         """Count one decoded message object."""
@@ -51,6 +76,10 @@ class MessageSink:
             self.skipped.add("no_timestamp")
             return
         self.add(timestamp)
+
+
+def _utc_tail(timestamp: str) -> bool:
+    return len(timestamp) == 19 or (timestamp.endswith("+00:00") and timestamp[19] in ".+")
 
 
 def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:

@@ -60,13 +60,15 @@ def message_block(hours: Counter[int], period: Period) -> dict:
     per_day = [0] * period.days
     per_hour = [0] * 24
     per_weekday = [0] * 7
-    start = period.start or 0
-    for key, count in hours.items():
-        day = key // 24
-        if count and period.contains(day):
-            per_day[day - start] += count
-            per_hour[key % 24] += count
-            per_weekday[(day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
+    if period.start is not None:
+        # Keys are hours since the epoch; compare keys, not days, to keep the loop tight.
+        start, low, high = period.start, period.start * 24, period.end * 24 + 23  # type: ignore[operator]
+        for key, count in hours.items():
+            if low <= key <= high:
+                day = key // 24
+                per_day[day - start] += count
+                per_hour[key % 24] += count
+                per_weekday[(day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
     total = sum(per_day)
     active = sum(1 for count in per_day if count)
     return {
@@ -82,21 +84,33 @@ def message_block(hours: Counter[int], period: Period) -> dict:
 def voice_block(minutes: Counter[int], period: Period) -> dict:
     """Return the voice block (minutes and zero-filled per_day minutes)."""
     per_day = [0.0] * period.days
-    start = period.start or 0
-    for day, value in minutes.items():
-        if period.contains(day):
-            per_day[day - start] += value
-    return {"minutes": round(float(sum(per_day)), 1), "per_day": [round(value, 1) for value in per_day]}
+    start, end = period.start, period.end
+    seen = False
+    if start is not None:
+        for day, value in minutes.items():
+            if start <= day <= end:  # type: ignore[operator]
+                per_day[day - start] += value
+                seen = True
+    total = round(float(sum(per_day)), 1)
+    if seen:
+        per_day = [round(value, 1) for value in per_day]
+    return {"minutes": total, "per_day": per_day}
 
 
 def sum_in(days: Counter[int], period: Period) -> float:
     """Sum a day-keyed counter over a period."""
-    return float(sum(value for day, value in days.items() if period.contains(day)))
+    if period.start is None:
+        return 0.0
+    start, end = period.start, period.end
+    return float(sum(value for day, value in days.items() if start <= day <= end))  # type: ignore[operator]
 
 
 def hours_in(hours: Counter[int], period: Period) -> int:
     """Sum an hour-keyed counter (hours since the epoch) over a period."""
-    return sum(count for key, count in hours.items() if period.contains(key // 24))
+    if period.start is None:
+        return 0
+    low, high = period.start * 24, period.end * 24 + 23  # type: ignore[operator]
+    return sum(count for key, count in hours.items() if low <= key <= high)
 
 
 def merge(counters: Iterable[Counter]) -> Counter:

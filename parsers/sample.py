@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import argparse
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from parsers.sample_account import (
     payments,
@@ -22,17 +19,16 @@ from parsers.sample_account import (
     write_extras,
     write_servers,
 )
-from parsers.sample_activity import FOLDERS, PLACES
-from parsers.sample_events import COUNTED
+from parsers.sample_activity import PLACES
 from parsers.sample_messages import write_messages
 from parsers.sample_stream import write_activity
 from parsers.sample_tally import Tally
 from parsers.sample_text import content_pool
-from parsers.sample_time import build_timeline, iso_z
+from parsers.sample_time import Timeline, build_timeline
+from parsers.sample_truth import SECTIONS, SampleTruth, build_truth
 from parsers.sample_world import World, build_world, derive_counts
 from parsers.sample_zip import PackageZip
 
-SECTIONS = ("account", "messages", "servers", "activity")
 LAYOUTS = ("A", "B", "C", "D")
 # Layout D translates the top folders into the account's language.
 FOLDER_NAMES = {
@@ -66,50 +62,6 @@ class SampleSpec:
     macosx: bool = False
     zip64: bool = False
     owner_name: str | None = None
-
-
-@dataclass
-class SampleTruth:
-    """Figures counted while writing a package (never by parsing it back)."""
-
-    layout: str
-    language: str
-    seed: int
-    folders: dict[
-        str, str
-    ]  # section -> top folder as written (wrapper included); absent if omitted
-    missing_sections: list[str]
-    owner_id: str
-    owner_username: str
-    package_date: str | None  # newest message or event timestamp, YYYY-MM-DDTHH:MM:SSZ
-    messages: int
-    messages_per_channel: dict[str, int]
-    messages_per_dm_person: dict[str, int]  # other user id ("Deleted User" kept as one key)
-    messages_per_guild: dict[str, int]  # "unknown" for channels of left servers
-    messages_per_day: dict[str, int]
-    channels_with_messages: int
-    guilds_with_messages: int  # "unknown" excluded
-    people_with_messages: int
-    channel_folders: int
-    events: dict[str, int]  # counted event types, from the folder a parser picks per family
-    event_sources: dict[str, str]
-    activity_lines: dict[str, int]  # folder -> lines written
-    lines_without_event_type: int
-    voice_minutes: float
-    voice_sessions: int
-    sessions: int
-    session_minutes: float
-    reactions_by_emoji: dict[str, int]  # "name" or "name:id" for custom emojis
-    friends: int
-    blocked: int
-    payments_successful: int
-    payments_by_currency: dict[str, int]
-    payments_virtual: dict[str, int]
-    secret_strings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> bytes:
-        """The truth as JSON bytes."""
-        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
 
 
 def folder_names(layout: str, language: str) -> dict[str, str]:
@@ -147,28 +99,26 @@ def generate_package(path: str | Path, spec: SampleSpec) -> SampleTruth:
         zip64=spec.zip64,
     )
     try:
-        money = _write_sections(pz, spec, world, tl, names, tally)
+        _write_sections(pz, spec, world, tl, names, tally)
     finally:
         pz.close()
-    return _truth(spec, world, tally, names, money)
+    prefix = WRAPPER if spec.wrap else ""
+    folders = {s: prefix + n for s, n in names.items() if s not in spec.partial}
+    return build_truth(spec, world, tally, folders)
 
 
 def _write_sections(
-    pz: PackageZip, spec: SampleSpec, world: World, tl: Any, names: dict[str, str], tally: Tally
-) -> tuple:
+    pz: PackageZip,
+    spec: SampleSpec,
+    world: World,
+    tl: Timeline,
+    names: dict[str, str],
+    tally: Tally,
+) -> None:
     rng = random.Random(f"{spec.seed}:package")
-    records, real, virtual = payments(rng, spec.layout, spec.end_date)
-    email = f"{world.owner.username.replace('_', '.')}+{spec.seed}@example.org"
     pz.write_bytes("README.txt", readme())
     if "account" not in spec.partial:
-        write_account(
-            pz,
-            names["account"],
-            spec.layout,
-            user_json(world, spec.layout, spec.language, email, records),
-            records,
-        )
-        tally.secrets.append(email)
+        _write_account(pz, spec, world, names["account"], rng, tally)
     if "messages" not in spec.partial:
         pool = content_pool(random.Random(f"{spec.seed}:texts"), spec.language)
         write_messages(
@@ -178,6 +128,7 @@ def _write_sections(
         write_servers(pz, names["servers"], world)
     if "activity" not in spec.partial:
         final = tally.newest_us is None
+        place = PLACES[spec.language]
         write_activity(
             pz,
             names["activity"],
@@ -187,68 +138,24 @@ def _write_sections(
             spec.events,
             spec.shards,
             spec.seed,
-            PLACES[spec.language],
+            place,
             final,
         )
     if spec.layout == "D":
         write_extras(pz, world)
-    return records, real, virtual
 
 
-def _resolve_events(tally: Tally) -> tuple[dict[str, int], dict[str, str]]:
-    """Per counted type, the first folder (analytics, modeling, reporting, tns) that has it."""
-    events, sources = {}, {}
-    for event_type in COUNTED:
-        for folder in FOLDERS:
-            count = tally.events.get(folder, {}).get(event_type, 0)
-            if count:
-                events[event_type], sources[event_type] = count, folder
-                break
-    return events, sources
-
-
-def _truth(
-    spec: SampleSpec, world: World, tally: Tally, names: dict[str, str], money: tuple
-) -> SampleTruth:
-    events, sources = _resolve_events(tally)
-    has_account = "account" not in spec.partial
-    records, real, virtual = money if has_account else ([], {}, {})
-    kinds = [kind for _, kind in world.relationships] if has_account else []
-    prefix = WRAPPER if spec.wrap else ""
-    return SampleTruth(
-        layout=spec.layout,
-        language=spec.language,
-        seed=spec.seed,
-        folders={s: prefix + n for s, n in names.items() if s not in spec.partial},
-        missing_sections=[s for s in SECTIONS if s in spec.partial],
-        owner_id=world.owner.id,
-        owner_username=world.owner.username,
-        package_date=iso_z(tally.newest_us) if tally.newest_us is not None else None,
-        messages=tally.messages,
-        messages_per_channel=dict(tally.per_channel),
-        messages_per_dm_person=dict(tally.per_dm),
-        messages_per_guild=dict(tally.per_guild),
-        messages_per_day=dict(sorted(tally.per_day.items())),
-        channels_with_messages=len(tally.per_channel),
-        guilds_with_messages=len([g for g in tally.per_guild if g != "unknown"]),
-        people_with_messages=len(tally.per_dm),
-        channel_folders=tally.channel_folders,
-        events=events,
-        event_sources=sources,
-        activity_lines=dict(tally.lines),
-        lines_without_event_type=tally.no_event_type,
-        voice_minutes=round(tally.voice_ms / 60_000, 1),
-        voice_sessions=tally.voice_sessions,
-        sessions=tally.sessions,
-        session_minutes=round(tally.session_ms / 60_000, 1),
-        reactions_by_emoji=dict(tally.reactions_by_folder.get(sources.get("add_reaction", ""), {})),
-        friends=kinds.count(1),
-        blocked=kinds.count(2),
-        payments_successful=sum(1 for r in records if r["status"] == 1),
-        payments_by_currency=dict(real),
-        payments_virtual=dict(virtual),
-        secret_strings=list(tally.secrets),
-    )
+def _write_account(
+    pz: PackageZip, spec: SampleSpec, world: World, root: str, rng: random.Random, tally: Tally
+) -> None:
+    records, tally.payments_real, tally.payments_virtual = payments(rng, spec.layout, spec.end_date)
+    tally.payments_successful = sum(1 for r in records if r["status"] == 1)
+    email = f"{world.owner.username.replace('_', '.')}+{spec.seed}@example.org"
+    user = user_json(world, spec.layout, spec.language, email, records)
+    write_account(pz, root, spec.layout, user, records)
+    kinds = [kind for _, kind in world.relationships]
+    tally.friends, tally.blocked = kinds.count(1), kinds.count(2)
+    tally.secrets.append(email)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -272,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     cli.add_argument("--days", type=int, default=730)
     cli.add_argument("--truth", type=Path, default=None, help="also write the truth as JSON here")
     cli.add_argument("--upn-owner-name", default=None, help="the owner's username")
+    cli.add_argument("--macosx", action="store_true", help="add __MACOSX/ junk entries")
+    cli.add_argument("--zip64", action="store_true", help="force ZIP64 on every member")
+    cli.add_argument("--no-directory-entries", action="store_true")
     return cli
 
 
@@ -293,6 +203,9 @@ def spec_from_args(args: argparse.Namespace) -> SampleSpec:
         end_date=args.end_date,
         days=args.days,
         owner_name=args.upn_owner_name,
+        macosx=args.macosx,
+        zip64=args.zip64,
+        directory_entries=not args.no_directory_entries,
     )
 
 

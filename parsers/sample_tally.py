@@ -26,6 +26,11 @@ class Tally:
     reactions_by_folder: dict[str, Counter[str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
     newest_us: int | None = None
+    friends: int = 0
+    blocked: int = 0
+    payments_successful: int = 0
+    payments_real: Counter[str] = field(default_factory=Counter)
+    payments_virtual: Counter[str] = field(default_factory=Counter)
 
     def saw(self, epoch_us: int) -> None:
         """Remember the newest instant written."""

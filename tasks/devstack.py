@@ -145,6 +145,8 @@ class LocalStack:
             "1",
             "--threads",
             "4",
+            "--access-logfile",
+            "-",
             "api:create_app()",
         ]
         self._spawn("api", args)

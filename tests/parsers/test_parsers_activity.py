@@ -50,7 +50,9 @@ def test_exact_types_quoted_timestamps_null_and_numeric_strings(tmp_path):
 
 
 def test_all_shards_read_and_analytics_chosen_first(tmp_path):
-    files = package("C", events={"analytics": [event("app_opened", "2024-05-01T10:00:00Z", os="Linux")]})
+    files = package(
+        "C", events={"analytics": [event("app_opened", "2024-05-01T10:00:00Z", os="Linux")]}
+    )
     files["activity/analytics/events-2024-00001-of-00002.json"] = (
         json.dumps(event("app_opened", "2024-05-01T11:00:00Z", os="Linux")) + "\n"
     )
@@ -65,7 +67,10 @@ def test_all_shards_read_and_analytics_chosen_first(tmp_path):
         event("send_message", "2024-05-01T10:00:00Z")
     )
     _, views = analyze(tmp_path, files)
-    assert views["about"]["activity_sources"] == {"app_opened": "analytics", "send_message": "reporting"}
+    assert views["about"]["activity_sources"] == {
+        "app_opened": "analytics",
+        "send_message": "reporting",
+    }
     assert views["about"]["read"]["files"]["activity"] == 4
     assert views["stats:lifetime"]["app_opens"] == {"total": 2, "by_os": {"Linux": 2}}
     assert views["stats:lifetime"]["events"] == {"app_opened": 2, "send_message": 1}
@@ -128,7 +133,10 @@ def test_sessions_per_os_and_app_opens(tmp_path):
     assert overview["sessions"] == {
         "count": 3,
         "minutes": 60.0,
-        "by_os": {"Android": {"count": 1, "minutes": 15.0}, "Windows": {"count": 2, "minutes": 45.0}},
+        "by_os": {
+            "Android": {"count": 1, "minutes": 15.0},
+            "Windows": {"count": 2, "minutes": 45.0},
+        },
     }
     assert overview["app_opens"] == {"total": 2, "by_os": {"Android": 1, "unknown": 1}}
     assert overview["servers_joined"] == 2

@@ -3,8 +3,9 @@
 import zipfile
 
 import pytest
-from parsers import InvalidPackage, ParseLimits, analyze_package
 from zipbuild import GENERAL, encode, package, write_zip
+
+from parsers import InvalidPackage, ParseLimits, analyze_package
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")]}
 
@@ -48,7 +49,9 @@ def test_no_package_content(tmp_path):
     refuse(write_zip(tmp_path / "p.zip", {"readme.txt": "hello", "photos/cat.png": b"\x89PNG"}))
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "/etc/passwd", "a/../../b.json", "C:/x.json", "a\\..\\b"])
+@pytest.mark.parametrize(
+    "name", ["../evil.txt", "/etc/passwd", "a/../../b.json", "C:/x.json", "a\\..\\b"]
+)
 def test_unsafe_entry_names(tmp_path, name):
     files = package("C", messages=ROWS)
     path = tmp_path / "p.zip"
@@ -119,4 +122,6 @@ def test_progress_reported_and_abort_propagates(tmp_path):
             raise Stop()
 
     with pytest.raises(Stop):
-        analyze_package(path, package_id="x", limits=ParseLimits(progress_every_bytes=100_000), on_progress=stop)
+        analyze_package(
+            path, package_id="x", limits=ParseLimits(progress_every_bytes=100_000), on_progress=stop
+        )

@@ -3,9 +3,10 @@
 import io
 from collections import Counter
 
+from zipbuild import DM, GENERAL, analyze, package
+
 from parsers.messages import MessageSink, read_messages_csv, read_messages_json
 from parsers.streams import Skipped
-from zipbuild import DM, GENERAL, analyze, package
 
 HOUR = 3600
 
@@ -70,7 +71,9 @@ def test_json_pretty_printed_and_minified_arrays():
     pretty = b'[\n  {\n    "ID": 1,\n    "Timestamp": "2024-01-02 03:04:05",\n    "Contents": "}"\n  },\n  {\n    "ID": 2,\n    "Timestamp": "2024-01-02 05:00:00"\n  }\n]\n'
     counts, skipped, _ = read(read_messages_json, pretty)
     assert sum(counts.values()) == 2 and not skipped
-    minified = b'[{"ID":1,"Timestamp":"2024-01-02 03:04:05"},{"ID":2,"Timestamp":"2024-01-02 03:05:05"}]'
+    minified = (
+        b'[{"ID":1,"Timestamp":"2024-01-02 03:04:05"},{"ID":2,"Timestamp":"2024-01-02 03:05:05"}]'
+    )
     counts, skipped, _ = read(read_messages_json, minified)
     assert counts == {hour_of("2024-01-02 03:00:00"): 2} and not skipped
 
@@ -83,10 +86,14 @@ def test_json_broken_object_then_good_lines():
 
 
 def test_json_too_long_line_and_invalid_utf8_are_counted():
-    long_line = b'{"ID": 1, "Timestamp": "2024-01-02 03:04:05", "Contents": "' + b"x" * 500 + b'"},\n'
+    long_line = (
+        b'{"ID": 1, "Timestamp": "2024-01-02 03:04:05", "Contents": "' + b"x" * 500 + b'"},\n'
+    )
     bad = b'{"ID": 2, "Timestamp": "2024-01-02 03:04:05", "Contents": "\xff"},\n'
     good = b'{"ID": 3, "Timestamp": "2024-01-02 03:04:05"}\n'
-    counts, skipped, _ = read(read_messages_json, b"[\n" + long_line + bad + good + b"]", max_line=200)
+    counts, skipped, _ = read(
+        read_messages_json, b"[\n" + long_line + bad + good + b"]", max_line=200
+    )
     assert sum(counts.values()) == 1
     assert skipped == {"too_long": 1, "invalid_utf8": 1}
 
@@ -108,7 +115,9 @@ def test_empty_array_and_missing_messages_file(tmp_path):
 
 def test_bad_line_in_package_is_counted_not_fatal(tmp_path):
     files = package("C", messages={GENERAL: [("1", "2024-05-01 12:00:00", "a")]})
-    files[f"messages/c{DM}/messages.json"] = b'[\n{"ID": 2, "Timestamp": "2024-05-01 11:00:00"},\n{oops}\n]'
+    files[f"messages/c{DM}/messages.json"] = (
+        b'[\n{"ID": 2, "Timestamp": "2024-05-01 11:00:00"},\n{oops}\n]'
+    )
     _, views = analyze(tmp_path, files)
     assert views["overview"]["messages"] == 2
     assert views["about"]["read"]["skipped"] == {"total": 1, "by_reason": {"invalid_json": 1}}

@@ -34,7 +34,11 @@ def test_period_boundaries_and_zero_filled_series(tmp_path):
     }
     analysis, views = analyze(tmp_path, package("A", messages=rows))
     assert analysis.package_date.isoformat() == "2024-05-01T12:00:00+00:00"
-    expected = {"l4w": (28, "2024-04-04", 2), "l1m": (30, "2024-04-02", 4), "ly": (365, "2023-05-03", 6)}
+    expected = {
+        "l4w": (28, "2024-04-04", 2),
+        "l1m": (30, "2024-04-02", 4),
+        "ly": (365, "2023-05-03", 6),
+    }
     for period, (days, start, total) in expected.items():
         stats = views[f"stats:{period}"]
         assert (stats["days"], stats["start"], stats["end"]) == (days, start, "2024-05-01")
@@ -55,10 +59,17 @@ def test_period_boundaries_and_zero_filled_series(tmp_path):
 
 
 def test_entity_lifetime_starts_on_its_own_first_day(tmp_path):
-    rows = {GENERAL: [("1", END, "")], DM: [("2", "2024-04-29 01:00:00", ""), ("3", "2020-01-01 00:00:00", "")]}
+    rows = {
+        GENERAL: [("1", END, "")],
+        DM: [("2", "2024-04-29 01:00:00", ""), ("3", "2020-01-01 00:00:00", "")],
+    }
     _, views = analyze(tmp_path, package("B", messages=rows))
     lifetime = views[f"channel:{GENERAL}"]["periods"]["lifetime"]
-    assert (lifetime["start"], lifetime["days"], lifetime["messages"]["per_day"]) == ("2024-05-01", 1, [1])
+    assert (lifetime["start"], lifetime["days"], lifetime["messages"]["per_day"]) == (
+        "2024-05-01",
+        1,
+        [1],
+    )
     assert views[f"dm:{FRIEND}"]["periods"]["lifetime"]["start"] == "2020-01-01"
     assert views["stats:lifetime"]["start"] == "2020-01-01"
     assert set(views[f"channel:{GENERAL}"]["periods"]) == {"l4w", "l1m", "ly", "lifetime"}
@@ -80,7 +91,10 @@ def test_duplicate_dms_merge_group_dm_deleted_user_and_left_server(tmp_path):
     }
     _, views = analyze(tmp_path, package("C", channels=channels, messages=rows))
     dms = views["top:dms:lifetime"]["entries"]
-    assert [(row["user_id"], row["messages"]) for row in dms] == [(FRIEND, 3), (f"deleted-{GONE}", 1)]
+    assert [(row["user_id"], row["messages"]) for row in dms] == [
+        (FRIEND, 3),
+        (f"deleted-{GONE}", 1),
+    ]
     assert dms[0]["channel_ids"] == sorted([DM, DM2]) and dms[0]["display_name"] == "Bob"
     assert dms[1]["username"] == "Deleted User"
     assert views[f"dm_channel:{DM2}"] == {"user_id": FRIEND}
@@ -89,7 +103,10 @@ def test_duplicate_dms_merge_group_dm_deleted_user_and_left_server(tmp_path):
     assert [row["channel_id"] for row in channels_top] == [LEFT, GROUP, GENERAL, DM2, DM, GONE]
     group = channels_top[1]
     assert (group["kind"], group["name"], group["guild_id"]) == ("group_dm", "pals", None)
-    assert channels_top[0]["guild_id"] == "unknown" and channels_top[0]["guild_name"] == "Unknown server"
+    assert (
+        channels_top[0]["guild_id"] == "unknown"
+        and channels_top[0]["guild_name"] == "Unknown server"
+    )
     guilds = views["top:guilds:lifetime"]["entries"]
     assert [(row["guild_id"], row["messages"], row["channels"]) for row in guilds] == [
         ("unknown", 5, 1),
@@ -125,7 +142,11 @@ def test_payments_old_and_layout_d(tmp_path):
         {"id": "5", "amount": 400, "currency": "discord_orb", "status": 1},
     ]
     _, views = analyze(tmp_path, package("C", user=user_json(payments=payments)))
-    expected = {"count": 3, "by_currency": {"eur": 500, "usd": 1998}, "virtual": {"discord_orb": 400}}
+    expected = {
+        "count": 3,
+        "by_currency": {"eur": 500, "usd": 1998},
+        "virtual": {"discord_orb": 400},
+    }
     assert views["overview"]["payments"] == expected
     files = package("D", language="fr")
     files["Compte/user_data_exports/discord_billing/payments.json"] = {"records": payments}
@@ -136,7 +157,9 @@ def test_payments_old_and_layout_d(tmp_path):
 
 def test_user_views_and_relationship_types(tmp_path):
     user = user_json()
-    user["relationships"].append({"id": "200000000000000020", "type": "PENDING_INCOMING", "user": {}})
+    user["relationships"].append(
+        {"id": "200000000000000020", "type": "PENDING_INCOMING", "user": {}}
+    )
     user["relationships"].append({"id": "200000000000000021", "type": 5})
     _, views = analyze(tmp_path, package("C", user=user))
     assert views[f"user:{OWNER}"] == {

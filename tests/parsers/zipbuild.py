@@ -37,7 +37,11 @@ def write_zip(path: Path, files: dict, *, directories: bool = False) -> Path:
     """Write a zip of {name: content}, optionally with directory entries."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         if directories:
-            folders = {name.rsplit("/", i)[0] + "/" for name in files for i in range(1, name.count("/") + 1)}
+            folders = {
+                name.rsplit("/", i)[0] + "/"
+                for name in files
+                for i in range(1, name.count("/") + 1)
+            }
             for folder in sorted(folders):
                 archive.writestr(folder, b"")
         for name, content in files.items():
@@ -76,7 +80,11 @@ def user_json(**extra) -> dict:
         "global_name": "Alice",
         "avatar_hash": "a_abc",
         "relationships": [
-            {"id": FRIEND, "type": 1, "user": {"id": FRIEND, "username": "bob", "global_name": "Bob"}},
+            {
+                "id": FRIEND,
+                "type": 1,
+                "user": {"id": FRIEND, "username": "bob", "global_name": "Bob"},
+            },
             {"id": BLOCKED, "type": "BLOCKED", "user": {"id": BLOCKED, "username": "eve"}},
         ],
     }
@@ -87,7 +95,12 @@ def user_json(**extra) -> dict:
 def standard_channels() -> dict[str, dict]:
     """channel.json documents: a guild text channel, a DM with the friend, a group DM."""
     return {
-        GENERAL: {"id": GENERAL, "type": 0, "name": "general", "guild": {"id": GUILD, "name": "Guild"}},
+        GENERAL: {
+            "id": GENERAL,
+            "type": 0,
+            "name": "general",
+            "guild": {"id": GUILD, "name": "Guild"},
+        },
         DM: {"id": DM, "type": 1, "recipients": [OWNER, FRIEND]},
         GROUP: {"id": GROUP, "type": 3, "name": "pals", "recipients": [OWNER, FRIEND, BLOCKED]},
     }
@@ -113,7 +126,7 @@ def package(
     channels = standard_channels() if channels is None else channels
     messages = {} if messages is None else messages
     if "messages" in sections:
-        files[f"{messages_root}/index.json"] = {cid: None for cid in channels}
+        files[f"{messages_root}/index.json"] = dict.fromkeys(channels)
         for cid, document in channels.items():
             folder = f"{messages_root}/{cid if layout == 'A' else 'c' + cid}"
             files[f"{folder}/channel.json"] = document
