@@ -13,7 +13,7 @@ MAX_STAY_SECONDS = 24 * 3600
 class ActivityTotals:
     """The counted activity, each family taken from its chosen source."""
 
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # event type -> folder it came from
     events: dict[str, Counter[int]] = field(default_factory=dict)
     app_opens: Counter[tuple[int, str]] = field(default_factory=Counter)
     session_starts: Counter[tuple[int, str]] = field(default_factory=Counter)
@@ -41,7 +41,9 @@ def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
         )
         if source is None:
             continue
-        totals.sources[family] = source
+        for event_type in event_types:
+            if tallies[source].events.get(event_type):
+                totals.sources[event_type] = source
         _take(totals, tallies[source], family, event_types)
     return totals
 

@@ -4,6 +4,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Discord's own epoch: an earlier instant in a package is a placeholder or garbage.
+MIN_SECONDS = 1_420_070_400
 _FAST = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)?")
 _UTC_TAILS = frozenset({"", "Z", "+00:00"})
 _day_cache: dict[str, int] = {}
@@ -31,18 +33,26 @@ def parse_instant(value: object) -> float | None:
 
 
 def _cached(text: str) -> float | None:
-    # The common shapes, in an hour already seen: no regex, no date arithmetic. Fractions of a
-    # second are dropped here; durations are shown to a tenth of a minute.
+    # The common shapes, in an hour already seen: no regex, no date arithmetic.
     start = HOUR_STARTS.get(text[:13])
     if start is None or text[16:17] != ":":
         return None
     tail = text[19:]
-    if tail and tail not in _UTC_TAILS and not (tail[0] == "." and (tail[-1] == "Z" or tail.endswith("+00:00"))):
+    if (
+        tail
+        and tail not in _UTC_TAILS
+        and not (tail[0] == "." and (tail[-1] == "Z" or tail.endswith("+00:00")))
+    ):
         return None
     minute, second = text[14:16], text[17:19]
     if not (minute.isdecimal() and second.isdecimal()):
         return None
-    return float(start + int(minute) * 60 + int(second))
+    seconds = start + int(minute) * 60 + int(second)
+    if tail[:1] == ".":
+        digits = tail[1:].rstrip("Z").removesuffix("+00:00")
+        if digits.isdecimal():
+            return seconds + int(digits) / 10 ** len(digits)
+    return float(seconds)
 
 
 def _from_match(text: str, match: re.Match[str]) -> float | None:
@@ -55,7 +65,7 @@ def _from_match(text: str, match: re.Match[str]) -> float | None:
             return None
         _day_cache[key] = day
     hour, minute, second = int(match[4]), int(match[5]), int(match[6])
-    if hour > 23 or minute > 59 or second > 60:
+    if hour > 23 or minute > 59 or second > 60 or day * 86400 < MIN_SECONDS:
         return None
     seconds = day * 86400 + hour * 3600 + minute * 60 + second
     HOUR_STARTS[text[:13]] = day * 86400 + hour * 3600
@@ -72,14 +82,15 @@ def _slow(text: str) -> float | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    seconds = moment.timestamp()
+    return seconds if seconds >= MIN_SECONDS else None
 
 
 def _from_number(number: float) -> float | None:
     # Epoch numbers: milliseconds when too large to be seconds.
     if number > 1e11:
         number /= 1000.0
-    return number if number > 0 else None
+    return number if number >= MIN_SECONDS else None
 
 
 def day_of(seconds: float) -> int:

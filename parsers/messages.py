@@ -70,7 +70,9 @@ class MessageSink:
             self.records += 1
             self.skipped.add("invalid_message")
             return
-        timestamp = message.get("Timestamp", message.get("timestamp"))
+        timestamp = message.get("Timestamp")
+        if timestamp is None:
+            timestamp = message.get("timestamp")
         if timestamp is None:
             self.records += 1
             self.skipped.add("no_timestamp")
@@ -85,6 +87,7 @@ def _utc_tail(timestamp: str) -> bool:
 def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:
     """Stream a messages.json array: one object per line fast, other shapes by a bounded scanner."""
     scanner = _Scanner(sink, max_line_bytes)
+    loads, add_object, decode_error = orjson.loads, sink.add_object, orjson.JSONDecodeError
     for line in iter_lines(stream, max_line_bytes):
         if line is None:
             scanner.reset("too_long")
@@ -92,14 +95,15 @@ def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:
         body = line.strip(b" \t\r\n,[]")
         if not body:
             continue
-        if body[:1] == b"{" and scanner.pending:
-            scanner.reset("invalid_json")
-        if not scanner.pending and body[:1] == b"{" and body[-1:] == b"}":
-            try:
-                sink.add_object(orjson.loads(body))
-                continue
-            except orjson.JSONDecodeError:
-                pass  # several objects on a line, huge ints, bad JSON: let the scanner decide
+        if body[0] == 0x7B:  # "{": a new object starts, whatever was pending is broken
+            if scanner.buffer:
+                scanner.reset("invalid_json")
+            if body[-1] == 0x7D:
+                try:
+                    add_object(loads(body))
+                    continue
+                except decode_error:
+                    pass  # several objects on a line, huge ints, bad JSON: the scanner decides
         scanner.feed(line)
     scanner.finish()
 
@@ -114,11 +118,8 @@ class _Scanner:
         self.decoder = json.JSONDecoder()
         self.utf8 = codecs.getincrementaldecoder("utf-8")()
 
-    @property
-    def pending(self) -> bool:
-        return bool(self.buffer)
-
     def reset(self, reason: str | None) -> None:
+        """Drop the pending text, counting it as skipped for a reason."""
         if reason is not None:
             self.sink.records += 1
             self.sink.skipped.add(reason)
@@ -126,6 +127,7 @@ class _Scanner:
         self.utf8.reset()
 
     def feed(self, data: bytes) -> None:
+        """Add raw bytes and decode every complete object they finish."""
         try:
             self.buffer += self.utf8.decode(data)
         except UnicodeDecodeError:
@@ -157,6 +159,7 @@ class _Scanner:
         self.buffer = text[position:]
 
     def finish(self) -> None:
+        """Decode what is left at the end of the file; anything incomplete is invalid."""
         self._drain()
         if self.buffer.strip(_SEPARATORS):
             self.reset("invalid_json")
@@ -166,7 +169,7 @@ def read_messages_csv(stream, sink: MessageSink, max_line_bytes: int) -> None:
     """Stream a messages.csv with the csv module (CRLF, multi-line quoted contents, "" quotes)."""
     csv.field_size_limit(max_line_bytes)
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    reader = csv.reader(_bounded_lines(text, max_line_bytes, sink))
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
@@ -182,14 +185,33 @@ def read_messages_csv(stream, sink: MessageSink, max_line_bytes: int) -> None:
             sink.records += 1
             sink.skipped.add("too_long")
             continue
-        if not row:
-            continue
-        if len(row) <= at:
-            sink.records += 1
-            sink.skipped.add("invalid_row")
-        elif any(_SURROGATE.search(field) for field in row):
-            sink.records += 1
-            sink.skipped.add("invalid_utf8")
-        else:
-            sink.add(row[at])
+        if row:
+            _csv_row(row, at, sink)
     text.detach()
+
+
+def _bounded_lines(text: io.TextIOWrapper, limit: int, sink: MessageSink):
+    """Yield the text's lines; a line over the limit is drained in chunks, counted and dropped."""
+    readline = text.readline
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and line[-1] not in "\r\n":
+            while (rest := readline(1 << 20)) and rest[-1] not in "\r\n":
+                pass
+            sink.records += 1
+            sink.skipped.add("too_long")
+            continue
+        yield line
+
+
+def _csv_row(row: list[str], at: int, sink: MessageSink) -> None:
+    if len(row) <= at:
+        sink.records += 1
+        sink.skipped.add("invalid_row")
+    elif any(_SURROGATE.search(field) for field in row):
+        sink.records += 1
+        sink.skipped.add("invalid_utf8")  # undecodable bytes were kept as surrogates
+    else:
+        sink.add(row[at])

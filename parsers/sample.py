@@ -115,12 +115,15 @@ def _write_sections(
     names: dict[str, str],
     tally: Tally,
 ) -> None:
-    rng = random.Random(f"{spec.seed}:package")
+    # One random stream per section, so omitting a section leaves the others unchanged.
     pz.write_bytes("README.txt", readme())
     if "account" not in spec.partial:
-        _write_account(pz, spec, world, names["account"], rng, tally)
+        _write_account(
+            pz, spec, world, names["account"], random.Random(f"{spec.seed}:account"), tally
+        )
     if "messages" not in spec.partial:
         pool = content_pool(random.Random(f"{spec.seed}:texts"), spec.language)
+        rng = random.Random(f"{spec.seed}:messages")
         write_messages(
             pz, names["messages"], spec.layout, world, tl, rng, pool, spec.messages, tally
         )

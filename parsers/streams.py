@@ -54,6 +54,8 @@ class Skipped:
 
 
 class _CountingRaw(io.RawIOBase):
+    """A raw stream over a zip member that reports inflated bytes to the progress."""
+
     def __init__(self, member: io.BufferedIOBase, progress: Progress) -> None:
         self._member = member
         self._progress = progress

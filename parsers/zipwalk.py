@@ -19,6 +19,8 @@ _INDEX_FILE = re.compile(r"(?P<root>(?:.*/)?)index\.json")
 _ACTIVITY_FILE = re.compile(
     r"(?P<root>(?:.*/)?)(?P<source>analytics|modeling|reporting|tns)/events-\d{4}-\d+-of-\d+\.json"
 )
+# Server folder names of every known language, for the index.json-only fallback.
+_SERVER_FOLDERS = frozenset({"servers", "serveurs", "server", "servidores", "serwery", "sunucular"})
 _CHANNEL_FILES = {"channel.json", "messages.json", "messages.csv"}
 _SUPPORTED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
@@ -181,14 +183,18 @@ def _fallback_servers_root(
 ) -> str | None:
     excluded = {found.messages_root, found.account_root, found.activity_root}
     candidates = [
-        (root.count("/"), root)
+        (
+            root.rstrip("/").rsplit("/", 1)[-1].casefold() not in _SERVER_FOLDERS,
+            root.count("/"),
+            root,
+        )
         for name, _ in files
         if (match := _INDEX_FILE.fullmatch(name))
         and (root := match["root"]) not in excluded
         and root
         and not (found.messages_root and root.startswith(found.messages_root))
     ]
-    return min(candidates)[1] if candidates else None
+    return min(candidates)[2] if candidates else None
 
 
 def _map_activity(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -> None:

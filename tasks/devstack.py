@@ -10,6 +10,7 @@ import contextlib
 import functools
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -94,7 +95,12 @@ class LocalStack:
         self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child's lifetime
         process = subprocess.Popen(
-            args, env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+            args,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() reaches the pool children
         )
         self.processes[name] = process
         return process
@@ -131,6 +137,30 @@ class LocalStack:
             "INFO",
         ]
         return self._spawn(name, args)
+
+    def start_beat(self) -> subprocess.Popen:
+        """The beat scheduler (reaper, purge, cleanup)."""
+        schedule = self.data_dir / "celerybeat-schedule"
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks.celery_app",
+            "beat",
+            "--schedule",
+            str(schedule),
+            "--loglevel",
+            "INFO",
+        ]
+        return self._spawn("beat", args)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a child and its whole process group (a crash, not a shutdown)."""
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def start_api(self) -> None:
         """The API under gunicorn on a free port; waits for /health."""

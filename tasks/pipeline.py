@@ -143,11 +143,11 @@ class _PackageRun:
         )
 
     def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey):
-        for name, document in analysis.views():
+        for done, (name, document) in enumerate(analysis.views()):
+            self.progress.storing(done)
             if name == "about":
                 document = {**document, "processing_seconds": self._elapsed()}
             yield key.view_id(name), key.seal(name, document)
-        self.progress.storing()
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self.started, 3)

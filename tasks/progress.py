@@ -43,9 +43,9 @@ class ProgressReporter:
         """Progress callback of the parser (uncompressed bytes)."""
         self._report(Status.ANALYZING, _scaled(ANALYZE_SHARE, done, total), done, total)
 
-    def storing(self) -> None:
-        """The statistics are being written."""
-        self._report(Status.ANALYZING, ANALYZE_SHARE[1], None, None, force=True)
+    def storing(self, views_done: int) -> None:
+        """The statistics are being sealed and written (a heartbeat, at most once a second)."""
+        self._report(Status.ANALYZING, ANALYZE_SHARE[1], None, None, force=views_done == 0)
 
     def _report(self, step, percent, done, total, force: bool = False) -> None:
         now = time.time()

@@ -103,7 +103,8 @@ def test_voice_pairing_capped_attributed_and_per_join_day(tmp_path):
         event("join_voice_channel", "2024-05-01T09:00:00Z", channel_id=DM),
     ]  # fmt: skip
     views = run(tmp_path, {"reporting": lines})
-    assert views["about"]["activity_sources"] == {"voice": "reporting"}
+    sources = {"join_voice_channel": "reporting", "leave_voice_channel": "reporting"}
+    assert views["about"]["activity_sources"] == sources
     assert views["overview"]["voice_minutes"] == round(90 + 24 * 60 + 10.5, 1)
     l4w = views["stats:l4w"]["voice"]["per_day"]
     assert len(l4w) == 28

@@ -53,7 +53,7 @@ def test_wrapper_folder_macosx_and_directory_entries(tmp_path):
 )
 def test_partial_packages(tmp_path, sections, missing):
     files = package("C", messages=ROWS, sections=sections)
-    analysis, views = analyze(tmp_path, files)
+    _, views = analyze(tmp_path, files)
     assert views["about"]["is_partial"] is True
     assert views["about"]["missing_sections"] == missing
     assert ("user:100000000000000001" in views) == ("account" in sections)

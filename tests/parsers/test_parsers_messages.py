@@ -56,19 +56,23 @@ def test_json_big_int_ids_empty_contents_and_oddities():
     data = (
         b"[\n"
         b'{"ID": 1234567890123456789012345, "Timestamp": "2024-01-02 03:04:05", "Contents": ""},\n'
-        b'{"ID": 9007199254740993, "Timestamp": "2024-01-02 04:00:00", "Contents": "x", "Attachments": ""},\n'
+        b'{"ID": 9007199254740993, "Timestamp": "2024-01-02 04:00:00", "Contents": "x"},\n'
         b"not json at all,\n"
         b'{"ID": 5, "Contents": "no timestamp"},\n'
-        b'{"ID": 6, "Timestamp": "2024-01-02 04:30:00", "Contents": "a"}, {"ID": 7, "Timestamp": "2024-01-02 04:31:00"}\n'
+        b'{"ID": 6, "Timestamp": "2024-01-02 04:30:00"}, {"Timestamp": "2024-01-02 04:31:00"}\n'
         b"]"
     )
-    counts, skipped, sink = read(read_messages_json, data)
+    counts, skipped, _ = read(read_messages_json, data)
     assert counts == {hour_of("2024-01-02 03:00:00"): 1, hour_of("2024-01-02 04:00:00"): 3}
     assert skipped == {"invalid_json": 1, "no_timestamp": 1}
 
 
 def test_json_pretty_printed_and_minified_arrays():
-    pretty = b'[\n  {\n    "ID": 1,\n    "Timestamp": "2024-01-02 03:04:05",\n    "Contents": "}"\n  },\n  {\n    "ID": 2,\n    "Timestamp": "2024-01-02 05:00:00"\n  }\n]\n'
+    pretty = (
+        b'[\n  {\n    "ID": 1,\n    "Timestamp": "2024-01-02 03:04:05",\n'
+        b'    "Contents": "}"\n  },\n'
+        b'  {\n    "ID": 2,\n    "Timestamp": "2024-01-02 05:00:00"\n  }\n]\n'
+    )
     counts, skipped, _ = read(read_messages_json, pretty)
     assert sum(counts.values()) == 2 and not skipped
     minified = (
@@ -79,7 +83,10 @@ def test_json_pretty_printed_and_minified_arrays():
 
 
 def test_json_broken_object_then_good_lines():
-    data = b'[\n{"ID": 1, "Timestamp": "2024-01-02 03:04:05",\n{"ID": 2, "Timestamp": "2024-01-02 03:04:06"}\n]'
+    data = (
+        b'[\n{"ID": 1, "Timestamp": "2024-01-02 03:04:05",\n'
+        b'{"ID": 2, "Timestamp": "2024-01-02 03:04:06"}\n]'
+    )
     counts, skipped, _ = read(read_messages_json, data)
     assert sum(counts.values()) == 1
     assert skipped == {"invalid_json": 1}
@@ -121,3 +128,15 @@ def test_bad_line_in_package_is_counted_not_fatal(tmp_path):
     _, views = analyze(tmp_path, files)
     assert views["overview"]["messages"] == 2
     assert views["about"]["read"]["skipped"] == {"total": 1, "by_reason": {"invalid_json": 1}}
+
+
+def test_csv_overlong_line_is_dropped_without_holding_it():
+    data = (
+        b"ID,Timestamp,Contents,Attachments\r\n"
+        b"1,2024-01-02 03:04:05+00:00," + b"y" * 5000 + b",\r\n"
+        b"2,2024-01-02 03:04:05+00:00,ok,\r\n"
+    )
+    counts, skipped, sink = read(read_messages_csv, data, max_line=1000)
+    assert sum(counts.values()) == 1
+    assert skipped == {"too_long": 1}
+    assert sink.records == 2

@@ -337,6 +337,9 @@ def test_partial_omits_sections(tmp_path, section):
         assert truth.messages == 0 and truth.package_date.startswith("2024-05-01")
     if section == "account":
         assert truth.friends == 0 and truth.payments_by_currency == {}
+    _, full = build(tmp_path, "full.zip", layout="B")
+    if section != "messages":  # omitting a section leaves the others as they were
+        assert truth.messages_per_channel == full.messages_per_channel
 
 
 def test_wrap_macosx_and_directory_entries(tmp_path):

@@ -65,8 +65,8 @@ def messages_csv(rows: list[tuple[str, str, str]]) -> bytes:
 def messages_json(rows: list[tuple[str, str, str]]) -> bytes:
     """Render rows as a Discord messages.json: `[`, one object per line joined by `,\\n`, `]`."""
     lines = [
-        '{"ID": %s, "Timestamp": "%s", "Contents": %s, "Attachments": ""}'
-        % (message_id, timestamp, json.dumps(contents))
+        f'{{"ID": {message_id}, "Timestamp": "{timestamp}", "Contents": {json.dumps(contents)}, '
+        '"Attachments": ""}'
         for message_id, timestamp, contents in rows
     ]
     return ("[\n" + ",\n".join(lines) + "\n]").encode() if lines else b"[]"

@@ -104,3 +104,22 @@ def drip(byte_every_seconds: float, count: int) -> Route:
         handler.close_connection = True
 
     return route
+
+
+def slow_file(path, chunk: int = 64 * 1024, pause: float = 0.05) -> Route:
+    """A route serving a file in small chunks with pauses (a download that takes a while)."""
+
+    def route(handler):
+        size = path.stat().st_size
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(size))
+        handler.end_headers()
+        try:
+            with open(path, "rb") as fh:
+                while data := fh.read(chunk):
+                    handler.wfile.write(data)
+                    time.sleep(pause)
+        except OSError:
+            pass  # the worker died or gave up
+
+    return route

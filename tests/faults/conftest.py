@@ -1,0 +1,86 @@
+"""Fault tests: real worker processes killed, the embedded broker stopped and restarted.
+
+Each test gets its own stack (broker, API, beat, workers) with short heartbeat and reaper periods.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from parsers.sample import SampleSpec, generate_package
+from tasks.devstack import LocalStack
+from tests.support.client import Client
+from tests.support.httpserver import ScriptedServer, slow_file
+
+FAST_CRASH_HANDLING = {
+    "HEARTBEAT_SECONDS": "1",
+    "STALE_AFTER_SECONDS": "4",
+    "REAPER_INTERVAL_SECONDS": "1",
+    "MAX_ATTEMPTS": "3",
+    "SECRET_KEY": "faults-secret",
+}
+
+
+@pytest.fixture(scope="session")
+def package_file():
+    root = Path(tempfile.mkdtemp(prefix="dmf-pkg-"))
+    path = root / "package.zip"
+    generate_package(path, SampleSpec(layout="D", messages=2000, events=3000, seed=5))
+    yield path
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def server(package_file):
+    """Serves the package slowly (about 3 s), so a test can act while it downloads."""
+    routes = {"/slow.zip": slow_file(package_file, chunk=32 * 1024, pause=0.05)}
+    with ScriptedServer(routes) as srv:
+        yield srv
+
+
+@pytest.fixture
+def stack(server):
+    root = Path(tempfile.mkdtemp(prefix="dmf-"))
+    env = {**FAST_CRASH_HANDLING, "DL_ZIP_WHITELISTED_DOMAINS": server.origin}
+    with LocalStack(root / "data", env) as local:
+        local.data_dir.mkdir(parents=True)
+        local.start_broker()
+        local.start_api()
+        yield local
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def new_link(server) -> str:
+    return f"{server.origin}/slow.zip?k={secrets.token_urlsafe(16)}"
+
+
+def wait_for(predicate, timeout: float = 60, every: float = 0.1):
+    """Poll until predicate() is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+def status_of(client: Client, package_id: str, link: str) -> dict:
+    return client.get(f"/api/process/{package_id}/status", link).json()
+
+
+def generations(stack: LocalStack, package_id: str) -> int:
+    """How many statistics generations the store holds for the package (1 after success)."""
+    with sqlite3.connect(stack.settings.sqlite_path) as db:
+        row = db.execute(
+            "SELECT COUNT(DISTINCT generation) FROM statistics WHERE package_id = ?",
+            (package_id,),
+        ).fetchone()
+    return row[0]
