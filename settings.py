@@ -52,6 +52,11 @@ class Settings:
     stale_after_seconds: int = 120  # STALE_AFTER_SECONDS: silence before the reaper steps in
     reaper_interval_seconds: int = 60  # REAPER_INTERVAL_SECONDS: beat schedule of the reaper
     temp_max_age_seconds: int = 24 * 3600  # TEMP_MAX_AGE_SECONDS: orphan temp files removed after
+    flower_address: str = "127.0.0.1"  # FLOWER_ADDRESS: Flower's bind address
+    flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH: "user:password[,user2:password2]"
+    rate_limit_submit: str = "20/minute;200/hour"  # RATE_LIMIT_SUBMIT: POST /api/process per client
+    rate_limit_read: str = "600/minute"  # RATE_LIMIT_READ: status and data reads per client
+    rate_limit_storage_url: str = ""  # RATE_LIMIT_STORAGE_URL: default the Redis broker, else memory
     extra: dict = field(
         default_factory=dict
     )  # test-only overrides, never read from the environment
@@ -82,6 +87,11 @@ class Settings:
             stale_after_seconds=_int(env, "STALE_AFTER_SECONDS", d.stale_after_seconds),
             reaper_interval_seconds=_int(env, "REAPER_INTERVAL_SECONDS", d.reaper_interval_seconds),
             temp_max_age_seconds=_int(env, "TEMP_MAX_AGE_SECONDS", d.temp_max_age_seconds),
+            flower_address=env.get("FLOWER_ADDRESS") or d.flower_address,
+            flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
+            rate_limit_submit=env.get("RATE_LIMIT_SUBMIT") or d.rate_limit_submit,
+            rate_limit_read=env.get("RATE_LIMIT_READ") or d.rate_limit_read,
+            rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL", ""),
         )
 
     def with_overrides(self, **changes) -> Settings:
