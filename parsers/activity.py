@@ -49,7 +49,7 @@ class SourceTally:
     reactions: Counter[tuple[int, str, str | None]] = field(default_factory=Counter)
     guilds_joined: Counter[tuple[int, str]] = field(default_factory=Counter)
     applications: Counter[str] = field(default_factory=Counter)
-    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    bounds: dict[str, list[float]] = field(default_factory=dict)  # family -> [first, last]
 
     def families(self) -> set[str]:
         """Return the families with at least one event in this source."""
@@ -126,8 +126,13 @@ def _count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skip
         days = tally.events[event_type] = Counter()
     days[day] += 1
     family = FAMILY_OF[event_type]
-    low, high = tally.bounds.get(family, (seconds, seconds))
-    tally.bounds[family] = (min(low, seconds), max(high, seconds))
+    bounds = tally.bounds.get(family)
+    if bounds is None:
+        tally.bounds[family] = [seconds, seconds]
+    elif seconds < bounds[0]:
+        bounds[0] = seconds
+    elif seconds > bounds[1]:
+        bounds[1] = seconds
     handler = _HANDLERS.get(family)
     if handler is not None:
         handler(event, event_type, seconds, day, tally)

@@ -13,6 +13,7 @@ from parsers.periods import (
     merge,
     message_block,
     voice_block,
+    within,
 )
 from parsers.views import person_fields
 
@@ -71,13 +72,15 @@ def _group_periods(entities: Entities, group: GroupEntry, periods: dict[str, Per
 def entity_periods(hours: Counter, voice: Counter, periods: dict[str, Period]) -> dict:
     """Return the `periods` object of an entity; its lifetime starts on its own first active day."""
     result = {}
+    # The short periods all lie inside the last year: scan the older history only once.
+    recent = within(hours, periods["ly"])
     for name in PERIODS:
         period = periods[name]
         if name == "lifetime":
             period = entity_lifetime(period.end, first_day(hours, voice))
         result[name] = {
             **period.header(),
-            "messages": message_block(hours, period),
+            "messages": message_block(hours if name == "lifetime" else recent, period),
             "voice": voice_block(voice, period),
         }
     return result

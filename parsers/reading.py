@@ -45,8 +45,8 @@ class PackageReader:
         """Read the account first (to fail fast), then every other member in archive order."""
         if self.found.user_json is not None:
             self._user_json(self.found.user_json)
-        for offset, _, task, argument in sorted(self._tasks(), key=lambda item: item[:2]):
-            del offset
+        # Archive order keeps the reads sequential on disk.
+        for *_, task, argument in sorted(self._tasks(), key=lambda item: item[:2]):
             task(argument)
 
     def _tasks(self) -> list:

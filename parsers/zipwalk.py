@@ -56,6 +56,8 @@ def open_archive(path) -> zipfile.ZipFile:
     """Open the zip and read its central directory, or raise InvalidPackage."""
     try:
         return zipfile.ZipFile(path)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise  # the caller's mistake, not a bad package
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
         raise InvalidPackage("The file is not a readable zip archive.") from error
 

@@ -155,6 +155,11 @@ class LocalStack:
         ]
         return self._spawn("beat", args)
 
+    def start_flower(self, port: int, basic_auth: str) -> subprocess.Popen:
+        """Flower through its guarded launcher, with a password, on 127.0.0.1:port."""
+        self.extra_env.update({"FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": basic_auth})
+        return self._spawn("flower", [sys.executable, "-m", "tasks.flower"])
+
     def kill(self, name: str) -> None:
         """SIGKILL a child and its whole process group (a crash, not a shutdown)."""
         process = self.processes.pop(name)
