@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
 
-from api import data, docs, errors, health, logredact, process
+from api import data, docs, errors, health, logredact, process, ratelimit
 from api.auth import BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
@@ -86,6 +86,7 @@ def create_app(
         clock=config.get("CLOCK") or time.time,
     )
     errors.init_app(app)
+    ratelimit.init_app(app, settings)
     logredact.install()
     app.register_api(process.bp)
     app.register_api(data.bp)

@@ -2,7 +2,8 @@
 
 Each handler checks ownership (the bearer UPN), finds the package, requires it PROCESSED, then
 reads its view sealed under the package key derived from that UPN. A blob that does not open
-(wrong key, tampering) is a 401, never a 500.
+(wrong key, tampering) is a 401, never a 500. Every data route shares the client's read budget
+(`RATE_LIMIT_READ`): over it, 429 RATE_LIMITED with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from api.schemas import (
     OverviewView,
     PackagePath,
     PeriodPath,
+    RateLimitedResponse,
     StatsView,
     TopPage,
     TopPath,
@@ -41,7 +43,13 @@ bp = APIBlueprint(
     __name__,
     abp_tags=[Tag(name="data", description="Statistics of a processed package")],
     abp_security=BEARER_SECURITY,
-    abp_responses={400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+    abp_responses={
+        400: ErrorResponse,
+        401: ErrorResponse,
+        404: ErrorResponse,
+        409: ErrorResponse,
+        429: RateLimitedResponse,
+    },
 )
 
 

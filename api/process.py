@@ -19,6 +19,8 @@ from api.schemas import (
     ProcessBody,
     ProcessLinkPath,
     ProcessResponse,
+    ProcessRetryLater,
+    RateLimitedResponse,
     StatusResponse,
 )
 from api.services import get_queue, get_settings, get_store, now
@@ -38,8 +40,8 @@ bp = APIBlueprint(
     abp_responses={400: ErrorResponse},
 )
 _SUBMIT_RESPONSES = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
-_SUBMIT_RESPONSES[503] = ProcessResponse
-_OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse}
+_SUBMIT_RESPONSES.update({429: ProcessRetryLater, 503: ProcessRetryLater})
+_OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse, 429: RateLimitedResponse}
 
 
 def _accepted(package_id: str, status: int) -> Response:
@@ -94,6 +96,8 @@ def submit_package(body: ProcessBody) -> Response:
     202 `{"isAccepted": true, "packageId": "<md5 of UPN>", "errorMessageCode": null}`: queued.
     200 same body: already queued, running or processed (no second job).
     400 `{"isAccepted": false, "packageId": null, "errorMessageCode": "INVALID_LINK"}`.
+    429 `errorMessageCode: "RATE_LIMITED"` with `Retry-After` (seconds): too many submissions
+    from this address (`RATE_LIMIT_SUBMIT`).
     503 `errorMessageCode: "BROKER_UNAVAILABLE"` with `Retry-After: 30`: the package is marked
     errored and a later POST re-queues it. An ERRORED package is re-queued (202).
     """
@@ -106,7 +110,8 @@ def submit_package_in_path(path: ProcessLinkPath) -> Response:
 
     Request: `POST /api/process/https%3A%2F%2Fclick.discord.com%2Fls%2Fclick%3Fupn%3D...`
     (no body). Same answers as `POST /api/process`: 202 queued, 200 already known,
-    400 INVALID_LINK, 503 BROKER_UNAVAILABLE with `Retry-After: 30`.
+    400 INVALID_LINK, 429 RATE_LIMITED with `Retry-After`, 503 BROKER_UNAVAILABLE with
+    `Retry-After: 30`.
     """
     return _submit(_raw_link(path.package_link))
 
@@ -160,7 +165,7 @@ def package_status(path: PackagePath) -> Response:
     "errorMessageCode": null, "queuedAt": "2024-05-01T12:00:00Z", "startedAt": "...",
     "finishedAt": null}`; an errored package has `processingStep: null`, `isErrored: true` and
     its `errorMessageCode`. 401 UNAUTHORIZED (missing or wrong UPN, whether or not the package
-    exists), 404 UNKNOWN_PACKAGE_ID.
+    exists), 404 UNKNOWN_PACKAGE_ID, 429 RATE_LIMITED with `Retry-After` (`RATE_LIMIT_READ`).
     """
     require_owner(path.package_id)
     record = get_store().packages.get(path.package_id)
@@ -179,7 +184,7 @@ def delete_package(path: PackagePath) -> Response:
 
     Request: `DELETE /api/process/<package_id>` with `Authorization: Bearer <UPN>`.
     200 `{"isDeleted": true, "errorMessageCode": null}`; a worker still processing it notices
-    its claim is gone and stops. 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID.
+    its claim is gone and stops. 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 429 RATE_LIMITED.
     """
     require_owner(path.package_id)
     store = get_store()

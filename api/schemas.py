@@ -143,10 +143,31 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+class RateLimitedResponse(ErrorResponse):
+    """429 `RATE_LIMITED`: this client address used its budget; see `Retry-After`."""
+
+    model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
+
+
 class ProcessResponse(BaseModel):
     isAccepted: bool
     packageId: str | None = Field(description="md5 of the UPN; null when refused")
-    errorMessageCode: Literal["INVALID_LINK", "BROKER_UNAVAILABLE"] | None
+    errorMessageCode: Literal["INVALID_LINK", "BROKER_UNAVAILABLE", "RATE_LIMITED"] | None
+
+
+class ProcessRetryLater(ProcessResponse):
+    """A refusal to retry later (429 `RATE_LIMITED`, 503 `BROKER_UNAVAILABLE`): see `Retry-After`."""
+
+    model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
 
 class Progress(BaseModel):

@@ -11,6 +11,9 @@ from settings import Settings
 from storage.crypto import LinkSealer, PackageKey, package_id_for
 
 ALLOWED_ORIGIN = "http://127.0.0.1:9"
+GENEROUS_LIMIT = "100000/minute"
+# Per-app memory counters: a test's limits never depend on a Redis or on another test.
+TEST_CONFIG = {"TESTING": True, "RATELIMIT_STORAGE_URI": "memory://"}
 UPN_LENGTH = 600
 _upn_counter = itertools.count()
 

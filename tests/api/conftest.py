@@ -7,7 +7,14 @@ or a UPN (the package id, md5 of the UPN, is what the API answers with).
 from __future__ import annotations
 
 import pytest
-from api_support import ALLOWED_ORIGIN, ISSUED_UPNS, Packages, RecordingQueue
+from api_support import (
+    ALLOWED_ORIGIN,
+    GENEROUS_LIMIT,
+    ISSUED_UPNS,
+    TEST_CONFIG,
+    Packages,
+    RecordingQueue,
+)
 
 from api import create_app
 from settings import Settings
@@ -16,8 +23,13 @@ from storage import open_store
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
+    # Limits no test reaches by accident; tests/api/test_api_ratelimit.py sets low ones.
     return Settings(
-        data_dir=tmp_path, secret_key="test-secret", whitelisted_origins=(ALLOWED_ORIGIN,)
+        data_dir=tmp_path,
+        secret_key="test-secret",
+        whitelisted_origins=(ALLOWED_ORIGIN,),
+        rate_limit_submit=GENEROUS_LIMIT,
+        rate_limit_read=GENEROUS_LIMIT,
     )
 
 
@@ -41,7 +53,7 @@ def responses() -> list[bytes]:
 
 @pytest.fixture
 def app(settings, store, queue, responses):
-    app = create_app({"TESTING": True}, settings=settings, store=store, queue=queue)
+    app = create_app(TEST_CONFIG, settings=settings, store=store, queue=queue)
 
     @app.after_request
     def record(response):

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from api_support import RecordingQueue, discord_link, new_upn, path_form
+from api_support import TEST_CONFIG, RecordingQueue, discord_link, new_upn, path_form
 from kombu.exceptions import OperationalError
 
 from api import create_app
@@ -59,7 +59,7 @@ class DownStore:
 
 def test_health_is_503_when_the_store_is_down(settings):
     app = create_app(
-        {"TESTING": True}, settings=settings, store=DownStore(), queue=RecordingQueue()
+        TEST_CONFIG, settings=settings, store=DownStore(), queue=RecordingQueue()
     )
     response = app.test_client().get("/health")
     assert response.status_code == 503
@@ -70,7 +70,7 @@ def test_health_reports_an_unopenable_store_as_unreachable(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     settings = Settings(data_dir=blocker / "sub", secret_key="s")
-    app = create_app({"TESTING": True}, settings=settings, queue=RecordingQueue())
+    app = create_app(TEST_CONFIG, settings=settings, queue=RecordingQueue())
     assert app.test_client().get("/health").get_json()["store"] == "unreachable"
 
 
@@ -79,7 +79,7 @@ def test_health_reports_an_unopenable_store_as_unreachable(tmp_path):
 
 def test_the_store_is_opened_lazily_on_first_use(tmp_path):
     settings = Settings(data_dir=tmp_path, secret_key="s")
-    app = create_app({"TESTING": True}, settings=settings, queue=RecordingQueue())
+    app = create_app(TEST_CONFIG, settings=settings, queue=RecordingQueue())
     assert not settings.sqlite_path.exists()
     client = app.test_client()
     response = client.post("/api/process", json={"package_link": discord_link(new_upn())})
@@ -92,13 +92,13 @@ def test_the_store_is_opened_lazily_on_first_use(tmp_path):
 
 def test_settings_may_come_from_the_test_config(tmp_path):
     settings = Settings(data_dir=tmp_path, secret_key="s")
-    app = create_app({"TESTING": True, "SETTINGS": settings}, queue=RecordingQueue())
+    app = create_app({**TEST_CONFIG, "SETTINGS": settings}, queue=RecordingQueue())
     assert app.extensions["dumpus"].settings is settings
 
 
 def test_settings_come_from_the_environment_when_not_given(tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "from-env"))
-    app = create_app({"TESTING": True}, queue=RecordingQueue())
+    app = create_app(TEST_CONFIG, queue=RecordingQueue())
     assert app.extensions["dumpus"].settings.data_dir == tmp_path / "from-env"
 
 
@@ -170,7 +170,7 @@ class BrokenStore:
 
 def test_an_unexpected_exception_is_a_bare_500(settings):
     app = create_app(
-        {"TESTING": True}, settings=settings, store=BrokenStore(), queue=RecordingQueue()
+        TEST_CONFIG, settings=settings, store=BrokenStore(), queue=RecordingQueue()
     )
     response = app.test_client().post(
         "/api/process", json={"package_link": discord_link(new_upn())}

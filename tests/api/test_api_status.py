@@ -6,7 +6,7 @@ import calendar
 import time
 
 import pytest
-from api_support import bearer, discord_link, new_upn, sample_views
+from api_support import TEST_CONFIG, bearer, discord_link, new_upn, sample_views
 
 from storage.base import Status
 from storage.crypto import PackageKey, package_id_for
@@ -179,7 +179,7 @@ def test_timestamps_come_from_the_app_clock(settings, store, queue):
     from api import create_app
 
     app = create_app(
-        {"TESTING": True, "CLOCK": lambda: T0 + 0.9}, settings=settings, store=store, queue=queue
+        {**TEST_CONFIG, "CLOCK": lambda: T0 + 0.9}, settings=settings, store=store, queue=queue
     )
     client = app.test_client()
     upn = new_upn()
