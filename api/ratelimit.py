@@ -83,7 +83,7 @@ def retry_after_seconds(limiter: Limiter, exc: RateLimitExceeded) -> int:
     try:
         current = limiter.current_limit
         if current is not None:
-            return max(1, math.ceil(current.reset_at - time.time()))
+            return max(1, math.ceil(current.window.reset_time - time.time()))
     except Exception as error:  # the storage went away between the hit and this answer
         log.warning("rate limit window unknown: %s", type(error).__name__)
     return max(1, int(exc.limit.limit.get_expiry()))

@@ -1,0 +1,126 @@
+"""Every package variant through the worker's code path (parse, aggregate, seal, store), each
+figure checked against the sample generator's own counts, made while writing, not by parsing."""
+
+import pytest
+
+from parsers.sample import SampleSpec, generate_package
+from storage.crypto import PackageKey
+from storage.links import parse_package_link
+from tasks.local import process_local_zip, random_discord_link
+
+SMALL = {"messages": 700, "events": 1200}
+VARIANTS = {
+    "A": SampleSpec(layout="A", seed=1, **SMALL),
+    "B": SampleSpec(layout="B", seed=2, **SMALL),
+    "C": SampleSpec(layout="C", seed=3, **SMALL),
+    "D-en": SampleSpec(layout="D", seed=4, **SMALL),
+    "D-fr": SampleSpec(layout="D", language="fr", seed=5, **SMALL),
+    "D-de": SampleSpec(layout="D", language="de", seed=6, **SMALL),
+    "D-es": SampleSpec(layout="D", language="es", seed=7, **SMALL),
+    "D-pt": SampleSpec(layout="D", language="pt", seed=8, **SMALL),
+    "wrapped-macosx": SampleSpec(layout="D", wrap=True, macosx=True, seed=9, **SMALL),
+    "no-dir-entries": SampleSpec(layout="B", directory_entries=False, seed=10, **SMALL),
+    "zip64": SampleSpec(layout="C", zip64=True, seed=11, **SMALL),
+    "3-shards": SampleSpec(layout="D", shards=3, seed=13, **SMALL),
+    "no-account": SampleSpec(layout="D", partial=frozenset({"account"}), seed=14, **SMALL),
+    "no-messages": SampleSpec(layout="C", partial=frozenset({"messages"}), seed=15, **SMALL),
+    "no-servers": SampleSpec(layout="A", partial=frozenset({"servers"}), seed=16, **SMALL),
+    "no-activity": SampleSpec(layout="D", partial=frozenset({"activity"}), seed=17, **SMALL),
+    "messages-only": SampleSpec(
+        layout="B", partial=frozenset({"account", "servers", "activity"}), seed=18, **SMALL
+    ),
+}
+
+
+@pytest.fixture(params=list(VARIANTS), scope="module")
+def processed(request, tmp_path_factory):
+    from settings import Settings
+    from storage import open_store
+
+    root = tmp_path_factory.mktemp(request.param)
+    spec = VARIANTS[request.param]
+    truth = generate_package(root / "package.zip", spec)
+    settings = Settings(data_dir=root / "data", secret_key="variants")
+    store = open_store(settings)
+    link = random_discord_link()
+    summary = process_local_zip(root / "package.zip", link, settings, store)
+    assert summary["result"] == "PROCESSED", summary
+    parsed = parse_package_link(link)
+    key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
+    generation = store.packages.get(parsed.package_id).generation
+
+    def view(name):
+        blob = store.statistics.get(parsed.package_id, generation, key.view_id(name))
+        return None if blob is None else key.open(name, blob)
+
+    yield spec, truth, view
+    store.close()
+
+
+def test_about_names_layout_language_and_missing_sections(processed):
+    spec, truth, view = processed
+    about = view("about")
+    assert about["package_date"] == truth.package_date
+    assert about["is_partial"] == bool(truth.missing_sections)
+    assert sorted(about["missing_sections"]) == sorted(truth.missing_sections)
+    if "messages" not in spec.partial:
+        assert about["layout"] == spec.layout
+        assert about["folder_language"] == (spec.language if spec.layout == "D" else "en")
+    if "activity" not in spec.partial:
+        assert about["activity_sources"] == truth.event_sources
+
+
+def test_overview_counts_equal_what_was_written(processed):
+    _, truth, view = processed
+    overview = view("overview")
+    assert overview["messages"] == truth.messages
+    assert overview["channels"] == truth.channels_with_messages
+    assert overview["servers"] == truth.guilds_with_messages
+    assert overview["friends"] == truth.friends and overview["blocked"] == truth.blocked
+    assert overview["payments"]["by_currency"] == truth.payments_by_currency
+    assert overview["payments"]["virtual"] == truth.payments_virtual
+    assert overview["reactions"] == sum(truth.reactions_by_emoji.values())
+    assert overview["sessions"]["count"] == truth.sessions
+    assert overview["sessions"]["minutes"] == round(truth.session_minutes, 1)
+    assert overview["voice_minutes"] == round(truth.voice_minutes, 1)
+
+
+def test_lifetime_event_counts_equal_the_chosen_source(processed):
+    _, truth, view = processed
+    events = view("stats:lifetime")["events"]
+    counted = {k: v for k, v in truth.events.items() if v}
+    assert {k: events.get(k, 0) for k in counted} == counted
+
+
+def test_messages_per_day_match(processed):
+    _, truth, view = processed
+    stats = view("stats:lifetime")
+    if truth.messages == 0:
+        assert stats["messages"]["total"] == 0
+        return
+    from datetime import date, timedelta
+
+    start = date.fromisoformat(stats["start"])
+    per_day = {
+        (start + timedelta(days=i)).isoformat(): n
+        for i, n in enumerate(stats["messages"]["per_day"])
+        if n
+    }
+    assert per_day == truth.messages_per_day
+
+
+def test_top_lists_hold_every_channel_guild_and_person(processed):
+    _, truth, view = processed
+    channels = view("top:channels:lifetime")["entries"]
+    assert {e["channel_id"]: e["messages"] for e in channels if e["messages"]} == (
+        truth.messages_per_channel
+    )
+    guilds = view("top:guilds:lifetime")["entries"]
+    assert {e["guild_id"]: e["messages"] for e in guilds if e["messages"]} == (
+        truth.messages_per_guild
+    )
+    people = {e["user_id"]: e["messages"] for e in view("top:dms:lifetime")["entries"]}
+    expected = {k: v for k, v in truth.messages_per_dm_person.items() if k != "Deleted User"}
+    assert {k: v for k, v in people.items() if not k.startswith("deleted-") and v} == expected
+    deleted = sum(v for k, v in people.items() if k.startswith("deleted-"))
+    assert deleted == truth.messages_per_dm_person.get("Deleted User", 0)
