@@ -151,7 +151,7 @@ def top_list(path: TopPath, query: TopQuery) -> Response:
     """One page of a ranked list of DMs, servers or channels.
 
     Request: `GET /api/data/<package_id>/top/dms/ly?limit=10&offset=0` (type `dms`, `guilds`
-    or `channels`; `limit` 1-100, default 10; `offset` >= 0, default 0).
+    or `channels`; `limit` 1-100, default 10; `offset` 0-1e9, default 0).
     200 `{"type": "dms", "period": "ly", "total": 41, "limit": 10, "offset": 0, "entries": [...]}`.
     400 INVALID_TYPE, INVALID_PERIOD or INVALID_REQUEST (limit/offset), 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.

@@ -26,6 +26,7 @@ SNOWFLAKE_PATTERN = r"^[0-9]{1,32}$"
 GUILD_ID_PATTERN = r"^(?:[0-9]{1,32}|unknown)$"
 PERIODS = ("l4w", "l1m", "ly", "lifetime")
 TOP_TYPES = ("dms", "guilds", "channels")
+MAX_OFFSET = 1_000_000_000
 
 
 def coded(code: str, message: str) -> WrapValidator:
@@ -105,7 +106,8 @@ class TopPath(PeriodPath):
 
 class TopQuery(BaseModel):
     limit: int = Field(10, ge=1, le=100, description="Entries per page, 1 to 100")
-    offset: int = Field(0, ge=0, description="Entries to skip")
+    # Bounded so the echoed offset stays a JSON-safe integer (and no list is that long).
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Entries to skip")
 
 
 class GuildPath(PeriodPath):
