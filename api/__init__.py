@@ -88,6 +88,7 @@ def create_app(
     errors.init_app(app)
     ratelimit.init_app(app, settings)
     logredact.install()
+    app.url_map.converters[process.LINK_CONVERTER] = process.LinkConverter
     app.register_api(process.bp)
     app.register_api(data.bp)
     app.register_api(health.bp)

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.routing import PathConverter
 
 from api.auth import BEARER_SECURITY, require_owner
 from api.errors import INVALID_LINK, process_refusal, unknown_package
@@ -29,6 +30,7 @@ from storage.crypto import LinkSealer
 from storage.links import InvalidLink, parse_package_link
 
 PREFIX = "/api/process"
+LINK_CONVERTER = "link"
 BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
 RETRY_AFTER_SECONDS = "30"
 PROCESSING = (Status.QUEUED, Status.DOWNLOADING, Status.ANALYZING)
@@ -42,6 +44,17 @@ bp = APIBlueprint(
 _SUBMIT_RESPONSES = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
 _SUBMIT_RESPONSES.update({429: ProcessRetryLater, 503: ProcessRetryLater})
 _OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse, 429: RateLimitedResponse}
+
+
+class LinkConverter(PathConverter):
+    """Everything after the prefix, slashes and decoded newlines included.
+
+    Werkzeug's `path` stops at a newline (`.` in its regex), so `%0A` in a link made the DELETE
+    rule match instead and the client got a 405 rather than INVALID_LINK.
+    """
+
+    regex = r"[\s\S]+"
+    part_isolating = False  # said explicitly: Werkzeug infers it from a "/" in the regex
 
 
 def _accepted(package_id: str, status: int) -> Response:
@@ -88,7 +101,7 @@ def _raw_link(path_value: str) -> str:
     return path_value + (f"?{unquote(query)}" if query else "")
 
 
-@bp.post(PREFIX, responses=_SUBMIT_RESPONSES)
+@bp.post(PREFIX, responses={**_SUBMIT_RESPONSES, 413: ErrorResponse})
 def submit_package(body: ProcessBody) -> Response:
     """Submit a package link for processing.
 
@@ -100,11 +113,14 @@ def submit_package(body: ProcessBody) -> Response:
     from this address (`RATE_LIMIT_SUBMIT`).
     503 `errorMessageCode: "BROKER_UNAVAILABLE"` with `Retry-After: 30`: the package is marked
     errored and a later POST re-queues it. An ERRORED package is re-queued (202).
+    413 REQUEST_ENTITY_TOO_LARGE (common error shape): a body over 64 KiB is not read.
     """
     return _submit(body.package_link)
 
 
-@bp.post(f"{PREFIX}/<path:package_link>", responses=_SUBMIT_RESPONSES, merge_slashes=False)
+@bp.post(
+    f"{PREFIX}/<{LINK_CONVERTER}:package_link>", responses=_SUBMIT_RESPONSES, merge_slashes=False
+)
 def submit_package_in_path(path: ProcessLinkPath) -> Response:
     """Submit a package link given URL-encoded in the path.
 

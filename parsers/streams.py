@@ -99,5 +99,11 @@ def iter_lines(stream, max_bytes: int) -> Iterator[bytes | None]:
 
 def read_small(stream, max_bytes: int) -> bytes | None:
     """Read a whole small member, or return None when it is bigger than max_bytes."""
-    data = stream.read(max_bytes + 1)
-    return None if len(data) > max_bytes else data
+    # Read in chunks: read(max_bytes + 1) would allocate the whole limit up front.
+    data = bytearray()
+    while len(data) <= max_bytes:
+        chunk = stream.read(min(READ_BUFFER, max_bytes + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return None if len(data) > max_bytes else bytes(data)

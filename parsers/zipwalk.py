@@ -1,6 +1,7 @@
 """Safe listing of a package zip and detection of its roots by file pattern."""
 
 import contextlib
+import itertools
 import re
 import zipfile
 from collections import Counter
@@ -80,6 +81,35 @@ def check_entries(infos: list[zipfile.ZipInfo], limits: ParseLimits) -> None:
             raise InvalidPackage("An archive entry has a suspicious compression ratio.")
     if total > limits.max_total_uncompressed:
         raise InvalidPackage("The archive declares more uncompressed data than allowed.")
+    _check_no_overlap(infos)
+
+
+_LOCAL_HEADER_BYTES = 30
+
+
+def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse entries whose data overlap (a zip-bomb trick: many names, one deflate stream)."""
+    spans = sorted(
+        (
+            info.header_offset,
+            info.header_offset
+            + _LOCAL_HEADER_BYTES
+            + _raw_name_length(info)
+            + info.compress_size,
+        )
+        for info in infos
+    )
+    for (_, end), (next_start, _) in itertools.pairwise(spans):
+        if end > next_start:
+            raise InvalidPackage("Archive entries overlap.")
+
+
+def _raw_name_length(info: zipfile.ZipInfo) -> int:
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    try:
+        return len(info.orig_filename.encode(encoding))
+    except UnicodeEncodeError:
+        return len(info.orig_filename.encode("utf-8", "surrogateescape"))
 
 
 def _check_name(name: str) -> None:

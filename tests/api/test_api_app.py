@@ -58,9 +58,7 @@ class DownStore:
 
 
 def test_health_is_503_when_the_store_is_down(settings):
-    app = create_app(
-        TEST_CONFIG, settings=settings, store=DownStore(), queue=RecordingQueue()
-    )
+    app = create_app(TEST_CONFIG, settings=settings, store=DownStore(), queue=RecordingQueue())
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.get_json() == {"broker": "ok", "store": "unreachable"}
@@ -169,9 +167,7 @@ class BrokenStore:
 
 
 def test_an_unexpected_exception_is_a_bare_500(settings):
-    app = create_app(
-        TEST_CONFIG, settings=settings, store=BrokenStore(), queue=RecordingQueue()
-    )
+    app = create_app(TEST_CONFIG, settings=settings, store=BrokenStore(), queue=RecordingQueue())
     response = app.test_client().post(
         "/api/process", json={"package_link": discord_link(new_upn())}
     )

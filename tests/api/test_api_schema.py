@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from api_support import TEST_CONFIG, RecordingQueue, new_upn, sample_views
+from api_support import TEST_CONFIG, RecordingQueue, new_upn, path_form, sample_views
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api import create_app
+from api.schemas import MAX_OFFSET
 from settings import Settings
 from storage.crypto import package_id_for
 
@@ -85,3 +86,28 @@ def test_every_answer_matches_the_document(case, data, app, owner):
     if "package_id" in (case.path_parameters or {}) and data.draw(st.booleans(), label="owner"):
         act_as_owner(case, data, *owner)
     case.call_and_validate(app=app, checks=CHECKS)
+
+
+# -- what the property tests found, pinned ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["https://click.discord.com/ls/click?upn=a\nb", "\n", "a\r\nb"])
+def test_a_path_form_link_with_a_newline_is_invalid_not_405(client, link):
+    response = client.post(path_form(link))
+    assert response.status_code == 400
+    assert response.get_json()["errorMessageCode"] == "INVALID_LINK"
+
+
+def test_an_offset_beyond_any_list_is_400_not_500(client, owner):
+    upn, package_id = owner
+    url = f"/api/data/{package_id}/top/dms/ly?offset={2**70}"
+    response = client.get(url, headers={"Authorization": f"Bearer {upn}"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_the_largest_offset_is_an_empty_page(client, owner):
+    upn, package_id = owner
+    url = f"/api/data/{package_id}/top/dms/ly?offset={MAX_OFFSET}"
+    response = client.get(url, headers={"Authorization": f"Bearer {upn}"})
+    assert (response.status_code, response.get_json()["entries"]) == (200, [])
