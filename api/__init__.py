@@ -2,7 +2,8 @@
 
 Nothing is read at import time and nothing heavy is imported: the Celery app is imported when an
 app is created without an injected queue, the store is opened on first use, and `parsers` and the
-task modules are never imported by the API.
+task modules are never imported by the API. Rate limits per client address (`api.ratelimit`)
+count in Redis when there is one; tests pass `RATELIMIT_STORAGE_URI: "memory://"`.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ class ProcessResponse(BaseModel):
 
 
 class ProcessRetryLater(ProcessResponse):
-    """A refusal to retry later (429 `RATE_LIMITED`, 503 `BROKER_UNAVAILABLE`): see `Retry-After`."""
+    """A refusal to retry later (429 RATE_LIMITED, 503 BROKER_UNAVAILABLE): see `Retry-After`."""
 
     model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 

@@ -2,7 +2,7 @@
 
 Redirects are followed by hand so each hop is checked: https (or an allow-listed origin), and a
 host that resolves to a private, loopback, link-local or reserved address is refused unless its
-origin is allow-listed.
+origin is allow-listed. The connection then goes to the very address that was checked.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 CHUNK_BYTES = 1 << 20
 MAX_REDIRECTS = 5
@@ -47,33 +48,64 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _is_public_host(host: str) -> bool:
+def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        return False
-    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    return bool(addresses) and all(a.is_global for a in addresses)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DownloadError(
+            "DOWNLOAD_FAILED", "the link's host does not resolve", retryable=True
+        ) from exc
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
-def check_hop(url: str, limits: DownloadLimits) -> None:
-    """Refuse a URL the worker must not fetch."""
-    if _origin(url) in limits.allowed_origins:
-        return
+def check_hop(url: str, limits: DownloadLimits) -> str:
+    """Refuse a URL the worker must not fetch; returns the checked address to connect to."""
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+    allowed = _origin(url) in limits.allowed_origins
+    if not allowed and (parts.scheme != "https" or parts.username or parts.password):
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL that is not allowed")
-    if not _is_public_host(parts.hostname):
+    if not parts.hostname:
+        raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL without a host")
+    addresses = _resolve(parts.hostname)
+    if not addresses or not (allowed or all(a.is_global for a in addresses)):
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a non-public address")
+    return str(addresses[0])
+
+
+class PinnedAddressAdapter(HTTPAdapter):
+    """Connects to the address `check_hop` checked, so DNS cannot change between check and use.
+
+    The URL keeps its host name, so the Host header, TLS SNI and certificate checks still use it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+        self.pins: dict[str, str] = {}
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        hostname = host_params["host"]
+        pinned = self.pins.get(hostname)
+        if pinned is None:
+            raise DownloadError("DOWNLOAD_FAILED", "connection to an unchecked host refused")
+        if host_params["scheme"] == "https":
+            pool_kwargs = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
+        host_params = {**host_params, "host": pinned}
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
 
 
 def _open(session: requests.Session, url: str, limits: DownloadLimits) -> requests.Response:
+    adapter = PinnedAddressAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     for _hop in range(MAX_REDIRECTS + 1):
-        check_hop(url, limits)
+        parts = urlsplit(url)
+        adapter.pins[parts.hostname] = check_hop(url, limits)
         response = session.get(
             url,
             stream=True,
             allow_redirects=False,
+            headers={"Host": parts.netloc.rpartition("@")[2]},
             timeout=(limits.connect_timeout, limits.read_timeout),
         )
         if not response.is_redirect:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -150,7 +151,7 @@ def test_every_limited_operation_documents_its_429(client):
             assert schema.endswith(f"/{expected}"), (method, path)
 
 
-# -- storage ----------------------------------------------------------------------------------------
+# -- storage --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -227,3 +228,14 @@ def test_two_apps_sharing_the_embedded_redis_share_the_budget(embedded_redis, st
     assert submit(second.test_client()).status_code == 429
     assert read(second.test_client()).status_code == 401
     assert not limiter_of(first)._storage_dead and not limiter_of(second)._storage_dead
+
+
+def test_a_refused_path_form_submission_logs_no_link(limited, caplog):
+    client = limited(rate_limit_submit="1/minute").test_client()
+    upn = new_upn()
+    with caplog.at_level(logging.DEBUG):
+        client.post(path_form(discord_link(new_upn())))
+        refused = client.post(path_form(discord_link(upn)))
+    assert refused.status_code == 429
+    assert "exceeded" in caplog.text  # Flask-Limiter's line: limit, address and budget name only
+    assert upn[:40] not in caplog.text and "click.discord.com" not in caplog.text

@@ -88,7 +88,7 @@ def test_every_answer_matches_the_document(case, data, app, owner):
     case.call_and_validate(app=app, checks=CHECKS)
 
 
-# -- what the property tests found, pinned ----------------------------------------------------------
+# -- what the property tests found, pinned --------------------------------------------------------
 
 
 @pytest.mark.parametrize("link", ["https://click.discord.com/ls/click?upn=a\nb", "\n", "a\r\nb"])

@@ -127,3 +127,42 @@ def test_a_server_dripping_bytes_is_stopped_by_the_total_deadline(tmp_path):
     assert err.value.code == "DOWNLOAD_FAILED"
     assert "too long" in str(err.value)
     assert not (tmp_path / "p.zip").exists()
+
+
+def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(tmp_path, monkeypatch):
+    """DNS rebinding: the name answers 127.0.0.1 when checked, then another address."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host == "pkg.test":
+            address = next(answers, "127.0.0.2")  # nothing listens there: a leak would fail
+            return real(address, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with ScriptedServer({"/p.zip": body(b"zip-bytes")}) as srv:
+        port = srv.origin.rsplit(":", 1)[1]
+        origin = f"http://pkg.test:{port}"
+        download(f"{origin}/p.zip", tmp_path / "p.zip", limits(origin))
+    assert (tmp_path / "p.zip").read_bytes() == b"zip-bytes"
+
+
+def test_check_hop_returns_the_checked_address():
+    assert check_hop("http://127.0.0.1:9/x", limits("http://127.0.0.1:9")) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://2130706433/x",
+        "https://0x7f.0.0.1/x",
+        "https://0177.0.0.1/x",
+        "https://[::ffff:127.0.0.1]/x",
+    ],
+)
+def test_loopback_in_other_notations_is_refused(url):
+    with pytest.raises(DownloadError):
+        check_hop(url, limits("http://127.0.0.1:9"))
