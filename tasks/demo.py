@@ -70,6 +70,14 @@ def _print_overview(overview: dict) -> None:
     print(f"  {'payments':<18} {overview['payments']}")
 
 
+def _display_name(entry: dict) -> str:
+    name = entry.get("display_name") or entry.get("name") or entry.get("username")
+    if kind := entry.get("kind"):
+        where = entry.get("guild_name") or kind.replace("_", " ")
+        return f"{name or 'unnamed'} ({where})"
+    return name or "unnamed"
+
+
 def _print_top(api: str, package_id: str, headers: dict) -> None:
     for kind in ("dms", "guilds", "channels"):
         top = requests.get(
@@ -77,7 +85,7 @@ def _print_top(api: str, package_id: str, headers: dict) -> None:
         ).json()
         print(f"\nTop {kind} (lifetime, {top['total']} in all)")
         for rank, entry in enumerate(top["entries"], 1):
-            name = entry.get("display_name") or entry.get("name") or entry.get("username")
+            name = _display_name(entry)
             print(
                 f"  {rank}. {name!s:<28} {entry['messages']:>7} messages "
                 f"{entry['voice_minutes']:>8} voice min"

@@ -35,6 +35,7 @@ def stack(served_dir, file_server):
     env = {"DL_ZIP_WHITELISTED_DOMAINS": file_server.origin, "SECRET_KEY": "integration-secret"}
     with LocalStack(served_dir / "data", env) as local:
         local.start_all()
+        local.start_beat()
         yield local
 
 

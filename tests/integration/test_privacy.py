@@ -62,7 +62,7 @@ def test_no_secret_in_any_broker_key_or_value(processed, stack):
 
 def test_no_secret_in_the_logs_of_any_process(processed, stack):
     logs = list((stack.data_dir / "logs").glob("*.log"))
-    assert {p.stem for p in logs} >= {"api", "worker", "broker"}
+    assert {p.stem for p in logs} >= {"api", "worker", "broker", "beat"}
     text = b"".join(p.read_bytes() for p in logs)
     assert b"POST /api/process/" in text  # the access log is on, and redacted
     for needle in needles(processed):
