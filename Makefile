@@ -18,7 +18,8 @@ demo: venv  ## the main job end to end on embedded defaults
 	$(PY) -m tasks.demo
 
 run: venv  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start
+	# honcho gives the first Procfile process (web) exactly $$PORT, the others $$PORT+100*n.
+	PORT=$${PORT:-8000} PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start
 
 test: venv  ## the whole test suite, integration tests included
 	$(PY) -m pytest
