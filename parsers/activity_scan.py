@@ -1,0 +1,174 @@
+"""Fast scanning of activity shards: big buffers, per-line work only for counted events.
+
+Recent exports write every line as `{"event_type":"<name>",...}`: such a line is classified from
+its first bytes, and an uncounted one costs nothing more. A counted line gets its few fields by
+targeted lookups instead of a full JSON decode. Any line that does not have the common shape, or
+whose fields cannot be taken with certainty, goes through `activity.read_line` (the exact rules).
+"""
+
+import re
+
+from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line
+from parsers.streams import Skipped
+
+CHUNK_BYTES = 4 * 1024 * 1024
+_PREFIX = b'{"event_type":"'
+_AFTER_PREFIX = len(_PREFIX)
+_CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
+_MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
+# Keys each counted family needs besides "timestamp" (what activity's handlers read).
+_FAMILY_KEYS = {
+    "app_opened": ("os",),
+    "sessions": ("os",),
+    "voice": ("channel_id", "guild_id", "client_track_timestamp"),
+    "add_reaction": ("emoji_name", "emoji_id"),
+    "guild_joined": ("guild_id",),
+    "application_command_used": ("application_id",),
+    "slash_command_used": ("application_id",),
+}
+_KEYS = {
+    event: tuple((key, f'"{key}":'.encode()) for key in ("timestamp", *_FAMILY_KEYS.get(family, ())))
+    for event, family in FAMILY_OF.items()
+}
+
+
+class _Unsure(Exception):
+    """A field cannot be taken without a full decode."""
+
+
+class ActivityScanner:
+    """Reads one shard stream into a tally, in big buffers."""
+
+    def __init__(self, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> None:
+        self.tally = tally
+        self.skipped = skipped
+        self.max_line_bytes = max_line_bytes
+        self.lines = 0
+        # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
+        self.names: dict[bytes, str] = {event.encode(): event for event in FAMILY_OF}
+
+    def read(self, stream) -> int:
+        """Scan the whole stream; return the number of lines read."""
+        carry = b""
+        dropping = False  # inside a line over the limit: discard up to its end
+        while chunk := stream.read(CHUNK_BYTES):
+            if dropping:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    continue
+                chunk, dropping = chunk[end + 1 :], False
+            buffer = carry + chunk if carry else chunk
+            cut = buffer.rfind(b"\n") + 1
+            if cut:
+                self.scan(buffer, cut)
+            carry = buffer[cut:]
+            if len(carry) > self.max_line_bytes:
+                carry, dropping = b"", True
+                self._too_long()
+        if dropping:
+            return self.lines
+        if carry:
+            self._line(carry)
+        return self.lines
+
+    def _too_long(self) -> None:
+        self.lines += 1
+        self.skipped.add("too_long")
+
+    def scan(self, buffer: bytes, stop: int) -> None:
+        """Handle every line of buffer[:stop] (stop is just after a newline)."""
+        find, startswith, names = buffer.find, buffer.startswith, self.names
+        limit, pos, lines = self.max_line_bytes, 0, 0
+        while pos < stop:
+            end = find(b"\n", pos)
+            lines += 1
+            if end - pos > limit:
+                self.skipped.add("too_long")
+            elif startswith(_PREFIX, pos):
+                quote = find(b'"', pos + _AFTER_PREFIX, end)
+                kind = names.get(buffer[pos + _AFTER_PREFIX : quote]) if quote > 0 else None
+                if kind:
+                    self._counted(buffer[pos:end], kind)
+                elif kind is None:
+                    self._odd(buffer[pos : end + 1], buffer[pos + _AFTER_PREFIX : quote])
+            else:
+                read_line(buffer[pos : end + 1], self.tally, self.skipped)
+            pos = end + 1
+        self.lines += lines
+
+    def _line(self, line: bytes) -> None:
+        self.lines += 1
+        read_line(line, self.tally, self.skipped)
+
+    def _odd(self, line: bytes, name: bytes) -> None:
+        """A line of the common shape whose name is new: learn it, or read the line exactly."""
+        if _CLEAN_NAME.fullmatch(name):
+            if len(self.names) < _MAX_NAMES:
+                self.names[name] = ""
+            return
+        read_line(line, self.tally, self.skipped)
+
+    def _counted(self, line: bytes, event_type: str) -> None:
+        if _plain_object(line):
+            try:
+                event = {key: _field(line, pattern) for key, pattern in _KEYS[event_type]}
+            except _Unsure:
+                pass
+            else:
+                if count_event(event, event_type, self.tally, None):
+                    return
+        read_line(line, self.tally, self.skipped)
+
+
+def _plain_object(line: bytes) -> bool:
+    """One flat object, complete, valid UTF-8 (so a key found is a top-level key)."""
+    body = line.rstrip(b"\r")
+    if body[-1:] != b"}" or body.count(b"{") != 1:
+        return False
+    if body.isascii():
+        return True
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _field(line: bytes, pattern: bytes) -> object:
+    """The value of a top-level key as orjson would give it, or _Unsure."""
+    at = line.find(pattern)
+    if at < 0:
+        if pattern[:-1] in line:
+            raise _Unsure  # spaced out, or the name seen as a value: decode to be sure
+        return None
+    if line[at - 1] not in b",{" or line.find(pattern, at + 1) >= 0:
+        raise _Unsure
+    start = at + len(pattern)
+    if line[start : start + 1] == b'"':
+        end = line.find(b'"', start + 1)
+        raw = line[start + 1 : end]
+        if b"\\" in raw or end < 0:
+            return _escaped(line, start)
+        return raw.decode()
+    if line.startswith(b"null", start) and line[start + 4 : start + 5] in (b",", b"}"):
+        return None
+    raise _Unsure  # numbers, booleans, arrays: rare, orjson decides
+
+
+_STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"')
+
+
+def _escaped(line: bytes, start: int) -> str:
+    """A string value holding escapes: only \\" (quoted timestamps) is undone here."""
+    match = _STRING.match(line, start)
+    if match is None:
+        raise _Unsure
+    raw = match.group(1)
+    if raw.count(b"\\") != raw.count(b'\\"'):
+        raise _Unsure
+    return raw.replace(b'\\"', b'"').decode()
+
+
+def read_activity_fast(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:
+    """Read one events-*.json shard into the tally; return the number of lines read."""
+    return ActivityScanner(tally, skipped, max_line_bytes).read(stream)
