@@ -57,22 +57,28 @@ class SourceTally:
 
 
 def read_activity(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:
-    """Read one events-*.json shard into the tally; return the number of lines read."""
+    """Read one events-*.json shard line by line (the reference reader; see activity_scan)."""
     lines = 0
-    search = _EVENT_TYPE.search
     for line in iter_lines(stream, max_line_bytes):
         lines += 1
         if line is None:
             skipped.add("too_long")
-            continue
-        match = search(line)
-        if match is None:
-            _unmatched(line, tally, skipped)
-            continue
-        event_type = _COUNTED.get(match.group(1))
-        if event_type is not None:
-            _count_line(line, event_type, tally, skipped)
+        else:
+            read_line(line, tally, skipped)
     return lines
+
+
+def read_line(line: bytes, tally: SourceTally, skipped: Skipped) -> None:
+    """Count one line exactly: the first event_type match decides, counted lines are decoded."""
+    match = _EVENT_TYPE.search(line)
+    if match is None:
+        _unmatched(line, tally, skipped)
+        return
+    event_type = _COUNTED.get(match.group(1))
+    if event_type is not None:
+        event = _decode(line, skipped)
+        if event is not None:
+            count_event(event, event_type, tally, skipped)
 
 
 def _unmatched(line: bytes, tally: SourceTally, skipped: Skipped) -> None:
@@ -82,18 +88,12 @@ def _unmatched(line: bytes, tally: SourceTally, skipped: Skipped) -> None:
         if event is not None:
             name = event.get("event_type")
             if isinstance(name, str) and name in FAMILY_OF:
-                _count_event(event, name, tally, skipped)
+                count_event(event, name, tally, skipped)
             elif not isinstance(name, str):
                 skipped.add("no_event_type")
         return
     if line.strip():
         skipped.add("no_event_type")
-
-
-def _count_line(line: bytes, event_type: str, tally: SourceTally, skipped: Skipped) -> None:
-    event = _decode(line, skipped)
-    if event is not None:
-        _count_event(event, event_type, tally, skipped)
 
 
 def _decode(line: bytes, skipped: Skipped) -> dict | None:
@@ -113,13 +113,18 @@ def _decode(line: bytes, skipped: Skipped) -> dict | None:
     return event
 
 
-def _count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skipped) -> None:
+def count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skipped | None) -> bool:
+    """Count one decoded event; False (and nothing counted) when it has no usable timestamp.
+
+    The unusable timestamp is counted as skipped unless skipped is None (the caller retries).
+    """
     seconds = parse_instant(event.get("timestamp"))
     if seconds is None:
         seconds = parse_instant(event.get("client_track_timestamp"))
     if seconds is None:
-        skipped.add("invalid_timestamp")
-        return
+        if skipped is not None:
+            skipped.add("invalid_timestamp")
+        return False
     day = int(seconds // 86400)
     days = tally.events.get(event_type)
     if days is None:
@@ -136,6 +141,7 @@ def _count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skip
     handler = _HANDLERS.get(family)
     if handler is not None:
         handler(event, event_type, seconds, day, tally)
+    return True
 
 
 def _app_opened(event: dict, _type: str, _seconds: float, day: int, tally: SourceTally) -> None:

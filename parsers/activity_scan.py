@@ -86,11 +86,12 @@ class ActivityScanner:
                 self.skipped.add("too_long")
             elif startswith(_PREFIX, pos):
                 quote = find(b'"', pos + _AFTER_PREFIX, end)
-                kind = names.get(buffer[pos + _AFTER_PREFIX : quote]) if quote > 0 else None
+                name = buffer[pos + _AFTER_PREFIX : quote] if quote > 0 else b"-"
+                kind = names.get(name)
                 if kind:
                     self._counted(buffer[pos:end], kind)
                 elif kind is None:
-                    self._odd(buffer[pos : end + 1], buffer[pos + _AFTER_PREFIX : quote])
+                    self._odd(buffer[pos : end + 1], name)
             else:
                 read_line(buffer[pos : end + 1], self.tally, self.skipped)
             pos = end + 1
@@ -122,13 +123,16 @@ class ActivityScanner:
 
 def _plain_object(line: bytes) -> bool:
     """One flat object, complete, valid UTF-8 (so a key found is a top-level key)."""
-    body = line.rstrip(b"\r")
-    if body[-1:] != b"}" or body.count(b"{") != 1:
+    last = line[-1:]
+    if last == b"\r":
+        line = line[:-1]
+        last = line[-1:]
+    if last != b"}" or line.find(b"{", 1) >= 0:
         return False
-    if body.isascii():
+    if line.isascii():
         return True
     try:
-        body.decode()
+        line.decode()
     except UnicodeDecodeError:
         return False
     return True
@@ -141,10 +145,16 @@ def _field(line: bytes, pattern: bytes) -> object:
         if pattern[:-1] in line:
             raise _Unsure  # spaced out, or the name seen as a value: decode to be sure
         return None
-    if line[at - 1] not in b",{" or line.find(pattern, at + 1) >= 0:
-        raise _Unsure
     start = at + len(pattern)
-    if line[start : start + 1] == b'"':
+    if line[at - 1] not in b",{" or line.find(pattern, start) >= 0:
+        raise _Unsure
+    if line[start] == 0x22:  # a string
+        if line[start + 1] == 0x5C and line[start + 2] == 0x22:  # "\"...\"": a quoted instant
+            end = line.find(b'\\""', start + 3)
+            raw = line[start + 3 : end]
+            if end > 0 and b"\\" not in raw and b'"' not in raw:
+                return '"' + raw.decode() + '"'
+            return _escaped(line, start)
         end = line.find(b'"', start + 1)
         raw = line[start + 1 : end]
         if b"\\" in raw or end < 0:

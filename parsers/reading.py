@@ -4,7 +4,8 @@ import zipfile
 from collections import Counter
 
 from parsers.account import parse_payments_json, parse_user_json
-from parsers.activity import SourceTally, read_activity
+from parsers.activity import SourceTally
+from parsers.activity_scan import read_activity_fast
 from parsers.channels import guild_name, load_json, parse_channel, parse_index
 from parsers.limits import ParseLimits
 from parsers.messages import MessageSink, read_messages_csv, read_messages_json
@@ -140,6 +141,6 @@ class PackageReader:
         source, info = item
         tally = self.tallies.setdefault(source, SourceTally())
         with open_member(self.archive, info, self.progress) as stream:
-            lines = read_activity(stream, tally, self.data.skipped, self.limits.max_line_bytes)
+            lines = read_activity_fast(stream, tally, self.data.skipped, self.limits.max_line_bytes)
         self.data.files["activity"] += 1
         self.data.activity_lines += lines

@@ -116,14 +116,13 @@ class LocalStack:
                 self.settings, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
 
+    def _celery(self, name: str, *args: str) -> subprocess.Popen:
+        return self._spawn(name, [sys.executable, "-m", "celery", "-A", "tasks.celery_app", *args])
+
     def start_worker(self, name: str = "worker", concurrency: int = 1) -> subprocess.Popen:
         """A real Celery worker process on both queues."""
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks.celery_app",
+        return self._celery(
+            name,
             "worker",
             "--queues",
             "packages,default",
@@ -135,25 +134,12 @@ class LocalStack:
             "--without-gossip",
             "--loglevel",
             "INFO",
-        ]
-        return self._spawn(name, args)
+        )
 
     def start_beat(self) -> subprocess.Popen:
         """The beat scheduler (reaper, purge, cleanup)."""
-        schedule = self.data_dir / "celerybeat-schedule"
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks.celery_app",
-            "beat",
-            "--schedule",
-            str(schedule),
-            "--loglevel",
-            "INFO",
-        ]
-        return self._spawn("beat", args)
+        schedule = str(self.data_dir / "celerybeat-schedule")
+        return self._celery("beat", "beat", "--schedule", schedule, "--loglevel", "INFO")
 
     def start_flower(self, port: int, basic_auth: str) -> subprocess.Popen:
         """Flower through its guarded launcher, with a password, on 127.0.0.1:port."""

@@ -32,7 +32,11 @@ def file_server(served_dir):
 
 @pytest.fixture(scope="session")
 def stack(served_dir, file_server):
-    env = {"DL_ZIP_WHITELISTED_DOMAINS": file_server.origin, "SECRET_KEY": "integration-secret"}
+    env = {
+        "DL_ZIP_WHITELISTED_DOMAINS": file_server.origin,
+        "SECRET_KEY": "integration-secret",
+        "RATE_LIMIT_READ": "100000/minute",  # tests poll status often; limits have their own tests
+    }
     with LocalStack(served_dir / "data", env) as local:
         local.start_all()
         local.start_beat()
