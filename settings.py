@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 GB = 1_000_000_000
@@ -56,10 +56,7 @@ class Settings:
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH: "user:password[,user2:password2]"
     rate_limit_submit: str = "20/minute;200/hour"  # RATE_LIMIT_SUBMIT: POST /api/process per client
     rate_limit_read: str = "600/minute"  # RATE_LIMIT_READ: status and data reads per client
-    rate_limit_storage_url: str = ""  # RATE_LIMIT_STORAGE_URL: default the Redis broker, else memory
-    extra: dict = field(
-        default_factory=dict
-    )  # test-only overrides, never read from the environment
+    rate_limit_storage_url: str = ""  # RATE_LIMIT_STORAGE_URL: default: the Redis broker
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

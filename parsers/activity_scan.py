@@ -11,7 +11,7 @@ import re
 from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line
 from parsers.streams import Skipped
 
-CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 _PREFIX = b'{"event_type":"'
 _AFTER_PREFIX = len(_PREFIX)
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
@@ -27,7 +27,9 @@ _FAMILY_KEYS = {
     "slash_command_used": ("application_id",),
 }
 _KEYS = {
-    event: tuple((key, f'"{key}":'.encode()) for key in ("timestamp", *_FAMILY_KEYS.get(family, ())))
+    event: tuple(
+        (key, f'"{key}":'.encode()) for key in ("timestamp", *_FAMILY_KEYS.get(family, ()))
+    )
     for event, family in FAMILY_OF.items()
 }
 

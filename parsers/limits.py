@@ -21,3 +21,5 @@ class ParseLimits:
     max_json_file_bytes: int = 64 * MIB
     # on_progress is called at least every this many uncompressed bytes.
     progress_every_bytes: int = 4 * MIB
+    # Activity shards at least this big (in total) are read by a second process, in parallel.
+    activity_process_min_bytes: int = 32 * MIB

@@ -1,11 +1,13 @@
 """Analyze one package zip: check it, stream it once, and yield its statistics views lazily."""
 
 import lzma
+import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from parsers.activity_child import ActivityProcess
 from parsers.activity_pick import pick_sources
 from parsers.entities import build_entities
 from parsers.entity_views import entity_views
@@ -89,7 +91,7 @@ def analyze_package(
         progress.total = sum(info.file_size for info in reader.members())
         progress.report()
         try:
-            reader.read_all()
+            _read(zip_path, reader, limits)
         except _CORRUPT as error:
             if progress.aborting:
                 raise
@@ -98,6 +100,32 @@ def analyze_package(
         progress.done = progress.total
         progress.report()
     return PackageAnalysis(data)
+
+
+def _read(zip_path, reader: PackageReader, limits: ParseLimits) -> None:
+    """Read every member; big activity shards go to a child process running alongside."""
+    shards = reader.found.activity
+    size = sum(info.file_size for _, info in shards)
+    if not shards or size < limits.activity_process_min_bytes or not _reopenable(zip_path):
+        reader.read_all()
+        return
+    child = ActivityProcess(zip_path, shards, limits, reader.progress)
+    try:
+        reader.with_activity = False
+        reader.between = child.pump
+        reader.read_all()
+        result = child.result()
+    finally:
+        child.close()
+    data = reader.data
+    reader.tallies.update(result.tallies)
+    data.skipped.by_reason.update(result.skipped.by_reason)
+    data.files["activity"] += result.files
+    data.activity_lines += result.lines
+
+
+def _reopenable(zip_path) -> bool:
+    return isinstance(zip_path, str | os.PathLike)
 
 
 def _describe(found: PackageMap, package_id: str) -> PackageData:

@@ -2,6 +2,7 @@
 
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 
 from parsers.account import parse_payments_json, parse_user_json
 from parsers.activity import SourceTally
@@ -31,6 +32,9 @@ class PackageReader:
         self.limits = limits
         self.progress = progress
         self.tallies: dict[str, SourceTally] = {}
+        # Called between members (the parent's chance to relay the activity child's progress).
+        self.between: Callable[[], None] | None = None
+        self.with_activity = True
 
     def members(self) -> list[zipfile.ZipInfo]:
         """Return every member that will be read (for the progress total)."""
@@ -49,6 +53,8 @@ class PackageReader:
         # Archive order keeps the reads sequential on disk.
         for *_, task, argument in sorted(self._tasks(), key=lambda item: item[:2]):
             task(argument)
+            if self.between is not None:
+                self.between()
 
     def _tasks(self) -> list:
         found = self.found
@@ -68,8 +74,9 @@ class PackageReader:
         for channel_id, channel in found.channels.items():
             add(channel.channel_json, self._channel_json, (channel_id, channel.channel_json))
             add(channel.messages, self._messages, (channel_id, channel.messages))
-        for source, info in found.activity:
-            add(info, self._activity, (source, info))
+        if self.with_activity:
+            for source, info in found.activity:
+                add(info, self._activity, (source, info))
         return tasks
 
     def _small(self, info: zipfile.ZipInfo) -> bytes | None:

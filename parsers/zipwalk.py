@@ -59,7 +59,14 @@ def open_archive(path) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise  # the caller's mistake, not a bad package
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ) as error:
         raise InvalidPackage("The file is not a readable zip archive.") from error
 
 
@@ -92,10 +99,7 @@ def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
     spans = sorted(
         (
             info.header_offset,
-            info.header_offset
-            + _LOCAL_HEADER_BYTES
-            + _raw_name_length(info)
-            + info.compress_size,
+            info.header_offset + _LOCAL_HEADER_BYTES + _raw_name_length(info) + info.compress_size,
         )
         for info in infos
     )
