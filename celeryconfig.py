@@ -34,29 +34,29 @@ task_acks_late = True
 task_reject_on_worker_lost = False  # the reaper and the attempt counter handle lost workers
 worker_prefetch_multiplier = 1
 task_time_limit = _settings.package_time_limit
-task_soft_time_limit = max(_settings.package_time_limit - 60, 60)
+# The soft limit lets a run fail its package cleanly (TIME_LIMIT) before the hard kill.
+task_soft_time_limit = max(
+    _settings.package_time_limit - 60, int(_settings.package_time_limit * 0.9)
+)
 # Unacknowledged messages come back after this; it must exceed the longest task.
 broker_transport_options = {"visibility_timeout": _settings.package_time_limit + 600}
 broker_connection_retry_on_startup = True
 broker_connection_timeout = 5
 
-# Secrets never travel in tasks; still, keep arguments out of events and logs shown by Flower.
+# Events feed Flower; task arguments are package ids only, never a secret.
 worker_send_task_events = True
 task_send_sent_event = True
 worker_hijack_root_logger = False
 worker_max_memory_per_child = 400_000  # KiB: a worker child recycles past this
 
+
+def _every(seconds: int, task: str) -> dict:
+    # a sweep not run before the next one is due is dropped, never piled up behind busy workers
+    return {"task": task, "schedule": timedelta(seconds=seconds), "options": {"expires": seconds}}
+
+
 beat_schedule = {
-    "reap-stale-packages": {
-        "task": names.REAP_STALE_PACKAGES,
-        "schedule": timedelta(seconds=_settings.reaper_interval_seconds),
-    },
-    "purge-orphan-statistics": {
-        "task": names.PURGE_ORPHAN_STATISTICS,
-        "schedule": timedelta(hours=1),
-    },
-    "clean-temp-files": {
-        "task": names.CLEAN_TEMP_FILES,
-        "schedule": timedelta(hours=1),
-    },
+    "reap-stale-packages": _every(_settings.reaper_interval_seconds, names.REAP_STALE_PACKAGES),
+    "purge-orphan-statistics": _every(3600, names.PURGE_ORPHAN_STATISTICS),
+    "clean-temp-files": _every(3600, names.CLEAN_TEMP_FILES),
 }

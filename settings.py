@@ -48,9 +48,9 @@ class Settings:
     download_max_seconds: int = 4 * 3600  # DOWNLOAD_MAX_SECONDS: total download deadline
     package_time_limit: int = 6 * 3600  # PACKAGE_TIME_LIMIT: hard limit of one package task
     max_attempts: int = 3  # MAX_ATTEMPTS: deliveries before a package fails with WORKER_LOST
-    heartbeat_seconds: int = 10  # HEARTBEAT_SECONDS: how often a busy worker says it is alive
     stale_after_seconds: int = 120  # STALE_AFTER_SECONDS: silence before the reaper steps in
     reaper_interval_seconds: int = 60  # REAPER_INTERVAL_SECONDS: beat schedule of the reaper
+    resend_after_seconds: int = 1800  # RESEND_AFTER_SECONDS: a QUEUED package's message is resent
     temp_max_age_seconds: int = 24 * 3600  # TEMP_MAX_AGE_SECONDS: orphan temp files removed after
     flower_address: str = "127.0.0.1"  # FLOWER_ADDRESS: Flower's bind address
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH: "user:password[,user2:password2]"
@@ -80,10 +80,10 @@ class Settings:
             download_max_seconds=_int(env, "DOWNLOAD_MAX_SECONDS", d.download_max_seconds),
             package_time_limit=_int(env, "PACKAGE_TIME_LIMIT", d.package_time_limit),
             max_attempts=_int(env, "MAX_ATTEMPTS", d.max_attempts),
-            heartbeat_seconds=_int(env, "HEARTBEAT_SECONDS", d.heartbeat_seconds),
             stale_after_seconds=_int(env, "STALE_AFTER_SECONDS", d.stale_after_seconds),
             reaper_interval_seconds=_int(env, "REAPER_INTERVAL_SECONDS", d.reaper_interval_seconds),
             temp_max_age_seconds=_int(env, "TEMP_MAX_AGE_SECONDS", d.temp_max_age_seconds),
+            resend_after_seconds=_int(env, "RESEND_AFTER_SECONDS", d.resend_after_seconds),
             flower_address=env.get("FLOWER_ADDRESS") or d.flower_address,
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             rate_limit_submit=env.get("RATE_LIMIT_SUBMIT") or d.rate_limit_submit,
@@ -126,6 +126,9 @@ class Settings:
         """The server secret: SECRET_KEY, else one generated once into DATA_DIR."""
         if self.secret_key:
             return self.secret_key.encode()
+        if self.mongo_url:
+            # processes on several hosts share the store: each would generate its own secret
+            raise RuntimeError("SECRET_KEY must be set when MONGO_URL is (one secret, every host)")
         path = self.data_dir / "secret_key"
         if not path.exists():
             _create_secret_file(path)

@@ -51,6 +51,7 @@ class PackageRecord:
     progress: int = 0  # 0-100
     bytes_done: int | None = None
     bytes_total: int | None = None
+    sent_at: float | None = None  # when a broker message for it was last sent (see find_unsent)
 
 
 class PackageRepository(Protocol):
@@ -61,6 +62,8 @@ class PackageRepository(Protocol):
 
         The reset is a fresh start: the new sealed link, `queued_at=now`, `attempts=0`, and the
         error code, claim, times, progress and byte counts cleared; `generation` is kept.
+        CREATED and REQUEUED set `sent_at=now` (the caller sends the message next); EXISTING
+        leaves it alone.
         """
 
     def get(self, package_id: str) -> PackageRecord | None:
@@ -106,6 +109,36 @@ class PackageRepository(Protocol):
         """An active package with `heartbeat_at < stale_before` back to QUEUED (claim released).
 
         It keeps its `queued_at` (its place in line) and `attempts`; progress and heartbeat reset.
+        Sets `sent_at=now`: the reaper sends its message right after.
+        """
+
+    def release(self, package_id: str, token: str, now: float) -> bool:
+        """The claimer gives the package back for a later attempt; only for the claimer.
+
+        Only when it is DOWNLOADING or ANALYZING with `claim_token == token`: QUEUED, claim
+        released, heartbeat, progress and byte counts cleared, `sent_at=now`; it keeps its
+        `queued_at` and `attempts`. False otherwise (another worker's claim, deleted, finished).
+        """
+
+    def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
+        """QUEUED packages with `sent_at < sent_before` (or never sent), oldest `sent_at` first.
+
+        Never-sent packages (`sent_at` None) come first; ties by package id.
+        """
+
+    def mark_sent(self, package_id: str, sent_before: float, now: float) -> bool:
+        """Set `sent_at=now` only when QUEUED with `sent_at < sent_before` (or None).
+
+        The caller sends the message only on True, so two reapers racing send it once (with
+        `now >= sent_before`, a second call with the same `sent_before` returns False).
+        """
+
+    def fail_stale(self, package_id: str, stale_before: float, code: str, now: float) -> bool:
+        """`fail(package_id, None, code, now)`, but never for a package whose worker is alive.
+
+        Only when it is QUEUED, or active with `heartbeat_at < stale_before`: ERRORED with the
+        code, `finished_at=now`, link wiped, claim released. False otherwise (fresh heartbeat,
+        finished, unknown).
         """
 
     def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
@@ -138,6 +171,13 @@ class StatisticsRepository(Protocol):
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have statistics but no package document (for the purge sweeper)."""
+
+    def purge_orphans(self, limit: int = 100) -> int:
+        """Delete the statistics of up to `limit` package ids that have no package document.
+
+        Absence is re-checked at delete time, so a package enqueued meanwhile keeps its
+        statistics. Returns how many statistics documents were deleted.
+        """
 
 
 class Store(Protocol):

@@ -7,17 +7,15 @@ Package documents use `_id = package_id`; every state change is one filtered upd
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import Any
 
 from bson import Binary
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+from storage.mongo_statistics import MongoStatistics
 
-BATCH_SIZE = 500
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop
 _FIELDS = (
@@ -33,9 +31,29 @@ _FIELDS = (
     "progress",
     "bytes_done",
     "bytes_total",
+    "sent_at",
 )
 _CLEARED = dict.fromkeys(("started_at", "finished_at", "heartbeat_at", "claim_token"))
 _NO_BYTES = {"bytes_done": None, "bytes_total": None}
+# Where release and requeue_stale put an active package: QUEUED, place in line and attempts kept.
+_REQUEUED = {"status": Status.QUEUED.value, "claim_token": None, "heartbeat_at": None}
+_REQUEUED |= {"progress": 0} | _NO_BYTES
+
+
+def _claimable(stale_before: float) -> list[dict[str, Any]]:
+    """`$or` branches: QUEUED, or active with a heartbeat older than `stale_before`."""
+    return [
+        {"status": Status.QUEUED.value},
+        {"status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}},
+    ]
+
+
+def _unsent(sent_before: float) -> dict[str, Any]:
+    """QUEUED and sent before `sent_before`, or never (`sent_at` null or missing)."""
+    return {
+        "status": Status.QUEUED.value,
+        "$or": [{"sent_at": {"$lt": sent_before}}, {"sent_at": None}],
+    }
 
 
 def _new_package(package_id: str, sealed_link: bytes, now: float) -> dict[str, Any]:
@@ -46,6 +64,7 @@ def _new_package(package_id: str, sealed_link: bytes, now: float) -> dict[str, A
         status=Status.QUEUED.value,
         sealed_link=Binary(sealed_link),
         queued_at=now,
+        sent_at=now,
         attempts=0,
         generation=0,
         progress=0,
@@ -63,10 +82,10 @@ def _record(doc: dict[str, Any]) -> PackageRecord:
     return PackageRecord(package_id=doc["_id"], status=Status(doc["status"]), **fields)
 
 
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
+def _failed(code: str, now: float) -> dict[str, Any]:
+    """The `$set` of fail and fail_stale: ERRORED, link wiped, claim released."""
+    failed = {"status": Status.ERRORED.value, "error_code": code, "finished_at": now}
+    return failed | {"sealed_link": None, "claim_token": None}
 
 
 class MongoPackages:
@@ -83,7 +102,8 @@ class MongoPackages:
         """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
 
         REQUEUED is a fresh start: new sealed link, `queued_at=now`, `attempts=0`, error code,
-        claim, times and progress cleared; the published `generation` is kept.
+        claim, times and progress cleared; the published `generation` is kept. CREATED and
+        REQUEUED set `sent_at=now`.
         """
         try:
             self._col.insert_one(_new_package(package_id, sealed_link, now))
@@ -91,7 +111,7 @@ class MongoPackages:
         except DuplicateKeyError:
             pass
         reset = {"status": Status.QUEUED.value, "error_code": None, "queued_at": now}
-        reset |= {"sealed_link": Binary(sealed_link), "attempts": 0, "progress": 0}
+        reset |= {"sealed_link": Binary(sealed_link), "attempts": 0, "progress": 0, "sent_at": now}
         if self._update(
             {"_id": package_id, "status": Status.ERRORED.value},
             {"$set": reset | _CLEARED | _NO_BYTES},
@@ -108,14 +128,10 @@ class MongoPackages:
         self, package_id: str, token: str, now: float, stale_before: float
     ) -> PackageRecord | None:
         """Take the package for one worker run (QUEUED, or active with a stale heartbeat)."""
-        claimable = [
-            {"status": Status.QUEUED.value},
-            {"status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}},
-        ]
         taken = {"status": Status.DOWNLOADING.value, "claim_token": token, "started_at": now}
         taken |= {"heartbeat_at": now, "progress": 0} | _NO_BYTES
         doc = self._col.find_one_and_update(
-            {"_id": package_id, "$or": claimable},
+            {"_id": package_id, "$or": _claimable(stale_before)},
             {"$set": taken, "$inc": {"attempts": 1}},
             return_document=ReturnDocument.AFTER,
         )
@@ -156,16 +172,28 @@ class MongoPackages:
             filter_ = {"_id": package_id, "status": {"$in": _LIVE}}
         else:
             filter_ = {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}}
-        failed = {"status": Status.ERRORED.value, "error_code": code, "finished_at": now}
-        failed |= {"sealed_link": None, "claim_token": None}
-        return self._update(filter_, {"$set": failed})
+        return self._update(filter_, {"$set": _failed(code, now)})
+
+    def fail_stale(self, package_id: str, stale_before: float, code: str, now: float) -> bool:
+        """ERRORED like `fail(token=None)`, only when QUEUED or active with a stale heartbeat."""
+        filter_ = {"_id": package_id, "$or": _claimable(stale_before)}
+        return self._update(filter_, {"$set": _failed(code, now)})
+
+    def release(self, package_id: str, token: str, now: float) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
+        return self._update(
+            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
+            {"$set": _REQUEUED | {"sent_at": now}},
+        )
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
-        """An active package with a stale heartbeat back to QUEUED, keeping its place in line."""
-        queued = {"status": Status.QUEUED.value, "claim_token": None, "heartbeat_at": None}
+        """An active package with a stale heartbeat back to QUEUED, keeping its place in line.
+
+        Sets `sent_at=now`: the reaper sends its message right after.
+        """
         return self._update(
             {"_id": package_id, "status": {"$in": _ACTIVE}, "heartbeat_at": {"$lt": stale_before}},
-            {"$set": queued | {"progress": 0} | _NO_BYTES},
+            {"$set": _REQUEUED | {"sent_at": now}},
         )
 
     def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
@@ -176,6 +204,19 @@ class MongoPackages:
             .limit(limit)
         )
         return [_record(doc) for doc in cursor]
+
+    def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
+        """QUEUED packages sent before `sent_before` (or never), oldest `sent_at` first."""
+        cursor = (
+            self._col.find(_unsent(sent_before))
+            .sort([("sent_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [_record(doc) for doc in cursor]
+
+    def mark_sent(self, package_id: str, sent_before: float, now: float) -> bool:
+        """`sent_at=now` only when QUEUED and sent before `sent_before` (or never): one winner."""
+        return self._update({"_id": package_id} | _unsent(sent_before), {"$set": {"sent_at": now}})
 
     def queue_position(self, package_id: str) -> tuple[int, int]:
         """(QUEUED packages queued before this one, all QUEUED packages); ties by package id.
@@ -199,64 +240,6 @@ class MongoPackages:
     def delete(self, package_id: str) -> bool:
         """Remove the package document; True when one existed."""
         return self._col.delete_one({"_id": package_id}).deleted_count == 1
-
-
-class MongoStatistics:
-    """Sealed statistics blobs in the `statistics` collection."""
-
-    def __init__(self, collection, packages_collection):
-        self._col = collection
-        self._packages = packages_collection
-
-    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
-        """Upsert `(view_id, sealed blob)` pairs, one bulk write per batch; returns the count."""
-        written = 0
-        for batch in _batches(items, BATCH_SIZE):
-            ops = []
-            for view_id, blob in batch:
-                key = {"package_id": package_id, "generation": generation, "view_id": view_id}
-                ops.append(ReplaceOne(key, key | {"blob": Binary(blob)}, upsert=True))
-            self._col.bulk_write(ops, ordered=False)
-            written += len(ops)
-        return written
-
-    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
-        """One indexed read."""
-        doc = self._col.find_one(
-            {"package_id": package_id, "generation": generation, "view_id": view_id},
-            {"blob": 1, "_id": 0},
-        )
-        return bytes(doc["blob"]) if doc else None
-
-    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
-        """Delete the package's documents except `keep_generation`; returns how many."""
-        filter_: dict[str, Any] = {"package_id": package_id}
-        if keep_generation is not None:
-            filter_["generation"] = {"$ne": keep_generation}
-        return self._col.delete_many(filter_).deleted_count
-
-    def delete_generation(self, package_id: str, generation: int) -> int:
-        """Delete one generation of the package's documents (an unpublished run's)."""
-        filter_ = {"package_id": package_id, "generation": generation}
-        return self._col.delete_many(filter_).deleted_count
-
-    def orphan_package_ids(self, limit: int = 100) -> list[str]:
-        """Package ids that have statistics but no package document (for the purge sweeper)."""
-        pipeline = [
-            {"$group": {"_id": "$package_id"}},
-            {"$sort": {"_id": 1}},
-            {
-                "$lookup": {
-                    "from": self._packages.name,
-                    "localField": "_id",
-                    "foreignField": "_id",
-                    "as": "package",
-                }
-            },
-            {"$match": {"package": {"$size": 0}}},
-            {"$limit": limit},
-        ]
-        return [doc["_id"] for doc in self._col.aggregate(pipeline)]
 
 
 class MongoStore:
@@ -283,6 +266,7 @@ class MongoStore:
         packages = self._db["packages"]
         packages.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
         packages.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+        packages.create_index([("status", ASCENDING), ("sent_at", ASCENDING)])
         self._db["statistics"].create_index(
             [("package_id", ASCENDING), ("generation", ASCENDING), ("view_id", ASCENDING)],
             unique=True,

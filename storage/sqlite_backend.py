@@ -8,25 +8,34 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from itertools import islice
 from pathlib import Path
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
 from storage.sqlite_connection import SCHEMA, Connections
+from storage.sqlite_statistics import SQLiteStatistics
 
-BATCH_SIZE = 500
 _CLAIMABLE = "(status = 'QUEUED' OR (status IN ('DOWNLOADING', 'ANALYZING') AND heartbeat_at < ?))"
 _IS_ACTIVE = "status IN ('DOWNLOADING', 'ANALYZING')"
 _COLUMNS = (
     "package_id, status, error_code, sealed_link, queued_at, started_at, finished_at, "
-    "heartbeat_at, attempts, claim_token, generation, progress, bytes_done, bytes_total"
+    "heartbeat_at, attempts, claim_token, generation, progress, bytes_done, bytes_total, sent_at"
 )
+# Back to QUEUED, keeping queued_at and attempts (release, requeue_stale); params: sent_at, id.
+_REQUEUE_ACTIVE = f"""
+UPDATE packages SET status = 'QUEUED', claim_token = NULL, heartbeat_at = NULL, progress = 0,
+    bytes_done = NULL, bytes_total = NULL, sent_at = ?
+WHERE package_id = ? AND {_IS_ACTIVE}
+"""
+_FAIL = (
+    "UPDATE packages SET status = 'ERRORED', error_code = ?, finished_at = ?, "
+    "sealed_link = NULL, claim_token = NULL WHERE package_id = ? AND "
+)
+_UNSENT = "status = 'QUEUED' AND (sent_at < ? OR sent_at IS NULL)"
 # The ERRORED branch of enqueue: a fresh start with the new link (see SQLitePackages.enqueue).
 _REQUEUE_ERRORED = """
 UPDATE packages SET status = 'QUEUED', error_code = NULL, sealed_link = ?, queued_at = ?,
     started_at = NULL, finished_at = NULL, heartbeat_at = NULL, attempts = 0,
-    claim_token = NULL, progress = 0, bytes_done = NULL, bytes_total = NULL
+    claim_token = NULL, progress = 0, bytes_done = NULL, bytes_total = NULL, sent_at = ?
 WHERE package_id = ? AND status = 'ERRORED'
 """
 _CLAIM = f"""
@@ -42,12 +51,6 @@ def _record(row: tuple) -> PackageRecord:
     return PackageRecord(*row[:1], Status(row[1]), *row[2:])
 
 
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 class SQLitePackages:
     """Package documents in the `packages` table."""
 
@@ -61,16 +64,17 @@ class SQLitePackages:
         """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
 
         REQUEUED is a fresh start: new sealed link, `queued_at=now`, `attempts=0`, error code,
-        claim, times and progress cleared; the published `generation` is kept.
+        claim, times and progress cleared; the published `generation` is kept. CREATED and
+        REQUEUED set `sent_at=now`.
         """
         created = self._run(
-            "INSERT INTO packages (package_id, status, sealed_link, queued_at) "
-            "VALUES (?, 'QUEUED', ?, ?) ON CONFLICT (package_id) DO NOTHING",
-            (package_id, sealed_link, now),
+            "INSERT INTO packages (package_id, status, sealed_link, queued_at, sent_at) "
+            "VALUES (?, 'QUEUED', ?, ?, ?) ON CONFLICT (package_id) DO NOTHING",
+            (package_id, sealed_link, now, now),
         )
         if created:
             return EnqueueOutcome.CREATED
-        if self._run(_REQUEUE_ERRORED, (sealed_link, now, package_id)):
+        if self._run(_REQUEUE_ERRORED, (sealed_link, now, now, package_id)):
             return EnqueueOutcome.REQUEUED
         return EnqueueOutcome.EXISTING
 
@@ -135,26 +139,27 @@ class SQLitePackages:
 
     def fail(self, package_id: str, token: str | None, code: str, now: float) -> bool:
         """ERRORED with the code, link wiped, claim released (token None: any QUEUED or active)."""
-        sql = (
-            "UPDATE packages SET status = 'ERRORED', error_code = ?, finished_at = ?, "
-            "sealed_link = NULL, claim_token = NULL WHERE package_id = ? AND "
-        )
         if token is None:
-            sql += "status IN ('QUEUED', 'DOWNLOADING', 'ANALYZING')"
+            sql = _FAIL + "status IN ('QUEUED', 'DOWNLOADING', 'ANALYZING')"
             return bool(self._run(sql, (code, now, package_id)))
-        sql += f"claim_token = ? AND {_IS_ACTIVE}"
+        sql = _FAIL + f"claim_token = ? AND {_IS_ACTIVE}"
         return bool(self._run(sql, (code, now, package_id, token)))
 
+    def fail_stale(self, package_id: str, stale_before: float, code: str, now: float) -> bool:
+        """ERRORED like `fail(token=None)`, only when QUEUED or active with a stale heartbeat."""
+        return bool(self._run(_FAIL + _CLAIMABLE, (code, now, package_id, stale_before)))
+
+    def release(self, package_id: str, token: str, now: float) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
+        return bool(self._run(_REQUEUE_ACTIVE + " AND claim_token = ?", (now, package_id, token)))
+
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
-        """An active package with a stale heartbeat back to QUEUED, keeping its place in line."""
-        return bool(
-            self._run(
-                "UPDATE packages SET status = 'QUEUED', claim_token = NULL, heartbeat_at = NULL, "
-                "progress = 0, bytes_done = NULL, bytes_total = NULL "
-                f"WHERE package_id = ? AND {_IS_ACTIVE} AND heartbeat_at < ?",
-                (package_id, stale_before),
-            )
-        )
+        """An active package with a stale heartbeat back to QUEUED, keeping its place in line.
+
+        Sets `sent_at=now`: the reaper sends its message right after.
+        """
+        sql = _REQUEUE_ACTIVE + " AND heartbeat_at < ?"
+        return bool(self._run(sql, (now, package_id, stale_before)))
 
     def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
         """Active packages whose heartbeat is older than `stale_before`, oldest first."""
@@ -168,6 +173,18 @@ class SQLitePackages:
             .fetchall()
         )
         return [_record(row) for row in rows]
+
+    def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
+        """QUEUED packages sent before `sent_before` (or never), oldest `sent_at` first."""
+        sql = f"SELECT {_COLUMNS} FROM packages WHERE {_UNSENT} "
+        sql += "ORDER BY sent_at, package_id LIMIT ?"
+        rows = self._db.get().execute(sql, (sent_before, limit)).fetchall()
+        return [_record(row) for row in rows]
+
+    def mark_sent(self, package_id: str, sent_before: float, now: float) -> bool:
+        """`sent_at=now` only when QUEUED and sent before `sent_before` (or never): one winner."""
+        sql = f"UPDATE packages SET sent_at = ? WHERE package_id = ? AND {_UNSENT}"
+        return bool(self._run(sql, (now, package_id, sent_before)))
 
     def queue_position(self, package_id: str) -> tuple[int, int]:
         """(QUEUED packages queued before this one, all QUEUED packages); ties by package id.
@@ -195,69 +212,6 @@ class SQLitePackages:
         return bool(self._run("DELETE FROM packages WHERE package_id = ?", (package_id,)))
 
 
-class SQLiteStatistics:
-    """Sealed statistics blobs in the `statistics` table."""
-
-    def __init__(self, connections: Connections):
-        self._db = connections
-
-    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
-        """Upsert `(view_id, sealed blob)` pairs, one transaction per batch; returns the count."""
-        written = 0
-        for batch in _batches(items, BATCH_SIZE):
-            rows = [(package_id, generation, view_id, blob) for view_id, blob in batch]
-            with self._db.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO statistics (package_id, generation, view_id, blob) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            written += len(rows)
-        return written
-
-    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
-        """One indexed read."""
-        row = (
-            self._db.get()
-            .execute(
-                "SELECT blob FROM statistics WHERE package_id = ? AND generation = ? "
-                "AND view_id = ?",
-                (package_id, generation, view_id),
-            )
-            .fetchone()
-        )
-        return bytes(row[0]) if row else None
-
-    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
-        """Delete the package's documents except `keep_generation`; returns how many."""
-        conn = self._db.get()
-        if keep_generation is None:
-            sql, params = "DELETE FROM statistics WHERE package_id = ?", (package_id,)
-        else:
-            sql = "DELETE FROM statistics WHERE package_id = ? AND generation != ?"
-            params = (package_id, keep_generation)
-        return conn.execute(sql, params).rowcount
-
-    def delete_generation(self, package_id: str, generation: int) -> int:
-        """Delete one generation of the package's documents (an unpublished run's)."""
-        sql = "DELETE FROM statistics WHERE package_id = ? AND generation = ?"
-        return self._db.get().execute(sql, (package_id, generation)).rowcount
-
-    def orphan_package_ids(self, limit: int = 100) -> list[str]:
-        """Package ids that have statistics but no package document (for the purge sweeper)."""
-        rows = (
-            self._db.get()
-            .execute(
-                "SELECT DISTINCT s.package_id FROM statistics s WHERE NOT EXISTS "
-                "(SELECT 1 FROM packages p WHERE p.package_id = s.package_id) "
-                "ORDER BY s.package_id LIMIT ?",
-                (limit,),
-            )
-            .fetchall()
-        )
-        return [row[0] for row in rows]
-
-
 class SQLiteStore:
     """The embedded store: packages and statistics in one SQLite file (WAL mode)."""
 
@@ -265,7 +219,7 @@ class SQLiteStore:
         self.path = Path(path)
         self._connections = Connections(self.path)
         self.packages = SQLitePackages(self._connections)
-        self.statistics = SQLiteStatistics(self._connections)
+        self.statistics = SQLiteStatistics(self._connections, packages_table="packages")
 
     def ping(self) -> bool:
         """True when the database answers SELECT 1."""

@@ -29,10 +29,12 @@ CREATE TABLE IF NOT EXISTS packages (
     generation INTEGER NOT NULL DEFAULT 0,
     progress INTEGER NOT NULL DEFAULT 0,
     bytes_done INTEGER,
-    bytes_total INTEGER
+    bytes_total INTEGER,
+    sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS packages_status_queued_at ON packages (status, queued_at);
 CREATE INDEX IF NOT EXISTS packages_status_heartbeat_at ON packages (status, heartbeat_at);
+CREATE INDEX IF NOT EXISTS packages_status_sent_at ON packages (status, sent_at);
 CREATE TABLE IF NOT EXISTS statistics (
     package_id TEXT NOT NULL,
     generation INTEGER NOT NULL,

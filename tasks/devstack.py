@@ -93,15 +93,15 @@ class LocalStack:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child's lifetime
-        process = subprocess.Popen(
-            args,
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill() reaches the pool children
-        )
+        with open(self.log_path(name), "ab") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                args,
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() reaches the pool children
+            )
         self.processes[name] = process
         return process
 

@@ -51,11 +51,28 @@ def _origin(url: str) -> str:
 def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError):
         raise DownloadError(
             "DOWNLOAD_FAILED", "the link's host does not resolve", retryable=True
-        ) from exc
+        ) from None
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global, and so is any IPv4 address it wraps (mapped, 6to4, NAT64, Teredo)."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour]
+        if address.teredo:
+            embedded.append(address.teredo[1])
+        if address in NAT64_PREFIX:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        return all(inner.is_global for inner in embedded if inner is not None)
+    return True
 
 
 def check_hop(url: str, limits: DownloadLimits) -> str:
@@ -67,7 +84,7 @@ def check_hop(url: str, limits: DownloadLimits) -> str:
     if not parts.hostname:
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL without a host")
     addresses = _resolve(parts.hostname)
-    if not addresses or not (allowed or all(a.is_global for a in addresses)):
+    if not addresses or not (allowed or all(_is_public(a) for a in addresses)):
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a non-public address")
     return str(addresses[0])
 
@@ -94,7 +111,7 @@ class PinnedAddressAdapter(HTTPAdapter):
         return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
 
 
-def _open(session: requests.Session, url: str, limits: DownloadLimits) -> requests.Response:
+def _open(session: requests.Session, url: str, limits: DownloadLimits, on_hop) -> requests.Response:
     adapter = PinnedAddressAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -105,13 +122,15 @@ def _open(session: requests.Session, url: str, limits: DownloadLimits) -> reques
             url,
             stream=True,
             allow_redirects=False,
-            headers={"Host": parts.netloc.rpartition("@")[2]},
+            # a zip needs no transfer decoding: byte counts then match Content-Length
+            headers={"Host": parts.netloc.rpartition("@")[2], "Accept-Encoding": "identity"},
             timeout=(limits.connect_timeout, limits.read_timeout),
         )
         if not response.is_redirect:
             return response
         location = response.headers.get("Location", "")
         response.close()
+        on_hop()  # a heartbeat between hops: each may take up to the timeouts
         url = urljoin(url, location)
     raise DownloadError("DOWNLOAD_FAILED", "too many redirects")
 
@@ -144,16 +163,17 @@ def download(
     try:
         with requests.Session() as session:
             session.headers["User-Agent"] = USER_AGENT
-            response = _open(session, url, limits)
+            response = _open(session, url, limits, lambda: on_progress and on_progress(0, None))
             with response:
                 _check_status(response)
                 total = _declared_length(response, limits)
                 return _write_body(response, dest, limits, deadline, total, on_progress)
     except requests.RequestException as exc:
         dest.unlink(missing_ok=True)
+        # from None: the library's message quotes the URL, and with it the link's secret
         raise DownloadError(
             "DOWNLOAD_FAILED", f"network error: {type(exc).__name__}", retryable=True
-        ) from exc
+        ) from None
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -163,7 +183,7 @@ def _write_body(response, dest, limits, deadline, total, on_progress) -> int:
     done = 0
     with open(dest, "wb") as fh:
         # read1 returns what has arrived, so a server dripping bytes meets the deadline check.
-        while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
+        while chunk := response.raw.read1(CHUNK_BYTES, decode_content=False):
             done += len(chunk)
             if done > limits.max_bytes:
                 raise DownloadError("TOO_LARGE", "the package is larger than the allowed size")

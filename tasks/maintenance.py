@@ -15,42 +15,60 @@ log = logging.getLogger(__name__)
 
 @app.task(name=names.REAP_STALE_PACKAGES, base=BaseTask)
 def reap_stale_packages() -> int:
-    """Re-queue packages whose worker stopped heart-beating; fail them after the last attempt."""
+    """Re-queue packages whose worker went silent (failing them after the last attempt), and
+    send again packages whose broker message may have been lost."""
     settings, store = get_settings(), get_store()
     now = time.time()
+    handled = _reap_silent(settings, store, now) + _resend_waiting(settings, store, now)
+    if handled:
+        log.info("reaper: %d packages handled", handled)
+    return handled
+
+
+def _reap_silent(settings, store, now: float) -> int:
     stale_before = now - settings.stale_after_seconds
-    reaped = 0
+    handled = 0
     for record in store.packages.find_stale(stale_before):
         if record.attempts >= settings.max_attempts:
-            store.packages.fail(record.package_id, None, "WORKER_LOST", now)
+            if store.packages.fail_stale(record.package_id, stale_before, "WORKER_LOST", now):
+                store.statistics.delete_package(record.package_id)  # nothing was published
         elif store.packages.requeue_stale(record.package_id, stale_before, now):
-            app.send_task(
-                names.PROCESS_PACKAGE,
-                args=[record.package_id],
-                task_id=record.package_id,
-                queue=names.PACKAGES_QUEUE,
-            )
-        reaped += 1
-    if reaped:
-        log.info("reaper: %d stale packages handled", reaped)
-    return reaped
+            _send(record.package_id)
+        handled += 1
+    return handled
+
+
+def _resend_waiting(settings, store, now: float) -> int:
+    """A QUEUED package whose last message is old may have lost it (a crash between the API's
+    store and send, a broker restart): send once more; a duplicate message is harmless."""
+    sent_before = now - settings.resend_after_seconds
+    resent = 0
+    for record in store.packages.find_unsent(sent_before):
+        if store.packages.mark_sent(record.package_id, sent_before, now):
+            _send(record.package_id)
+            resent += 1
+    return resent
+
+
+def _send(package_id: str) -> None:
+    app.send_task(
+        names.PROCESS_PACKAGE, args=[package_id], task_id=package_id, queue=names.PACKAGES_QUEUE
+    )
 
 
 @app.task(name=names.PURGE_ORPHAN_STATISTICS, base=BaseTask)
 def purge_orphan_statistics() -> int:
     """Delete statistics whose package document is gone (a DELETE racing a worker)."""
-    store = get_store()
-    purged = 0
-    for package_id in store.statistics.orphan_package_ids():
-        purged += store.statistics.delete_package(package_id)
-    return purged
+    return get_store().statistics.purge_orphans()
 
 
 @app.task(name=names.CLEAN_TEMP_FILES, base=BaseTask)
 def clean_temp_files() -> int:
     """Remove downloads left behind by killed workers."""
     settings = get_settings()
-    cutoff = time.time() - settings.temp_max_age_seconds
+    # never a file younger than the longest package run: it may still be being read
+    max_age = max(settings.temp_max_age_seconds, settings.package_time_limit + 600)
+    cutoff = time.time() - max_age
     removed = 0
     for path in settings.temp_dir.glob("*.zip"):
         try:

@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 @app.task(name=names.PROCESS_PACKAGE, base=BaseTask, bind=True, queue=names.PACKAGES_QUEUE)
 def process_package(self, package_id: str) -> str:
     """Process one package (the argument is its id, nothing else)."""
+    settings = get_settings()
+    # every delivery is a claim: retries stop one short of the attempt limit
+    may_retry = self.request.retries < min(self.max_retries, settings.max_attempts - 1)
     try:
-        outcome = run_package(package_id, get_settings(), get_store())
+        outcome = run_package(package_id, settings, get_store(), may_retry=may_retry)
     except RetryableError as exc:
         log.warning("package %s: retryable failure %s", package_id, exc)
         raise self.retry(countdown=self.backoff(), exc=exc) from None

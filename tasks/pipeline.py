@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from parsers import InvalidPackage, PackageAnalysis, analyze_package
 from settings import Settings
 from storage import Status, Store
@@ -41,11 +43,16 @@ class RunOutcome:
 
 
 def run_package(
-    package_id: str, settings: Settings, store: Store, local_zip: Path | None = None
+    package_id: str,
+    settings: Settings,
+    store: Store,
+    local_zip: Path | None = None,
+    may_retry: bool = True,
 ) -> RunOutcome:
     """Process one package end to end if it is this run's to process.
 
     With `local_zip` the package is read from that file instead of downloaded (`tasks.local`).
+    A network failure gives the package back for a retry when `may_retry`, else fails it.
     """
     now = time.time()
     stale_before = now - settings.stale_after_seconds
@@ -60,7 +67,7 @@ def run_package(
     if claimed is None:
         return RunOutcome(package_id, "SKIPPED:BUSY")
     run = _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link, local_zip)
-    return run.run()
+    return run.run(may_retry)
 
 
 def _is_idle(record, stale_before: float) -> bool:
@@ -77,13 +84,13 @@ class _PackageRun:
         self.settings, self.store, self.package_id, self.token = settings, store, package_id, token
         self.sealed_link = sealed_link
         self.started = time.monotonic()
-        self.progress = ProgressReporter(store.packages, package_id, token, settings)
+        self.progress = ProgressReporter(store.packages, package_id, token)
         settings.temp_dir.mkdir(parents=True, exist_ok=True)
         self.local_zip = local_zip
         self.zip_path = local_zip or settings.temp_dir / f"{package_id}.{token[:12]}.zip"
         self.generation: int | None = None
 
-    def run(self) -> RunOutcome:
+    def run(self, may_retry: bool = True) -> RunOutcome:
         try:
             return self._process()
         except ClaimLost:
@@ -94,12 +101,16 @@ class _PackageRun:
         except InvalidPackage as exc:
             return self._fail(exc.code)
         except DownloadError as exc:
-            if exc.retryable:
-                self._release()
-                raise RetryableError(exc.code) from exc
-            return self._fail(exc.code)
-        except Exception:
-            log.exception("package %s failed unexpectedly", self.package_id)
+            if not (exc.retryable and may_retry):
+                return self._fail(exc.code)
+            if not self._release():
+                return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
+            raise RetryableError(exc.code) from None
+        except SoftTimeLimitExceeded:
+            return self._fail("TIME_LIMIT")
+        except Exception as exc:
+            # The type only: messages of library errors may quote the link.
+            log.error("package %s failed unexpectedly: %s", self.package_id, type(exc).__name__)
             return self._fail("UNKNOWN_ERROR")
         finally:
             if self.local_zip is None:
@@ -117,8 +128,16 @@ class _PackageRun:
         )
         if not self.store.packages.publish(self.package_id, self.token, generation, time.time()):
             raise ClaimLost
-        self.store.statistics.delete_package(self.package_id, keep_generation=generation)
+        self.generation = None  # published: nothing of this run may be discarded any more
+        self._drop_older_generations(generation)
         return RunOutcome(self.package_id, "PROCESSED", count, self._elapsed())
+
+    def _drop_older_generations(self, generation: int) -> None:
+        """Best effort: a failure here leaves old blobs for later, never a broken package."""
+        try:
+            self.store.statistics.delete_package(self.package_id, keep_generation=generation)
+        except Exception as exc:
+            log.warning("package %s: old statistics kept (%s)", self.package_id, type(exc).__name__)
 
     def _key_material(self) -> str:
         sealer = LinkSealer(self.settings.server_secret())
@@ -157,9 +176,10 @@ class _PackageRun:
         self._discard_unpublished()
         return RunOutcome(self.package_id, f"ERRORED:{code}", seconds=self._elapsed())
 
-    def _release(self) -> None:
-        """Give the package back to the queue for a later attempt (claim released)."""
-        self.store.packages.requeue_stale(self.package_id, float("inf"), time.time())
+    def _release(self) -> bool:
+        """Give the package back to the queue for a later attempt, if it is still this run's."""
+        self._discard_unpublished()
+        return self.store.packages.release(self.package_id, self.token, time.time())
 
     def _discard_unpublished(self) -> None:
         """Drop what this run wrote and will never publish (all of it if the package is gone)."""

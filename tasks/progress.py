@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from settings import Settings
 from storage import Status
 from storage.base import PackageRepository
 
@@ -27,11 +26,9 @@ def _scaled(share: tuple[int, int], done: int, total: int | None) -> int:
 class ProgressReporter:
     """Writes step and progress at most once a second; raises ClaimLost when the claim is gone."""
 
-    def __init__(
-        self, packages: PackageRepository, package_id: str, token: str, settings: Settings
-    ):
+    def __init__(self, packages: PackageRepository, package_id: str, token: str):
         self.packages, self.package_id, self.token = packages, package_id, token
-        self.every = min(MIN_REPORT_SECONDS, settings.heartbeat_seconds)
+        self.every = MIN_REPORT_SECONDS
         self.last_at = 0.0
         self.last_step: Status | None = None
 

@@ -20,7 +20,6 @@ from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, slow_file
 
 FAST_CRASH_HANDLING = {
-    "HEARTBEAT_SECONDS": "1",
     "STALE_AFTER_SECONDS": "4",
     "REAPER_INTERVAL_SECONDS": "1",
     "MAX_ATTEMPTS": "3",

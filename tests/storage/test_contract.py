@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import mongo_backend, sqlite_backend
+from storage import mongo_statistics, sqlite_statistics
 from storage.base import EnqueueOutcome, PackageRecord, Status
 
 NOW = 1_700_000_000.0
@@ -31,7 +31,7 @@ def test_enqueue_creates_a_queued_package(store):
     assert store.packages.enqueue("p1", LINK, NOW) is EnqueueOutcome.CREATED
     record = store.packages.get("p1")
     assert record == PackageRecord(
-        package_id="p1", status=Status.QUEUED, sealed_link=LINK, queued_at=NOW
+        package_id="p1", status=Status.QUEUED, sealed_link=LINK, queued_at=NOW, sent_at=NOW
     )
     assert isinstance(record.status, Status)
 
@@ -61,7 +61,11 @@ def test_enqueue_requeues_an_errored_package_from_scratch(store):
     assert store.packages.enqueue("p1", b"new-link", NOW + 10) is EnqueueOutcome.REQUEUED
     record = store.packages.get("p1")
     assert record == PackageRecord(
-        package_id="p1", status=Status.QUEUED, sealed_link=b"new-link", queued_at=NOW + 10
+        package_id="p1",
+        status=Status.QUEUED,
+        sealed_link=b"new-link",
+        queued_at=NOW + 10,
+        sent_at=NOW + 10,
     )
     assert store.packages.enqueue("p1", b"again", NOW + 11) is EnqueueOutcome.EXISTING
 
@@ -311,8 +315,8 @@ def test_statistics_put_is_an_idempotent_upsert(store):
 
 def test_statistics_put_many_in_several_batches(store, monkeypatch):
     # Small batches keep this fast on mongomock, whose upserts scan the whole collection.
-    monkeypatch.setattr(mongo_backend, "BATCH_SIZE", 3)
-    monkeypatch.setattr(sqlite_backend, "BATCH_SIZE", 3)
+    monkeypatch.setattr(mongo_statistics, "BATCH_SIZE", 3)
+    monkeypatch.setattr(sqlite_statistics, "BATCH_SIZE", 3)
     items = ((f"view{i:02d}", i.to_bytes(2, "big")) for i in range(10))
     assert store.statistics.put_many("p1", 1, items) == 10
     assert store.statistics.get("p1", 1, "view09") == (9).to_bytes(2, "big")

@@ -188,3 +188,29 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
     assert child.exitcode == 0
     assert store.packages.get("p1").claim_token == "child"
     store.close()
+
+
+def test_threads_mark_sent_once(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    store.packages.enqueue("p1", b"link", NOW)
+    barrier = threading.Barrier(20)
+
+    def mark(i: int) -> bool:
+        barrier.wait()
+        return store.packages.mark_sent("p1", NOW + 10, NOW + 10 + i)
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(mark, range(20))).count(True) == 1
+    store.close()
+
+
+def test_find_unsent_uses_the_status_sent_at_index(tmp_path):
+    store = _store(tmp_path / "db.sqlite3")
+    store.ensure_indexes()  # idempotent with the new column and index
+    plan = store._connections.get().execute(
+        "EXPLAIN QUERY PLAN SELECT package_id FROM packages WHERE status = 'QUEUED' "
+        "AND (sent_at < ? OR sent_at IS NULL) ORDER BY sent_at, package_id LIMIT 10",
+        (NOW,),
+    )
+    assert any("packages_status_sent_at" in row[-1] for row in plan.fetchall())
+    store.close()

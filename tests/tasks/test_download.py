@@ -156,3 +156,37 @@ def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(tmp_path
 
 def test_check_hop_returns_the_checked_address():
     assert check_hop("http://127.0.0.1:9/x", limits("http://127.0.0.1:9")) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "::ffff:10.0.0.1"])
+def test_ipv6_addresses_wrapping_a_private_ipv4_are_not_public(address):
+    import ipaddress
+
+    from tasks.download import _is_public
+
+    assert not _is_public(ipaddress.ip_address(address))
+
+
+def test_a_network_error_does_not_chain_the_url(tmp_path):
+    origin = "http://127.0.0.1:9"
+    with pytest.raises(DownloadError) as err:
+        download(f"{origin}/p.zip?upn=SECRET", tmp_path / "p.zip", limits(origin))
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert "SECRET" not in str(err.value)
+
+
+def test_a_gzip_encoded_body_is_stored_as_sent(tmp_path):
+    import gzip
+
+    packed = gzip.compress(b"zip bytes" * 1000)
+
+    def route(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        handler.wfile.write(packed)
+
+    with ScriptedServer({"/p.zip": route}) as srv:
+        size = download(f"{srv.origin}/p.zip", tmp_path / "p.zip", limits(srv.origin))
+    assert size == len(packed)

@@ -4,7 +4,7 @@ import os
 import time
 
 from storage import Status
-from tasks import maintenance, names
+from tasks import maintenance, names, services
 
 NOW = time.time()
 
@@ -54,6 +54,8 @@ def test_purge_removes_statistics_of_deleted_packages_only(store):
 
 
 def test_temp_cleanup_removes_only_old_downloads(store, settings):
+    settings = settings.with_overrides(package_time_limit=60)
+    services.use(settings, store)
     settings.temp_dir.mkdir(parents=True)
     old, fresh = settings.temp_dir / "old.zip", settings.temp_dir / "fresh.zip"
     old.write_bytes(b"x")
@@ -62,3 +64,29 @@ def test_temp_cleanup_removes_only_old_downloads(store, settings):
     os.utime(old, (past, past))
     assert maintenance.clean_temp_files() == 1
     assert not old.exists() and fresh.exists()
+
+
+def test_temp_cleanup_never_removes_a_file_a_long_run_may_still_read(store, settings):
+    settings = settings.with_overrides(temp_max_age_seconds=60, package_time_limit=7200)
+    services.use(settings, store)
+    settings.temp_dir.mkdir(parents=True)
+    running = settings.temp_dir / "running.zip"
+    running.write_bytes(b"x")
+    past = time.time() - 3600  # older than TEMP_MAX_AGE_SECONDS, younger than a run may last
+    os.utime(running, (past, past))
+    assert maintenance.clean_temp_files() == 0 and running.exists()
+
+
+def test_a_queued_package_whose_message_is_old_is_sent_once_more(store, sent, settings):
+    store.packages.enqueue("f" * 32, b"sealed", NOW - settings.resend_after_seconds - 60)
+    store.packages.enqueue("0" * 32, b"sealed", NOW)  # sent just now: left alone
+    assert maintenance.reap_stale_packages() == 1
+    assert [kw["args"] for _, kw in sent] == [["f" * 32]]
+    assert maintenance.reap_stale_packages() == 0  # resent once, not at every beat
+
+
+def test_a_worker_lost_package_leaves_no_sealed_statistics(store, sent, settings):
+    _running(store, "9" * 32, attempts=settings.max_attempts)
+    store.statistics.put_many("9" * 32, 5, [("v", b"sealed")])
+    maintenance.reap_stale_packages()
+    assert store.statistics.get("9" * 32, 5, "v") is None

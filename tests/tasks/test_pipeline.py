@@ -145,3 +145,34 @@ def test_a_package_deleted_while_processing_stops_and_leaves_no_trace(store, set
     assert store.packages.get(parsed.package_id) is None
     assert store.statistics.orphan_package_ids() == []
     assert list(settings.temp_dir.iterdir()) == []
+
+
+def test_the_last_attempt_fails_the_package_instead_of_giving_it_back(store, settings, server):
+    parsed = submit(store, settings, server.origin, "/flaky.zip")
+    outcome = run_package(parsed.package_id, settings, store, may_retry=False)
+    assert outcome.result == "ERRORED:DOWNLOAD_FAILED"
+    record = store.packages.get(parsed.package_id)
+    assert (record.status, record.sealed_link) == (Status.ERRORED, None)
+
+
+def test_a_failure_after_publishing_never_removes_the_published_statistics(
+    store, settings, server, monkeypatch
+):
+    parsed = submit(store, settings, server.origin)
+
+    def broken_cleanup(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(store.statistics, "delete_package", broken_cleanup)
+    assert run_package(parsed.package_id, settings, store).result == "PROCESSED"
+    monkeypatch.undo()
+    assert read_view(store, settings, parsed, "about")["package_id"] == parsed.package_id
+
+
+def test_no_failure_log_quotes_the_link(store, settings, server, caplog):
+    parsed = submit(store, settings, server.origin, "/flaky.zip")
+    with pytest.raises(RetryableError) as caught:
+        run_package(parsed.package_id, settings, store)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    link_secret = parsed.url.split("k=")[1]
+    assert link_secret not in caplog.text and link_secret not in str(caught.value)

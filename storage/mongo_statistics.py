@@ -1,0 +1,88 @@
+"""Sealed statistics blobs in the MongoDB backend: the `statistics` collection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from bson import Binary
+from pymongo import ReplaceOne
+
+BATCH_SIZE = 500
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class MongoStatistics:
+    """Sealed statistics blobs in the `statistics` collection."""
+
+    def __init__(self, collection, packages_collection):
+        self._col = collection
+        self._packages = packages_collection
+
+    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
+        """Upsert `(view_id, sealed blob)` pairs, one bulk write per batch; returns the count."""
+        written = 0
+        for batch in _batches(items, BATCH_SIZE):
+            ops = []
+            for view_id, blob in batch:
+                key = {"package_id": package_id, "generation": generation, "view_id": view_id}
+                ops.append(ReplaceOne(key, key | {"blob": Binary(blob)}, upsert=True))
+            self._col.bulk_write(ops, ordered=False)
+            written += len(ops)
+        return written
+
+    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
+        """One indexed read."""
+        doc = self._col.find_one(
+            {"package_id": package_id, "generation": generation, "view_id": view_id},
+            {"blob": 1, "_id": 0},
+        )
+        return bytes(doc["blob"]) if doc else None
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's documents except `keep_generation`; returns how many."""
+        filter_: dict[str, Any] = {"package_id": package_id}
+        if keep_generation is not None:
+            filter_["generation"] = {"$ne": keep_generation}
+        return self._col.delete_many(filter_).deleted_count
+
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete one generation of the package's documents (an unpublished run's)."""
+        filter_ = {"package_id": package_id, "generation": generation}
+        return self._col.delete_many(filter_).deleted_count
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        pipeline = [
+            {"$group": {"_id": "$package_id"}},
+            {"$sort": {"_id": 1}},
+            {
+                "$lookup": {
+                    "from": self._packages.name,
+                    "localField": "_id",
+                    "foreignField": "_id",
+                    "as": "package",
+                }
+            },
+            {"$match": {"package": {"$size": 0}}},
+            {"$limit": limit},
+        ]
+        return [doc["_id"] for doc in self._col.aggregate(pipeline)]
+
+    def purge_orphans(self, limit: int = 100) -> int:
+        """Delete the statistics of up to `limit` orphan package ids; returns how many documents.
+
+        Each id's absence is re-checked right before its `delete_many`, so a package enqueued
+        since the lookup keeps its statistics.
+        """
+        deleted = 0
+        for package_id in self.orphan_package_ids(limit):
+            if self._packages.find_one({"_id": package_id}, {"_id": 1}) is None:
+                deleted += self._col.delete_many({"package_id": package_id}).deleted_count
+        return deleted

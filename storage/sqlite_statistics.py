@@ -1,0 +1,82 @@
+"""Sealed statistics blobs in the embedded (SQLite) backend: the `statistics` table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from storage.sqlite_connection import Connections
+
+BATCH_SIZE = 500
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class SQLiteStatistics:
+    """Sealed statistics blobs in the `statistics` table (orphans are found in `packages_table`)."""
+
+    def __init__(self, connections: Connections, packages_table: str = "packages"):
+        self._db = connections
+        self._orphans = (
+            "SELECT DISTINCT s.package_id FROM statistics s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {packages_table} p WHERE p.package_id = s.package_id)"
+        )
+
+    def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
+        """Upsert `(view_id, sealed blob)` pairs, one transaction per batch; returns the count."""
+        written = 0
+        for batch in _batches(items, BATCH_SIZE):
+            rows = [(package_id, generation, view_id, blob) for view_id, blob in batch]
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO statistics (package_id, generation, view_id, blob) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            written += len(rows)
+        return written
+
+    def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
+        """One indexed read."""
+        row = (
+            self._db.get()
+            .execute(
+                "SELECT blob FROM statistics WHERE package_id = ? AND generation = ? "
+                "AND view_id = ?",
+                (package_id, generation, view_id),
+            )
+            .fetchone()
+        )
+        return bytes(row[0]) if row else None
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's documents except `keep_generation`; returns how many."""
+        conn = self._db.get()
+        if keep_generation is None:
+            sql, params = "DELETE FROM statistics WHERE package_id = ?", (package_id,)
+        else:
+            sql = "DELETE FROM statistics WHERE package_id = ? AND generation != ?"
+            params = (package_id, keep_generation)
+        return conn.execute(sql, params).rowcount
+
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete one generation of the package's documents (an unpublished run's)."""
+        sql = "DELETE FROM statistics WHERE package_id = ? AND generation = ?"
+        return self._db.get().execute(sql, (package_id, generation)).rowcount
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        sql = f"{self._orphans} ORDER BY s.package_id LIMIT ?"
+        return [row[0] for row in self._db.get().execute(sql, (limit,)).fetchall()]
+
+    def purge_orphans(self, limit: int = 100) -> int:
+        """Delete the statistics of up to `limit` orphan package ids; returns how many rows.
+
+        One statement: the absence of the package row is checked under the write lock.
+        """
+        sql = f"DELETE FROM statistics WHERE package_id IN ({self._orphans} LIMIT ?)"
+        return self._db.get().execute(sql, (limit,)).rowcount
