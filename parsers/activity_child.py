@@ -22,7 +22,11 @@ from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
 _HEARTBEAT_SECONDS = 1.0
-_AHEAD = 4  # inflated chunks queued ahead of the scanner
+_AHEAD = 3  # inflated chunks queued ahead of the scanner
+_INFLATE_BYTES = 2 * 1024 * 1024  # fewer, longer GIL-free zlib calls per chunk
+# The scanner holds the GIL almost all the time; the inflater needs it briefly between zlib
+# calls. With the default 5 ms switch interval it waits too long each time (see the notes).
+_SWITCH_SECONDS = 0.001
 
 
 class ChildFailed(RuntimeError):
@@ -69,7 +73,7 @@ class _AheadReader:
     def _fill(self, member) -> None:
         try:
             while not self._stop.is_set():
-                chunk = member.read(CHUNK_BYTES)
+                chunk = member.read(_INFLATE_BYTES)
                 self._put(chunk)
                 if not chunk:
                     return
@@ -100,6 +104,7 @@ class _AheadReader:
 
 def serve(job_fd: int, result_fd: int) -> None:
     """Entry point of the child process: take the job from one pipe, answer on the other."""
+    sys.setswitchinterval(_SWITCH_SECONDS)
     with Connection(job_fd, writable=False) as jobs:
         zip_path, shards, limits = jobs.recv()
     with Connection(result_fd, readable=False) as connection:

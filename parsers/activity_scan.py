@@ -9,12 +9,14 @@ whose fields cannot be taken with certainty, goes through `activity.read_line` (
 import re
 
 from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line
+from parsers.activity_hours import HourCounts, buffer_shape
 from parsers.streams import Skipped
 
 CHUNK_BYTES = 1024 * 1024
 _PREFIX = b'{"event_type":"'
 _AFTER_PREFIX = len(_PREFIX)
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
+_MAX_PENDING = 20_000  # hour counts kept before folding them into the tally
 _MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
 # Keys each counted family needs besides "timestamp" (what activity's handlers read).
 _FAMILY_KEYS = {
@@ -48,6 +50,7 @@ class ActivityScanner:
         self.lines = 0
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
         self.names: dict[bytes, str] = {event.encode(): event for event in FAMILY_OF}
+        self.hours = HourCounts()
 
     def read(self, stream) -> int:
         """Scan the whole stream; return the number of lines read."""
@@ -63,14 +66,15 @@ class ActivityScanner:
             cut = buffer.rfind(b"\n") + 1
             if cut:
                 self.scan(buffer, cut)
+                if len(self.hours.counts) > _MAX_PENDING:
+                    self.hours.flush(self.tally)  # bounds the memory of the hour counts
             carry = buffer[cut:]
             if len(carry) > self.max_line_bytes:
                 carry, dropping = b"", True
                 self._too_long()
-        if dropping:
-            return self.lines
-        if carry:
+        if carry and not dropping:
             self._line(carry)
+        self.hours.flush(self.tally)
         return self.lines
 
     def _too_long(self) -> None:
@@ -81,6 +85,7 @@ class ActivityScanner:
         """Handle every line of buffer[:stop] (stop is just after a newline)."""
         find, startswith, names = buffer.find, buffer.startswith, self.names
         limit, pos, lines = self.max_line_bytes, 0, 0
+        add, shape = self.hours.add, buffer_shape(buffer)
         while pos < stop:
             end = find(b"\n", pos)
             lines += 1
@@ -91,7 +96,8 @@ class ActivityScanner:
                 name = buffer[pos + _AFTER_PREFIX : quote] if quote > 0 else b"-"
                 kind = names.get(name)
                 if kind:
-                    self._counted(buffer[pos:end], kind)
+                    if not add(buffer, pos, end, kind, shape):
+                        self._counted(buffer[pos:end], kind)
                 elif kind is None:
                     self._odd(buffer[pos : end + 1], name)
             else:

@@ -5,7 +5,9 @@ import csv
 import io
 import json
 import re
-from collections import Counter
+from collections import Counter, _count_elements  # type: ignore[attr-defined]
+from itertools import repeat
+from operator import itemgetter
 
 import orjson
 
@@ -13,6 +15,10 @@ from parsers.instants import HOUR_STARTS, parse_instant
 from parsers.streams import Skipped, iter_lines
 
 _SEPARATORS = " \t\r\n,[]"
+_HOUR_PREFIX = itemgetter(slice(0, 13))
+_TENTH = itemgetter(10)
+# "YYYY-MM-DD HH" -> hours since the epoch, for prefixes that HOUR_STARTS validated.
+_HOUR_NUMBERS: dict[str, int] = {}
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
@@ -28,6 +34,7 @@ class MessageSink:
         self._high = ""
         self._first: float | None = None
         self._last: float | None = None
+        self._pending: Counter[str] = Counter()  # hour prefix -> messages, see add_objects
 
     def add(self, timestamp: object) -> None:
         """Count one message by its Timestamp value (empty contents count too)."""
@@ -78,6 +85,58 @@ class MessageSink:
             self.skipped.add("no_timestamp")
             return
         self.add(timestamp)
+
+    def add_objects(self, messages: list) -> None:
+        """Count decoded messages exactly as add_object would, one at a time, in this order.
+
+        When every message is an object with a plain "YYYY-MM-DD HH:MM:SS" Timestamp, they are
+        counted per hour prefix with C-level passes (folded into counts by finish());
+        otherwise one by one.
+        """
+        try:
+            stamps = list(map(dict.get, messages, repeat("Timestamp")))
+        except TypeError:  # not all objects
+            stamps = None
+        if (
+            stamps is None
+            or set(map(type, stamps)) != {str}
+            or set(map(len, stamps)) != {19}
+            or set(map(_TENTH, stamps)) != {" "}
+        ):
+            for message in messages:
+                self.add_object(message)
+            return
+        fresh = _fresh_hours(set(map(_HOUR_PREFIX, stamps)))
+        if fresh:
+            for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
+                self.add(stamp)  # the first time an hour is seen: exactly, in order
+            stamps = [stamp for stamp in stamps if stamp[:13] not in fresh]
+            if not stamps:
+                return
+        self.records += len(stamps)
+        _count_elements(self._pending, map(_HOUR_PREFIX, stamps))
+        low, high = min(stamps), max(stamps)
+        if low < self._low:
+            self._low = low
+        if high > self._high:
+            self._high = high
+
+    def finish(self) -> None:
+        """Fold the hour prefixes counted by add_objects into counts."""
+        pending, self._pending = self._pending, Counter()
+        numbers = map(_HOUR_NUMBERS.__getitem__, pending.keys())
+        hours = dict(zip(numbers, pending.values(), strict=True))
+        self.counts.update(hours)  # a plain dict update when counts is still empty
+
+
+def _fresh_hours(prefixes: set[str]) -> set[str]:
+    """The hour prefixes not validated yet by parse_instant (the others get their number)."""
+    new = prefixes.difference(_HOUR_NUMBERS)  # C-level: checks each prefix in the dict
+    for prefix in new:
+        start = HOUR_STARTS.get(prefix)
+        if start is not None:
+            _HOUR_NUMBERS[prefix] = start // 3600
+    return new.difference(_HOUR_NUMBERS)
 
 
 def _utc_tail(timestamp: str) -> bool:

@@ -9,7 +9,8 @@ from parsers.activity import SourceTally
 from parsers.activity_scan import read_activity_fast
 from parsers.channels import guild_name, load_json, parse_channel, parse_index
 from parsers.limits import ParseLimits
-from parsers.messages import MessageSink, read_messages_csv, read_messages_json
+from parsers.messages import MessageSink, read_messages_csv
+from parsers.messages_fast import read_messages_json_fast
 from parsers.model import PackageData
 from parsers.streams import Progress, open_member, read_small
 from parsers.zipwalk import PackageMap
@@ -137,7 +138,7 @@ class PackageReader:
         channel_id, info = item
         counts = self.data.message_hours.setdefault(channel_id, Counter())
         sink = MessageSink(counts, self.data.skipped)
-        reader = read_messages_csv if info.filename.endswith(".csv") else read_messages_json
+        reader = read_messages_csv if info.filename.endswith(".csv") else read_messages_json_fast
         with open_member(self.archive, info, self.progress) as stream:
             reader(stream, sink, self.limits.max_line_bytes)
         self.data.files["messages"] += 1

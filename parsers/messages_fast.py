@@ -1,0 +1,80 @@
+"""messages.json in chunks: complete lines decoded as one JSON array, exact reader as fallback.
+
+Each chunk of complete lines is wrapped into `[...]` and decoded by one orjson call; its messages
+are counted by MessageSink.add_objects. A chunk that is not a clean array of objects (bad JSON,
+huge integers, a line over the limit, an object cut by the chunk edge...) and everything after
+it go through messages.read_messages_json, the exact line reader, from the start of that chunk.
+"""
+
+import io
+
+import orjson
+
+from parsers.messages import MessageSink, read_messages_json
+
+CHUNK_BYTES = 1024 * 1024
+_SEPARATORS = b" \t\r\n,[]"
+
+
+def read_messages_json_fast(stream, sink: MessageSink, max_line_bytes: int) -> None:
+    """Count a messages.json stream into the sink (same counts and skips as read_messages_json)."""
+    try:
+        _read(stream, sink, max_line_bytes)
+    finally:
+        sink.finish()
+
+
+def _read(stream, sink: MessageSink, max_line_bytes: int) -> None:
+    carry = b""
+    while chunk := stream.read(CHUNK_BYTES):
+        buffer = carry + chunk if carry else chunk
+        cut = buffer.rfind(b"\n") + 1
+        if len(buffer) > max_line_bytes:
+            break  # a line may be over the limit: the exact reader decides
+        if cut and not _count(buffer[:cut], sink):
+            break
+        carry = buffer[cut:]
+    else:
+        if not carry or _count(carry, sink):
+            return
+        buffer = carry
+    read_messages_json(io.BufferedReader(_Chain(buffer, stream)), sink, max_line_bytes)
+
+
+def _count(lines: bytes, sink: MessageSink) -> bool:
+    """Count a run of complete lines if they decode as an array of objects; else count nothing."""
+    body = lines.strip(_SEPARATORS)
+    if not body:
+        return True
+    if body[0] != 0x7B or body[-1] != 0x7D:
+        return False
+    try:
+        messages = orjson.loads(b"[" + body + b"]")
+    except orjson.JSONDecodeError:
+        return False
+    for message in messages:
+        if type(message) is not dict:
+            return False
+    sink.add_objects(messages)
+    return True
+
+
+class _Chain(io.RawIOBase):
+    """The bytes already read, then the rest of the stream."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._head:
+            count = min(len(buffer), len(self._head))
+            buffer[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
