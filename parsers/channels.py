@@ -101,6 +101,18 @@ def dm_label_name(label: str | None) -> str | None:
     return match["name"] if match else None
 
 
+_PLACEHOLDER_LABELS = frozenset({"none", "unknown channel", "null"})
+
+
+def label_channel_name(label: str | None) -> str | None:
+    """The channel name an index.json label gives: `general in My server` -> `general`;
+    placeholders such as `None` or `Unknown channel` give None."""
+    if not label or label.strip().lower() in _PLACEHOLDER_LABELS:
+        return None
+    name, separator, _server = label.partition(" in ")
+    return (name if separator else label).strip() or None
+
+
 def parse_index(document: object) -> dict[str, str | None]:
     """Turn a decoded `{id: label}` index into a dict of strings (labels may be null)."""
     if not isinstance(document, dict):

@@ -11,6 +11,7 @@ from parsers.channels import (
     ChannelMeta,
     dm_label_name,
     guess_owner_id,
+    label_channel_name,
     resolve_dm_people,
 )
 from parsers.model import PackageData
@@ -91,8 +92,8 @@ def _channel_entry(data: PackageData, channel_id: str) -> ChannelEntry:
     meta = data.channels.get(channel_id)
     if meta is None:
         meta = _voice_only_meta(data, channel_id)
-    label = data.labels.get(channel_id)
-    name = meta.name or (label if meta.kind != "dm" else None)
+    label = label_channel_name(data.labels.get(channel_id)) if meta.kind != "dm" else None
+    name = meta.name or label
     guild_name = None
     if meta.guild_id is not None:
         guild_name = _guild_name(data, meta.guild_id, meta.guild_name)

@@ -1,5 +1,6 @@
 """Smaller reading rules: servers fallback, labels, odd types, old timestamps, layout guesses."""
 
+import pytest
 from zipbuild import DM, FRIEND, GENERAL, GUILD, OWNER, analyze, event, package, user_json
 
 from parsers.instants import parse_instant
@@ -108,3 +109,21 @@ def test_folder_language_table():
     assert folder_language(["Mensagens", "Servidores"]) == "pt"
     assert folder_language(["Servidores"]) == "es"
     assert folder_language(["Xyz"]) is None
+
+
+@pytest.mark.parametrize(
+    "label, name",
+    [
+        ("general in My server", "general"),
+        ("memes in Cats in Hats", "memes"),
+        ("pals", "pals"),
+        ("None", None),
+        ("Unknown channel", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_index_labels_give_channel_names_not_placeholders(label, name):
+    from parsers.channels import label_channel_name
+
+    assert label_channel_name(label) == name
