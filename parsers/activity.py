@@ -131,13 +131,7 @@ def count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skipp
         days = tally.events[event_type] = Counter()
     days[day] += 1
     family = FAMILY_OF[event_type]
-    bounds = tally.bounds.get(family)
-    if bounds is None:
-        tally.bounds[family] = [seconds, seconds]
-    elif seconds < bounds[0]:
-        bounds[0] = seconds
-    elif seconds > bounds[1]:
-        bounds[1] = seconds
+    widen_bounds(tally.bounds, family, seconds)
     handler = _HANDLERS.get(family)
     if handler is not None:
         handler(event, event_type, seconds, day, tally)
@@ -191,6 +185,17 @@ _HANDLERS = {
 
 def _os(event: dict) -> str:
     return text_field(event.get("os")) or "unknown"
+
+
+def widen_bounds(bounds: dict, key, value) -> None:
+    """Stretch the [first, last] pair of `key` in `bounds` to include `value`."""
+    pair = bounds.get(key)
+    if pair is None:
+        bounds[key] = [value, value]
+    elif value < pair[0]:
+        pair[0] = value
+    elif value > pair[1]:
+        pair[1] = value
 
 
 def text_field(value: object) -> str | None:

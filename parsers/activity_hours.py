@@ -11,7 +11,7 @@ A line that does not fit returns False and the caller takes the exact path.
 
 from collections import Counter
 
-from parsers.activity import FAMILIES, FAMILY_OF, SourceTally, text_field
+from parsers.activity import FAMILIES, FAMILY_OF, SourceTally, text_field, widen_bounds
 from parsers.instants import parse_instant
 
 _STAMP = b'"timestamp":'
@@ -94,6 +94,7 @@ class HourCounts:
         self.counts[key] = self.counts.get(key, 0) + 1
         if event_type in _SESSIONS:
             self.sessions.append((stamp, event_type == "session_start", key[2]))
+        # widen_bounds inlined: this runs once per counted line
         bounds = self.bounds.get(event_type)
         if bounds is None:
             self.bounds[event_type] = [stamp, stamp]
@@ -199,10 +200,4 @@ def _fold(tally: SourceTally, event_type: str, day: int, fields: list, count: in
 def _widen(tally: SourceTally, family: str, seconds: float | None) -> None:
     if seconds is None:  # cannot happen for a validated text; keep the tally consistent anyway
         return
-    bounds = tally.bounds.get(family)
-    if bounds is None:
-        tally.bounds[family] = [seconds, seconds]
-    elif seconds < bounds[0]:
-        bounds[0] = seconds
-    elif seconds > bounds[1]:
-        bounds[1] = seconds
+    widen_bounds(tally.bounds, family, seconds)

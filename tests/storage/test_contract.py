@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from contract_support import LINK, NOW, STALE
+from contract_support import claimed as _claimed
 
 from storage import mongo_statistics, sqlite_statistics
 from storage.base import EnqueueOutcome, PackageRecord, Status
-
-NOW = 1_700_000_000.0
-STALE = 120.0
-LINK = b"sealed-link"
-
-
-def _claimed(store, package_id="p1", token="t1", now=NOW) -> PackageRecord:
-    store.packages.enqueue(package_id, LINK, now)
-    record = store.packages.claim(package_id, token, now, now - STALE)
-    assert record is not None
-    return record
 
 
 def _processed(store, package_id="p1", generation=1) -> None:

@@ -5,20 +5,11 @@ stale packages and purging orphan statistics. Every backend (the `store` fixture
 from __future__ import annotations
 
 import pytest
+from contract_support import LINK, NOW, STALE
+from contract_support import claimed as _claimed
 
 from storage.base import EnqueueOutcome, PackageRecord, Status
 from storage.mongo_backend import MongoStore
-
-NOW = 1_700_000_000.0
-STALE = 120.0
-LINK = b"sealed-link"
-
-
-def _claimed(store, package_id="p1", token="t1", now=NOW) -> PackageRecord:
-    store.packages.enqueue(package_id, LINK, now)
-    record = store.packages.claim(package_id, token, now, now - STALE)
-    assert record is not None
-    return record
 
 
 def _finish(store, package_id: str, final: str) -> None:
