@@ -1,32 +1,26 @@
 """Read the activity shards in a child process while the parent reads everything else.
 
-The child reopens the zip, scans its shards (inflating in a thread: zlib releases the GIL) and
-sends back only the aggregated tallies. It reports inflated bytes through the pipe; the parent
+The child scans the shards while its own child (parsers/inflate_process.py) reopens the zip and
+inflates them into a pipe, so inflating and scanning never share a GIL; it sends back only the
+aggregated tallies. It reports inflated bytes through the pipe; the parent
 turns them into its own progress, so on_progress keeps running (heartbeat and abort check).
 """
 
 import os
-import queue
 import resource
 import subprocess
 import sys
-import threading
 import time
-import zipfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from parsers.activity import SourceTally
 from parsers.activity_scan import CHUNK_BYTES, read_activity_fast
+from parsers.inflate_process import InflatedMembers, MemberStream, child_env
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
 _HEARTBEAT_SECONDS = 1.0
-_AHEAD = 3  # inflated chunks queued ahead of the scanner
-_INFLATE_BYTES = 2 * 1024 * 1024  # fewer, longer GIL-free zlib calls per chunk
-# The scanner holds the GIL almost all the time; the inflater needs it briefly between zlib
-# calls. With the default 5 ms switch interval it waits too long each time (see the notes).
-_SWITCH_SECONDS = 0.001
 
 
 class ChildFailed(RuntimeError):
@@ -44,67 +38,25 @@ class ActivityResult:
         self.peak_rss_kib = 0  # the child's own high-water mark, for the performance notes
 
 
-def read_shards(archive: zipfile.ZipFile, shards, limits: ParseLimits, progress) -> ActivityResult:
-    """Read every (source, ZipInfo) shard into one result (used in the child or in-process)."""
+def read_shards(zip_path: str, shards, limits: ParseLimits, progress) -> ActivityResult:
+    """Read every (source, ZipInfo) shard into one result; another process inflates them."""
     result = ActivityResult()
-    for source, info in shards:
-        tally = result.tallies.setdefault(source, SourceTally())
-        with archive.open(info) as member:
-            stream = _AheadReader(member, progress)
-            try:
-                lines = read_activity_fast(stream, tally, result.skipped, limits.max_line_bytes)
-            finally:
-                stream.close()
-        result.files += 1
-        result.lines += lines
+    members = InflatedMembers(zip_path, [info for _, info in shards])
+    try:
+        for source, _info in shards:
+            tally = result.tallies.setdefault(source, SourceTally())
+            stream = MemberStream(members, progress)
+            lines = read_activity_fast(stream, tally, result.skipped, limits.max_line_bytes)
+            stream.drain()
+            result.files += 1
+            result.lines += lines
+    finally:
+        members.close()
     return result
-
-
-class _AheadReader:
-    """Inflates a member in a thread into a bounded queue; read() returns the next chunk."""
-
-    def __init__(self, member, progress) -> None:
-        self._queue: queue.Queue = queue.Queue(_AHEAD)
-        self._stop = threading.Event()
-        self._progress = progress
-        self._thread = threading.Thread(target=self._fill, args=(member,), daemon=True)
-        self._thread.start()
-
-    def _fill(self, member) -> None:
-        try:
-            while not self._stop.is_set():
-                chunk = member.read(_INFLATE_BYTES)
-                self._put(chunk)
-                if not chunk:
-                    return
-        except BaseException as error:  # handed to the reading thread
-            self._put(error)
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def read(self, _size: int = -1) -> bytes:
-        """Return the next inflated chunk (b"" at the end); errors of the inflater surface here."""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        self._progress.advance(len(item))
-        return item
-
-    def close(self) -> None:
-        """Stop the inflater thread."""
-        self._stop.set()
-        self._thread.join()
 
 
 def serve(job_fd: int, result_fd: int) -> None:
     """Entry point of the child process: take the job from one pipe, answer on the other."""
-    sys.setswitchinterval(_SWITCH_SECONDS)
     with Connection(job_fd, writable=False) as jobs:
         zip_path, shards, limits = jobs.recv()
     with Connection(result_fd, readable=False) as connection:
@@ -116,8 +68,7 @@ def _work(connection: Connection, zip_path: str, shards, limits: ParseLimits) ->
         progress = Progress(
             1 << 62, lambda done, _total: connection.send(("progress", done)), CHUNK_BYTES
         )
-        with zipfile.ZipFile(zip_path) as archive:
-            result = read_shards(archive, shards, limits, progress)
+        result = read_shards(zip_path, shards, limits, progress)
         result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         connection.send(("done", result))
     except BrokenPipeError:
@@ -151,6 +102,7 @@ class ActivityProcess:
                 [sys.executable, "-c", _BOOT, _ROOT, str(job_read), str(result_write)],
                 pass_fds=(job_read, result_write),
                 stdin=subprocess.DEVNULL,
+                env=child_env(),
             )
         finally:
             os.close(job_read)

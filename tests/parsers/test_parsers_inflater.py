@@ -1,0 +1,223 @@
+"""The inflater process: same bytes as zipfile, CRC and stream errors, death, termination."""
+
+import os
+import signal
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from test_parsers_activity_fast import big_package
+
+from parsers import InvalidPackage, analyze_package
+from parsers.activity_child import ActivityProcess, ChildFailed
+from parsers.inflate_process import InflatedMembers, InflaterFailed, MemberStream
+from parsers.limits import ParseLimits
+from parsers.streams import Progress
+
+
+def members_zip(path: Path) -> Path:
+    rows = (b'{"n":%d,"r":"%s"}\n' % (i, os.urandom(20).hex().encode()) for i in range(40000))
+    text = b"".join(rows)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.json", text, zipfile.ZIP_DEFLATED)
+        archive.writestr("empty.json", b"", zipfile.ZIP_DEFLATED)
+        archive.writestr("stored.json", text[:5000], zipfile.ZIP_STORED)
+        archive.writestr("zeros.bin", bytes(20 * 1024 * 1024), zipfile.ZIP_DEFLATED)  # ratio ~1000
+        archive.writestr("b.json", text[::-1], zipfile.ZIP_DEFLATED)
+    return path
+
+
+def read_member(members: InflatedMembers) -> tuple[bytes, int]:
+    parts = []
+    while chunk := members.read():
+        parts.append(chunk)
+    return b"".join(parts), max(map(len, parts), default=0)
+
+
+def test_members_come_out_as_zipfile_reads_them(tmp_path):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        expected = [archive.read(info) for info in infos]
+    members = InflatedMembers(str(path), infos)
+    try:
+        for want in expected:
+            got, biggest = read_member(members)
+            assert got == want
+            assert biggest <= 2 * 1024 * 1024  # a high ratio never makes a huge chunk
+    finally:
+        members.close()
+
+
+def test_member_stream_reports_progress_and_drains(tmp_path):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        sizes = [info.file_size for info in infos]
+        last = archive.read(infos[-1])
+    progress = Progress(1 << 62, None, 1 << 20)
+    members = InflatedMembers(str(path), infos)
+    try:
+        for _ in infos[:-1]:
+            stream = MemberStream(members, progress)
+            stream.read()  # the scanner stops early: drain keeps the members in step
+            stream.drain()
+            assert stream.read() == b""
+        assert read_member(members)[0] == last
+    finally:
+        members.close()
+    assert progress.done == sum(sizes[:-1])
+
+
+def corrupt(info: zipfile.ZipInfo, **changes) -> zipfile.ZipInfo:
+    for name, value in changes.items():
+        setattr(info, name, value)
+    return info
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"CRC": 12345}, zipfile.BadZipFile),
+        ({"file_size": 10}, zipfile.BadZipFile),
+        ({"compress_size": 100}, EOFError),
+    ],
+)
+def test_crc_size_and_truncation_are_checked(tmp_path, changes, error):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        info = corrupt(archive.getinfo("a.json"), **changes)
+    members = InflatedMembers(str(path), [info])
+    try:
+        with pytest.raises(error):
+            read_member(members)
+    finally:
+        members.close()
+
+
+def test_a_corrupt_stream_keeps_its_zlib_error(tmp_path):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("a.json")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 20 : start + 60] = b"\x00" * 40
+    path.write_bytes(bytes(data))
+    members = InflatedMembers(str(path), [info])
+    try:
+        with pytest.raises((zlib.error, zipfile.BadZipFile)):
+            read_member(members)
+    finally:
+        members.close()
+
+
+def test_a_missing_zip_is_reported_not_hung(tmp_path):
+    members = InflatedMembers(str(tmp_path / "gone.zip"), [zipfile.ZipInfo("a")])
+    try:
+        with pytest.raises(FileNotFoundError):
+            members.read()
+    finally:
+        members.close()
+
+
+def test_a_dead_inflater_raises(tmp_path):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    members = InflatedMembers(str(path), infos)
+    try:
+        members.read()
+        os.kill(members._process.pid, signal.SIGKILL)
+        with pytest.raises(InflaterFailed):
+            for _ in range(10000):
+                members.read()
+    finally:
+        members.close()
+
+
+def test_close_stops_a_running_inflater(tmp_path):
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    members = InflatedMembers(str(path), infos)
+    members.read()
+    members.close()
+    assert members._process.poll() is not None
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_aborting_the_activity_child_ends_its_inflater(tmp_path):
+    path = big_package(tmp_path, 20000)
+    with zipfile.ZipFile(path) as archive:
+        shards = [("analytics", i) for i in archive.infolist() if "events-" in i.filename]
+    child = ActivityProcess(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
+    try:
+        deadline = time.monotonic() + 10
+        while not (inflaters := children(child._process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        child.close()  # what the parent does on abort
+    assert child._process.poll() is not None
+    deadline = time.monotonic() + 10
+    while inflaters and not all(map(gone, inflaters)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(gone, inflaters))
+
+
+def test_child_gives_the_in_process_figures_across_shards(tmp_path):
+    path = big_package(tmp_path, 300)
+    alone = analyze_package(path, package_id="x")
+    child = analyze_package(path, package_id="x", limits=ParseLimits(activity_process_min_bytes=0))
+    assert dict(child.views()) == dict(alone.views())
+
+
+def test_bad_crc_in_the_child_is_an_invalid_package(tmp_path):
+    path = big_package(tmp_path, 50)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if "events-" in i.filename)
+    # flip the CRC in the local header (offset 14) and in the central directory (offset 16)
+    bad = (info.CRC ^ 0xFFFFFFFF).to_bytes(4, "little")
+    data[info.header_offset + 14 : info.header_offset + 18] = bad
+    record = data.find(b"PK\x01\x02")
+    while data[record + 46 : record + 46 + len(info.orig_filename)] != info.orig_filename.encode():
+        record = data.find(b"PK\x01\x02", record + 4)
+    data[record + 16 : record + 20] = bad
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidPackage):
+        analyze_package(path, package_id="x", limits=ParseLimits(activity_process_min_bytes=0))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_killed_inflater_fails_the_child_without_a_hang(tmp_path):
+    path = big_package(tmp_path, 40000)
+    with zipfile.ZipFile(path) as archive:
+        shards = [("analytics", i) for i in archive.infolist() if "events-" in i.filename]
+    child = ActivityProcess(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
+    try:
+        deadline = time.monotonic() + 10
+        while not (inflaters := children(child._process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for pid in inflaters:
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises((InflaterFailed, ChildFailed)):
+            child.result()
+    finally:
+        child.close()
