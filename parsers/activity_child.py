@@ -16,7 +16,7 @@ from pathlib import Path
 
 from parsers.activity import SourceTally
 from parsers.activity_scan import CHUNK_BYTES, read_activity_fast
-from parsers.inflate_process import InflatedMembers, MemberStream, child_env
+from parsers.inflate_process import InflatedMembers, MemberStream, child_env, stop_process
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
@@ -144,11 +144,5 @@ class ActivityProcess:
 
     def close(self) -> None:
         """Stop the child if it still runs (abort or error) and release the pipe."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._connection.close()

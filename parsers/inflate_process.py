@@ -177,14 +177,19 @@ class InflatedMembers:
 
     def close(self) -> None:
         """Stop the inflater if it still runs and reap it."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._out.close()
+
+
+def stop_process(process: subprocess.Popen, grace_seconds: float = 5) -> None:
+    """Terminate a child that still runs, kill it after a grace period, and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class MemberStream:

@@ -113,6 +113,14 @@ def test_a_corrupt_stream_keeps_its_zlib_error(tmp_path):
         members.close()
 
 
+def inflating(tmp_path) -> InflatedMembers:
+    """An inflater started over every member of a small test zip."""
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    return InflatedMembers(str(path), infos)
+
+
 def test_a_missing_zip_is_reported_not_hung(tmp_path):
     members = InflatedMembers(str(tmp_path / "gone.zip"), [zipfile.ZipInfo("a")])
     try:
@@ -123,10 +131,7 @@ def test_a_missing_zip_is_reported_not_hung(tmp_path):
 
 
 def test_a_dead_inflater_raises(tmp_path):
-    path = members_zip(tmp_path / "m.zip")
-    with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-    members = InflatedMembers(str(path), infos)
+    members = inflating(tmp_path)
     try:
         members.read()
         os.kill(members._process.pid, signal.SIGKILL)
@@ -138,10 +143,7 @@ def test_a_dead_inflater_raises(tmp_path):
 
 
 def test_close_stops_a_running_inflater(tmp_path):
-    path = members_zip(tmp_path / "m.zip")
-    with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-    members = InflatedMembers(str(path), infos)
+    members = inflating(tmp_path)
     members.read()
     members.close()
     assert members._process.poll() is not None
