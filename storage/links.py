@@ -34,8 +34,10 @@ class PackageLink:
     package_id: str
 
 
-def _origin(scheme: str, netloc: str) -> str:
-    return f"{scheme}://{netloc}".lower()
+def origin_of(url: str) -> str:
+    """The URL's origin as allow-lists write it: `scheme://host[:port]`, lower case."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _discord_upn(parts) -> str:
@@ -62,7 +64,7 @@ def parse_package_link(link: str, allowed_origins: tuple[str, ...] = ()) -> Pack
         raise InvalidLink("the link must not carry credentials or a fragment")
     if parts.scheme == "https" and parts.hostname == DISCORD_HOST and port in (None, 443):
         return _accepted(link, _discord_upn(parts))
-    if _origin(parts.scheme, parts.netloc) in allowed_origins and parts.path not in ("", "/"):
+    if origin_of(link) in allowed_origins and parts.path not in ("", "/"):
         return _accepted(link, link)
     raise InvalidLink("the link does not point to Discord or an allowed origin")
 

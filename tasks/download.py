@@ -18,6 +18,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from storage.links import origin_of
+
 CHUNK_BYTES = 1 << 20
 MAX_REDIRECTS = 5
 USER_AGENT = "dumpus-stats/0.1 (+package download)"
@@ -41,11 +43,6 @@ class DownloadLimits:
     read_timeout: float
     max_seconds: float
     allowed_origins: tuple[str, ...] = ()
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -78,7 +75,7 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def check_hop(url: str, limits: DownloadLimits) -> str:
     """Refuse a URL the worker must not fetch; returns the checked address to connect to."""
     parts = urlsplit(url)
-    allowed = _origin(url) in limits.allowed_origins
+    allowed = origin_of(url) in limits.allowed_origins
     if not allowed and (parts.scheme != "https" or parts.username or parts.password):
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL that is not allowed")
     if not parts.hostname:

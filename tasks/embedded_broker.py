@@ -62,12 +62,17 @@ def wait_until_ready(socket_path: Path, process: subprocess.Popen | None = None)
     raise RuntimeError("embedded redis-server did not answer in time")
 
 
-def start(settings: Settings, **popen_kwargs) -> subprocess.Popen:
-    """Start the embedded broker in the background and wait until it answers."""
+def _prepared_command(settings: Settings) -> tuple[Path, list[str]]:
+    """Create the data directory, clear a stale socket; returns (socket, command line)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     socket_path = settings.embedded_broker_socket.resolve()
     socket_path.unlink(missing_ok=True)
-    command = server_command(socket_path, settings.data_dir.resolve())
+    return socket_path, server_command(socket_path, settings.data_dir.resolve())
+
+
+def start(settings: Settings, **popen_kwargs) -> subprocess.Popen:
+    """Start the embedded broker in the background and wait until it answers."""
+    socket_path, command = _prepared_command(settings)
     process = subprocess.Popen(command, **popen_kwargs)
     wait_until_ready(socket_path, process)
     return process
@@ -81,10 +86,7 @@ def main() -> None:
         print("BROKER_URL/REDIS_URL is set: the embedded broker stays idle.", file=sys.stderr)
         signal.pause()
         return
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    socket_path = settings.embedded_broker_socket.resolve()
-    socket_path.unlink(missing_ok=True)
-    command = server_command(socket_path, settings.data_dir.resolve())
+    _socket_path, command = _prepared_command(settings)
     os.execv(command[0], command)
 
 

@@ -164,16 +164,27 @@ def gone(pid: int) -> bool:
     return "\nState:\tZ" in status
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_aborting_the_activity_child_ends_its_inflater(tmp_path):
-    path = big_package(tmp_path, 20000)
+def activity_shards(tmp_path, lines: int) -> tuple:
+    """The arguments of an ActivityProcess over the analytics shards of a generated package."""
+    path = big_package(tmp_path, lines)
     with zipfile.ZipFile(path) as archive:
         shards = [("analytics", i) for i in archive.infolist() if "events-" in i.filename]
-    child = ActivityProcess(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
+    return path, shards, ParseLimits(), Progress(1, None, 1 << 20)
+
+
+def inflaters_of(child: ActivityProcess) -> list[int]:
+    """The inflater processes of a started activity child, once they appear (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not (inflaters := children(child._process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return inflaters
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_aborting_the_activity_child_ends_its_inflater(tmp_path):
+    child = ActivityProcess(*activity_shards(tmp_path, 20000))
     try:
-        deadline = time.monotonic() + 10
-        while not (inflaters := children(child._process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        inflaters = inflaters_of(child)
     finally:
         child.close()  # what the parent does on abort
     assert child._process.poll() is not None
@@ -209,15 +220,9 @@ def test_bad_crc_in_the_child_is_an_invalid_package(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_a_killed_inflater_fails_the_child_without_a_hang(tmp_path):
-    path = big_package(tmp_path, 40000)
-    with zipfile.ZipFile(path) as archive:
-        shards = [("analytics", i) for i in archive.infolist() if "events-" in i.filename]
-    child = ActivityProcess(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
+    child = ActivityProcess(*activity_shards(tmp_path, 40000))
     try:
-        deadline = time.monotonic() + 10
-        while not (inflaters := children(child._process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        for pid in inflaters:
+        for pid in inflaters_of(child):
             os.kill(pid, signal.SIGKILL)
         with pytest.raises((InflaterFailed, ChildFailed)):
             child.result()
