@@ -39,12 +39,7 @@ class PackageQueue:
         """Queue the processing of one package; raise QueueUnavailable if the broker is down."""
         try:
             self.celery_app.send_task(
-                names.PROCESS_PACKAGE,
-                args=[package_id],
-                task_id=package_id,
-                queue=names.PACKAGES_QUEUE,
-                retry=True,
-                retry_policy=RETRY_POLICY,
+                **names.package_message(package_id), retry=True, retry_policy=RETRY_POLICY
             )
         except _connection_errors() as exc:
             raise QueueUnavailable(type(exc).__name__) from exc

@@ -51,9 +51,7 @@ def _resend_waiting(settings, store, now: float) -> int:
 
 
 def _send(package_id: str) -> None:
-    app.send_task(
-        names.PROCESS_PACKAGE, args=[package_id], task_id=package_id, queue=names.PACKAGES_QUEUE
-    )
+    app.send_task(**names.package_message(package_id))
 
 
 @app.task(name=names.PURGE_ORPHAN_STATISTICS, base=BaseTask)

@@ -8,4 +8,15 @@ CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
 PACKAGES_QUEUE = "packages"
 DEFAULT_QUEUE = "default"
 
+
+def package_message(package_id: str) -> dict:
+    """`send_task` arguments of a package job: the id is the only argument and the task id."""
+    return {
+        "name": PROCESS_PACKAGE,
+        "args": [package_id],
+        "task_id": package_id,
+        "queue": PACKAGES_QUEUE,
+    }
+
+
 ALL = (PROCESS_PACKAGE, REAP_STALE_PACKAGES, PURGE_ORPHAN_STATISTICS, CLEAN_TEMP_FILES)

@@ -49,9 +49,7 @@ def test_the_same_task_delivered_twice_downloads_once(stack, server):
     client, link = Client(stack.api_url), new_link(server)
     package_id = client.submit(link).json()["packageId"]
     sender = Celery(broker=stack.settings.effective_broker_url)  # a second, duplicate message
-    sender.send_task(
-        names.PROCESS_PACKAGE, args=[package_id], task_id=package_id, queue=names.PACKAGES_QUEUE
-    )
+    sender.send_task(**names.package_message(package_id))
     assert client.wait_processed(package_id, link)["isDataAvailable"]
     time.sleep(1)
     assert server.hits.count("/slow.zip") == 1
