@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt setup.py parsers/_linescan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) setup.py --quiet build_ext --inplace  # the C loop of the activity scanner
 	touch $(STAMP)
 
 demo: venv  ## the main job end to end on embedded defaults
@@ -36,4 +37,4 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache build parsers/*.so

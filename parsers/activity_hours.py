@@ -2,7 +2,7 @@
 
 A counted line of the usual shape (one flat object, `"timestamp":"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""`,
 plain string values; for a duplicate key the last one counts, as in orjson) is counted under
-(event type, hour number, raw fields) in a dict. Each distinct hour prefix is parsed once;
+(event type, day number, raw fields) in a dict. Each distinct hour prefix is parsed once;
 family bounds are the min/max of the timestamp texts (fixed width, so they sort like
 instants) and are parsed once at the end.
 `HourCounts.flush` turns all of it into the same SourceTally entries `count_event` would make.
@@ -40,6 +40,13 @@ PLANS: dict[str, tuple[bytes, ...]] = {
     event: tuple(f'"{key}":'.encode() for key in _FIELDS.get(family, ()))
     for event, family in FAMILY_OF.items()
     if family not in _EXACT_ONLY
+}
+# What the C loop (parsers/_linescan.c) is given: event type -> (role, field keys).
+# Roles: 0 counted, 1 session start, 2 session end, 3 voice (its fields go to a callback).
+_ROLES = {"session_start": 1, "session_end": 2}
+NATIVE_PLANS: dict[str, tuple[int, tuple[bytes, ...]]] = {
+    **{event: (_ROLES.get(event, 0), plan) for event, plan in PLANS.items()},
+    **dict.fromkeys(FAMILIES["voice"], (3, (b'"channel_id":', b'"guild_id":'))),
 }
 
 
@@ -81,16 +88,16 @@ class HourCounts:
             return False
         hour = self.hours.get(stamp[:13], -1)
         if hour == -1:
-            hour = self._hour(stamp[:13])
+            hour = self.hour_of(stamp[:13])
         if hour is None:
             return False
         if plan:
             try:
-                key = (event_type, hour, *[_field(buffer, pos, end, key) for key in plan])
+                key = (event_type, hour // 24, *[_field(buffer, pos, end, key) for key in plan])
             except _Unsure:
                 return False
         else:
-            key = (event_type, hour)
+            key = (event_type, hour // 24)
         self.counts[key] = self.counts.get(key, 0) + 1
         if event_type in _SESSIONS:
             self.sessions.append((stamp, event_type == "session_start", key[2]))
@@ -104,7 +111,8 @@ class HourCounts:
             bounds[1] = stamp
         return True
 
-    def _hour(self, prefix: bytes) -> int | None:
+    def hour_of(self, prefix: bytes) -> int | None:
+        """The hour number of a YYYY-MM-DDTHH prefix (None if unusable), cached."""
         seconds = None
         if prefix.isascii() and len(prefix) == 13:
             seconds = parse_instant(prefix.decode() + ":00:00Z")
@@ -115,8 +123,12 @@ class HourCounts:
 
     def flush(self, tally: SourceTally) -> None:
         """Add everything counted to the tally, as count_event would have, and reset."""
-        for (event_type, hour, *fields), count in self.counts.items():
-            _fold(tally, event_type, hour // 24, [_text(raw) for raw in fields], count)
+        texts: dict[bytes | None, str | None] = {None: None}
+        for (event_type, day, *fields), count in self.counts.items():
+            for raw in fields:
+                if raw not in texts:
+                    texts[raw] = _text(raw)
+            _fold(tally, event_type, day, [texts[raw] for raw in fields], count)
         for event_type, (low, high) in self.bounds.items():
             _widen(tally, FAMILY_OF[event_type], parse_instant(low.decode()))
             _widen(tally, FAMILY_OF[event_type], parse_instant(high.decode()))

@@ -8,9 +8,15 @@ whose fields cannot be taken with certainty, goes through `activity.read_line` (
 
 import re
 
-from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line
-from parsers.activity_hours import HourCounts, buffer_shape
+from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line, text_field
+from parsers.activity_hours import NATIVE_PLANS, HourCounts, buffer_shape
+from parsers.instants import parse_instant
 from parsers.streams import Skipped
+
+try:
+    from parsers import _linescan  # the same loop in C: built by `make venv` (setup.py)
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    _linescan = None
 
 CHUNK_BYTES = 1024 * 1024
 _PREFIX = b'{"event_type":"'
@@ -51,6 +57,7 @@ class ActivityScanner:
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
         self.names: dict[bytes, str] = {event.encode(): event for event in FAMILY_OF}
         self.hours = HourCounts()
+        self.native = True  # use the C loop when it is built
 
     def read(self, stream) -> int:
         """Scan the whole stream; return the number of lines read."""
@@ -83,6 +90,45 @@ class ActivityScanner:
 
     def scan(self, buffer: bytes, stop: int) -> None:
         """Handle every line of buffer[:stop] (stop is just after a newline)."""
+        if _linescan is not None and self.native:
+            self._scan_native(buffer, stop)
+        else:
+            self._scan_python(buffer, stop)
+
+    def _scan_native(self, buffer: bytes, stop: int) -> None:
+        """The C loop counts the usual lines and stops at each line it leaves to Python."""
+        hours, pos = self.hours, 0
+        while pos < stop:
+            pos, lines, too_long, code, detail = _linescan.scan(
+                buffer, pos, stop, self.max_line_bytes, self.names, NATIVE_PLANS, hours.hours,
+                hours.hour_of, hours.counts, hours.bounds, hours.sessions, self._voice,
+            )  # fmt: skip
+            self.lines += lines
+            if too_long:
+                self.skipped.add("too_long", too_long)
+            if code < 0:
+                return
+            end = buffer.find(b"\n", pos, stop)
+            self.lines += 1
+            if code == 0:
+                read_line(buffer[pos : end + 1], self.tally, self.skipped)
+            elif code == 1:
+                self._odd(buffer[pos : end + 1], detail)
+            else:
+                self._counted(buffer[pos:end], detail)
+            pos = end + 1
+
+    def _voice(self, event_type: str, stamp: bytes, track: bytes, channel, guild) -> None:
+        """A voice line counted by the C loop: its entry, as activity's voice handler makes it."""
+        channel_id = _text(channel)
+        if channel_id is None:
+            return
+        at = parse_instant(track.decode())
+        seconds = parse_instant(stamp.decode()) if at is None else at
+        joined = event_type == "join_voice_channel"
+        self.tally.voice.append((seconds, joined, channel_id, _text(guild)))
+
+    def _scan_python(self, buffer: bytes, stop: int) -> None:
         find, startswith, names = buffer.find, buffer.startswith, self.names
         limit, pos, lines = self.max_line_bytes, 0, 0
         add, shape = self.hours.add, buffer_shape(buffer)
@@ -185,6 +231,10 @@ def _escaped(line: bytes, start: int) -> str:
     if raw.count(b"\\") != raw.count(b'\\"'):
         raise _Unsure
     return raw.replace(b'\\"', b'"').decode()
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else text_field(raw.decode())
 
 
 def read_activity_fast(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:

@@ -79,9 +79,9 @@ def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
         entry = _channel_entry(data, channel_id)
         entities.channels[channel_id] = entry
         _attach(data, entities, entry)
+        messages = hours_in(entry.hours, periods)
         entities.totals[channel_id] = {
-            name: (hours_in(entry.hours, period), sum_in(entry.voice, period))
-            for name, period in periods.items()
+            name: (messages[name], sum_in(entry.voice, period)) for name, period in periods.items()
         }
     for guild_id, name in data.guild_names.items():
         entities.guilds.setdefault(guild_id, GroupEntry(guild_id, name))

@@ -11,9 +11,8 @@ from parsers.periods import (
     entity_lifetime,
     first_day,
     merge,
-    message_block,
+    nested_message_blocks,
     voice_block,
-    within,
 )
 from parsers.views import person_fields
 
@@ -38,7 +37,7 @@ def entity_views(
             "kind": entry.kind,
             "guild_id": entry.guild_id if entry.kind == "guild" else None,
             "guild_name": entry.guild_name if entry.kind == "guild" else None,
-            "periods": entity_periods(entry.hours, entry.voice, periods),
+            "periods": entity_periods([entry.hours], entry.voice, periods),
         }
         yield f"channel:{entry.channel_id}", document
     yield from user_views(data)
@@ -64,26 +63,21 @@ def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period
 
 def _group_periods(entities: Entities, group: GroupEntry, periods: dict[str, Period]) -> dict:
     channels = [entities.channels[channel_id] for channel_id in group.channel_ids]
-    hours = merge(entry.hours for entry in channels)
     voice = merge(entry.voice for entry in channels)
-    return entity_periods(hours, voice, periods)
+    return entity_periods([entry.hours for entry in channels], voice, periods)
 
 
-def entity_periods(hours: Counter, voice: Counter, periods: dict[str, Period]) -> dict:
-    """Return the `periods` object of an entity; its lifetime starts on its own first active day."""
-    result = {}
-    # The short periods all lie inside the last year: scan the older history only once.
-    recent = within(hours, periods["ly"])
-    for name in PERIODS:
-        period = periods[name]
-        if name == "lifetime":
-            period = entity_lifetime(period.end, first_day(hours, voice))
-        result[name] = {
-            **period.header(),
-            "messages": message_block(hours if name == "lifetime" else recent, period),
-            "voice": voice_block(voice, period),
-        }
-    return result
+def entity_periods(hours: list[Counter], voice: Counter, periods: dict[str, Period]) -> dict:
+    """Return the `periods` object of an entity (its hour counters summed); its lifetime starts
+    on its own first active day."""
+    first = first_day(Counter({min(counter): 1 for counter in hours if counter}), voice)
+    own = {name: periods[name] for name in PERIODS}
+    own["lifetime"] = entity_lifetime(periods["lifetime"].end, first)
+    blocks = nested_message_blocks(hours, own)
+    return {
+        name: {**period.header(), "messages": blocks[name], "voice": voice_block(voice, period)}
+        for name, period in own.items()
+    }
 
 
 def user_views(data: PackageData) -> Iterator[tuple[str, dict]]:

@@ -18,6 +18,8 @@ from parsers.streams import Progress, Skipped
 
 TS = '"\\"2024-05-01T10:00:00.412Z\\""'
 
+pytestmark = pytest.mark.usefixtures("scan_loop")  # the C loop and the Python one
+
 
 def compact(**fields) -> bytes:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()

@@ -15,6 +15,8 @@ from parsers.activity_hours import HourCounts, buffer_shape
 from parsers.messages import MessageSink, read_messages_json
 from parsers.streams import Skipped
 
+pytestmark = pytest.mark.usefixtures("scan_loop")  # the C loop and the Python one
+
 
 @pytest.fixture(autouse=True)
 def cold_caches():

@@ -4,7 +4,6 @@ import os
 import signal
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -97,7 +96,7 @@ def test_crc_size_and_truncation_are_checked(tmp_path, changes, error):
         members.close()
 
 
-def test_a_corrupt_stream_keeps_its_zlib_error(tmp_path):
+def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
     path = members_zip(tmp_path / "m.zip")
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("a.json")
@@ -107,7 +106,7 @@ def test_a_corrupt_stream_keeps_its_zlib_error(tmp_path):
     path.write_bytes(bytes(data))
     members = InflatedMembers(str(path), [info])
     try:
-        with pytest.raises((zlib.error, zipfile.BadZipFile)):
+        with pytest.raises(zipfile.BadZipFile):
             read_member(members)
     finally:
         members.close()

@@ -1,0 +1,188 @@
+"""The C loop of the activity scanner, ISA-L inflating and the one-pass period blocks agree with
+the reference code they replace."""
+
+import io
+import os
+import pickle
+import random
+import struct
+import zipfile
+import zlib
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from isal import isal_zlib
+from test_parsers_fast_paths import ACTIVITY, event
+from test_parsers_inflater import members_zip
+
+import parsers.activity_scan as scan
+import parsers.inflate_process as inflate_process
+from parsers import instants
+from parsers.activity import SourceTally, read_activity
+from parsers.periods import Period, entity_lifetime, make_periods, message_block
+from parsers.periods import nested_message_blocks as blocks_of
+from parsers.streams import Skipped
+
+VOICE = [
+    event(
+        "join_voice_channel", "2024-03-02T13:00:00.000Z", '"channel_id":"4"', '"guild_id":"9"'
+    ).replace(b'"day"', b'"client_track_timestamp":"\\"2024-03-02T12:59:59.500Z\\"","day"'),
+    event("leave_voice_channel", "2024-03-02T13:30:00.000Z", '"channel_id":"4"').replace(
+        b'"day"', b'"client_track_timestamp":"\\"2024-03-02T13:29:59.900Z\\"","day"'
+    ),
+    event("join_voice_channel", "2024-03-02T13:00:00.000Z", '"channel_id":null').replace(
+        b'"day"', b'"client_track_timestamp":"\\"2001-03-02T12:59:59.500Z\\"","day"'
+    ),
+    event("join_voice_channel", "2024-03-02T14:00:00.000Z", '"channel_id":"5"').replace(
+        b'"day"', b'"client_track_timestamp":"\\"2024-13-02T12:59:59.500Z\\"","day"'
+    ),
+    event("leave_voice_channel", "2024-03-02T15:00:00.000Z", '"channel_id":"5"'),  # no track
+]
+LINES = (
+    ACTIVITY
+    + VOICE
+    + [
+        b'{"predicted_gender":"x"}',
+        b'{"event_type":"app_ui_viewed","timestamp":"\\"2024-05-01T10:00:00.000Z\\""}',
+        b'{"event_type":"send\\u005fmessage","timestamp":"\\"2024-05-01T10:00:00.000Z\\""}',
+        b'{"event_type":"send_message',
+        b"",
+    ]
+)
+
+
+def tally_with(loop: str, data: bytes, max_line: int = 1 << 20):
+    """(tally, skipped, lines) of the fast reader with the given loop, from cold hour caches."""
+    instants.HOUR_STARTS.clear()
+    instants._day_cache.clear()
+    saved = scan._linescan
+    if loop == "python":
+        scan._linescan = None
+    try:
+        tally, skipped = SourceTally(), Skipped()
+        reader = read_activity if loop == "exact" else scan.read_activity_fast
+        lines = reader(io.BufferedReader(io.BytesIO(data)), tally, skipped, max_line)
+    finally:
+        scan._linescan = saved
+    state = dict(tally.__dict__)
+    state["sessions"] = sorted(state["sessions"])
+    return state, skipped.by_reason, lines
+
+
+def test_the_c_loop_is_built():
+    assert scan._linescan is not None, "parsers/_linescan.c is not built: run `make venv`"
+
+
+def test_c_loop_python_loop_and_line_reader_agree_on_tricky_lines():
+    data = b"\n".join(LINES * 3) + b"\n"
+    native = tally_with("native", data)
+    assert native == tally_with("python", data) == tally_with("exact", data)
+    assert (1709384399.5, True, "4", "9") in native[0]["voice"]  # the track stamp's instant
+
+
+MUTATIONS = [b"{", b"}", b"\t", b"\r", b"\\", b'"', b",", b" ", b"\n"]
+MUTATIONS += [b"\xff", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98\xad", b"\xed\xa0\x80"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    picks=st.lists(st.integers(0, len(LINES) - 1), min_size=1, max_size=12),
+    edits=st.lists(
+        st.tuples(st.integers(0, 10_000), st.sampled_from(MUTATIONS), st.booleans()), max_size=6
+    ),
+    max_line=st.sampled_from([60, 1 << 20]),
+)
+def test_c_loop_matches_the_python_loop_on_mangled_lines(picks, edits, max_line):
+    data = bytearray(b"\n".join(LINES[pick] for pick in picks) + b"\n")
+    for at, piece, replace in edits:
+        at %= len(data)
+        data[at : at + (len(piece) if replace else 0)] = piece
+    data = bytes(data)
+    native = tally_with("native", data, max_line)
+    assert native == tally_with("python", data, max_line)
+
+
+def test_the_c_loop_refuses_positions_outside_the_buffer():
+    args = ({}, {}, {}, lambda _prefix: None, {}, {}, [], lambda *_: None)
+    with pytest.raises(ValueError):
+        scan._linescan.scan(b"ab\n", 0, 4, 100, *args)
+    with pytest.raises(ValueError):
+        scan._linescan.scan(b"ab\n", 3, 2, 100, *args)
+    assert scan._linescan.scan(b"", 0, 0, 100, *args) == (0, 0, 0, -1, None)
+
+
+def nested_case(rng: random.Random, end_day: int, first_day: int | None):
+    hours = [Counter() for _ in range(rng.randint(1, 3))]
+    for counter in hours:
+        for _ in range(rng.randint(0, 80)):
+            day = end_day - int(rng.expovariate(1 / 200)) + rng.choice([0, 0, 0, 3])
+            counter[day * 24 + rng.randint(0, 23)] += rng.randint(1, 5)
+    periods = make_periods(end_day, first_day)
+    starts = [min(counter) // 24 for counter in hours if counter]
+    periods["lifetime"] = entity_lifetime(end_day, min(starts) if starts else None)
+    return hours, periods
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_one_pass_period_blocks_equal_one_block_per_period(seed):
+    rng = random.Random(seed)
+    end_day = 19_800 + rng.randint(0, 400)
+    hours, periods = nested_case(rng, end_day, end_day - rng.choice([0, 5, 29, 31, 400, 2000]))
+    merged = sum(hours, Counter())
+    expected = {name: message_block(merged, period) for name, period in periods.items()}
+    assert blocks_of(hours, periods) == expected
+
+
+def test_period_blocks_without_a_package_date_are_empty():
+    periods = {name: Period(name, None, None) for name in ("l4w", "lifetime")}
+    blocks = blocks_of([Counter({480_000: 2})], periods)
+    assert blocks == {name: message_block(Counter(), period) for name, period in periods.items()}
+
+
+@pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
+def test_the_inflater_gives_zipfile_bytes_with_isal_or_zlib(tmp_path, monkeypatch, deflate):
+    monkeypatch.setattr(inflate_process, "_deflate", deflate)
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        expected = [archive.read(info) for info in infos]
+    read_fd, write_fd = os.pipe()
+    with open(tmp_path / "frames", "wb") as sink:
+        os.close(read_fd)
+        inflate_process._inflate(str(path), infos, sink.fileno())
+        os.close(write_fd)
+    assert frames_of((tmp_path / "frames").read_bytes()) == expected
+
+
+@pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
+def test_a_corrupt_stream_is_a_bad_zip_with_isal_or_zlib(tmp_path, monkeypatch, deflate):
+    monkeypatch.setattr(inflate_process, "_deflate", deflate)
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("a.json")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 20 : start + 60] = b"\x00" * 40
+    path.write_bytes(bytes(data))
+    with open(tmp_path / "frames", "wb") as sink, pytest.raises(zipfile.BadZipFile):
+        inflate_process._inflate(str(path), [info], sink.fileno())
+
+
+def frames_of(stream: bytes) -> list[bytes]:
+    """The members written by the inflater, from its D and N frames."""
+    members, parts, pos = [], [], 0
+    header = struct.Struct(">cQ")
+    while pos < len(stream):
+        kind, size = header.unpack_from(stream, pos)
+        payload = stream[pos + header.size : pos + header.size + size]
+        pos += header.size + size
+        if kind == b"D":
+            parts.append(payload)
+        elif kind == b"N":
+            members.append(b"".join(parts))
+            parts = []
+        else:
+            raise pickle.loads(payload)
+    return members
