@@ -138,14 +138,6 @@ def first_day(hours: Counter[int] | None, voice: Counter[int] | None) -> int | N
     return min(candidates) if candidates else None
 
 
-def within(hours: Counter[int], period: Period) -> Counter[int]:
-    """Return the part of an hour-keyed counter that falls in a period."""
-    if period.start is None:
-        return Counter()
-    low, high = period.start * 24, period.end * 24 + 23  # type: ignore[operator]
-    return Counter({key: count for key, count in hours.items() if low <= key <= high})
-
-
 def nested_message_blocks(
     hour_counters: list[Counter[int]], periods: dict[str, Period]
 ) -> dict[str, dict]:

@@ -96,7 +96,8 @@ def test_crc_size_and_truncation_are_checked(tmp_path, changes, error):
         members.close()
 
 
-def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
+def corrupt_zip(tmp_path) -> tuple[Path, zipfile.ZipInfo]:
+    """The test zip with 40 bytes of a.json's deflate stream zeroed, and a.json's entry."""
     path = members_zip(tmp_path / "m.zip")
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("a.json")
@@ -104,6 +105,11 @@ def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
     data[start + 20 : start + 60] = b"\x00" * 40
     path.write_bytes(bytes(data))
+    return path, info
+
+
+def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
+    path, info = corrupt_zip(tmp_path)
     members = InflatedMembers(str(path), [info])
     try:
         with pytest.raises(zipfile.BadZipFile):

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from isal import isal_zlib
 from test_parsers_fast_paths import ACTIVITY, event
-from test_parsers_inflater import members_zip
+from test_parsers_inflater import corrupt_zip, members_zip
 
 import parsers.activity_scan as scan
 import parsers.inflate_process as inflate_process
@@ -159,13 +159,7 @@ def test_the_inflater_gives_zipfile_bytes_with_isal_or_zlib(tmp_path, monkeypatc
 @pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
 def test_a_corrupt_stream_is_a_bad_zip_with_isal_or_zlib(tmp_path, monkeypatch, deflate):
     monkeypatch.setattr(inflate_process, "_deflate", deflate)
-    path = members_zip(tmp_path / "m.zip")
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("a.json")
-    data = bytearray(path.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    data[start + 20 : start + 60] = b"\x00" * 40
-    path.write_bytes(bytes(data))
+    path, info = corrupt_zip(tmp_path)
     with open(tmp_path / "frames", "wb") as sink, pytest.raises(zipfile.BadZipFile):
         inflate_process._inflate(str(path), [info], sink.fileno())
 
