@@ -58,5 +58,5 @@ def _every(seconds: int, task: str) -> dict:
 beat_schedule = {
     "reap-stale-packages": _every(_settings.reaper_interval_seconds, names.REAP_STALE_PACKAGES),
     "purge-orphan-statistics": _every(3600, names.PURGE_ORPHAN_STATISTICS),
-    "clean-temp-files": _every(3600, names.CLEAN_TEMP_FILES),
+    "clean-temp-files": _every(_settings.reaper_interval_seconds, names.CLEAN_TEMP_FILES),
 }

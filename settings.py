@@ -6,6 +6,7 @@ config); tasks and storage receive it as an argument. Each field documents its v
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Mapping
@@ -40,7 +41,9 @@ class Settings:
     mongo_url: str = ""  # MONGO_URL: MongoDB store; SQLite under DATA_DIR when empty
     mongo_db: str = "dumpus"  # MONGO_DB
     broker_url: str = ""  # BROKER_URL or REDIS_URL; embedded Redis under DATA_DIR when empty
-    secret_key: str = ""  # SECRET_KEY: server secret; generated into DATA_DIR when empty
+    secret_key: str = ""  # SECRET_KEY: server secret; else SECRET_KEY_FILE, else DATA_DIR
+    secret_key_file: str = ""  # SECRET_KEY_FILE: file holding the secret (made if missing)
+    link_key_dir_setting: str = ""  # LINK_KEY_DIR: per-package link keys; default DATA_DIR/keys
     whitelisted_origins: tuple[str, ...] = ()  # DL_ZIP_WHITELISTED_DOMAINS: extra link origins
     max_package_bytes: int = 50 * GB  # MAX_PACKAGE_BYTES: download size cap
     download_connect_timeout: float = 10.0  # DOWNLOAD_CONNECT_TIMEOUT (seconds)
@@ -51,7 +54,6 @@ class Settings:
     stale_after_seconds: int = 120  # STALE_AFTER_SECONDS: silence before the reaper steps in
     reaper_interval_seconds: int = 60  # REAPER_INTERVAL_SECONDS: beat schedule of the reaper
     resend_after_seconds: int = 1800  # RESEND_AFTER_SECONDS: a QUEUED package's message is resent
-    temp_max_age_seconds: int = 24 * 3600  # TEMP_MAX_AGE_SECONDS: orphan temp files removed after
     flower_address: str = "127.0.0.1"  # FLOWER_ADDRESS: Flower's bind address
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH: "user:password[,user2:password2]"
     rate_limit_submit: str = "20/minute;200/hour"  # RATE_LIMIT_SUBMIT: POST /api/process per client
@@ -71,6 +73,8 @@ class Settings:
             mongo_db=env.get("MONGO_DB") or d.mongo_db,
             broker_url=env.get("BROKER_URL") or env.get("REDIS_URL") or "",
             secret_key=env.get("SECRET_KEY", ""),
+            secret_key_file=env.get("SECRET_KEY_FILE", ""),
+            link_key_dir_setting=env.get("LINK_KEY_DIR", ""),
             whitelisted_origins=_origins(env.get("DL_ZIP_WHITELISTED_DOMAINS", "")),
             max_package_bytes=_int(env, "MAX_PACKAGE_BYTES", d.max_package_bytes),
             download_connect_timeout=_float(
@@ -82,7 +86,6 @@ class Settings:
             max_attempts=_int(env, "MAX_ATTEMPTS", d.max_attempts),
             stale_after_seconds=_int(env, "STALE_AFTER_SECONDS", d.stale_after_seconds),
             reaper_interval_seconds=_int(env, "REAPER_INTERVAL_SECONDS", d.reaper_interval_seconds),
-            temp_max_age_seconds=_int(env, "TEMP_MAX_AGE_SECONDS", d.temp_max_age_seconds),
             resend_after_seconds=_int(env, "RESEND_AFTER_SECONDS", d.resend_after_seconds),
             flower_address=env.get("FLOWER_ADDRESS") or d.flower_address,
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
@@ -106,6 +109,13 @@ class Settings:
         return self.data_dir / "tmp"
 
     @property
+    def link_key_dir(self) -> Path:
+        """Where the per-package link keys live (see `storage.link_vault`)."""
+        return (
+            Path(self.link_key_dir_setting) if self.link_key_dir_setting else self.data_dir / "keys"
+        )
+
+    @property
     def embedded_broker_socket(self) -> Path:
         """The Unix socket of the embedded Redis broker."""
         return self.data_dir / "redis.sock"
@@ -123,16 +133,28 @@ class Settings:
         return (DISCORD_LINK_ORIGIN, *self.whitelisted_origins)
 
     def server_secret(self) -> bytes:
-        """The server secret: SECRET_KEY, else one generated once into DATA_DIR."""
+        """The server secret: SECRET_KEY, else SECRET_KEY_FILE, else DATA_DIR/secret_key.
+
+        A missing file is generated once, except with MONGO_URL: processes on several hosts share
+        the store, and each would generate its own secret.
+        """
         if self.secret_key:
             return self.secret_key.encode()
-        if self.mongo_url:
-            # processes on several hosts share the store: each would generate its own secret
-            raise RuntimeError("SECRET_KEY must be set when MONGO_URL is (one secret, every host)")
-        path = self.data_dir / "secret_key"
-        if not path.exists():
-            _create_secret_file(path)
-        return path.read_text().strip().encode()
+        path = Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret_key"
+        return _secret_from_file(path.absolute(), may_create=not self.mongo_url)
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_from_file(path: Path, may_create: bool) -> bytes:
+    """The secret in `path` (made first when allowed), read once per process: every request
+    of the API needs it, and a failure is not cached."""
+    if not path.exists():
+        if not may_create:
+            raise RuntimeError(
+                "SECRET_KEY or an existing SECRET_KEY_FILE is required with MONGO_URL"
+            )
+        _create_secret_file(path)
+    return path.read_text().strip().encode()
 
 
 def _create_secret_file(path: Path) -> None:

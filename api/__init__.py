@@ -13,7 +13,8 @@ from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
 
-from api import data, docs, errors, health, logredact, process, ratelimit
+import logsafe
+from api import accesslog, data, docs, errors, health, process, ratelimit
 from api.auth import BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
@@ -86,9 +87,10 @@ def create_app(
         store,
         clock=config.get("CLOCK") or time.time,
     )
+    accesslog.init_app(app)  # first: its clock starts before any other hook can fail
     errors.init_app(app)
     ratelimit.init_app(app, settings)
-    logredact.install()
+    logsafe.install()
     app.url_map.converters[process.LINK_CONVERTER] = process.LinkConverter
     app.register_api(process.bp)
     app.register_api(data.bp)

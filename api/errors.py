@@ -3,6 +3,12 @@
 The process routes keep the Dumpus shape (`isAccepted` / `errorMessageCode`) for their own
 refusals; everything else, including 404/405 of unknown paths, request validation errors and
 unexpected exceptions, uses the shape above. Nothing a client sent is ever echoed back.
+
+Two answers Werkzeug would otherwise give outside that shape are turned into it: a routing
+redirect (a path with `//`, or `..%2F/` once decoded, matches a rule only after merging slashes;
+Flask returns that 308 as-is, HTML page and all) is a 404, and a chunked body over
+`MAX_CONTENT_LENGTH` (which Werkzeug silently cuts at the cap, so the JSON no longer parsed and the
+process routes answered INVALID_LINK) is 413 like a body whose Content-Length is over it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.routing import RequestRedirect
 
 from api.jsonio import json_response
 
@@ -95,8 +102,41 @@ def _unexpected_error(exc: Exception) -> Response:
     return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")
 
 
+def _refuse_routing_redirects() -> None:
+    """404 where routing would redirect: the API has one spelling per path and answers JSON."""
+    if isinstance(request.routing_exception, RequestRedirect):
+        raise NotFound()
+
+
+def _chunked_body() -> bool:
+    """A body without Content-Length that the server ends for us (gunicorn does)."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    # Without wsgi.input_terminated, Werkzeug reads no such body at all: nothing to cap.
+    terminated = bool(request.environ.get("wsgi.input_terminated"))
+    return chunked and terminated and request.content_length is None
+
+
+def _refuse_oversized_streams() -> None:
+    """413 for a chunked body that goes past MAX_CONTENT_LENGTH, as for a Content-Length over it."""
+    limit = request.max_content_length
+    if limit is None or not _chunked_body():
+        return
+    try:
+        body = request.get_data(cache=True)  # cached for the view; stops at the cap
+        # The capped stream never reads past the cap: one more byte underneath means it was over.
+        over = len(body) >= limit and bool(request.environ["wsgi.input"].read(1))
+    except HTTPException:
+        raise
+    except Exception as exc:  # the server's chunk reader refusing a malformed chunk, for one
+        raise BadRequest("the request body could not be read") from exc
+    if over:
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
-    """Register the error handlers on the app."""
+    """Register the error handlers and the checks that run before routing's answer."""
+    app.before_request(_refuse_routing_redirects)
+    app.before_request(_refuse_oversized_streams)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -25,8 +25,8 @@ from api.schemas import (
     StatusResponse,
 )
 from api.services import get_queue, get_settings, get_store, now
+from storage import scratch
 from storage.base import EnqueueOutcome, PackageRecord, Status
-from storage.crypto import LinkSealer
 from storage.links import InvalidLink, parse_package_link
 
 PREFIX = "/api/process"
@@ -67,13 +67,14 @@ def _submit(link: str) -> Response:
     """Validate, store (link sealed) and queue a link; the shared body of both POST forms."""
     settings = get_settings()
     try:
-        parsed = parse_package_link(link, settings.whitelisted_origins)
+        parsed = parse_package_link(link, settings.whitelisted_origins, settings.server_secret())
     except InvalidLink:
         return process_refusal(400, INVALID_LINK)
     package_id, store = parsed.package_id, get_store()
-    sealed = LinkSealer(settings.server_secret()).seal(package_id, parsed.url)
+    sealed = store.links.seal(package_id, parsed.url)
     outcome = store.packages.enqueue(package_id, sealed, now())
     if outcome == EnqueueOutcome.EXISTING:
+        store.links.discard(package_id, sealed)  # the stored link keeps its own key
         return _accepted(package_id, 200)
     try:
         get_queue().submit(package_id)
@@ -207,7 +208,10 @@ def delete_package(path: PackagePath) -> Response:
     if store.packages.get(path.package_id) is None:
         raise unknown_package()
     # The document first: a running worker loses its claim at once; statistics it may still
-    # write after this are orphans that the purge sweeper removes.
+    # write after this are orphans that the purge sweeper removes. Deleting the document shreds
+    # the link's key; a download abandoned by a dead worker of this host goes too (a live run
+    # removes its own as soon as it sees its claim gone).
     store.packages.delete(path.package_id)
     store.statistics.delete_package(path.package_id)
+    scratch.sweep(get_settings().temp_dir)
     return json_response({"isDeleted": True, "errorMessageCode": None})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from storage.base import EnqueueOutcome, PackageRecord, Status, Store
+from storage.link_vault import LinkVault
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -17,6 +18,7 @@ def open_store(settings: Settings) -> Store:
 
     Call it once per process, after the fork (pymongo clients are not fork-safe).
     """
+    links = LinkVault(settings.link_key_dir, settings.server_secret())
     if settings.mongo_url:
         import pymongo
 
@@ -25,11 +27,11 @@ def open_store(settings: Settings) -> Store:
         client = pymongo.MongoClient(
             settings.mongo_url, serverSelectionTimeoutMS=3000, connect=False
         )
-        store: Store = MongoStore(client, settings.mongo_db)
+        store: Store = MongoStore(client, settings.mongo_db, links)
     else:
         from storage.sqlite_backend import SQLiteStore
 
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        store = SQLiteStore(settings.sqlite_path)
+        store = SQLiteStore(settings.sqlite_path, links)
     store.ensure_indexes()
     return store

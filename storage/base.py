@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from storage.link_vault import LinkVault
 
 
 class Status(StrEnum):
@@ -181,10 +184,18 @@ class StatisticsRepository(Protocol):
 
 
 class Store(Protocol):
-    """One backend: its repositories plus health and lifecycle."""
+    """One backend: its repositories plus health and lifecycle.
+
+    `links` seals package links under per-package keys; `open_store` always sets it, and then
+    every end of a package (publish, fail, fail_stale, delete) shreds that package's keys.
+    """
 
     packages: PackageRepository
     statistics: StatisticsRepository
+    links: LinkVault | None
+
+    def compact(self) -> None:
+        """Leave no stale copy of ended packages in the backend's own files (where it can)."""
 
     def ping(self) -> bool:
         """True when the backend answers."""

@@ -2,7 +2,8 @@
 
 A Discord link is `https://click.discord.com/ls/click?upn=<UPN>`; its key material is the UPN. A
 link under an allow-listed origin (DL_ZIP_WHITELISTED_DOMAINS) is accepted too, and its key
-material is the whole link. Anything else is refused before it is stored or queued.
+material is the whole link (its package id then needs the server secret: `package_id_for`).
+Anything else is refused before it is stored or queued.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def _discord_upn(parts) -> str:
     return values[0]
 
 
-def parse_package_link(link: str, allowed_origins: tuple[str, ...] = ()) -> PackageLink:
-    """Validate a link and return its key material and package id, or raise InvalidLink."""
+def parse_package_link(
+    link: str, allowed_origins: tuple[str, ...] = (), server_secret: bytes = b""
+) -> PackageLink:
+    """Validate a link and return its key material and package id, or raise InvalidLink.
+
+    `server_secret` is needed for links of allow-listed origins (their id is an HMAC).
+    """
     if not isinstance(link, str) or not link or len(link) > MAX_LINK_LENGTH:
         raise InvalidLink("the link is missing or too long")
     if any(not 32 < ord(ch) < 127 or ch in "\\#" for ch in link):
@@ -63,16 +69,19 @@ def parse_package_link(link: str, allowed_origins: tuple[str, ...] = ()) -> Pack
     if parts.username is not None or parts.password is not None or parts.fragment:
         raise InvalidLink("the link must not carry credentials or a fragment")
     if parts.scheme == "https" and parts.hostname == DISCORD_HOST and port in (None, 443):
-        return _accepted(link, _discord_upn(parts))
+        return _accepted(link, _discord_upn(parts), server_secret)
     if origin_of(link) in allowed_origins and parts.path not in ("", "/"):
-        return _accepted(link, link)
+        return _accepted(link, link, server_secret)
     raise InvalidLink("the link does not point to Discord or an allowed origin")
 
 
-def _accepted(link: str, key_material: str) -> PackageLink:
-    return PackageLink(url=link, key_material=key_material, package_id=package_id_for(key_material))
+def _accepted(link: str, key_material: str, server_secret: bytes) -> PackageLink:
+    package_id = package_id_for(key_material, server_secret)
+    return PackageLink(url=link, key_material=key_material, package_id=package_id)
 
 
-def key_material_of(link: str, allowed_origins: tuple[str, ...] = ()) -> str:
+def key_material_of(
+    link: str, allowed_origins: tuple[str, ...] = (), server_secret: bytes = b""
+) -> str:
     """The key material of an already accepted link (the worker re-derives it from the link)."""
-    return parse_package_link(link, allowed_origins).key_material
+    return parse_package_link(link, allowed_origins, server_secret).key_material

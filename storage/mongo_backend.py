@@ -14,7 +14,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+from storage.link_vault import LinkVault
 from storage.mongo_statistics import MongoStatistics
+from storage.shredding import ShreddingPackages
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop
@@ -243,14 +245,21 @@ class MongoPackages:
 
 
 class MongoStore:
-    """The MongoDB store: packages and statistics collections in one database."""
+    """The MongoDB store: packages and statistics collections in one database.
 
-    def __init__(self, client_or_db, db_name: str | None = None):
+    With a `LinkVault`, every end of a package shreds its link keys. The keys never enter
+    MongoDB, so the oplog and backups only ever hold sealed links that nothing can open once
+    their package has ended.
+    """
+
+    def __init__(self, client_or_db, db_name: str | None = None, links: LinkVault | None = None):
         if db_name is None:  # a Database was given
             self._db, self._client = client_or_db, client_or_db.client
         else:
             self._client, self._db = client_or_db, client_or_db[db_name]
-        self.packages = MongoPackages(self._db["packages"])
+        self.links = links
+        packages = MongoPackages(self._db["packages"])
+        self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
         self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"])
 
     def ping(self) -> bool:
@@ -260,6 +269,9 @@ class MongoStore:
         except Exception:  # any failure (timeout, auth, DNS) means "not reachable"
             return False
         return True
+
+    def compact(self) -> None:
+        """Nothing to do: MongoDB reuses freed space itself, and holds no link key to forget."""
 
     def ensure_indexes(self) -> None:
         """Create the indexes (idempotent)."""

@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+from storage.link_vault import LinkVault
+from storage.shredding import ShreddingPackages
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_statistics import SQLiteStatistics
 
@@ -213,13 +215,27 @@ class SQLitePackages:
 
 
 class SQLiteStore:
-    """The embedded store: packages and statistics in one SQLite file (WAL mode)."""
+    """The embedded store: packages and statistics in one SQLite file (WAL mode).
 
-    def __init__(self, path: str | os.PathLike):
+    With a `LinkVault`, every end of a package shreds its link keys and then checkpoints and
+    truncates the WAL, so the store files keep no stale page of it (`secure_delete` zeroes
+    freed pages in the database file itself).
+    """
+
+    def __init__(self, path: str | os.PathLike, links: LinkVault | None = None):
         self.path = Path(path)
         self._connections = Connections(self.path)
-        self.packages = SQLitePackages(self._connections)
+        self.links = links
+        packages = SQLitePackages(self._connections)
+        self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
         self.statistics = SQLiteStatistics(self._connections, packages_table="packages")
+
+    def compact(self) -> None:
+        """Copy the WAL into the database and truncate it to zero bytes (best effort).
+
+        A reader still on an older snapshot makes the checkpoint partial; the next end retries.
+        """
+        self._connections.get().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def ping(self) -> bool:
         """True when the database answers SELECT 1."""

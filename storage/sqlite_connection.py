@@ -71,6 +71,8 @@ class Connections:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Freed pages are zeroed, so a deleted row leaves no copy in the file (or in the WAL).
+        conn.execute("PRAGMA secure_delete = ON")
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's connections are not ours to close
                 self._open, self._pid = [], os.getpid()

@@ -160,14 +160,14 @@ class LocalStack:
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:api.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{self.api_port}",
             "--workers",
             "1",
             "--threads",
             "4",
-            "--access-logfile",
-            "-",
             "api:create_app()",
         ]
         self._spawn("api", args)

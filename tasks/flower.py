@@ -4,14 +4,17 @@ Flower listens on FLOWER_ADDRESS:FLOWER_PORT (127.0.0.1:5555 by default). With F
 set ("user:password", several separated by commas) it asks for a password; on any address other
 than a loopback one it refuses to start without it. Flower reads FLOWER_BASIC_AUTH from the
 environment itself, so the password never shows on a command line.
+
+Flower runs in this process (Celery's command line, called here) rather than in an exec'd one, so
+`logsafe`'s filter can be put on the handlers Flower and Tornado set up.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 
+import logsafe
 from settings import Settings
 
 
@@ -45,10 +48,32 @@ def flower_command(settings: Settings) -> list[str]:
     ]
 
 
+def redact_flower_logs() -> None:
+    """Make Flower's logging setup end by installing logsafe's filter on every handler."""
+    from flower import command  # Flower and Tornado are imported only by this launcher
+
+    setup = command.setup_logging
+    if getattr(setup, "redacts", False):
+        return
+
+    # Flower offers no hook: its command calls this module-level function once Tornado has
+    # added its handlers, and it is looked up at call time.
+    def setup_then_redact() -> None:
+        setup()
+        logsafe.install()
+
+    setup_then_redact.redacts = True  # type: ignore[attr-defined]
+    command.setup_logging = setup_then_redact
+
+
 def main() -> None:
-    """Check the settings, then replace this process with Flower."""
+    """Check the settings, then run Flower through Celery's command line in this process."""
+    from celery.__main__ import main as celery_main
+
     command = flower_command(Settings.from_env())
-    os.execv(command[0], command)
+    redact_flower_logs()
+    sys.argv = ["celery", *command[3:]]  # what `python -m celery ...` would see
+    celery_main()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from settings import Settings
 from storage import Store, open_store
-from storage.crypto import LinkSealer, PackageKey
+from storage.crypto import PackageKey
 from storage.links import InvalidLink, parse_package_link
 from tasks.pipeline import run_package
 
@@ -32,10 +32,10 @@ def random_discord_link() -> str:
 
 def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Store) -> dict:
     """Queue, claim and process `zip_path` as the package of `link`; returns a summary."""
-    parsed = parse_package_link(link, settings.whitelisted_origins)
+    parsed = parse_package_link(link, settings.whitelisted_origins, settings.server_secret())
     store.packages.delete(parsed.package_id)
     store.statistics.delete_package(parsed.package_id)
-    sealed = LinkSealer(settings.server_secret()).seal(parsed.package_id, link)
+    sealed = store.links.seal(parsed.package_id, link)
     store.packages.enqueue(parsed.package_id, sealed, time.time())
     started = time.perf_counter()
     outcome = run_package(parsed.package_id, settings, store, local_zip=zip_path)

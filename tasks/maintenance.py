@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
+from celery.signals import worker_ready
+
+from storage import Status, scratch
 from tasks import names
 from tasks.base import BaseTask
 from tasks.celery_app import app
@@ -20,6 +23,7 @@ def reap_stale_packages() -> int:
     settings, store = get_settings(), get_store()
     now = time.time()
     handled = _reap_silent(settings, store, now) + _resend_waiting(settings, store, now)
+    handled += _sweep_link_keys(settings, store, now)
     if handled:
         log.info("reaper: %d packages handled", handled)
     return handled
@@ -50,6 +54,18 @@ def _resend_waiting(settings, store, now: float) -> int:
     return resent
 
 
+def _sweep_link_keys(settings, store, now: float) -> int:
+    """Keys of ended packages left by a process that died between the end and the shredding."""
+    if store.links is None:
+        return 0
+
+    def is_live(package_id: str) -> bool:
+        record = store.packages.get(package_id)
+        return record is not None and record.status not in (Status.PROCESSED, Status.ERRORED)
+
+    return store.links.sweep(is_live, older_than=now - settings.stale_after_seconds)
+
+
 def _send(package_id: str) -> None:
     app.send_task(**names.package_message(package_id))
 
@@ -62,17 +78,11 @@ def purge_orphan_statistics() -> int:
 
 @app.task(name=names.CLEAN_TEMP_FILES, base=BaseTask)
 def clean_temp_files() -> int:
-    """Remove downloads left behind by killed workers."""
-    settings = get_settings()
-    # never a file younger than the longest package run: it may still be being read
-    max_age = max(settings.temp_max_age_seconds, settings.package_time_limit + 600)
-    cutoff = time.time() - max_age
-    removed = 0
-    for path in settings.temp_dir.glob("*.zip"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed
+    """Remove downloads that no live worker run holds (left by killed workers)."""
+    return scratch.sweep(get_settings().temp_dir)
+
+
+@worker_ready.connect
+def _clean_temp_files_at_start(**_kwargs) -> None:
+    """A worker starting on this host removes what its killed predecessors left behind."""
+    scratch.sweep(get_settings().temp_dir)

@@ -17,8 +17,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from parsers import InvalidPackage, PackageAnalysis, analyze_package
 from settings import Settings
-from storage import Status, Store
-from storage.crypto import DecryptionError, LinkSealer, PackageKey
+from storage import Status, Store, scratch
+from storage.crypto import DecryptionError, PackageKey
 from storage.links import InvalidLink, key_material_of
 from tasks.download import DownloadError, DownloadLimits, download
 from tasks.progress import ClaimLost, ProgressReporter
@@ -85,12 +85,19 @@ class _PackageRun:
         self.sealed_link = sealed_link
         self.started = time.monotonic()
         self.progress = ProgressReporter(store.packages, package_id, token)
-        settings.temp_dir.mkdir(parents=True, exist_ok=True)
         self.local_zip = local_zip
         self.zip_path = local_zip or settings.temp_dir / f"{package_id}.{token[:12]}.zip"
         self.generation: int | None = None
 
     def run(self, may_retry: bool = True) -> RunOutcome:
+        if self.local_zip is not None:
+            return self._run(may_retry)
+        # what an earlier, killed run of this host left behind goes before anything is downloaded
+        scratch.sweep(self.settings.temp_dir)
+        with scratch.ScratchFile(self.zip_path):
+            return self._run(may_retry)
+
+    def _run(self, may_retry: bool) -> RunOutcome:
         try:
             return self._process()
         except ClaimLost:
@@ -112,9 +119,6 @@ class _PackageRun:
             # The type only: messages of library errors may quote the link.
             log.error("package %s failed unexpectedly: %s", self.package_id, type(exc).__name__)
             return self._fail("UNKNOWN_ERROR")
-        finally:
-            if self.local_zip is None:
-                self.zip_path.unlink(missing_ok=True)
 
     def _process(self) -> RunOutcome:
         key_material = self._key_material()
@@ -140,9 +144,11 @@ class _PackageRun:
             log.warning("package %s: old statistics kept (%s)", self.package_id, type(exc).__name__)
 
     def _key_material(self) -> str:
-        sealer = LinkSealer(self.settings.server_secret())
-        self.link = sealer.open(self.package_id, self.sealed_link or b"")
-        return key_material_of(self.link, self.settings.whitelisted_origins)
+        if self.store.links is None:
+            raise DecryptionError("this store has no link vault")
+        self.link = self.store.links.open(self.package_id, self.sealed_link or b"")
+        origins, secret = self.settings.whitelisted_origins, self.settings.server_secret()
+        return key_material_of(self.link, origins, secret)
 
     def _download(self) -> None:
         limits = DownloadLimits(

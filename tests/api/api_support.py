@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from api.queue import QueueUnavailable
 from settings import Settings
-from storage.crypto import LinkSealer, PackageKey, package_id_for
+from storage.crypto import PackageKey, package_id_for
 
 ALLOWED_ORIGIN = "http://127.0.0.1:9"
 GENEROUS_LIMIT = "100000/minute"
@@ -65,7 +65,7 @@ class Packages:
 
     def queued(self, upn: str, at: float | None = None) -> str:
         package_id = package_id_for(upn)
-        sealed = LinkSealer(self.settings.server_secret()).seal(package_id, discord_link(upn))
+        sealed = self.store.links.seal(package_id, discord_link(upn))
         self.store.packages.enqueue(package_id, sealed, time.time() if at is None else at)
         return package_id
 

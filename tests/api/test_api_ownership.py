@@ -101,9 +101,9 @@ def test_a_blob_of_another_package_is_401(client, store, settings, alice, bob):
 def test_ownership_is_checked_by_owns_package(client, alice, monkeypatch):
     calls = []
 
-    def spy(key_material, package_id):
+    def spy(key_material, package_id, server_secret):
         calls.append(package_id)
-        return owns(key_material, package_id)
+        return owns(key_material, package_id, server_secret)
 
     owns = api.auth.owns_package
     monkeypatch.setattr(api.auth, "owns_package", spy)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 import pytest
 from api_support import ALLOWED_ORIGIN, bearer, discord_link, new_upn, path_form
 
 from storage.base import Status
-from storage.crypto import LinkSealer, package_id_for
+from storage.crypto import package_id_for
 
 ACCEPTED = {"isAccepted": True, "errorMessageCode": None}
 INVALID = {"isAccepted": False, "packageId": None, "errorMessageCode": "INVALID_LINK"}
@@ -33,7 +34,7 @@ def test_a_new_link_is_stored_sealed_and_queued(client, store, settings, queue, 
     record = store.packages.get(package_id)
     assert record.status == Status.QUEUED
     assert discord_link(upn).encode() not in record.sealed_link
-    opened = LinkSealer(settings.server_secret()).open(package_id, record.sealed_link)
+    opened = store.links.open(package_id, record.sealed_link)
     assert opened == discord_link(upn)
 
 
@@ -89,11 +90,22 @@ def test_path_form_with_raw_slashes_is_not_merged(client):
     assert response.get_json()["packageId"] == package_id_for(upn)
 
 
-def test_a_link_of_an_allowed_origin_is_accepted(client):
+def test_a_link_of_an_allowed_origin_is_accepted(client, settings):
     link = f"{ALLOWED_ORIGIN}/packages/package.zip"
     response = post_body(client, link)
     assert response.status_code == 202
-    assert response.get_json()["packageId"] == package_id_for(link)
+    assert response.get_json()["packageId"] == package_id_for(link, settings.server_secret())
+
+
+def test_the_id_of_a_guessable_allow_listed_link_cannot_be_confirmed_without_the_secret(
+    client, settings
+):
+    link = f"{ALLOWED_ORIGIN}/exports/12345.zip"
+    package_id = post_body(client, link).get_json()["packageId"]
+    assert package_id != hashlib.md5(link.encode()).hexdigest()
+    assert package_id != package_id_for(link, b"another server's secret")
+    status = client.get(f"/api/process/{package_id}/status", headers=bearer(link))
+    assert status.status_code == 200  # the link itself still proves ownership
 
 
 INVALID_LINKS = [

@@ -3,8 +3,10 @@
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.faults.conftest import generations, new_link, status_of, wait_for
+from tests.faults.conftest import FAST_CRASH_HANDLING, generations, new_link, status_of, wait_for
 from tests.support.client import Client
+
+SECRET = FAST_CRASH_HANDLING["SECRET_KEY"]
 
 
 def test_packages_survive_a_broker_restart_and_posts_get_503_meanwhile(stack, server):
@@ -28,9 +30,10 @@ def test_packages_survive_a_broker_restart_and_posts_get_503_meanwhile(stack, se
         assert client.wait_processed(package_id, link)["isDataAvailable"], package_id
         assert generations(stack, package_id) == 1
     # the refused package was marked so, and a new POST queues it for real
-    assert status_of(client, Client.package_id(refused_link), refused_link)["isErrored"]
+    refused = Client.package_id(refused_link, SECRET)
+    assert status_of(client, refused, refused_link)["isErrored"]
     assert client.submit(refused_link).status_code == 202
-    assert client.wait_processed(Client.package_id(refused_link), refused_link)["isDataAvailable"]
+    assert client.wait_processed(refused, refused_link)["isDataAvailable"]
 
 
 def test_fifty_concurrent_posts_of_one_link_make_one_package_and_one_job(stack, server):

@@ -1,5 +1,8 @@
 """Workers killed with SIGKILL mid-package; a package that kills every worker; double delivery."""
 
+import os
+import signal
+import stat
 import time
 
 from celery import Celery
@@ -59,3 +62,27 @@ def test_the_same_task_delivered_twice_downloads_once(stack, server):
 def _claimed_again(status: dict, previous_start: str | None) -> dict | None:
     fresh = status["processingStep"] == "DOWNLOADING" and status["startedAt"] != previous_start
     return status if fresh else None
+
+
+def test_a_download_killed_with_its_pool_child_leaves_no_plaintext_behind(stack, server):
+    stack.start_beat()
+    worker = stack.start_worker("w1")
+    client, link = Client(stack.api_url), new_link(server)
+    package_id = client.submit(link).json()["packageId"]
+    temp_dir = stack.settings.temp_dir
+    first = wait_for(lambda: [p for p in temp_dir.glob("*.zip") if p.stat().st_size > 0])[0]
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    assert stat.S_IMODE(temp_dir.stat().st_mode) == 0o700
+    os.kill(_pool_child(worker.pid), signal.SIGKILL)
+    status = client.wait_processed(package_id, link)  # the reaper re-queues, a new child retries
+    assert status["isDataAvailable"] and not status["isErrored"]
+    assert not first.exists()  # the retry's claim swept the killed run's download
+    assert client.delete(f"/api/process/{package_id}", link).status_code == 200
+    wait_for(lambda: not any(temp_dir.iterdir()))
+    assert not any(stack.settings.link_key_dir.glob(f"{package_id}.*"))
+
+
+def _pool_child(worker_pid: int) -> int:
+    """The pid of the worker's (single) pool process."""
+    children = f"/proc/{worker_pid}/task/{worker_pid}/children"
+    return wait_for(lambda: [int(pid) for pid in open(children).read().split()])[0]

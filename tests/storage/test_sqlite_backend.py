@@ -10,7 +10,8 @@ from pathlib import Path
 
 from storage import sqlite_backend
 from storage.base import EnqueueOutcome, Status
-from storage.crypto import LinkSealer, PackageKey
+from storage.crypto import PackageKey
+from storage.link_vault import LinkVault
 from storage.sqlite_backend import SQLiteStore
 
 NOW = 1_700_000_000.0
@@ -146,7 +147,8 @@ def test_database_files_hold_no_plaintext(tmp_path):
     link = f"https://click.discord.com/ls/click?upn={upn}"
     key = PackageKey("p1", upn, SECRET)
     store = _store(tmp_path / "db.sqlite3")
-    store.packages.enqueue("p1", LinkSealer(SECRET).seal("p1", link), NOW)
+    vault = LinkVault(tmp_path / "keys", SECRET)
+    store.packages.enqueue("p1", vault.seal("b" * 32, link), NOW)
     view = "messages/top_channels"
     sealed = key.seal(view, {"channel": marker, "count": 3, "padding": marker * 50})
     store.statistics.put_many("p1", 1, [(key.view_id(view), sealed)])
@@ -213,4 +215,28 @@ def test_find_unsent_uses_the_status_sent_at_index(tmp_path):
         (NOW,),
     )
     assert any("packages_status_sent_at" in row[-1] for row in plan.fetchall())
+    store.close()
+
+
+def test_an_ended_package_leaves_no_copy_of_its_sealed_link_in_the_files(tmp_path):
+    vault = LinkVault(tmp_path / "keys", SECRET)
+    store = SQLiteStore(tmp_path / "db.sqlite3", vault)
+    store.ensure_indexes()
+    link = "https://click.discord.com/ls/click?upn=" + "L" * 600
+    ids = [f"{n:032x}" for n in range(3)]
+    sealed = {package_id: vault.seal(package_id, link) for package_id in ids}
+    for package_id in ids:
+        store.packages.enqueue(package_id, sealed[package_id], NOW)
+        assert store.packages.claim(package_id, "t", NOW, NOW - 120)
+
+    def contents() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite3*"))
+
+    assert all(blob in contents() for blob in sealed.values())  # the scan sees live links
+    assert store.packages.publish(ids[0], "t", 1, NOW + 1)
+    assert store.packages.fail(ids[1], "t", "INVALID_PACKAGE", NOW + 1)
+    assert store.packages.delete(ids[2])
+    assert (tmp_path / "db.sqlite3-wal").stat().st_size == 0  # checkpointed and truncated
+    assert all(blob not in contents() for blob in sealed.values())
+    assert store._connections.get().execute("PRAGMA secure_delete").fetchone() == (1,)
     store.close()

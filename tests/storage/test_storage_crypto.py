@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from storage.crypto import DecryptionError, LinkSealer, PackageKey, owns_package, package_id_for
+from storage.crypto import DecryptionError, PackageKey, owns_package, package_id_for
 
 SECRET = b"server-secret"
 UPN = "a" * 600
@@ -80,21 +80,6 @@ def test_package_id_is_md5_of_the_key_material():
     assert hashlib.md5(UPN.encode()).hexdigest() == PACKAGE_ID
 
 
-def test_link_sealer_roundtrip():
-    link = f"https://click.discord.com/ls/click?upn={UPN}"
-    sealed = LinkSealer(SECRET).seal(PACKAGE_ID, link)
-    assert link.encode() not in sealed
-    assert LinkSealer(SECRET).open(PACKAGE_ID, sealed) == link
-
-
-def test_link_sealer_refuses_another_package_or_secret():
-    sealed = LinkSealer(SECRET).seal(PACKAGE_ID, "https://example.com/x")
-    with pytest.raises(DecryptionError):
-        LinkSealer(SECRET).open("0" * 32, sealed)
-    with pytest.raises(DecryptionError):
-        LinkSealer(b"other").open(PACKAGE_ID, sealed)
-
-
 def test_owns_package():
     assert owns_package(UPN, PACKAGE_ID)
     assert owns_package(UPN, PACKAGE_ID.upper())
@@ -106,3 +91,15 @@ def test_owns_package():
 def test_owns_package_with_a_non_ascii_id_is_false():
     # The id comes from the URL path; an attacker-chosen non-ASCII id must be a plain "no".
     assert not owns_package(UPN, "é" * 32)
+
+
+def test_the_id_of_an_allow_listed_link_is_keyed_by_the_server_secret():
+    link = "https://dl.example.com/exports/12345.zip"
+    package_id = package_id_for(link, SECRET)
+    assert len(package_id) == 32 and package_id != hashlib.md5(link.encode()).hexdigest()
+    assert package_id != package_id_for(link, b"another secret")
+    assert owns_package(link, package_id, SECRET)
+    assert not owns_package(link, package_id, b"another secret")
+    assert not owns_package(link, package_id)  # no secret: no id, never an exception
+    with pytest.raises(ValueError):
+        package_id_for(link)

@@ -6,12 +6,14 @@ import hashlib
 
 import pytest
 
+from storage.crypto import package_id_for
 from storage.links import InvalidLink, key_material_of, parse_package_link
 
 UPN = ("Ab0-_." * 100)[:600]
 DISCORD = "https://click.discord.com/ls/click?upn="
 LINK = DISCORD + UPN
 ORIGINS = ("https://dl.example.com",)
+SECRET = b"links-test-secret"
 
 
 def test_a_discord_link_with_a_600_char_upn():
@@ -38,10 +40,11 @@ def test_other_accepted_discord_links(link):
 
 def test_an_allow_listed_origin_link_uses_the_whole_link_as_key_material():
     link = "https://dl.example.com/exports/package.zip?sig=abc"
-    parsed = parse_package_link(link, ORIGINS)
+    parsed = parse_package_link(link, ORIGINS, SECRET)
     assert parsed.key_material == link
-    assert parsed.package_id == hashlib.md5(link.encode()).hexdigest()
-    assert key_material_of(link, ORIGINS) == link
+    assert parsed.package_id == package_id_for(link, SECRET)
+    assert parsed.package_id != hashlib.md5(link.encode()).hexdigest()  # not confirmable offline
+    assert key_material_of(link, ORIGINS, SECRET) == link
 
 
 @pytest.mark.parametrize(

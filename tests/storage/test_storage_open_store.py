@@ -18,6 +18,7 @@ def test_sqlite_when_no_mongo_url(tmp_path):
     assert settings.sqlite_path.exists()
     assert store.packages.enqueue("p1", b"link", 1.0) is EnqueueOutcome.CREATED
     assert store.ping()
+    assert store.links.key_dir == settings.data_dir / "keys"
     store.close()
 
 
@@ -30,7 +31,9 @@ def test_mongo_when_mongo_url(monkeypatch, tmp_path):
         return made["client"]
 
     monkeypatch.setattr(pymongo, "MongoClient", fake_client)
-    settings = Settings(data_dir=tmp_path, mongo_url="mongodb://db:27017", mongo_db="stats")
+    settings = Settings(
+        data_dir=tmp_path, mongo_url="mongodb://db:27017", mongo_db="stats", secret_key="s"
+    )
     store = open_store(settings)
     assert isinstance(store, MongoStore)
     assert made["url"] == "mongodb://db:27017"
@@ -45,3 +48,12 @@ def test_mongo_ping_is_false_when_unreachable():
     client = pymongo.MongoClient("mongodb://127.0.0.1:9", serverSelectionTimeoutMS=200)
     assert MongoStore(client, "x").ping() is False
     client.close()
+
+
+def test_the_link_keys_live_where_link_key_dir_says(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", link_key_dir_setting=str(tmp_path / "vault"))
+    store = open_store(settings)
+    store.links.seal("d" * 32, "https://click.discord.com/ls/click?upn=" + "u" * 600)
+    assert [p.name[:32] for p in (tmp_path / "vault").iterdir()] == ["d" * 32]
+    assert not (settings.data_dir / "keys").exists()
+    store.close()

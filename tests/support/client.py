@@ -22,6 +22,10 @@ class Client:
         headers = {"Authorization": f"Bearer {upn}"}
         return requests.get(f"{self.api}{path}", headers=headers, params=params, timeout=30)
 
+    def delete(self, path: str, upn: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {upn}"}
+        return requests.delete(f"{self.api}{path}", headers=headers, timeout=30)
+
     def wait_processed(self, package_id: str, upn: str) -> dict:
         deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -32,6 +36,6 @@ class Client:
         raise AssertionError(f"package {package_id} not processed in time: {status}")
 
     @staticmethod
-    def package_id(link: str) -> str:
-        """The package id of an allow-listed link (its key material is the whole link)."""
-        return package_id_for(link)
+    def package_id(link: str, server_secret: str) -> str:
+        """The package id of an allow-listed link (an HMAC of the link: storage.crypto)."""
+        return package_id_for(link, server_secret.encode())

@@ -3,8 +3,13 @@
 import os
 import time
 
+import pytest
+from celery.signals import worker_ready
+
 from storage import Status
-from tasks import maintenance, names, services
+from storage.crypto import DecryptionError
+from storage.scratch import ScratchFile
+from tasks import maintenance, names
 
 NOW = time.time()
 
@@ -53,28 +58,39 @@ def test_purge_removes_statistics_of_deleted_packages_only(store):
     assert maintenance.purge_orphan_statistics() == 0
 
 
-def test_temp_cleanup_removes_only_old_downloads(store, settings):
-    settings = settings.with_overrides(package_time_limit=60)
-    services.use(settings, store)
+def test_temp_cleanup_removes_what_no_live_run_holds(store, settings):
     settings.temp_dir.mkdir(parents=True)
-    old, fresh = settings.temp_dir / "old.zip", settings.temp_dir / "fresh.zip"
-    old.write_bytes(b"x")
-    fresh.write_bytes(b"y")
-    past = time.time() - settings.temp_max_age_seconds - 10
-    os.utime(old, (past, past))
-    assert maintenance.clean_temp_files() == 1
-    assert not old.exists() and fresh.exists()
+    abandoned = settings.temp_dir / "abandoned.zip"
+    abandoned.write_bytes(b"plaintext of a killed run")
+    with ScratchFile(settings.temp_dir / "running.zip") as running:
+        running.path.write_bytes(b"a live run's download")
+        assert maintenance.clean_temp_files() == 1
+        assert not abandoned.exists() and running.path.exists()
+    assert list(settings.temp_dir.iterdir()) == []
 
 
-def test_temp_cleanup_never_removes_a_file_a_long_run_may_still_read(store, settings):
-    settings = settings.with_overrides(temp_max_age_seconds=60, package_time_limit=7200)
-    services.use(settings, store)
+def test_a_worker_starting_removes_abandoned_downloads(store, settings):
     settings.temp_dir.mkdir(parents=True)
-    running = settings.temp_dir / "running.zip"
-    running.write_bytes(b"x")
-    past = time.time() - 3600  # older than TEMP_MAX_AGE_SECONDS, younger than a run may last
-    os.utime(running, (past, past))
-    assert maintenance.clean_temp_files() == 0 and running.exists()
+    (settings.temp_dir / "abandoned.zip").write_bytes(b"x")
+    worker_ready.send(sender=None)
+    assert list(settings.temp_dir.iterdir()) == []
+
+
+def test_the_reaper_destroys_link_keys_a_dead_process_left_for_an_ended_package(store, settings):
+    link = "https://click.discord.com/ls/click?upn=" + "k" * 600
+    ended, live = "1" * 32, "2" * 32
+    store.packages.enqueue(ended, store.links.seal(ended, link), NOW)
+    store.packages.enqueue(live, store.links.seal(live, link), time.time())
+    leftover = store.links.seal(ended, link)  # as if the API died between seal and discard
+    # the package ended through the bare repository: a process killed before it shredded
+    assert store.packages._packages.fail(ended, None, "BROKER_UNAVAILABLE", NOW)
+    past = time.time() - settings.stale_after_seconds - 5
+    for path in store.links.key_dir.iterdir():
+        os.utime(path, (past, past))
+    maintenance.reap_stale_packages()
+    assert [p.name[:32] for p in store.links.key_dir.iterdir()] == [live]
+    with pytest.raises(DecryptionError):
+        store.links.open(ended, leftover)
 
 
 def test_a_queued_package_whose_message_is_old_is_sent_once_more(store, sent, settings):

@@ -8,7 +8,7 @@ import pytest
 
 from parsers.sample import SampleSpec, generate_package
 from storage import Status
-from storage.crypto import LinkSealer, PackageKey
+from storage.crypto import PackageKey
 from storage.links import parse_package_link
 from tasks.pipeline import RetryableError, run_package
 from tests.support.httpserver import ScriptedServer, body
@@ -36,8 +36,8 @@ def server(package_bytes):
 
 def submit(store, settings, origin, path="/p.zip"):
     link = f"{origin}{path}?k={secrets.token_urlsafe(16)}"
-    parsed = parse_package_link(link, (origin,))
-    sealed = LinkSealer(settings.server_secret()).seal(parsed.package_id, link)
+    parsed = parse_package_link(link, (origin,), settings.server_secret())
+    sealed = store.links.seal(parsed.package_id, link)
     store.packages.enqueue(parsed.package_id, sealed, time.time())
     return parsed
 

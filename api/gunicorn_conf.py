@@ -1,0 +1,42 @@
+"""gunicorn settings of the API, shared by the Procfile and `tasks.devstack`.
+
+    gunicorn -c python:api.gunicorn_conf --bind 127.0.0.1:8000 --workers 2 --threads 4 \\
+        'api:create_app()'
+
+The address, workers and threads stay on the command line; this module holds what keeps a
+package link out of logs and error pages:
+
+- no gunicorn access log (it prints the raw request line, referer and user agent): the app writes
+  one line per request with the route template (`api.accesslog`);
+- gunicorn's own refusals answered as JSON in the API's error shape (`api.gunicorn_worker`);
+- request lines up to 16 KiB and header fields up to 16 KiB, so the path form and the
+  `Authorization: Bearer` header of the longest valid UPN (8,192 characters) both fit;
+- `logsafe`'s filter on every handler of the arbiter and the workers.
+"""
+
+from __future__ import annotations
+
+import logsafe
+
+worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
+logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
+accesslog = None
+# The Python parser, whose request-line cap our worker raises; gunicorn_h1c (if ever installed)
+# would apply its own.
+http_parser = "python"
+# gunicorn's maximum (0 would mean unlimited): it bounds any parser our worker does not build.
+# Plain HTTP/1 connections get api.gunicorn_worker.REQUEST_LINE_LIMIT instead.
+limit_request_line = 8190
+# "Authorization: Bearer " and an 8,192-character UPN are 8,216 bytes with the line end, over
+# gunicorn's 8190 default; no cap applies to this setting but ours.
+limit_request_field_size = 16384
+
+
+def on_starting(server) -> None:
+    """In the arbiter, once its logging is set up."""
+    logsafe.install()
+
+
+def post_worker_init(worker) -> None:
+    """In each worker, once the app is loaded (its factory may have added handlers)."""
+    logsafe.install()

@@ -1,0 +1,138 @@
+"""Package links sealed under per-package keys that are destroyed when the package ends.
+
+A link is the only key to a package, and the server must hold it from the POST until a worker has
+downloaded the package. It is sealed (AES-256-GCM) under a key derived from two halves:
+- a random 256-bit key written to its own file, `<LINK_KEY_DIR>/<package id>.<key id>`, and
+- the server secret.
+The sealed blob lives in the package document; the key file lives apart from every document, so
+no database page, WAL frame, oplog entry or backup of the store holds it. When the package ends
+(processed, failed, deleted) the key file is overwritten and unlinked: from then on the sealed
+link is noise to anyone, the operator with the server secret included (crypto-shredding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from storage.crypto import DecryptionError, derive_key, open_bytes, seal_bytes
+
+VAULT_VERSION = b"\x02"
+KEY_ID_BYTES = 8
+KEY_BYTES = 32
+LINK_KEY_LABEL = b"dumpus-stats/v2/link-key"
+_PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
+_KEY_FILE = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{16})")
+
+
+class LinkVault:
+    """Seals links under per-package key files in one directory, and destroys those keys."""
+
+    def __init__(self, key_dir: Path, server_secret: bytes):
+        self.key_dir = Path(key_dir)
+        self._secret = server_secret
+
+    def seal(self, package_id: str, link: str) -> bytes:
+        """Seal `link` under a new key of the package (its file is written and synced first)."""
+        key_id = secrets.token_bytes(KEY_ID_BYTES)
+        file_key = secrets.token_bytes(KEY_BYTES)
+        self._write_key(self._path(package_id, key_id), file_key)
+        sealed = seal_bytes(self._key(file_key), link.encode(), package_id.encode())
+        return VAULT_VERSION + key_id + sealed
+
+    def open(self, package_id: str, sealed: bytes) -> str:
+        """The link; DecryptionError when its key is destroyed or the blob is another package's."""
+        key_id = self._key_id(sealed)
+        try:
+            file_key = self._path(package_id, key_id).read_bytes()
+        except (FileNotFoundError, ValueError):
+            raise DecryptionError("the link's key was destroyed") from None
+        body = sealed[1 + KEY_ID_BYTES :]
+        return open_bytes(self._key(file_key), body, package_id.encode()).decode()
+
+    def discard(self, package_id: str, sealed: bytes) -> None:
+        """Destroy the one key `sealed` was made with (a link sealed but never stored)."""
+        with contextlib.suppress(DecryptionError, ValueError):
+            _destroy(self._path(package_id, self._key_id(sealed)))
+
+    def shred(self, package_id: str) -> int:
+        """Destroy every key of the package; returns how many key files were destroyed."""
+        if not _PACKAGE_ID.fullmatch(package_id):
+            return 0
+        paths = list(self.key_dir.glob(f"{package_id}.*"))
+        for path in paths:
+            _destroy(path)
+        return len(paths)
+
+    def sweep(self, is_live: Callable[[str], bool], older_than: float) -> int:
+        """Destroy keys of packages that are not live, left by a process that died mid-change.
+
+        Only keys older than `older_than` (epoch seconds) are considered: a key is written just
+        before its package document, so a younger one may belong to a POST in progress.
+        """
+        destroyed = 0
+        for path, package_id in self._key_files():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < older_than and not is_live(package_id):
+                    _destroy(path)
+                    destroyed += 1
+        return destroyed
+
+    def _key_files(self) -> Iterator[tuple[Path, str]]:
+        if not self.key_dir.is_dir():
+            return
+        for path in self.key_dir.iterdir():
+            match = _KEY_FILE.fullmatch(path.name)
+            if match:
+                yield path, match.group(1)
+
+    def _key(self, file_key: bytes) -> bytes:
+        return derive_key(file_key, self._secret, LINK_KEY_LABEL)
+
+    def _path(self, package_id: str, key_id: bytes) -> Path:
+        if not _PACKAGE_ID.fullmatch(package_id):
+            raise ValueError("not a package id")
+        return self.key_dir / f"{package_id}.{key_id.hex()}"
+
+    @staticmethod
+    def _key_id(sealed: bytes) -> bytes:
+        if len(sealed) < 1 + KEY_ID_BYTES or sealed[:1] != VAULT_VERSION:
+            raise DecryptionError("sealed link has an unknown format")
+        return sealed[1 : 1 + KEY_ID_BYTES]
+
+    def _write_key(self, path: Path, file_key: bytes) -> None:
+        self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, file_key)
+            os.fsync(fd)  # a key lost to a power cut would lose an accepted package
+        finally:
+            os.close(fd)
+        _fsync_dir(self.key_dir)
+
+
+def _destroy(path: Path) -> None:
+    """Overwrite a key file with zeros, then unlink it (a no-op when it is already gone)."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.write(fd, bytes(KEY_BYTES))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,25 @@
+"""mongomock, taught what newer pymongo sends it (the tests' fake server only)."""
+
+from __future__ import annotations
+
+import inspect
+
+import mongomock.collection
+
+
+def let_mongomock_take_sort() -> None:
+    """pymongo >= 4.11 passes `sort=` to the bulk builder, which mongomock 4.3 does not accept.
+
+    The backend keeps plain `bulk_write([ReplaceOne(...)])`; only the fake server is taught to
+    ignore a `sort` of None (the backend never sets one).
+    """
+    builder = mongomock.collection.BulkOperationBuilder
+    if "sort" in inspect.signature(builder.add_replace).parameters:
+        return
+    add_replace = builder.add_replace
+
+    def add_replace_ignoring_sort(self, *args, sort=None, **kwargs):
+        assert sort is None, "mongomock cannot sort a replace"
+        return add_replace(self, *args, **kwargs)
+
+    builder.add_replace = add_replace_ignoring_sort
