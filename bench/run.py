@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 
 CACHE = Path(__file__).resolve().parent / "cache"
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from tasks.devstack import FileServer, LocalStack
 
 POLL_SECONDS = 0.3

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from tasks.devstack import LocalStack
 from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, slow_file

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from tasks.devstack import LocalStack
 from tests.support.client import Client
 

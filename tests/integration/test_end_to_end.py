@@ -6,7 +6,7 @@ import secrets
 import pytest
 import requests
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 
 PERIODS = ("l4w", "l1m", "ly", "lifetime")
 

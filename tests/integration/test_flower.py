@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from settings import Settings
 from tasks.devstack import PROJECT_ROOT, free_port
 from tasks.flower import flower_command

@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 
 
 @pytest.fixture(scope="module")

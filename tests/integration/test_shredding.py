@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from storage import open_store
 from storage.links import parse_package_link
 from tests.support import forensics

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from storage import Status
 from storage.crypto import PackageKey
 from storage.links import parse_package_link

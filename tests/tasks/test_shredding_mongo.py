@@ -16,7 +16,7 @@ import bson
 import mongomock
 import pytest
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from storage.link_vault import LinkVault
 from storage.links import parse_package_link
 from storage.mongo_backend import MongoStore

@@ -3,7 +3,7 @@ figure checked against the sample generator's own counts, made while writing, no
 
 import pytest
 
-from parsers.sample import SampleSpec, generate_package
+from samples import SampleSpec, generate_package
 from storage.crypto import PackageKey
 from storage.links import parse_package_link
 from tasks.local import process_local_zip, random_discord_link

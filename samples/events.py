@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import orjson
+from samples.compact_json import compact
 
 COUNTED = (
     "app_opened",
@@ -123,9 +123,7 @@ def render_template(
     rng: random.Random, event_type: str | None, client: tuple, user_id: str, place: tuple
 ) -> str:
     """A line template with %s slots: event id, extra keys, timestamp, client timestamp, day."""
-    inner = (
-        orjson.dumps(_static_fields(rng, client, user_id, place)).decode()[1:-1].replace("%", "%%")
-    )
+    inner = compact(_static_fields(rng, client, user_id, place))[1:-1].replace("%", "%%")
     head = f'{{"event_type":"{event_type}",' if event_type else "{"
     line = (
         head

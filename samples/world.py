@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from parsers import sample_text as text
-from parsers.sample_time import DAY_US, snowflake
+from samples import text
+from samples.timeline import DAY_US, snowflake
 
 TYPE_NAMES = {
     0: "GUILD_TEXT",

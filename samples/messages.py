@@ -7,13 +7,12 @@ import random
 from collections import Counter
 from typing import IO, Any
 
-import orjson
-
-from parsers.sample_tally import Tally
-from parsers.sample_text import secrets
-from parsers.sample_time import Timeline, clock, snowflake, times_in_day
-from parsers.sample_world import TYPE_NAMES, Channel, World
-from parsers.sample_zip import PackageZip
+from samples.compact_json import compact
+from samples.package_zip import PackageZip
+from samples.tally import Tally
+from samples.text import secrets
+from samples.timeline import Timeline, clock, snowflake, times_in_day
+from samples.world import TYPE_NAMES, Channel, World
 
 CHUNK_ROWS = 2000
 
@@ -176,7 +175,7 @@ def _write_json(out: IO[bytes], rows: list, days: list[str], tl: Timeline) -> No
         parts = []
         for mid, epoch_us, contents, attach in rows[begin : begin + CHUNK_ROWS]:
             day, in_day = divmod(epoch_us - start_us, 86_400_000_000)
-            body = orjson.dumps(contents).decode()
+            body = compact(contents)
             parts.append(
                 f'{{"ID":{mid},"Timestamp":"{days[day]} {clock(in_day)}",'
                 f'"Contents":{body},"Attachments":"{attach}"}}'

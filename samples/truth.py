@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import orjson
-
-from parsers.sample_activity import FOLDERS
-from parsers.sample_events import COUNTED
-from parsers.sample_tally import Tally
-from parsers.sample_time import iso_z
-from parsers.sample_world import World
+from samples.activity import FOLDERS
+from samples.compact_json import indented_bytes
+from samples.events import COUNTED
+from samples.tally import Tally
+from samples.timeline import iso_z
+from samples.world import World
 
 SECTIONS = ("account", "messages", "servers", "activity")
 
@@ -55,7 +54,7 @@ class SampleTruth:
 
     def to_json(self) -> bytes:
         """The truth as JSON bytes."""
-        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        return indented_bytes(asdict(self))
 
 
 def resolve_events(tally: Tally) -> tuple[dict[str, int], dict[str, str]]:

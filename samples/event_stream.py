@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from parsers import sample_activity as act
-from parsers.sample_events import Templates, predicted_lines
-from parsers.sample_tally import Tally
-from parsers.sample_time import Timeline, allocate, times_in_day
-from parsers.sample_world import World
-from parsers.sample_zip import PackageZip
+from samples import activity as act
+from samples.events import Templates, predicted_lines
+from samples.package_zip import PackageZip
+from samples.tally import Tally
+from samples.timeline import Timeline, allocate, times_in_day
+from samples.world import World
 
 DAY_MS = 86_400_000
 

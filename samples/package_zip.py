@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-import orjson
+from samples.compact_json import compact_bytes
 
 COMPRESS_LEVEL = 6
 # The AppleDouble header macOS Archive Utility leaves in __MACOSX/._<name> files.
@@ -88,7 +88,7 @@ class PackageZip:
 
     def write_json(self, name: str, obj: Any) -> None:
         """Write a small JSON member."""
-        self.write_bytes(name, orjson.dumps(obj))
+        self.write_bytes(name, compact_bytes(obj))
 
     def _apple_double(self, full: str) -> None:
         folder, _, base = full.rpartition("/")

@@ -1,17 +1,13 @@
-"""Deterministic generator of realistic Discord data packages (layouts A-D), library and CLI.
-
-python -m parsers.sample OUT.zip --layout D --messages 1000 --events 2000 --truth OUT.json
-"""
+"""Deterministic generator of realistic Discord data packages (layouts A-D), as a library."""
 
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from parsers.sample_account import (
+from samples.account import (
     payments,
     readme,
     user_json,
@@ -19,15 +15,15 @@ from parsers.sample_account import (
     write_extras,
     write_servers,
 )
-from parsers.sample_activity import PLACES
-from parsers.sample_messages import write_messages
-from parsers.sample_stream import write_activity
-from parsers.sample_tally import Tally
-from parsers.sample_text import content_pool
-from parsers.sample_time import Timeline, build_timeline
-from parsers.sample_truth import SECTIONS, SampleTruth, build_truth
-from parsers.sample_world import World, build_world, derive_counts
-from parsers.sample_zip import PackageZip
+from samples.activity import PLACES
+from samples.event_stream import write_activity
+from samples.messages import write_messages
+from samples.package_zip import PackageZip
+from samples.tally import Tally
+from samples.text import content_pool
+from samples.timeline import Timeline, build_timeline
+from samples.truth import SECTIONS, SampleTruth, build_truth
+from samples.world import World, build_world, derive_counts
 
 LAYOUTS = ("A", "B", "C", "D")
 # Layout D translates the top folders into the account's language.
@@ -159,73 +155,3 @@ def _write_account(
     kinds = [kind for _, kind in world.relationships]
     tally.friends, tally.blocked = kinds.count(1), kinds.count(2)
     tally.secrets.append(email)
-
-
-def _parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(
-        prog="python -m parsers.sample", description=__doc__.splitlines()[0]
-    )
-    cli.add_argument("out", type=Path, help="the zip to write")
-    cli.add_argument("--layout", choices=LAYOUTS, default="D")
-    cli.add_argument("--messages", type=int, default=1000)
-    cli.add_argument("--events", type=int, default=2000)
-    for name in ("channels", "guilds", "dms"):
-        cli.add_argument(f"--{name}", type=int, default=None)
-    cli.add_argument("--language", choices=sorted(FOLDER_NAMES), default="en")
-    cli.add_argument("--wrap", action="store_true", help="put everything under one wrapper folder")
-    cli.add_argument("--shards", type=int, default=1)
-    cli.add_argument(
-        "--partial", default="", help="sections to omit: account,messages,servers,activity"
-    )
-    cli.add_argument("--seed", type=int, default=1)
-    cli.add_argument("--end-date", type=date.fromisoformat, default=date(2024, 5, 1))
-    cli.add_argument("--days", type=int, default=730)
-    cli.add_argument("--truth", type=Path, default=None, help="also write the truth as JSON here")
-    cli.add_argument("--upn-owner-name", default=None, help="the owner's username")
-    cli.add_argument("--macosx", action="store_true", help="add __MACOSX/ junk entries")
-    cli.add_argument("--zip64", action="store_true", help="force ZIP64 on every member")
-    cli.add_argument("--no-directory-entries", action="store_true")
-    return cli
-
-
-def spec_from_args(args: argparse.Namespace) -> SampleSpec:
-    """The spec the command line describes."""
-    partial = frozenset(p.strip() for p in args.partial.split(",") if p.strip())
-    return SampleSpec(
-        layout=args.layout,
-        messages=args.messages,
-        events=args.events,
-        channels=args.channels,
-        guilds=args.guilds,
-        dms=args.dms,
-        language=args.language,
-        wrap=args.wrap,
-        shards=args.shards,
-        partial=partial,
-        seed=args.seed,
-        end_date=args.end_date,
-        days=args.days,
-        owner_name=args.upn_owner_name,
-        macosx=args.macosx,
-        zip64=args.zip64,
-        directory_entries=not args.no_directory_entries,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
-    cli = _parser()
-    args = cli.parse_args(argv)
-    try:
-        truth = generate_package(args.out, spec_from_args(args))
-    except ValueError as exc:
-        cli.error(str(exc))
-    if args.truth is not None:
-        args.truth.write_bytes(truth.to_json())
-    lines = sum(truth.activity_lines.values())
-    print(f"{args.out}: {truth.messages} messages, {lines} activity lines")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,8 @@ from datetime import date, datetime
 
 import pytest
 
-from parsers.sample import FOLDER_NAMES, WRAPPER, SampleSpec, generate_package, main
+from samples import FOLDER_NAMES, WRAPPER, SampleSpec, generate_package
+from samples.cli import main
 
 SMALL = {"messages": 400, "events": 600, "days": 120}
 FOLDER_ORDER = ("analytics", "modeling", "reporting", "tns")

@@ -7,9 +7,9 @@ import random
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from parsers import sample_events as ev
-from parsers.sample_world import World
-from parsers.sample_zip import PackageZip
+from samples import events as ev
+from samples.package_zip import PackageZip
+from samples.world import World
 
 FOLDERS = ("analytics", "modeling", "reporting", "tns")  # the order a parser falls back in
 PAIRS = {

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from parsers.sample_world import RELATIONSHIP_NAMES, Person, World
-from parsers.sample_zip import PackageZip
+from samples.package_zip import PackageZip
+from samples.world import RELATIONSHIP_NAMES, Person, World
 
 LOCALES = {"en": "en-US", "fr": "fr", "de": "de", "es": "es-ES", "pt": "pt-BR"}
 # (amount in cents, currency, status): status 1 is successful; discord_orb is virtual money.
