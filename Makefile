@@ -6,14 +6,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv demo run test bench lint format clean
 
-venv: $(STAMP)
+NATIVE := $(VENV)/.linescan
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py parsers/_linescan.c
+venv: $(STAMP) $(NATIVE)
+
+$(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) setup.py --quiet build_ext --inplace  # the C loop of the activity scanner
 	touch $(STAMP)
+
+# The C loop of the activity scanner, built in place next to its source (setup.py).
+$(NATIVE): $(STAMP) setup.py parsers/activity/_linescan.c
+	$(PY) setup.py --quiet build_ext --inplace
+	touch $(NATIVE)
 
 demo: venv  ## the main job end to end on embedded defaults
 	$(PY) -m tasks.demo
@@ -37,4 +43,5 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache build parsers/*.so
+	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache build
+	find parsers -name '*.so' -delete

@@ -11,6 +11,10 @@ setup(
     packages=[],
     py_modules=[],
     ext_modules=[
-        Extension("parsers._linescan", ["parsers/_linescan.c"], extra_compile_args=["-O2"])
+        Extension(
+            "parsers.activity._linescan",
+            ["parsers/activity/_linescan.c"],
+            extra_compile_args=["-O2"],
+        )
     ],
 )

@@ -7,19 +7,20 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from parsers.activity_child import ActivityProcess
-from parsers.activity_pick import pick_sources
-from parsers.entities import build_entities
-from parsers.entity_views import entity_views
+from parsers.activity.child import ActivityProcess
+from parsers.activity.pick import pick_sources
+from parsers.aggregate.entities import build_entities
+from parsers.aggregate.package_data import PackageData
+from parsers.aggregate.periods import PERIODS, make_periods
+from parsers.archive.layout import detect_layout, folder_language, top_folder_names
+from parsers.archive.package_map import PackageMap, map_package
+from parsers.archive.safety import check_entries, open_archive
 from parsers.errors import InvalidPackage
 from parsers.instants import day_of, instant_to_datetime
-from parsers.layout import detect_layout, folder_language, top_folder_names
 from parsers.limits import ParseLimits
-from parsers.model import PackageData
-from parsers.periods import PERIODS, make_periods
 from parsers.reading import PackageReader
 from parsers.streams import Progress
-from parsers.views import (
+from parsers.views.package_wide import (
     TOP_TYPES,
     about_view,
     global_counters,
@@ -27,7 +28,7 @@ from parsers.views import (
     stats_view,
     top_entries,
 )
-from parsers.zipwalk import PackageMap, check_entries, map_package, open_archive
+from parsers.views.per_entity import entity_views
 
 DEFAULT_LIMITS = ParseLimits()
 _CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)

@@ -4,16 +4,16 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable
 
-from parsers.account import parse_payments_json, parse_user_json
-from parsers.activity import SourceTally
-from parsers.activity_scan import read_activity_fast
-from parsers.channels import guild_name, load_json, parse_channel, parse_index
+from parsers.activity.rules import SourceTally
+from parsers.activity.scan import read_activity_fast
+from parsers.aggregate.package_data import PackageData
+from parsers.archive.package_map import PackageMap
 from parsers.limits import ParseLimits
-from parsers.messages import MessageSink, read_messages_csv
-from parsers.messages_fast import read_messages_json_fast
-from parsers.model import PackageData
+from parsers.sources.account import parse_payments_json, parse_user_json
+from parsers.sources.channels import guild_name, load_json, parse_channel, parse_index
+from parsers.sources.messages import MessageSink, read_messages_csv
+from parsers.sources.messages_fast import read_messages_json_fast
 from parsers.streams import Progress, open_member, read_small
-from parsers.zipwalk import PackageMap
 
 
 class PackageReader:

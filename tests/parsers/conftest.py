@@ -2,7 +2,7 @@
 
 import pytest
 
-import parsers.activity_scan as scan
+import parsers.activity.scan as scan
 
 
 @pytest.fixture(params=["native", "python"])

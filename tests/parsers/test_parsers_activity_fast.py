@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from zipbuild import package, write_zip
 
-import parsers.activity_scan as scan
+import parsers.activity.scan as scan
 from parsers import InvalidPackage, analyze_package
-from parsers.activity import SourceTally, read_activity
-from parsers.activity_child import ActivityProcess, ChildFailed
+from parsers.activity.child import ActivityProcess, ChildFailed
+from parsers.activity.rules import SourceTally, read_activity
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 

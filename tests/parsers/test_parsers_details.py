@@ -3,8 +3,8 @@
 import pytest
 from zipbuild import DM, FRIEND, GENERAL, GUILD, OWNER, analyze, event, package, user_json
 
+from parsers.archive.layout import folder_language
 from parsers.instants import parse_instant
-from parsers.layout import folder_language
 
 CAROL = "200000000000000030"
 END = "2024-05-01 12:00:00"
@@ -124,6 +124,6 @@ def test_folder_language_table():
     ],
 )
 def test_index_labels_give_channel_names_not_placeholders(label, name):
-    from parsers.channels import label_channel_name
+    from parsers.sources.channels import label_channel_name
 
     assert label_channel_name(label) == name

@@ -6,13 +6,13 @@ from collections import Counter
 
 import pytest
 
-import parsers.activity_scan as scan
-import parsers.messages as messages
-import parsers.messages_fast as messages_fast
+import parsers.activity.scan as scan
+import parsers.sources.messages as messages
+import parsers.sources.messages_fast as messages_fast
 from parsers import instants
-from parsers.activity import SourceTally, read_activity
-from parsers.activity_hours import HourCounts, buffer_shape
-from parsers.messages import MessageSink, read_messages_json
+from parsers.activity.day_counts import HourCounts, buffer_shape
+from parsers.activity.rules import SourceTally, read_activity
+from parsers.sources.messages import MessageSink, read_messages_json
 from parsers.streams import Skipped
 
 pytestmark = pytest.mark.usefixtures("scan_loop")  # the C loop and the Python one

@@ -10,8 +10,8 @@ import pytest
 from test_parsers_activity_fast import big_package
 
 from parsers import InvalidPackage, analyze_package
-from parsers.activity_child import ActivityProcess, ChildFailed
-from parsers.inflate_process import InflatedMembers, InflaterFailed, MemberStream
+from parsers.activity.child import ActivityProcess, ChildFailed
+from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream
 from parsers.limits import ParseLimits
 from parsers.streams import Progress
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 from zipbuild import DM, GENERAL, analyze, package
 
-from parsers.messages import MessageSink, read_messages_csv, read_messages_json
+from parsers.sources.messages import MessageSink, read_messages_csv, read_messages_json
 from parsers.streams import Skipped
 
 HOUR = 3600

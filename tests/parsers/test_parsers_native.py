@@ -17,12 +17,12 @@ from isal import isal_zlib
 from test_parsers_fast_paths import ACTIVITY, event
 from test_parsers_inflater import corrupt_zip, members_zip
 
-import parsers.activity_scan as scan
-import parsers.inflate_process as inflate_process
+import parsers.activity.scan as scan
+import parsers.archive.inflater as inflater
 from parsers import instants
-from parsers.activity import SourceTally, read_activity
-from parsers.periods import Period, entity_lifetime, make_periods, message_block
-from parsers.periods import nested_message_blocks as blocks_of
+from parsers.activity.rules import SourceTally, read_activity
+from parsers.aggregate.periods import Period, entity_lifetime, make_periods, message_block
+from parsers.aggregate.periods import nested_message_blocks as blocks_of
 from parsers.streams import Skipped
 
 VOICE = [
@@ -72,7 +72,7 @@ def tally_with(loop: str, data: bytes, max_line: int = 1 << 20):
 
 
 def test_the_c_loop_is_built():
-    assert scan._linescan is not None, "parsers/_linescan.c is not built: run `make venv`"
+    assert scan._linescan is not None, "parsers/activity/_linescan.c is not built: run `make venv`"
 
 
 def test_c_loop_python_loop_and_line_reader_agree_on_tricky_lines():
@@ -143,7 +143,7 @@ def test_period_blocks_without_a_package_date_are_empty():
 
 @pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
 def test_the_inflater_gives_zipfile_bytes_with_isal_or_zlib(tmp_path, monkeypatch, deflate):
-    monkeypatch.setattr(inflate_process, "_deflate", deflate)
+    monkeypatch.setattr(inflater, "_deflate", deflate)
     path = members_zip(tmp_path / "m.zip")
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
@@ -151,17 +151,17 @@ def test_the_inflater_gives_zipfile_bytes_with_isal_or_zlib(tmp_path, monkeypatc
     read_fd, write_fd = os.pipe()
     with open(tmp_path / "frames", "wb") as sink:
         os.close(read_fd)
-        inflate_process._inflate(str(path), infos, sink.fileno())
+        inflater._inflate(str(path), infos, sink.fileno())
         os.close(write_fd)
     assert frames_of((tmp_path / "frames").read_bytes()) == expected
 
 
 @pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
 def test_a_corrupt_stream_is_a_bad_zip_with_isal_or_zlib(tmp_path, monkeypatch, deflate):
-    monkeypatch.setattr(inflate_process, "_deflate", deflate)
+    monkeypatch.setattr(inflater, "_deflate", deflate)
     path, info = corrupt_zip(tmp_path)
     with open(tmp_path / "frames", "wb") as sink, pytest.raises(zipfile.BadZipFile):
-        inflate_process._inflate(str(path), [info], sink.fileno())
+        inflater._inflate(str(path), [info], sink.fileno())
 
 
 def frames_of(stream: bytes) -> list[bytes]:

@@ -3,9 +3,9 @@
 from collections import Counter
 from collections.abc import Iterator
 
-from parsers.entities import Entities, GroupEntry
-from parsers.model import PackageData
-from parsers.periods import (
+from parsers.aggregate.entities import Entities, GroupEntry
+from parsers.aggregate.package_data import PackageData
+from parsers.aggregate.periods import (
     PERIODS,
     Period,
     entity_lifetime,
@@ -14,7 +14,7 @@ from parsers.periods import (
     nested_message_blocks,
     voice_block,
 )
-from parsers.views import person_fields
+from parsers.views.package_wide import person_fields
 
 
 def entity_views(

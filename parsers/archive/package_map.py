@@ -1,14 +1,10 @@
-"""Safe listing of a package zip and detection of its roots by file pattern."""
+"""Where each kind of file of a package lives in the zip, found by file pattern."""
 
 import contextlib
-import itertools
 import re
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-
-from parsers.errors import InvalidPackage
-from parsers.limits import ParseLimits
 
 ACTIVITY_SOURCES = ("analytics", "modeling", "reporting", "tns")
 _ID = r"\d{16,32}"
@@ -23,7 +19,6 @@ _ACTIVITY_FILE = re.compile(
 # Server folder names of every known language, for the index.json-only fallback.
 _SERVER_FOLDERS = frozenset({"servers", "serveurs", "server", "servidores", "serwery", "sunucular"})
 _CHANNEL_FILES = {"channel.json", "messages.json", "messages.csv"}
-_SUPPORTED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 @dataclass
@@ -51,79 +46,6 @@ class PackageMap:
     guilds: dict[str, zipfile.ZipInfo] = field(default_factory=dict)
     activity_root: str | None = None
     activity: list[tuple[str, zipfile.ZipInfo]] = field(default_factory=list)
-
-
-def open_archive(path) -> zipfile.ZipFile:
-    """Open the zip and read its central directory, or raise InvalidPackage."""
-    try:
-        return zipfile.ZipFile(path)
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
-        raise  # the caller's mistake, not a bad package
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        OSError,
-        ValueError,
-        EOFError,
-        NotImplementedError,
-    ) as error:
-        raise InvalidPackage("The file is not a readable zip archive.") from error
-
-
-def check_entries(infos: list[zipfile.ZipInfo], limits: ParseLimits) -> None:
-    """Check the central directory against the limits before anything is inflated."""
-    if len(infos) > limits.max_entries:
-        raise InvalidPackage("The archive has more entries than allowed.")
-    total = 0
-    for info in infos:
-        _check_name(info.orig_filename)
-        if info.flag_bits & 0x1:
-            raise InvalidPackage("The archive contains encrypted entries.")
-        if info.compress_type not in _SUPPORTED_METHODS:
-            raise InvalidPackage("The archive uses an unsupported compression method.")
-        total += info.file_size
-        if info.file_size > limits.ratio_min_size and (
-            info.compress_size <= 0 or info.file_size / info.compress_size > limits.max_ratio
-        ):
-            raise InvalidPackage("An archive entry has a suspicious compression ratio.")
-    if total > limits.max_total_uncompressed:
-        raise InvalidPackage("The archive declares more uncompressed data than allowed.")
-    _check_no_overlap(infos)
-
-
-_LOCAL_HEADER_BYTES = 30
-
-
-def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
-    """Refuse entries whose data overlap (a zip-bomb trick: many names, one deflate stream)."""
-    spans = sorted(
-        (
-            info.header_offset,
-            info.header_offset + _LOCAL_HEADER_BYTES + _raw_name_length(info) + info.compress_size,
-        )
-        for info in infos
-    )
-    for (_, end), (next_start, _) in itertools.pairwise(spans):
-        if end > next_start:
-            raise InvalidPackage("Archive entries overlap.")
-
-
-def _raw_name_length(info: zipfile.ZipInfo) -> int:
-    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-    try:
-        return len(info.orig_filename.encode(encoding))
-    except UnicodeEncodeError:
-        return len(info.orig_filename.encode("utf-8", "surrogateescape"))
-
-
-def _check_name(name: str) -> None:
-    if "\x00" in name:
-        raise InvalidPackage("An archive entry name contains a NUL character.")
-    normal = name.replace("\\", "/")
-    if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
-        raise InvalidPackage("An archive entry has an absolute path.")
-    if ".." in normal.split("/"):
-        raise InvalidPackage("An archive entry name climbs out of the archive.")
 
 
 def entry_name(info: zipfile.ZipInfo) -> str:

@@ -2,12 +2,12 @@
 
 from collections import Counter
 
-from parsers.account import payment_totals, relationship_counts
-from parsers.channels import UNKNOWN_GUILD
-from parsers.entities import Entities
+from parsers.aggregate.entities import Entities
+from parsers.aggregate.package_data import PackageData
+from parsers.aggregate.periods import Period, merge, message_block, voice_block
 from parsers.instants import instant_to_iso
-from parsers.model import PackageData
-from parsers.periods import Period, merge, message_block, voice_block
+from parsers.sources.account import payment_totals, relationship_counts
+from parsers.sources.channels import UNKNOWN_GUILD
 
 TOP_TYPES = ("dms", "guilds", "channels")
 

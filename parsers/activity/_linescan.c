@@ -1,4 +1,4 @@
-/* Native loop of the activity fast path (parsers/activity_scan.py, parsers/activity_hours.py).
+/* Native loop of the activity fast path (parsers/activity/scan.py, parsers/activity/day_counts.py).
  *
  * scan() walks the lines of a buffer exactly as ActivityScanner.scan does in Python and counts
  * the lines of the usual shape into the HourCounts structures it is given (counts, bounds,

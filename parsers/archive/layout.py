@@ -2,7 +2,7 @@
 
 import unicodedata
 
-from parsers.zipwalk import PackageMap
+from parsers.archive.package_map import PackageMap
 
 # Top folder names of the account, messages, servers and activity roots, per language.
 _FOLDER_NAMES = {

@@ -3,18 +3,18 @@
 Recent exports write every line as `{"event_type":"<name>",...}`: such a line is classified from
 its first bytes, and an uncounted one costs nothing more. A counted line gets its few fields by
 targeted lookups instead of a full JSON decode. Any line that does not have the common shape, or
-whose fields cannot be taken with certainty, goes through `activity.read_line` (the exact rules).
+whose fields cannot be taken with certainty, goes through `rules.read_line` (the exact rules).
 """
 
 import re
 
-from parsers.activity import FAMILY_OF, SourceTally, count_event, read_line, text_field
-from parsers.activity_hours import NATIVE_PLANS, HourCounts, buffer_shape
+from parsers.activity.day_counts import NATIVE_PLANS, HourCounts, buffer_shape
+from parsers.activity.rules import FAMILY_OF, SourceTally, count_event, read_line, text_field
 from parsers.instants import parse_instant
 from parsers.streams import Skipped
 
 try:
-    from parsers import _linescan  # the same loop in C: built by `make venv` (setup.py)
+    from parsers.activity import _linescan  # the same loop in C: built by `make venv` (setup.py)
 except ImportError:  # pragma: no cover - a checkout where the extension was not built
     _linescan = None
 
@@ -24,7 +24,7 @@ _AFTER_PREFIX = len(_PREFIX)
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
 _MAX_PENDING = 20_000  # hour counts kept before folding them into the tally
 _MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
-# Keys each counted family needs besides "timestamp" (what activity's handlers read).
+# Keys each counted family needs besides "timestamp" (what the handlers of rules.py read).
 _FAMILY_KEYS = {
     "app_opened": ("os",),
     "sessions": ("os",),
@@ -119,7 +119,7 @@ class ActivityScanner:
             pos = end + 1
 
     def _voice(self, event_type: str, stamp: bytes, track: bytes, channel, guild) -> None:
-        """A voice line counted by the C loop: its entry, as activity's voice handler makes it."""
+        """A voice line counted by the C loop: its entry, as rules._voice makes it."""
         channel_id = _text(channel)
         if channel_id is None:
             return

@@ -11,7 +11,7 @@ A line that does not fit returns False and the caller takes the exact path.
 
 from collections import Counter
 
-from parsers.activity import FAMILIES, FAMILY_OF, SourceTally, text_field, widen_bounds
+from parsers.activity.rules import FAMILIES, FAMILY_OF, SourceTally, text_field, widen_bounds
 from parsers.instants import parse_instant
 
 _STAMP = b'"timestamp":'
@@ -23,7 +23,7 @@ _STAMP_SKIP = len(_STAMP) + len(_STAMP_OPEN)
 _MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else byte for byte in range(256))
 _SHAPE = b"0000-00-00T00:00:00.000Z"
 _MAX_HOURS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
-# Fields each family needs (as activity's handlers read them). Voice events (few, and their
+# Fields each family needs (as the handlers of rules.py read them). Voice events (few, and their
 # client_track_timestamp is needed too) always take the exact path.
 _FIELDS: dict[str, tuple[str, ...]] = {
     "app_opened": ("os",),
@@ -41,7 +41,7 @@ PLANS: dict[str, tuple[bytes, ...]] = {
     for event, family in FAMILY_OF.items()
     if family not in _EXACT_ONLY
 }
-# What the C loop (parsers/_linescan.c) is given: event type -> (role, field keys).
+# What the C loop (parsers/activity/_linescan.c) is given: event type -> (role, field keys).
 # Roles: 0 counted, 1 session start, 2 session end, 3 voice (its fields go to a callback).
 _ROLES = {"session_start": 1, "session_end": 2}
 NATIVE_PLANS: dict[str, tuple[int, tuple[bytes, ...]]] = {

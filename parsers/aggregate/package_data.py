@@ -3,10 +3,10 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from parsers.account import Account
-from parsers.activity_pick import ActivityTotals
-from parsers.channels import ChannelMeta
+from parsers.activity.pick import ActivityTotals
 from parsers.instants import day_of
+from parsers.sources.account import Account
+from parsers.sources.channels import ChannelMeta
 from parsers.streams import Skipped
 
 

@@ -3,8 +3,10 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from parsers.account import Person
-from parsers.channels import (
+from parsers.aggregate.package_data import PackageData
+from parsers.aggregate.periods import Period, hours_in, sum_in
+from parsers.sources.account import Person
+from parsers.sources.channels import (
     DELETED_USER,
     UNKNOWN_GUILD,
     UNKNOWN_GUILD_NAME,
@@ -14,8 +16,6 @@ from parsers.channels import (
     label_channel_name,
     resolve_dm_people,
 )
-from parsers.model import PackageData
-from parsers.periods import Period, hours_in, sum_in
 
 
 @dataclass

@@ -3,8 +3,8 @@
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from parsers.activity import FAMILIES, SourceTally
-from parsers.zipwalk import ACTIVITY_SOURCES
+from parsers.activity.rules import FAMILIES, SourceTally
+from parsers.archive.package_map import ACTIVITY_SOURCES
 
 MAX_STAY_SECONDS = 24 * 3600
 

@@ -57,7 +57,7 @@ class SourceTally:
 
 
 def read_activity(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:
-    """Read one events-*.json shard line by line (the reference reader; see activity_scan)."""
+    """Read one events-*.json shard line by line (the reference reader; see scan.py)."""
     lines = 0
     for line in iter_lines(stream, max_line_bytes):
         lines += 1

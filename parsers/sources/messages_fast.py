@@ -10,7 +10,7 @@ import io
 
 import orjson
 
-from parsers.messages import MessageSink, read_messages_json
+from parsers.sources.messages import MessageSink, read_messages_json
 
 CHUNK_BYTES = 1024 * 1024
 _SEPARATORS = b" \t\r\n,[]"

@@ -1,6 +1,6 @@
 """Read the activity shards in a child process while the parent reads everything else.
 
-The child scans the shards while its own child (parsers/inflate_process.py) reopens the zip and
+The child scans the shards while its own child (parsers/archive/inflater.py) reopens the zip and
 inflates them into a pipe, so inflating and scanning never share a GIL; it sends back only the
 aggregated tallies. It reports inflated bytes through the pipe; the parent
 turns them into its own progress, so on_progress keeps running (heartbeat and abort check).
@@ -14,9 +14,9 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from parsers.activity import SourceTally
-from parsers.activity_scan import CHUNK_BYTES, read_activity_fast
-from parsers.inflate_process import InflatedMembers, MemberStream, child_env, stop_process
+from parsers.activity.rules import SourceTally
+from parsers.activity.scan import CHUNK_BYTES, read_activity_fast
+from parsers.archive.inflater import InflatedMembers, MemberStream, child_env, stop_process
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
@@ -82,10 +82,10 @@ def _work(connection: Connection, zip_path: str, shards, limits: ParseLimits) ->
 
 # The child imports only the parsers (never the caller's __main__, unlike multiprocessing spawn).
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from parsers.activity_child import serve; "
+    "import sys; sys.path.insert(0, sys.argv[1]); from parsers.activity.child import serve; "
     "serve(int(sys.argv[2]), int(sys.argv[3]))"
 )
-_ROOT = str(Path(__file__).resolve().parent.parent)
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds parsers/
 
 
 class ActivityProcess:

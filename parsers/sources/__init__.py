@@ -1,0 +1,1 @@
+"""Readers of the account, channel and message files of a package."""

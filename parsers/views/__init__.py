@@ -1,0 +1,1 @@
+"""The statistics documents built from the aggregates: package-wide and per entity."""
