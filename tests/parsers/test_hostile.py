@@ -7,9 +7,9 @@ import tracemalloc
 import zipfile
 
 import pytest
-from zipbuild import GENERAL, OWNER, analyze, event, package, write_zip
 
 from parsers import InvalidPackage, ParseLimits, analyze_package
+from tests.parsers.zipbuild import GENERAL, OWNER, analyze, event, package, write_zip
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")]}
 NO_RATIO_LIMIT = ParseLimits(max_ratio=1e9)

@@ -2,7 +2,7 @@
 
 import json
 
-from zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package
+from tests.parsers.zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package
 
 VOICE = "500000000000000008"
 

@@ -7,7 +7,6 @@ import signal
 import zipfile
 
 import pytest
-from zipbuild import package, write_zip
 
 import parsers.activity.scan as scan
 from parsers import InvalidPackage, analyze_package
@@ -15,6 +14,7 @@ from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.activity.rules import SourceTally, read_activity
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
+from tests.parsers.zipbuild import package, write_zip
 
 TS = '"\\"2024-05-01T10:00:00.412Z\\""'
 

@@ -1,10 +1,20 @@
 """Smaller reading rules: servers fallback, labels, odd types, old timestamps, layout guesses."""
 
 import pytest
-from zipbuild import DM, FRIEND, GENERAL, GUILD, OWNER, analyze, event, package, user_json
 
 from parsers.archive.layout import folder_language
 from parsers.instants import parse_instant
+from tests.parsers.zipbuild import (
+    DM,
+    FRIEND,
+    GENERAL,
+    GUILD,
+    OWNER,
+    analyze,
+    event,
+    package,
+    user_json,
+)
 
 CAROL = "200000000000000030"
 END = "2024-05-01 12:00:00"

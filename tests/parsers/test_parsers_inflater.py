@@ -7,13 +7,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_parsers_activity_fast import big_package
 
 from parsers import InvalidPackage, analyze_package
 from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream
 from parsers.limits import ParseLimits
 from parsers.streams import Progress
+from tests.parsers.test_parsers_activity_fast import big_package
 
 
 def members_zip(path: Path) -> Path:

@@ -4,9 +4,9 @@ import zipfile
 from itertools import pairwise
 
 import pytest
-from zipbuild import GENERAL, encode, package, write_zip
 
 from parsers import InvalidPackage, ParseLimits, analyze_package
+from tests.parsers.zipbuild import GENERAL, encode, package, write_zip
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")]}
 

@@ -1,7 +1,8 @@
 """Layout variants, translated folders, wrappers, __MACOSX, directory entries, partial packages."""
 
 import pytest
-from zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package
+
+from tests.parsers.zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")], DM: [("2", "2024-05-01 13:00:00", "")]}
 

@@ -3,10 +3,9 @@
 import io
 from collections import Counter
 
-from zipbuild import DM, GENERAL, analyze, package
-
 from parsers.sources.messages import MessageSink, read_messages_csv, read_messages_json
 from parsers.streams import Skipped
+from tests.parsers.zipbuild import DM, GENERAL, analyze, package
 
 HOUR = 3600
 

@@ -14,8 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from isal import isal_zlib
-from test_parsers_fast_paths import ACTIVITY, event
-from test_parsers_inflater import corrupt_zip, members_zip
 
 import parsers.activity.scan as scan
 import parsers.archive.inflater as inflater
@@ -24,6 +22,8 @@ from parsers.activity.rules import SourceTally, read_activity
 from parsers.aggregate.periods import Period, entity_lifetime, make_periods, message_block
 from parsers.aggregate.periods import nested_message_blocks as blocks_of
 from parsers.streams import Skipped
+from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
+from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
 
 VOICE = [
     event(

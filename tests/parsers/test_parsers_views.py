@@ -1,6 +1,6 @@
 """The views of docs/statistics.md, checked against hand-computed figures."""
 
-from zipbuild import (
+from tests.parsers.zipbuild import (
     BLOCKED,
     DM,
     FRIEND,

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from zipbuild import DM, GENERAL, GROUP, event, package, write_zip
 
 from parsers import InvalidPackage, analyze_package
+from tests.parsers.zipbuild import DM, GENERAL, GROUP, event, package, write_zip
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
