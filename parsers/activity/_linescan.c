@@ -1,7 +1,7 @@
 /* Native loop of the activity fast path (parsers/activity/scan.py, parsers/activity/day_counts.py).
  *
  * scan() walks the lines of a buffer exactly as ActivityScanner.scan does in Python and counts
- * the lines of the usual shape into the HourCounts structures it is given (counts, bounds,
+ * the lines of the usual shape into the DayCounts structures it is given (counts, bounds,
  * sessions) and voice lines through a callback, in file order. It returns at the first line it
  * leaves to Python (an unknown name, a line without the usual prefix, a counted line of another
  * shape), so Python handles that line and calls again from the next one: every decision about

@@ -1,11 +1,11 @@
-"""Count common activity lines by the hour prefix of their timestamp text, without decoding.
+"""Count usual-shape activity lines per (event type, day, raw fields), without decoding them.
 
 A counted line of the usual shape (one flat object, `"timestamp":"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""`,
 plain string values; for a duplicate key the last one counts, as in orjson) is counted under
 (event type, day number, raw fields) in a dict. Each distinct hour prefix is parsed once;
 family bounds are the min/max of the timestamp texts (fixed width, so they sort like
 instants) and are parsed once at the end.
-`HourCounts.flush` turns all of it into the same SourceTally entries `count_event` would make.
+`DayCounts.flush` turns all of it into the same SourceTally entries `count_event` would make.
 A line that does not fit returns False and the caller takes the exact path.
 """
 
@@ -22,7 +22,7 @@ _STAMP_SKIP = len(_STAMP) + len(_STAMP_OPEN)
 # Every digit becomes "0": a well-formed stamp then reads exactly _SHAPE.
 _MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else byte for byte in range(256))
 _SHAPE = b"0000-00-00T00:00:00.000Z"
-_MAX_HOURS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
+_MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
 # Fields each family needs (as the handlers of rules.py read them). Voice events (few, and their
 # client_track_timestamp is needed too) always take the exact path.
 _FIELDS: dict[str, tuple[str, ...]] = {
@@ -54,13 +54,13 @@ class _Unsure(Exception):
     """A field cannot be taken without a full decode."""
 
 
-class HourCounts:
-    """Counts of fast-path lines for one tally, folded into it by flush()."""
+class DayCounts:
+    """Fast-path line counts of one tally per (event type, day, fields), folded in by flush()."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple, int] = {}
         self.bounds: dict[str, list[bytes]] = {}  # event type -> [lowest, highest] text
-        self.hours: dict[bytes, int | None] = {}  # hour prefix -> hour number, None if unusable
+        self.hour_numbers: dict[bytes, int | None] = {}  # hour prefix -> number, None if unusable
         self.sessions: list[tuple[bytes, bool, bytes | None]] = []  # (stamp, started, os)
 
     def add(self, buffer: bytes, pos: int, end: int, event_type: str, shape: int) -> bool:
@@ -86,7 +86,7 @@ class HourCounts:
             or (shape and not _utf8(buffer, pos, end))
         ):
             return False
-        hour = self.hours.get(stamp[:13], -1)
+        hour = self.hour_numbers.get(stamp[:13], -1)
         if hour == -1:
             hour = self.hour_of(stamp[:13])
         if hour is None:
@@ -117,8 +117,8 @@ class HourCounts:
         if prefix.isascii() and len(prefix) == 13:
             seconds = parse_instant(prefix.decode() + ":00:00Z")
         hour = None if seconds is None else int(seconds) // 3600
-        if len(self.hours) < _MAX_HOURS:
-            self.hours[prefix] = hour
+        if len(self.hour_numbers) < _MAX_HOUR_NUMBERS:
+            self.hour_numbers[prefix] = hour
         return hour
 
     def flush(self, tally: SourceTally) -> None:

@@ -8,7 +8,7 @@ whose fields cannot be taken with certainty, goes through `rules.read_line` (the
 
 import re
 
-from parsers.activity.day_counts import NATIVE_PLANS, HourCounts, buffer_shape
+from parsers.activity.day_counts import NATIVE_PLANS, DayCounts, buffer_shape
 from parsers.activity.rules import FAMILY_OF, SourceTally, count_event, read_line, text_field
 from parsers.instants import parse_instant
 from parsers.streams import Skipped
@@ -22,7 +22,7 @@ CHUNK_BYTES = 1024 * 1024
 _PREFIX = b'{"event_type":"'
 _AFTER_PREFIX = len(_PREFIX)
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
-_MAX_PENDING = 20_000  # hour counts kept before folding them into the tally
+_MAX_PENDING = 20_000  # day counts kept before folding them into the tally
 _MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
 # Keys each counted family needs besides "timestamp" (what the handlers of rules.py read).
 _FAMILY_KEYS = {
@@ -56,7 +56,7 @@ class ActivityScanner:
         self.lines = 0
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
         self.names: dict[bytes, str] = {event.encode(): event for event in FAMILY_OF}
-        self.hours = HourCounts()
+        self.day_counts = DayCounts()
         self.native = True  # use the C loop when it is built
 
     def read(self, stream) -> int:
@@ -73,15 +73,15 @@ class ActivityScanner:
             cut = buffer.rfind(b"\n") + 1
             if cut:
                 self.scan(buffer, cut)
-                if len(self.hours.counts) > _MAX_PENDING:
-                    self.hours.flush(self.tally)  # bounds the memory of the hour counts
+                if len(self.day_counts.counts) > _MAX_PENDING:
+                    self.day_counts.flush(self.tally)  # bounds the memory of the day counts
             carry = buffer[cut:]
             if len(carry) > self.max_line_bytes:
                 carry, dropping = b"", True
                 self._too_long()
         if carry and not dropping:
             self._line(carry)
-        self.hours.flush(self.tally)
+        self.day_counts.flush(self.tally)
         return self.lines
 
     def _too_long(self) -> None:
@@ -97,11 +97,12 @@ class ActivityScanner:
 
     def _scan_native(self, buffer: bytes, stop: int) -> None:
         """The C loop counts the usual lines and stops at each line it leaves to Python."""
-        hours, pos = self.hours, 0
+        counts, pos = self.day_counts, 0
         while pos < stop:
             pos, lines, too_long, code, detail = _linescan.scan(
-                buffer, pos, stop, self.max_line_bytes, self.names, NATIVE_PLANS, hours.hours,
-                hours.hour_of, hours.counts, hours.bounds, hours.sessions, self._voice,
+                buffer, pos, stop, self.max_line_bytes, self.names, NATIVE_PLANS,
+                counts.hour_numbers, counts.hour_of, counts.counts, counts.bounds, counts.sessions,
+                self._voice,
             )  # fmt: skip
             self.lines += lines
             if too_long:
@@ -131,7 +132,7 @@ class ActivityScanner:
     def _scan_python(self, buffer: bytes, stop: int) -> None:
         find, startswith, names = buffer.find, buffer.startswith, self.names
         limit, pos, lines = self.max_line_bytes, 0, 0
-        add, shape = self.hours.add, buffer_shape(buffer)
+        add, shape = self.day_counts.add, buffer_shape(buffer)
         while pos < stop:
             end = find(b"\n", pos)
             lines += 1

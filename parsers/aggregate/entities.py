@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from parsers.aggregate.package_data import PackageData
-from parsers.aggregate.periods import Period, hours_in, sum_in
+from parsers.aggregate.periods import Period, sum_in, totals_per_period
 from parsers.sources.account import Person
 from parsers.sources.channels import (
     DELETED_USER,
@@ -79,7 +79,7 @@ def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
         entry = _channel_entry(data, channel_id)
         entities.channels[channel_id] = entry
         _attach(data, entities, entry)
-        messages = hours_in(entry.hours, periods)
+        messages = totals_per_period(entry.hours, periods)
         entities.totals[channel_id] = {
             name: (messages[name], sum_in(entry.voice, period)) for name, period in periods.items()
         }

@@ -106,7 +106,7 @@ def sum_in(days: Counter[int], period: Period) -> float:
     return float(sum(value for day, value in days.items() if start <= day <= end))  # type: ignore[operator]
 
 
-def hours_in(hours: Counter[int], periods: dict[str, Period]) -> dict[str, int]:
+def totals_per_period(hours: Counter[int], periods: dict[str, Period]) -> dict[str, int]:
     """Sum an hour-keyed counter (hours since the epoch) over each period, keys sorted once."""
     keys = sorted(hours)
     totals = {}

@@ -10,7 +10,7 @@ import parsers.activity.scan as scan
 import parsers.sources.messages as messages
 import parsers.sources.messages_fast as messages_fast
 from parsers import instants
-from parsers.activity.day_counts import HourCounts, buffer_shape
+from parsers.activity.day_counts import DayCounts, buffer_shape
 from parsers.activity.rules import SourceTally, read_activity
 from parsers.sources.messages import MessageSink, read_messages_json
 from parsers.streams import Skipped
@@ -98,9 +98,9 @@ def test_hour_counts_match_the_line_reader(monkeypatch, cold_caches, chunk, sepa
     assert fast == read(read_activity, data)
 
 
-def test_hour_counts_take_the_common_lines_and_fold_like_count_event():
+def test_day_counts_take_the_common_lines_and_fold_like_count_event():
     data = b"\n".join(ACTIVITY) + b"\n"
-    counts = HourCounts()
+    counts = DayCounts()
     shape = buffer_shape(data)
     taken, pos = [], 0
     for line in ACTIVITY:
@@ -127,7 +127,7 @@ def test_hour_counts_take_the_common_lines_and_fold_like_count_event():
 def test_a_tab_or_cr_anywhere_sends_the_buffer_to_the_exact_path():
     line = event("send_message", "2024-01-01T00:00:00.000Z")
     for data in (line + b"\n", line + b"\t\n", line + b"\r\n"):
-        counts = HourCounts()
+        counts = DayCounts()
         assert counts.add(data, 0, len(line), "send_message", buffer_shape(data)) is (
             data.endswith(b"}\n")
         )
