@@ -11,7 +11,14 @@ A line that does not fit returns False and the caller takes the exact path.
 
 from collections import Counter
 
-from parsers.activity.rules import FAMILIES, FAMILY_OF, SourceTally, text_field, widen_bounds
+from parsers.activity.rules import (
+    FAMILIES,
+    FAMILY_FIELDS,
+    FAMILY_OF,
+    SourceTally,
+    raw_text_field,
+    widen_bounds,
+)
 from parsers.instants import parse_instant
 
 _STAMP = b'"timestamp":'
@@ -23,21 +30,12 @@ _STAMP_SKIP = len(_STAMP) + len(_STAMP_OPEN)
 _MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else byte for byte in range(256))
 _SHAPE = b"0000-00-00T00:00:00.000Z"
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
-# Fields each family needs (as the handlers of rules.py read them). Voice events (few, and their
-# client_track_timestamp is needed too) always take the exact path.
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "app_opened": ("os",),
-    "sessions": ("os",),
-    "add_reaction": ("emoji_name", "emoji_id"),
-    "guild_joined": ("guild_id",),
-    "application_command_used": ("application_id",),
-    "slash_command_used": ("application_id",),
-}
+# Voice events (few, and their client_track_timestamp is needed too) always take the exact path.
 _EXACT_ONLY = frozenset({"voice"})
 _SESSIONS = frozenset(FAMILIES["sessions"])
 _COMMANDS = frozenset({"application_command_used", "slash_command_used"})
 PLANS: dict[str, tuple[bytes, ...]] = {
-    event: tuple(f'"{key}":'.encode() for key in _FIELDS.get(family, ()))
+    event: tuple(f'"{key}":'.encode() for key in FAMILY_FIELDS.get(family, ()))
     for event, family in FAMILY_OF.items()
     if family not in _EXACT_ONLY
 }
@@ -50,8 +48,8 @@ NATIVE_PLANS: dict[str, tuple[int, tuple[bytes, ...]]] = {
 }
 
 
-class _Unsure(Exception):
-    """A field cannot be taken without a full decode."""
+class Unsure(Exception):
+    """A field cannot be taken without a full decode (the line takes the exact path)."""
 
 
 class DayCounts:
@@ -94,7 +92,7 @@ class DayCounts:
         if plan:
             try:
                 key = (event_type, hour // 24, *[_field(buffer, pos, end, key) for key in plan])
-            except _Unsure:
+            except Unsure:
                 return False
         else:
             key = (event_type, hour // 24)
@@ -127,14 +125,14 @@ class DayCounts:
         for (event_type, day, *fields), count in self.counts.items():
             for raw in fields:
                 if raw not in texts:
-                    texts[raw] = _text(raw)
+                    texts[raw] = raw_text_field(raw)
             _fold(tally, event_type, day, [texts[raw] for raw in fields], count)
         for event_type, (low, high) in self.bounds.items():
             _widen(tally, FAMILY_OF[event_type], parse_instant(low.decode()))
             _widen(tally, FAMILY_OF[event_type], parse_instant(high.decode()))
         for stamp, started, raw in self.sessions:
             seconds = parse_instant(stamp.decode())
-            tally.sessions.append((seconds, started, _text(raw) or "unknown"))  # type: ignore[arg-type]
+            tally.sessions.append((seconds, started, raw_text_field(raw) or "unknown"))  # type: ignore[arg-type]
         self.counts.clear()
         self.bounds.clear()
         self.sessions.clear()
@@ -167,7 +165,7 @@ def _utf8(buffer: bytes, pos: int, end: int) -> bool:
 
 
 def _field(buffer: bytes, pos: int, end: int, pattern: bytes) -> bytes | None:
-    """The raw text of a top-level string field, None when absent or null, else _Unsure.
+    """The raw text of a top-level string field, None when absent or null, else Unsure.
 
     The line is flat and starts with event_type: so, in compact JSON, the last `"key":` is the
     key orjson keeps (the last duplicate wins).
@@ -177,20 +175,16 @@ def _field(buffer: bytes, pos: int, end: int, pattern: bytes) -> bytes | None:
         return None
     start = at + len(pattern)
     if buffer[at - 1] != 0x2C:
-        raise _Unsure
+        raise Unsure
     if buffer[start] == 0x22:
         close = buffer.find(b'"', start + 1, end)
         raw = buffer[start + 1 : close]
         if close < 0 or b"\\" in raw:
-            raise _Unsure
+            raise Unsure
         return raw
     if buffer.startswith(b"null", start) and buffer[start + 4] in b",}":
         return None
-    raise _Unsure  # numbers, booleans, arrays: rare, orjson decides
-
-
-def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else text_field(raw.decode())
+    raise Unsure  # numbers, booleans, arrays: rare, orjson decides
 
 
 def _fold(tally: SourceTally, event_type: str, day: int, fields: list, count: int) -> None:

@@ -8,8 +8,15 @@ whose fields cannot be taken with certainty, goes through `rules.read_line` (the
 
 import re
 
-from parsers.activity.day_counts import NATIVE_PLANS, DayCounts, buffer_shape
-from parsers.activity.rules import FAMILY_OF, SourceTally, count_event, read_line, text_field
+from parsers.activity.day_counts import NATIVE_PLANS, DayCounts, Unsure, buffer_shape
+from parsers.activity.rules import (
+    FAMILY_FIELDS,
+    FAMILY_OF,
+    SourceTally,
+    count_event,
+    raw_text_field,
+    read_line,
+)
 from parsers.instants import parse_instant
 from parsers.streams import Skipped
 
@@ -24,26 +31,12 @@ _AFTER_PREFIX = len(_PREFIX)
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
 _MAX_PENDING = 20_000  # day counts kept before folding them into the tally
 _MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
-# Keys each counted family needs besides "timestamp" (what the handlers of rules.py read).
-_FAMILY_KEYS = {
-    "app_opened": ("os",),
-    "sessions": ("os",),
-    "voice": ("channel_id", "guild_id", "client_track_timestamp"),
-    "add_reaction": ("emoji_name", "emoji_id"),
-    "guild_joined": ("guild_id",),
-    "application_command_used": ("application_id",),
-    "slash_command_used": ("application_id",),
-}
 _KEYS = {
     event: tuple(
-        (key, f'"{key}":'.encode()) for key in ("timestamp", *_FAMILY_KEYS.get(family, ()))
+        (key, f'"{key}":'.encode()) for key in ("timestamp", *FAMILY_FIELDS.get(family, ()))
     )
     for event, family in FAMILY_OF.items()
 }
-
-
-class _Unsure(Exception):
-    """A field cannot be taken without a full decode."""
 
 
 class ActivityScanner:
@@ -121,13 +114,13 @@ class ActivityScanner:
 
     def _voice(self, event_type: str, stamp: bytes, track: bytes, channel, guild) -> None:
         """A voice line counted by the C loop: its entry, as rules._voice makes it."""
-        channel_id = _text(channel)
+        channel_id = raw_text_field(channel)
         if channel_id is None:
             return
         at = parse_instant(track.decode())
         seconds = parse_instant(stamp.decode()) if at is None else at
         joined = event_type == "join_voice_channel"
-        self.tally.voice.append((seconds, joined, channel_id, _text(guild)))
+        self.tally.voice.append((seconds, joined, channel_id, raw_text_field(guild)))
 
     def _scan_python(self, buffer: bytes, stop: int) -> None:
         find, startswith, names = buffer.find, buffer.startswith, self.names
@@ -168,7 +161,7 @@ class ActivityScanner:
         if _plain_object(line):
             try:
                 event = {key: _field(line, pattern) for key, pattern in _KEYS[event_type]}
-            except _Unsure:
+            except Unsure:
                 pass
             else:
                 if count_event(event, event_type, self.tally, None):
@@ -194,15 +187,15 @@ def _plain_object(line: bytes) -> bool:
 
 
 def _field(line: bytes, pattern: bytes) -> object:
-    """The value of a top-level key as orjson would give it, or _Unsure."""
+    """The value of a top-level key as orjson would give it, or Unsure."""
     at = line.find(pattern)
     if at < 0:
         if pattern[:-1] in line:
-            raise _Unsure  # spaced out, or the name seen as a value: decode to be sure
+            raise Unsure  # spaced out, or the name seen as a value: decode to be sure
         return None
     start = at + len(pattern)
     if line[at - 1] not in b",{" or line.find(pattern, start) >= 0:
-        raise _Unsure
+        raise Unsure
     if line[start] == 0x22:  # a string
         if line[start + 1] == 0x5C and line[start + 2] == 0x22:  # "\"...\"": a quoted instant
             end = line.find(b'\\""', start + 3)
@@ -217,7 +210,7 @@ def _field(line: bytes, pattern: bytes) -> object:
         return raw.decode()
     if line.startswith(b"null", start) and line[start + 4 : start + 5] in (b",", b"}"):
         return None
-    raise _Unsure  # numbers, booleans, arrays: rare, orjson decides
+    raise Unsure  # numbers, booleans, arrays: rare, orjson decides
 
 
 _STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"')
@@ -227,15 +220,11 @@ def _escaped(line: bytes, start: int) -> str:
     """A string value holding escapes: only \\" (quoted timestamps) is undone here."""
     match = _STRING.match(line, start)
     if match is None:
-        raise _Unsure
+        raise Unsure
     raw = match.group(1)
     if raw.count(b"\\") != raw.count(b'\\"'):
-        raise _Unsure
+        raise Unsure
     return raw.replace(b'\\"', b'"').decode()
-
-
-def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else text_field(raw.decode())
 
 
 def read_activity_fast(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:

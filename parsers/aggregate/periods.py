@@ -70,16 +70,7 @@ def message_block(hours: Counter[int], period: Period) -> dict:
                 per_day[day - start] += count
                 per_hour[key % 24] += count
                 per_weekday[(day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
-    total = sum(per_day)
-    active = sum(1 for count in per_day if count)
-    return {
-        "total": total,
-        "per_day": per_day,
-        "per_hour": per_hour,
-        "per_weekday": per_weekday,
-        "active_days": active,
-        "average_per_active_day": round(total / active, 2) if active else 0,
-    }
+    return _messages_block(per_day, per_hour, per_weekday)
 
 
 def voice_block(minutes: Counter[int], period: Period) -> dict:
@@ -179,11 +170,16 @@ def _block_of(period: Period, per_day: list[int], hours_by_band: list[int], band
     per_weekday = [0] * 7
     for offset in range(7):
         per_weekday[(first_weekday + offset) % 7] = sum(own[offset::7])
-    total = sum(own)
-    active = days - own.count(0)
+    return _messages_block(own, per_hour, per_weekday)
+
+
+def _messages_block(per_day: list[int], per_hour: list[int], per_weekday: list[int]) -> dict:
+    """The messages block of a period from its zero-filled series."""
+    total = sum(per_day)
+    active = len(per_day) - per_day.count(0)
     return {
         "total": total,
-        "per_day": own,
+        "per_day": per_day,
         "per_hour": per_hour,
         "per_weekday": per_weekday,
         "active_days": active,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from parsers.errors import InvalidPackage
+from parsers.sources.json_values import json_text
 
 RELATIONSHIP_NAMES = {
     1: "FRIEND",
@@ -52,7 +53,7 @@ def parse_user_json(data: bytes, account: Account) -> None:
         raise InvalidPackage("The account file of the package is not valid JSON.") from error
     if not isinstance(user, dict):
         raise InvalidPackage("The account file of the package is not a JSON object.")
-    owner_id = _text(user.get("id"))
+    owner_id = json_text(user.get("id"))
     if owner_id:
         account.owner = _person(owner_id, user, user.get("avatar_hash") or user.get("avatar"))
     for relation in _list(user.get("relationships")):
@@ -75,7 +76,7 @@ def add_payments(account: Account, records: object) -> None:
     """Keep payment records by id (old and new files may list the same payment)."""
     for index, record in enumerate(_list(records)):
         if isinstance(record, dict):
-            key = _text(record.get("id")) or f"#{len(account.payments)}-{index}"
+            key = json_text(record.get("id")) or f"#{len(account.payments)}-{index}"
             account.payments[key] = record
 
 
@@ -110,7 +111,7 @@ def _add_relationship(account: Account, relation: object) -> None:
     if not isinstance(relation, dict):
         return
     user = relation.get("user") if isinstance(relation.get("user"), dict) else {}
-    user_id = _text(relation.get("id")) or _text(user.get("id"))
+    user_id = json_text(relation.get("id")) or json_text(user.get("id"))
     if not user_id:
         return
     kind = _relationship_kind(relation.get("type"))
@@ -126,16 +127,9 @@ def _relationship_kind(value: object) -> str:
 
 
 def _person(user_id: str, user: dict, avatar: object) -> Person:
-    username = _text(user.get("username"))
-    display = _text(user.get("global_name")) or _text(user.get("display_name")) or username
-    return Person(user_id, username, display, _text(avatar))
-
-
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value)
-    return text or None
+    username = json_text(user.get("username"))
+    display = json_text(user.get("global_name")) or json_text(user.get("display_name")) or username
+    return Person(user_id, username, display, json_text(avatar))
 
 
 def _list(value: object) -> list:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from parsers.sources.json_values import json_text
+
 UNKNOWN_GUILD = "unknown"
 UNKNOWN_GUILD_NAME = "Unknown server"
 DELETED_USER = "Deleted User"
@@ -48,16 +50,16 @@ def parse_channel(channel_id: str, document: object) -> ChannelMeta:
     meta.recipients = (
         [str(item) for item in recipients if item] if isinstance(recipients, list) else []
     )
-    meta.name = _text(document.get("name"))
+    meta.name = json_text(document.get("name"))
     if kind in _DM_TYPES or (
         guild is None and kind not in _GROUP_TYPES and len(meta.recipients) == 2
     ):
         meta.kind = "dm"
     elif kind in _GROUP_TYPES or (guild is None and len(meta.recipients) > 2):
         meta.kind = "group_dm"
-    elif guild is not None and _text(guild.get("id")):
-        meta.guild_id = _text(guild.get("id"))
-        meta.guild_name = _text(guild.get("name"))
+    elif guild is not None and json_text(guild.get("id")):
+        meta.guild_id = json_text(guild.get("id"))
+        meta.guild_name = json_text(guild.get("name"))
     else:
         meta.guild_id = UNKNOWN_GUILD
     return meta
@@ -117,14 +119,14 @@ def parse_index(document: object) -> dict[str, str | None]:
     """Turn a decoded `{id: label}` index into a dict of strings (labels may be null)."""
     if not isinstance(document, dict):
         return {}
-    return {str(key): _text(value) for key, value in document.items()}
+    return {str(key): json_text(value) for key, value in document.items()}
 
 
 def guild_name(document: object) -> tuple[str | None, str | None]:
     """Return (id, name) of a decoded guild.json."""
     if not isinstance(document, dict):
         return None, None
-    return _text(document.get("id")), _text(document.get("name"))
+    return json_text(document.get("id")), json_text(document.get("name"))
 
 
 def _type(value: object) -> object:
@@ -132,10 +134,3 @@ def _type(value: object) -> object:
         stripped = value.strip()
         return int(stripped) if stripped.isdigit() else stripped.upper()
     return value
-
-
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value)
-    return text or None

@@ -75,14 +75,18 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
 
 
 def _channel_row(entry, messages: int, minutes: float) -> dict:
+    return {**channel_fields(entry), "messages": messages, "voice_minutes": round(minutes, 1)}
+
+
+def channel_fields(entry) -> dict:
+    """Return the channel_id, name, kind and (for a server channel) guild of a channel."""
+    in_guild = entry.kind == "guild"
     return {
         "channel_id": entry.channel_id,
         "name": entry.name,
         "kind": entry.kind,
-        "guild_id": entry.guild_id if entry.kind == "guild" else None,
-        "guild_name": entry.guild_name if entry.kind == "guild" else None,
-        "messages": messages,
-        "voice_minutes": round(minutes, 1),
+        "guild_id": entry.guild_id if in_guild else None,
+        "guild_name": entry.guild_name if in_guild else None,
     }
 
 

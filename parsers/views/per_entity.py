@@ -14,7 +14,7 @@ from parsers.aggregate.periods import (
     nested_message_blocks,
     voice_block,
 )
-from parsers.views.package_wide import person_fields
+from parsers.views.package_wide import channel_fields, person_fields
 
 
 def entity_views(
@@ -32,11 +32,7 @@ def entity_views(
             yield f"dm_channel:{channel_id}", {"user_id": person.key}
     for entry in entities.channels.values():
         document = {
-            "channel_id": entry.channel_id,
-            "name": entry.name,
-            "kind": entry.kind,
-            "guild_id": entry.guild_id if entry.kind == "guild" else None,
-            "guild_name": entry.guild_name if entry.kind == "guild" else None,
+            **channel_fields(entry),
             "periods": entity_periods([entry.hours], entry.voice, periods),
         }
         yield f"channel:{entry.channel_id}", document
