@@ -1,6 +1,8 @@
 """Fast parsing of the timestamps found in packages into UTC seconds and day numbers."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -8,9 +10,31 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 MIN_SECONDS = 1_420_070_400
 _FAST = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)?")
 _UTC_TAILS = frozenset({"", "Z", "+00:00"})
-_day_cache: dict[str, int] = {}
-# "YYYY-MM-DD HH" (or with T) -> seconds at the start of that hour; filled by validated parses.
+# Caches of validated parses. They only save work (a missing entry means a full parse), so they
+# are emptied when full and around each analysis (fresh_caches): a long-running worker holds at
+# most one package's worth, and a package's figures never depend on the packages before it.
+MAX_CACHED_DAYS = 20_000  # 55 years of dates
+MAX_CACHED_HOURS = 250_000  # 14 years of hours in both spellings ("T" and " ")
+# "YYYY-MM-DD" -> day number
+_DAY_NUMBERS: dict[str, int] = {}
+# "YYYY-MM-DD HH" (or with T) -> seconds at the start of that hour.
 HOUR_STARTS: dict[str, int] = {}
+
+
+def clear_caches() -> None:
+    """Empty the caches of validated dates and hours."""
+    _DAY_NUMBERS.clear()
+    HOUR_STARTS.clear()
+
+
+@contextmanager
+def fresh_caches() -> Iterator[None]:
+    """Run one analysis from empty caches, and empty them again when it ends."""
+    clear_caches()
+    try:
+        yield
+    finally:
+        clear_caches()
 
 
 def parse_instant(value: object) -> float | None:
@@ -57,17 +81,21 @@ def _cached(text: str) -> float | None:
 
 def _from_match(text: str, match: re.Match[str]) -> float | None:
     key = text[:10]
-    day = _day_cache.get(key)
+    day = _DAY_NUMBERS.get(key)
     if day is None:
         try:
             day = date(int(key[:4]), int(key[5:7]), int(key[8:10])).toordinal() - _EPOCH_ORDINAL
         except ValueError:
             return None
-        _day_cache[key] = day
+        if len(_DAY_NUMBERS) >= MAX_CACHED_DAYS:
+            _DAY_NUMBERS.clear()
+        _DAY_NUMBERS[key] = day
     hour, minute, second = int(match[4]), int(match[5]), int(match[6])
     if hour > 23 or minute > 59 or second > 60 or day * 86400 < MIN_SECONDS:
         return None
     seconds = day * 86400 + hour * 3600 + minute * 60 + second
+    if len(HOUR_STARTS) >= MAX_CACHED_HOURS:
+        HOUR_STARTS.clear()
     HOUR_STARTS[text[:13]] = day * 86400 + hour * 3600
     fraction = match[7]
     return seconds + float(fraction) if fraction else float(seconds)

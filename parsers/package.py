@@ -16,7 +16,7 @@ from parsers.archive.layout import detect_layout, folder_language, top_folder_na
 from parsers.archive.package_map import PackageMap, map_package
 from parsers.archive.safety import check_entries, open_archive
 from parsers.errors import InvalidPackage
-from parsers.instants import day_of, instant_to_datetime
+from parsers.instants import day_of, fresh_caches, instant_to_datetime
 from parsers.limits import ParseLimits
 from parsers.reading import PackageReader
 from parsers.streams import Progress
@@ -82,7 +82,7 @@ def analyze_package(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PackageAnalysis:
     """Stream the zip once and aggregate it; raise InvalidPackage when unreadable or unsafe."""
-    with open_archive(zip_path) as archive:
+    with fresh_caches(), open_archive(zip_path) as archive:
         infos = archive.infolist()
         check_entries(infos, limits)
         found = map_package(infos)

@@ -33,6 +33,7 @@ class PackageReader:
         self.limits = limits
         self.progress = progress
         self.tallies: dict[str, SourceTally] = {}
+        self.hour_numbers: dict[str, int] = {}  # shared by the message sinks of this package
         # Called between members (the parent's chance to relay the activity child's progress).
         self.between: Callable[[], None] | None = None
         self.with_activity = True
@@ -137,7 +138,7 @@ class PackageReader:
     def _messages(self, item: tuple[str, zipfile.ZipInfo]) -> None:
         channel_id, info = item
         counts = self.data.message_hours.setdefault(channel_id, Counter())
-        sink = MessageSink(counts, self.data.skipped)
+        sink = MessageSink(counts, self.data.skipped, self.hour_numbers)
         reader = read_messages_csv if info.filename.endswith(".csv") else read_messages_json_fast
         with open_member(self.archive, info, self.progress) as stream:
             reader(stream, sink, self.limits.max_line_bytes)

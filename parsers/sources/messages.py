@@ -17,17 +17,25 @@ from parsers.streams import Skipped, iter_lines
 _SEPARATORS = " \t\r\n,[]"
 _HOUR_PREFIX = itemgetter(slice(0, 13))
 _TENTH = itemgetter(10)
-# "YYYY-MM-DD HH" -> hours since the epoch, for prefixes that HOUR_STARTS validated.
-_HOUR_NUMBERS: dict[str, int] = {}
+# Cap on a package's hour numbers: past it, new hours are counted one message at a time.
+MAX_HOUR_NUMBERS = 250_000
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class MessageSink:
-    """Counts the messages of one channel per UTC hour (hours since the epoch)."""
+    """Counts the messages of one channel per UTC hour (hours since the epoch).
 
-    def __init__(self, counts: Counter[int], skipped: Skipped) -> None:
+    hour_numbers maps "YYYY-MM-DD HH" prefixes validated by parse_instant to their hour numbers;
+    the sinks of one package share it (the reader makes one per package), and entries are never
+    removed while a sink holds counts under them.
+    """
+
+    def __init__(
+        self, counts: Counter[int], skipped: Skipped, hour_numbers: dict[str, int] | None = None
+    ) -> None:
         self.counts = counts
         self.skipped = skipped
+        self.hour_numbers = {} if hour_numbers is None else hour_numbers
         self.records = 0
         # Fast-path bounds kept as "YYYY-MM-DD HH:MM:SS" texts (they sort like instants).
         self._low = "~"
@@ -106,7 +114,7 @@ class MessageSink:
             for message in messages:
                 self.add_object(message)
             return
-        fresh = _fresh_hours(set(map(_HOUR_PREFIX, stamps)))
+        fresh = _fresh_hours(set(map(_HOUR_PREFIX, stamps)), self.hour_numbers)
         if fresh:
             for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
                 self.add(stamp)  # the first time an hour is seen: exactly, in order
@@ -124,19 +132,19 @@ class MessageSink:
     def finish(self) -> None:
         """Fold the hour prefixes counted by add_objects into counts."""
         pending, self._pending = self._pending, Counter()
-        numbers = map(_HOUR_NUMBERS.__getitem__, pending.keys())
+        numbers = map(self.hour_numbers.__getitem__, pending.keys())
         hours = dict(zip(numbers, pending.values(), strict=True))
         self.counts.update(hours)  # a plain dict update when counts is still empty
 
 
-def _fresh_hours(prefixes: set[str]) -> set[str]:
-    """The hour prefixes not validated yet by parse_instant (the others get their number)."""
-    new = prefixes.difference(_HOUR_NUMBERS)  # C-level: checks each prefix in the dict
+def _fresh_hours(prefixes: set[str], hour_numbers: dict[str, int]) -> set[str]:
+    """The hour prefixes without a number yet (the others that parse_instant validated get one)."""
+    new = prefixes.difference(hour_numbers)  # C-level: checks each prefix in the dict
     for prefix in new:
         start = HOUR_STARTS.get(prefix)
-        if start is not None:
-            _HOUR_NUMBERS[prefix] = start // 3600
-    return new.difference(_HOUR_NUMBERS)
+        if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
+            hour_numbers[prefix] = start // 3600
+    return new.difference(hour_numbers)
 
 
 def _utc_tail(timestamp: str) -> bool:

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 
 import parsers.activity.scan as scan
-import parsers.sources.messages as messages
 import parsers.sources.messages_fast as messages_fast
 from parsers import instants
 from parsers.activity.day_counts import DayCounts, buffer_shape
@@ -21,15 +20,9 @@ pytestmark = pytest.mark.usefixtures("scan_loop")  # the C loop and the Python o
 @pytest.fixture(autouse=True)
 def cold_caches():
     """Each reader starts from empty hour caches (their state can change edge results)."""
-
-    def clear() -> None:
-        instants.HOUR_STARTS.clear()
-        instants._day_cache.clear()
-        messages._HOUR_NUMBERS.clear()
-
-    clear()
-    yield clear
-    clear()
+    instants.clear_caches()
+    yield instants.clear_caches
+    instants.clear_caches()
 
 
 def event(name: str, stamp: str, *extra: str) -> bytes:

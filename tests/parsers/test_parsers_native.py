@@ -55,8 +55,7 @@ LINES = (
 
 def tally_with(loop: str, data: bytes, max_line: int = 1 << 20):
     """(tally, skipped, lines) of the fast reader with the given loop, from cold hour caches."""
-    instants.HOUR_STARTS.clear()
-    instants._day_cache.clear()
+    instants.clear_caches()
     saved = scan._linescan
     if loop == "python":
         scan._linescan = None

@@ -1,0 +1,111 @@
+"""Every cache of the parsers is bounded: by a size cap, and to one package at a time."""
+
+import io
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import parsers.activity.day_counts as day_counts
+import parsers.activity.scan as scan
+from parsers import instants
+from parsers.activity.rules import SourceTally
+from parsers.sources import messages
+from parsers.sources.messages import MessageSink
+from parsers.streams import Skipped
+from tests.parsers.zipbuild import GENERAL, analyze, package
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def cold_caches():
+    """Each test starts and ends with empty process-wide caches."""
+    instants.clear_caches()
+    yield
+    instants.clear_caches()
+
+
+def hour_texts(count: int, separator: str = " ") -> list[str]:
+    """count timestamps, each in an hour of its own, as "YYYY-MM-DD HH:MM:SS" texts."""
+    return [
+        (START + timedelta(hours=n, minutes=30)).strftime(f"%Y-%m-%d{separator}%H:%M:%S")
+        for n in range(count)
+    ]
+
+
+def seconds_of(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def test_the_hour_start_cache_is_emptied_when_full(monkeypatch):
+    monkeypatch.setattr(instants, "MAX_CACHED_HOURS", 10)
+    texts = hour_texts(35)
+    for _ in range(2):  # the second pass meets both cached and evicted hours
+        assert [instants.parse_instant(text) for text in texts] == list(map(seconds_of, texts))
+        assert 0 < len(instants.HOUR_STARTS) <= 10
+
+
+def test_the_day_number_cache_is_emptied_when_full(monkeypatch):
+    monkeypatch.setattr(instants, "MAX_CACHED_DAYS", 5)
+    texts = [(START + timedelta(days=n)).strftime("%Y-%m-%dT12:00:00Z") for n in range(20)]
+    for _ in range(2):
+        seconds = [instants.parse_instant(text) for text in texts]
+        assert seconds == [START.timestamp() + 43200 + 86400 * n for n in range(20)]
+        assert 0 < len(instants._DAY_NUMBERS) <= 5
+
+
+def test_an_analysis_starts_from_empty_caches_and_leaves_them_empty(tmp_path):
+    # A wrong entry left by anything before must not be used: 10:15 would be counted at hour 0.
+    instants.HOUR_STARTS["2024-01-01 10"] = 0
+    files = package("C", messages={GENERAL: [("1", "2024-01-01 10:15:00", "hi")]})
+    _, views = analyze(tmp_path, files)
+    assert views["stats:lifetime"]["messages"]["per_hour"][10] == 1
+    assert views["overview"]["last_message_at"] == "2024-01-01T10:15:00Z"
+    assert not instants.HOUR_STARTS and not instants._DAY_NUMBERS
+
+
+def test_a_package_reads_the_same_whatever_was_read_before(tmp_path):
+    # The first message of an hour is parsed exactly (with its fraction), later ones by the
+    # hour cache (to the second): with caches kept across packages the result would change.
+    files = package("A", messages={GENERAL: [("1", "2024-01-01 10:00:00.500000+00:00", "hi")]})
+    first, _ = analyze(tmp_path, files)
+    again, _ = analyze(tmp_path, files)
+    assert first.package_date == again.package_date == START + timedelta(hours=10, seconds=0.5)
+
+
+def test_message_hour_numbers_are_shared_by_one_package_and_capped(monkeypatch):
+    monkeypatch.setattr(messages, "MAX_HOUR_NUMBERS", 3)
+    texts = hour_texts(10)
+    batch = [{"Timestamp": text} for text in texts for _ in range(3)]
+    shared: dict[str, int] = {}
+    counts = [Counter(), Counter()]
+    for channel in counts:  # two channels of one package
+        sink = MessageSink(channel, Skipped(), shared)
+        sink.add_objects(batch)
+        sink.add_objects(batch)
+        sink.finish()
+        assert sink.records == 60
+    expected = Counter({int(seconds_of(text)) // 3600: 6 for text in texts})
+    assert counts == [expected, expected]
+    assert len(shared) == 3
+    assert MessageSink(Counter(), Skipped()).hour_numbers is not shared  # one per package
+
+
+def test_the_hour_numbers_of_activity_day_counts_are_capped(monkeypatch):
+    monkeypatch.setattr(day_counts, "_MAX_HOUR_NUMBERS", 4)
+    counts = day_counts.DayCounts()
+    prefixes = [text[:13].encode() for text in hour_texts(12, "T")]
+    for _ in range(2):
+        hours = [counts.hour_of(prefix) for prefix in prefixes]
+        assert hours == [int(START.timestamp()) // 3600 + n for n in range(12)]
+        assert len(counts.hour_numbers) == 4
+
+
+def test_the_scanner_remembers_a_bounded_number_of_uncounted_names(monkeypatch, scan_loop):
+    monkeypatch.setattr(scan, "_MAX_NAMES", len(scan.FAMILY_OF) + 5)
+    lines = [f'{{"event_type":"made_up_{n}","x":1}}\n'.encode() for n in range(50)]
+    scanner = scan.ActivityScanner(SourceTally(), Skipped(), 1 << 20)
+    assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines * 2)))) == 100
+    assert len(scanner.names) == len(scan.FAMILY_OF) + 5
+    assert not scanner.tally.events and not scanner.skipped.by_reason
