@@ -9,6 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 DAY_US = 86_400_000_000
 DISCORD_EPOCH_MS = 1_420_070_400_000
+# Discord opened on 2015-05-13: no id is older (17 digits or more, like real ones).
+DISCORD_LAUNCH = date(2015, 5, 13)
+LAUNCH_MS = (DISCORD_LAUNCH - date(1970, 1, 1)).days * 86_400_000
 # Hour-of-day rhythm (UTC): quiet at night, a lunch bump, an evening peak.
 HOUR_WEIGHTS = (
     3,
@@ -107,6 +110,8 @@ def clock(offset_us: int) -> str:
 
 def snowflake(rng: random.Random, epoch_ms: int) -> int:
     """A Discord snowflake for an instant (ms since the Unix epoch)."""
+    if epoch_ms < LAUNCH_MS:  # a long history reaches before the launch: mirror, ids stay distinct
+        epoch_ms = 2 * LAUNCH_MS - epoch_ms
     return ((epoch_ms - DISCORD_EPOCH_MS) << 22) | rng.getrandbits(22)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from samples import text
-from samples.timeline import DAY_US, snowflake
+from samples.timeline import DAY_US, DISCORD_LAUNCH, snowflake
 
 TYPE_NAMES = {
     0: "GUILD_TEXT",
@@ -132,7 +132,8 @@ def build_world(
 ) -> World:
     """Create the owner, people, servers and channels."""
     start_ms = (start - date(1970, 1, 1)).days * DAY_US // 1000
-    created = start - timedelta(days=rng.randrange(30, 900))
+    # A long history may start near Discord's launch: no account is older than that.
+    created = max(start - timedelta(days=rng.randrange(30, 900)), DISCORD_LAUNCH)
     owner = make_person(
         rng, (created - date(1970, 1, 1)).days * 86_400_000 + 400 * 86_400_000, owner_name
     )
