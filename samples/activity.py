@@ -75,6 +75,20 @@ FLUSH_LINES = 1000
 
 
 @dataclass(frozen=True)
+class ActivityOptions:
+    """How the activity section is shaped (the activity fields of a SampleSpec)."""
+
+    events: int
+    shards: int
+    seed: int
+    voice_weight: float | None = None  # weight of voice pairs in the analytics mix
+    fallback_folders: frozenset[str] | None = None  # None: reporting, and by seed modeling, tns
+    fallback_shards: int = 1
+    fallback_share: float | None = None  # lines of each fallback folder per analytics line
+    key_order: str = "fixed"
+
+
+@dataclass(frozen=True)
 class FolderPlan:
     """One activity folder to write."""
 
@@ -85,33 +99,47 @@ class FolderPlan:
     mandatory: tuple[str, ...]
 
 
-def plan_folders(events: int, shards: int, seed: int) -> list[FolderPlan]:
-    """analytics and reporting always; modeling for odd seeds; tns when seed % 3 == 1."""
+def plan_folders(options: ActivityOptions) -> list[FolderPlan]:
+    """analytics always; the fallback folders asked for, or by default reporting always,
+    modeling for odd seeds and tns when seed % 3 == 1."""
+    events, seed = options.events, options.seed
     pairs = {t for pair in PAIRS.values() for t in pair}
     mandatory = [k for k in ev.COUNTED if k not in pairs and k not in ONLY_IN.values()]
+    mix = ANALYTICS_MIX
+    if options.voice_weight is not None:
+        mix = tuple((k, options.voice_weight if k == "voice" else w) for k, w in mix)
     plans = [
         FolderPlan(
-            "analytics", events, shards, ANALYTICS_MIX, (*mandatory, *PAIRS, "send_message_failure")
+            "analytics", events, options.shards, mix, (*mandatory, *PAIRS, "send_message_failure")
         )
     ]
-    if seed % 2 == 1:
-        plans.append(FolderPlan("modeling", events // 100, 1, OVERLAP_MIX, ()))
-    plans.append(
-        FolderPlan(
-            "reporting", events // 50 + 1, 1, (*OVERLAP_MIX, ("email_opened", 2)), ("email_opened",)
-        )
-    )
-    if seed % 3 == 1:
-        plans.append(
-            FolderPlan(
-                "tns",
-                events // 200 + 1,
-                1,
-                (*OVERLAP_MIX, ("message_reported", 1)),
-                ("message_reported",),
-            )
-        )
+    wanted = options.fallback_folders
+    if wanted is None:
+        wanted = {"reporting", *["modeling"] * (seed % 2), *["tns"] * (seed % 3 == 1)}
+    for name, default_lines in (
+        ("modeling", events // 100),
+        ("reporting", events // 50 + 1),
+        ("tns", events // 200 + 1),
+    ):
+        if name in wanted:
+            lines = default_lines
+            if options.fallback_share is not None:
+                lines = max(1, round(events * options.fallback_share))
+            plans.append(_fallback_plan(name, lines, options.fallback_shards))
     return plans
+
+
+def _fallback_plan(name: str, lines: int, shards: int) -> FolderPlan:
+    only = ONLY_IN.get(name)
+    if only is None:
+        return FolderPlan(name, lines, shards, OVERLAP_MIX, ())
+    weight = 2 if name == "reporting" else 1
+    return FolderPlan(name, lines, shards, (*OVERLAP_MIX, (only, weight)), (only,))
+
+
+def shard_quotas(total: int, shards: int) -> list[int]:
+    """Lines per shard: as even as can be, the first shards one line longer."""
+    return [total // shards + (i < total % shards) for i in range(shards)]
 
 
 class ShardWriter:
@@ -122,7 +150,7 @@ class ShardWriter:
         self._names = [
             f"{folder}/events-{year}-{i:05d}-of-{shards:05d}.json" for i in range(shards)
         ]
-        self._quotas = [total // shards + (i < total % shards) for i in range(shards)]
+        self._quotas = shard_quotas(total, shards)
         self._index, self._left, self._buf, self._out = -1, 0, [], None
         self._rotate()
 
@@ -164,7 +192,7 @@ class Extras:
         live = [c for c in world.channels if c.count > 0] or world.channels
         picks = rng.choices(live, weights=[c.count + 1 for c in live], k=512)
         self.message = [_chan(c.id, c.guild.id if c.guild else None) for c in picks]
-        self.voice = [_chan(cid, gid) for cid, gid in world.voice]
+        self.voice = [(_chan(cid, gid), cid) for cid, gid in world.voice]
         self.calls = [_chan(c.id, None) for c in world.channels if c.kind in ("dm", "group_dm")]
         self.guilds = [f'"guild_id":"{g.id}",' for g in world.guilds]
         self.apps = [

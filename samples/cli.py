@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from samples.generate import FOLDER_NAMES, LAYOUTS, SampleSpec, generate_package
+from samples.key_order import KEY_ORDERS
 
 _DESCRIPTION = "Deterministic generator of realistic Discord data packages (layouts A-D)."
 
@@ -36,12 +37,28 @@ def _parser() -> argparse.ArgumentParser:
     cli.add_argument("--macosx", action="store_true", help="add __MACOSX/ junk entries")
     cli.add_argument("--zip64", action="store_true", help="force ZIP64 on every member")
     cli.add_argument("--no-directory-entries", action="store_true")
+    _shape_arguments(cli)
     return cli
+
+
+def _shape_arguments(cli: argparse.ArgumentParser) -> None:
+    cli.add_argument("--voice-channels", type=int, default=None, help="server voice channels")
+    cli.add_argument("--voice-weight", type=float, default=None, help="voice pairs in the mix")
+    cli.add_argument(
+        "--fallback-folders", default=None, help="of modeling,reporting,tns (default: by seed)"
+    )
+    cli.add_argument("--fallback-shards", type=int, default=1)
+    cli.add_argument("--fallback-share", type=float, default=None, help="lines per analytics line")
+    cli.add_argument("--key-order", choices=KEY_ORDERS, default="fixed")
+
+
+def _names(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(p.strip() for p in text.split(",") if p.strip())
 
 
 def spec_from_args(args: argparse.Namespace) -> SampleSpec:
     """The spec the command line describes."""
-    partial = frozenset(p.strip() for p in args.partial.split(",") if p.strip())
+    partial = _names(args.partial) or frozenset()
     return SampleSpec(
         layout=args.layout,
         messages=args.messages,
@@ -60,6 +77,12 @@ def spec_from_args(args: argparse.Namespace) -> SampleSpec:
         macosx=args.macosx,
         zip64=args.zip64,
         directory_entries=not args.no_directory_entries,
+        voice_channels=args.voice_channels,
+        voice_weight=args.voice_weight,
+        fallback_folders=_names(args.fallback_folders),
+        fallback_shards=args.fallback_shards,
+        fallback_share=args.fallback_share,
+        key_order=args.key_order,
     )
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 
 from samples import activity as act
 from samples.events import Templates, predicted_lines
+from samples.key_order import KeyOrder
 from samples.package_zip import PackageZip
 from samples.tally import Tally
 from samples.timeline import Timeline, allocate, times_in_day
@@ -37,6 +38,7 @@ class EventStream:
         offset = (tl.start - world.created).days
         self.day_strs = [str(offset + i) for i in range(tl.days)]
         self.busy = {"voice": 0, "session": 0}
+        self.order: KeyOrder | None = None  # the usual key order when None
 
     def _stamp(self, epoch_ms: int) -> tuple[str, str]:
         day, in_day = divmod(epoch_ms - self.start_ms, DAY_MS)
@@ -53,7 +55,9 @@ class EventStream:
         stamp, day = self._stamp(epoch_ms + lat)
         cts = '"null"' if null_cts else f'"\\"{self._stamp(epoch_ms)[0]}\\""'
         eid = f"{self.rng.getrandbits(128):032x}"
-        return self.templates.get(event_type, client) % (eid, extra, stamp, cts, day)
+        variant = None if self.order is None else self.order.next()
+        slots = {"eid": eid, "extra": extra, "stamp": stamp, "cts": cts, "day": day}
+        return self.templates.get(event_type, client, variant) % slots
 
     def emit(self, kind: str, client: int, epoch_ms: int, pair_ok: bool) -> list[str] | None:
         """The lines of one event (two for a voice or session pair); None when it cannot fit."""
@@ -76,8 +80,9 @@ class EventStream:
             return None
         self.busy[kind] = end
         if kind == "voice":
-            extra = rng.choice(self.extras.voice)
+            extra, channel_id = rng.choice(self.extras.voice)
             self.tally.voice_ms += end - start
+            self.tally.voice_ms_per_channel[channel_id] += end - start
             self.tally.voice_sessions += 1
         else:
             extra = ""
@@ -151,29 +156,37 @@ def write_activity(
     world: World,
     tl: Timeline,
     tally: Tally,
-    events: int,
-    shards: int,
-    seed: int,
+    options: act.ActivityOptions,
     place: int,
     final: bool,
 ) -> None:
     """Write every activity folder; `final` puts the package's newest instant in analytics."""
-    templates = Templates(seed, world.owner.id, act.ev.PLACES[place])
-    for plan in act.plan_folders(events, shards, seed):
-        rng = random.Random(f"{seed}:{plan.name}")
-        stream = EventStream(rng, tl, world, templates, tally, plan.name)
+    templates = Templates(options.seed, world.owner.id, act.ev.PLACES[place])
+    for plan in act.plan_folders(options):
+        stream = EventStream(
+            random.Random(f"{options.seed}:{plan.name}"), tl, world, templates, tally, plan.name
+        )
+        if options.key_order != "fixed":
+            quotas = act.shard_quotas(plan.lines, plan.shards)
+            stream.order = KeyOrder(options.key_order, options.seed, plan.name, quotas)
         writer = act.ShardWriter(
             pz, f"{root}/{plan.name}", tl.date_of(tl.days - 1).year, plan.shards, plan.lines
         )
-        extra = (
-            predicted_lines(world.owner.id) if plan.name == "analytics" and plan.lines >= 10 else []
-        )
-        last = 1 if final and plan.name == "analytics" and plan.lines > len(extra) else 0
-        for line in extra:
-            writer.write(line)
-        tally.no_event_type += len(extra)
-        write_days(stream, writer, allocate(plan.lines - len(extra) - last, tl.day_cum), plan)
-        if last:
-            writer.write(stream.final_line())
-        writer.close()
+        _write_folder(stream, writer, plan, world, final)
         tally.lines[plan.name] += plan.lines
+
+
+def _write_folder(
+    stream: EventStream, writer: act.ShardWriter, plan: act.FolderPlan, world: World, final: bool
+) -> None:
+    extra = predicted_lines(world.owner.id) if plan.name == "analytics" and plan.lines >= 10 else []
+    last = 1 if final and plan.name == "analytics" and plan.lines > len(extra) else 0
+    for line in extra:
+        writer.write(line)
+    if stream.order is not None:
+        stream.order.skip(len(extra))
+    stream.tally.no_event_type += len(extra)
+    write_days(stream, writer, allocate(plan.lines - len(extra) - last, stream.tl.day_cum), plan)
+    if last:
+        writer.write(stream.final_line())
+    writer.close()

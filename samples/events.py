@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 from samples.compact_json import compact
+from samples.key_order import arrange
 
 COUNTED = (
     "app_opened",
@@ -119,40 +120,58 @@ def _static_fields(rng: random.Random, client: tuple, user_id: str, place: tuple
     }
 
 
+SLOTS = {"eid": "0" * 32, "extra": "", "stamp": "2024-01-01T00:00:00.000Z", "cts": '"null"'}
+EVENT_ID = '"event_id":"%(eid)s"'
+STAMP = '"timestamp":"\\"%(stamp)s\\""'
+TRACK_AND_DAY = ('"client_track_timestamp":%(cts)s', '"day":"%(day)s"')
+
+
 def render_template(
-    rng: random.Random, event_type: str | None, client: tuple, user_id: str, place: tuple
+    rng: random.Random,
+    event_type: str | None,
+    client: tuple,
+    user_id: str,
+    place: tuple,
+    order: tuple[random.Random, int] | None = None,
 ) -> str:
-    """A line template with %s slots: event id, extra keys, timestamp, client timestamp, day."""
-    inner = compact(_static_fields(rng, client, user_id, place))[1:-1].replace("%", "%%")
+    """A line template with %(name)s slots: eid, extra keys, stamp, cts (client time), day.
+
+    `order` (an rng and a variant of samples.key_order) arranges the same keys another way.
+    """
+    fields = _static_fields(rng, client, user_id, place)
+    inner = compact(fields)[1:-1].replace("%", "%%")
     head = f'{{"event_type":"{event_type}",' if event_type else "{"
-    line = (
-        head
-        + '"event_id":"%s",%s'
-        + inner
-        + ',"timestamp":"\\"%s\\"","client_track_timestamp":%s,"day":"%s"'
-    )
-    sample = len(line % ("0" * 32, "", "2024-01-01T00:00:00.000Z", '"null"', "1000"))
+    line = head + EVENT_ID + ",%(extra)s" + inner + "," + STAMP + "," + ",".join(TRACK_AND_DAY)
+    sample = len(line % {**SLOTS, "day": "1000"})
     target = rng.randrange(1200, 1480)
     buckets = []
     while sample + 20 + len(",".join(buckets)) < target:
         buckets.append(str(rng.randrange(10**5, 10**8)))
-    return line + ',"experiment_buckets":"' + ",".join(buckets) + '"}\n'
+    tail = '"experiment_buckets":"' + ",".join(buckets) + '"'
+    if order is None:
+        return line + "," + tail + "}\n"
+    event = f'"event_type":"{event_type}"' if event_type else None
+    pieces = [compact({k: v})[1:-1].replace("%", "%%") for k, v in fields.items()]
+    return arrange(*order, event, STAMP, [EVENT_ID, *pieces, *TRACK_AND_DAY, tail])
 
 
 class Templates:
-    """Lazily rendered templates per (event type, client) pair, stable for a seed."""
+    """Lazily rendered templates per (event type, client, key order variant), stable for a seed."""
 
     def __init__(self, seed: int, user_id: str, place: tuple) -> None:
         self._seed, self._user, self._place = seed, user_id, place
-        self._cache: dict[tuple[str | None, int], str] = {}
+        self._cache: dict[tuple[str | None, int, int | None], str] = {}
 
-    def get(self, event_type: str | None, client: int) -> str:
-        """The template of an event type as sent by a client."""
-        key = (event_type, client)
+    def get(self, event_type: str | None, client: int, variant: int | None = None) -> str:
+        """The template of an event type as sent by a client, its keys in a variant's order."""
+        key = (event_type, client, variant)
         tpl = self._cache.get(key)
         if tpl is None:
             rng = random.Random(f"{self._seed}:{event_type}:{client}")
-            tpl = render_template(rng, event_type, CLIENTS[client], self._user, self._place)
+            order = None
+            if variant is not None:
+                order = (random.Random(f"{self._seed}:{event_type}:{client}:{variant}"), variant)
+            tpl = render_template(rng, event_type, CLIENTS[client], self._user, self._place, order)
             self._cache[key] = tpl
         return tpl
 

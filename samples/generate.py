@@ -15,8 +15,9 @@ from samples.account import (
     write_extras,
     write_servers,
 )
-from samples.activity import PLACES
+from samples.activity import FOLDERS, PLACES, ActivityOptions
 from samples.event_stream import write_activity
+from samples.key_order import KEY_ORDERS
 from samples.messages import write_messages
 from samples.package_zip import PackageZip
 from samples.tally import Tally
@@ -35,6 +36,7 @@ FOLDER_NAMES = {
     "pt": ("Conta", "Mensagens", "Servidores", "Atividade"),
 }
 WRAPPER = "discord_data_package/"
+FALLBACKS = set(FOLDERS[1:])
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class SampleSpec:
     macosx: bool = False
     zip64: bool = False
     owner_name: str | None = None
+    # Shapes of the activity section (the defaults give the usual package).
+    voice_channels: int | None = None  # server voice channels (None: 2 in each of 8 servers)
+    voice_weight: float | None = None  # voice pairs in the analytics mix (None: 2.5 of ~107)
+    fallback_folders: frozenset[str] | None = None  # of modeling, reporting, tns; None: by seed
+    fallback_shards: int = 1  # shards of each fallback folder
+    fallback_share: float | None = None  # lines per fallback folder per analytics line
+    key_order: str = "fixed"  # or "per_shard", "per_line": keys of activity lines reordered
 
 
 def folder_names(layout: str, language: str) -> dict[str, str]:
@@ -74,6 +83,12 @@ def _validate(spec: SampleSpec) -> None:
         raise ValueError(f"partial sections must be among {SECTIONS}")
     if spec.messages < 0 or spec.events < 0 or spec.shards < 1 or spec.days < 1:
         raise ValueError("messages and events must be >= 0, shards and days >= 1")
+    if spec.key_order not in KEY_ORDERS or not (spec.fallback_folders or set()) <= FALLBACKS:
+        raise ValueError(f"key_order must be among {KEY_ORDERS}, fallback folders of {FALLBACKS}")
+    if spec.fallback_shards < 1 or (spec.voice_channels is not None and spec.voice_channels < 1):
+        raise ValueError("fallback_shards and voice_channels must be >= 1")
+    if (spec.voice_weight or 0) < 0 or (spec.fallback_share or 0) < 0:
+        raise ValueError("voice_weight and fallback_share must be >= 0")
 
 
 def generate_package(path: str | Path, spec: SampleSpec) -> SampleTruth:
@@ -82,7 +97,12 @@ def generate_package(path: str | Path, spec: SampleSpec) -> SampleTruth:
     counts = derive_counts(spec.messages, spec.channels, spec.guilds, spec.dms)
     tl = build_timeline(random.Random(f"{spec.seed}:timeline"), spec.end_date, spec.days)
     world = build_world(
-        random.Random(f"{spec.seed}:world"), counts, tl.start, spec.days, spec.owner_name
+        random.Random(f"{spec.seed}:world"),
+        counts,
+        tl.start,
+        spec.days,
+        spec.owner_name,
+        spec.voice_channels,
     )
     names, tally = folder_names(spec.layout, spec.language), Tally()
     stamp = spec.end_date + timedelta(days=1)
@@ -127,21 +147,26 @@ def _write_sections(
         write_servers(pz, names["servers"], world)
     if "activity" not in spec.partial:
         final = tally.newest_us is None
-        place = PLACES[spec.language]
+        options = activity_options(spec)
         write_activity(
-            pz,
-            names["activity"],
-            world,
-            tl,
-            tally,
-            spec.events,
-            spec.shards,
-            spec.seed,
-            place,
-            final,
+            pz, names["activity"], world, tl, tally, options, PLACES[spec.language], final
         )
     if spec.layout == "D":
         write_extras(pz, world)
+
+
+def activity_options(spec: SampleSpec) -> ActivityOptions:
+    """The activity fields of a spec."""
+    return ActivityOptions(
+        events=spec.events,
+        shards=spec.shards,
+        seed=spec.seed,
+        voice_weight=spec.voice_weight,
+        fallback_folders=spec.fallback_folders,
+        fallback_shards=spec.fallback_shards,
+        fallback_share=spec.fallback_share,
+        key_order=spec.key_order,
+    )
 
 
 def _write_account(

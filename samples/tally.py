@@ -21,6 +21,7 @@ class Tally:
     no_event_type: int = 0
     voice_ms: int = 0
     voice_sessions: int = 0
+    voice_ms_per_channel: Counter[str] = field(default_factory=Counter)
     session_ms: int = 0
     sessions: int = 0
     reactions_by_folder: dict[str, Counter[str]] = field(default_factory=dict)

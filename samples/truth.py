@@ -42,6 +42,7 @@ class SampleTruth:
     lines_without_event_type: int
     voice_minutes: float
     voice_sessions: int
+    voice_minutes_per_channel: dict[str, float]
     sessions: int
     session_minutes: float
     reactions_by_emoji: dict[str, int]  # "name" or "name:id" for custom emojis
@@ -86,6 +87,9 @@ def build_truth(spec: Any, world: World, tally: Tally, folders: dict[str, str]) 
         events=events, event_sources=sources, activity_lines=dict(tally.lines),
         lines_without_event_type=tally.no_event_type,
         voice_minutes=round(tally.voice_ms / 60_000, 1), voice_sessions=tally.voice_sessions,
+        voice_minutes_per_channel={
+            c: round(ms / 60_000, 1) for c, ms in sorted(tally.voice_ms_per_channel.items())
+        },
         sessions=tally.sessions, session_minutes=round(tally.session_ms / 60_000, 1),
         reactions_by_emoji=dict(tally.reactions_by_folder.get(sources.get("add_reaction", ""), {})),
         friends=tally.friends, blocked=tally.blocked,

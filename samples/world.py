@@ -128,9 +128,14 @@ def make_person(rng: random.Random, since_ms: int, name: str | None = None) -> P
 
 
 def build_world(
-    rng: random.Random, counts: Counts, start: date, days: int, owner_name: str | None
+    rng: random.Random,
+    counts: Counts,
+    start: date,
+    days: int,
+    owner_name: str | None,
+    voice_channels: int | None = None,
 ) -> World:
-    """Create the owner, people, servers and channels."""
+    """Create the owner, people, servers and channels (and `voice_channels` server voice ones)."""
     start_ms = (start - date(1970, 1, 1)).days * DAY_US // 1000
     # A long history may start near Discord's launch: no account is older than that.
     created = max(start - timedelta(days=rng.randrange(30, 900)), DISCORD_LAUNCH)
@@ -153,11 +158,24 @@ def build_world(
         chan.id = str(snowflake(rng, start_ms - rng.randrange(10**10)))
     _weights_and_windows(rng, channels, days)
     voice = [(str(snowflake(rng, start_ms)), g.id) for g in guilds[:8] for _ in range(2)]
+    if voice_channels is not None:  # drawn apart, so the rest of the world stays the same
+        vrng = random.Random(f"{owner.id}:voice")
+        voice = _voice_channels(vrng, voice_channels, guilds, start_ms)
     voice += [(c.id, None) for c in channels if c.kind in ("dm", "group_dm")][:10]
     apps = [str(snowflake(rng, start_ms - 10**10)) for _ in range(5)]
     return World(
         owner, created, _relationships(rng, people, counts.dms), guilds, channels, voice, apps
     )
+
+
+def _voice_channels(
+    rng: random.Random, n: int, guilds: list[Guild], start_ms: int
+) -> list[tuple[str, str | None]]:
+    """Server voice channels spread over every server (ids only: no messages are sent there)."""
+    return [
+        (str(snowflake(rng, start_ms - rng.randrange(10**10))), guilds[i % len(guilds)].id)
+        for i in range(n)
+    ]
 
 
 def _dm_channels(rng: random.Random, n: int, owner: Person, people: list[Person]) -> list[Channel]:
