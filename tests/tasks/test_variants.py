@@ -1,8 +1,15 @@
-"""Every package variant through the worker's code path (parse, aggregate, seal, store), each
-figure checked against the sample generator's own counts, made while writing, not by parsing."""
+"""Every package variant and shape through the worker's code path (parse, aggregate, seal,
+store), each figure checked against the sample generator's own counts, made while writing, not by
+parsing. Each package is read three ways: the C loop, the Python fast loop and the exact reader."""
+
+import zipfile
 
 import pytest
 
+import parsers.activity.rules as rules
+import parsers.activity.scan as scan
+import parsers.reading as reading
+from parsers.limits import ParseLimits
 from samples import SampleSpec, generate_package
 from storage.crypto import PackageKey
 from storage.links import parse_package_link
@@ -30,20 +37,82 @@ VARIANTS = {
         layout="B", partial=frozenset({"account", "servers", "activity"}), seed=18, **SMALL
     ),
 }
+ALL_FALLBACKS = frozenset({"modeling", "reporting", "tns"})
+# The shapes of the benchmark (bench/run.py), small: a few thousand lines each.
+SHAPES = {
+    "voice-heavy": SampleSpec(
+        voice_channels=300, voice_weight=40, seed=21, messages=700, events=3000
+    ),
+    "many-entities": SampleSpec(layout="C", channels=2000, dms=250, seed=22, messages=3000),
+    "long-history": SampleSpec(layout="B", days=8 * 365, seed=23, messages=2000, events=3000),
+    "many-shards": SampleSpec(
+        shards=12, fallback_folders=ALL_FALLBACKS, fallback_shards=3, fallback_share=0.2,
+        seed=24, messages=700, events=3000,
+    ),
+    "key-order-per-line": SampleSpec(key_order="per_line", seed=25, messages=700, events=4000),
+    "key-order-per-shard": SampleSpec(
+        layout="A", key_order="per_shard", shards=9, fallback_folders=ALL_FALLBACKS,
+        fallback_shards=2, fallback_share=0.1, seed=26, messages=700, events=4000,
+    ),
+    "key-order-voice": SampleSpec(
+        key_order="per_line", voice_channels=120, voice_weight=40, seed=27, messages=500,
+        events=3000,
+    ),
+}  # fmt: skip
+PACKAGES = {**VARIANTS, **SHAPES}
+LOOPS = ("native", "python", "exact")
 
 
-@pytest.fixture(params=list(VARIANTS), scope="module")
-def processed(request, tmp_path_factory):
+def force_loop(patch: pytest.MonkeyPatch, loop: str) -> None:
+    """Make the worker read activity shards with one of the three reading paths."""
+    if loop == "native":
+        assert scan._linescan is not None, "parsers/activity/_linescan.c is not built: make venv"
+    elif loop == "python":
+        patch.setattr(scan, "_linescan", None)
+    else:
+        patch.setattr(reading, "read_activity_fast", rules.read_activity)
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    """Each package generated once for the three loops: name -> (zip path, truth)."""
+    made = {}
+
+    def get(name):
+        if name not in made:
+            path = tmp_path_factory.mktemp(name) / "package.zip"
+            made[name] = path, generate_package(path, PACKAGES[name])
+        return made[name]
+
+    return get
+
+
+def activity_bytes(path) -> int:
+    """Inflated size of the activity shards of a zip."""
+    with zipfile.ZipFile(path) as archive:
+        return sum(i.file_size for i in archive.infolist() if "/events-" in i.filename)
+
+
+@pytest.fixture(
+    params=[(name, loop) for name in PACKAGES for loop in LOOPS],
+    ids=lambda param: f"{param[0]}-{param[1]}",
+    scope="module",
+)
+def processed(request, packages, tmp_path_factory):
     from settings import Settings
     from storage import open_store
 
-    root = tmp_path_factory.mktemp(request.param)
-    spec = VARIANTS[request.param]
-    truth = generate_package(root / "package.zip", spec)
+    name, loop = request.param
+    path, truth = packages(name)
+    # Smaller than this, the shards are read in this process, where the loop is forced.
+    assert activity_bytes(path) < ParseLimits().activity_process_min_bytes
+    root = tmp_path_factory.mktemp(f"{name}-{loop}")
     settings = Settings(data_dir=root / "data", secret_key="variants")
     store = open_store(settings)
     link = random_discord_link()
-    summary = process_local_zip(root / "package.zip", link, settings, store)
+    with pytest.MonkeyPatch.context() as patch:
+        force_loop(patch, loop)
+        summary = process_local_zip(path, link, settings, store)
     assert summary["result"] == "PROCESSED", summary
     parsed = parse_package_link(link)
     key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
@@ -53,7 +122,7 @@ def processed(request, tmp_path_factory):
         blob = store.statistics.get(parsed.package_id, generation, key.view_id(name))
         return None if blob is None else key.open(name, blob)
 
-    yield spec, truth, view
+    yield PACKAGES[name], truth, view
     store.close()
 
 
@@ -124,3 +193,27 @@ def test_top_lists_hold_every_channel_guild_and_person(processed):
     assert {k: v for k, v in people.items() if not k.startswith("deleted-") and v} == expected
     deleted = sum(v for k, v in people.items() if k.startswith("deleted-"))
     assert deleted == truth.messages_per_dm_person.get("Deleted User", 0)
+
+
+def test_every_shard_and_line_of_every_folder_is_read(processed):
+    spec, truth, view = processed
+    read = view("about")["read"]
+    folders = len(truth.activity_lines)
+    shards = spec.shards + spec.fallback_shards * (folders - 1) if folders else 0
+    assert read["files"]["activity"] == shards
+    assert read["lines"]["activity"] == sum(truth.activity_lines.values())
+    assert read["skipped"]["by_reason"].get("no_event_type", 0) == truth.lines_without_event_type
+
+
+def test_voice_minutes_per_channel_match(processed):
+    _, truth, view = processed
+    channels = view("top:channels:lifetime")["entries"]
+    voice = {e["channel_id"]: e["voice_minutes"] for e in channels if e["voice_minutes"]}
+    assert voice.keys() == truth.voice_minutes_per_channel.keys()
+    # Both sides round to 0.1 min: a sum of float minutes may land on the other side of a .05.
+    off = {
+        c: (m, voice[c])
+        for c, m in truth.voice_minutes_per_channel.items()
+        if abs(m - voice[c]) > 0.1 + 1e-9
+    }
+    assert not off, f"channel: (written, read) minutes {off}"
