@@ -126,7 +126,7 @@ stamp_of(const Line *line, const char *key, Py_ssize_t key_len)
         if (shape[k] == '0' ? (text[k] < '0' || text[k] > '9') : text[k] != shape[k])
             return NULL;
     }
-    if (text[14] > '5' || (text[17] > '6' || (text[17] == '6' && text[18] > '0')))
+    if (text[14] > '5' || text[17] > '5') /* minutes or seconds over 59 (a leap second may end the day) */
         return NULL;
     return text;
 }
@@ -255,7 +255,9 @@ count_line(Sinks *sinks, const Line *line, PyObject *kind)
     long role = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
     PyObject *patterns = PyTuple_GET_ITEM(plan, 1);
     const char *buf = line->buf;
+    Line inner = {buf, line->pos, line->end - 1};
     if (line->end - line->pos < 2 || buf[line->end - 1] != '}' || has_byte(line, line->pos + 1, '{') ||
+        has_byte(&inner, line->pos, '}') ||
         has_byte(line, line->pos, '\t') || has_byte(line, line->pos, '\r'))
         return 0;
     const char *text = stamp_of(line, STAMP_KEY, STAMP_KEY_LEN);

@@ -67,7 +67,9 @@ class DayCounts:
         shape is buffer_shape(buffer): what the whole buffer may hold.
         """
         plan = PLANS.get(event_type)
-        if plan is None or shape & _SPACED or buffer[end - 1] != 0x7D:
+        if plan is None or buffer[end - 1] != 0x7D:
+            return False
+        if shape & _SPACED and _spaced(buffer, pos, end):
             return False
         at = buffer.rfind(_STAMP, pos, end)  # orjson keeps the last of duplicate keys
         start = at + _STAMP_SKIP
@@ -76,11 +78,12 @@ class DayCounts:
             at < 0
             or stamp.translate(_MASK) != _SHAPE
             or stamp[14] > 0x35  # minutes 60-99
-            or stamp[17:19] > b"60"
+            or stamp[17] > 0x35  # seconds 60-99: a leap second may end the day
             or buffer[at - 1] != 0x2C
             or not buffer.startswith(_STAMP_OPEN, start - 3)
             or not buffer.startswith(_STAMP_END, start + _WIDTH)
             or buffer.find(b"{", pos + 1, end) >= 0
+            or buffer.find(b"}", pos, end - 1) >= 0  # flat: any other brace is invalid JSON
             or (shape and not _utf8(buffer, pos, end))
         ):
             return False
@@ -138,7 +141,7 @@ class DayCounts:
         self.sessions.clear()
 
 
-_SPACED = 1  # a tab or carriage return inside a line: whitespace may sit before a colon
+_SPACED = 1  # a tab or carriage return in the buffer: each line is checked for one
 _NON_ASCII = 2
 
 
@@ -146,13 +149,18 @@ def buffer_shape(buffer: bytes) -> int:
     """Flags for what a buffer of lines may hold; only memchr-speed checks (never per line).
 
     Compact JSON (Discord's) has no whitespace outside strings. A raw tab or CR can only be
-    whitespace between tokens (or invalid JSON), so a buffer with one takes the exact path.
+    whitespace between tokens (or invalid JSON), so a line with one takes the exact path.
     Spaces are not checked (they are common inside strings): see docs/performance-notes.md.
     """
     shape = 0 if buffer.isascii() else _NON_ASCII
     if buffer.find(b"\t") >= 0 or buffer.find(b"\r") >= 0:
         shape |= _SPACED
     return shape
+
+
+def _spaced(buffer: bytes, pos: int, end: int) -> bool:
+    """A tab or CR in the line (the C loop checks the same, per line)."""
+    return buffer.find(b"\t", pos, end) >= 0 or buffer.find(b"\r", pos, end) >= 0
 
 
 def _utf8(buffer: bytes, pos: int, end: int) -> bool:

@@ -175,7 +175,7 @@ def _plain_object(line: bytes) -> bool:
     if last == b"\r":
         line = line[:-1]
         last = line[-1:]
-    if last != b"}" or line.find(b"{", 1) >= 0:
+    if last != b"}" or line.find(b"{", 1) >= 0 or line.find(b"}", 0, len(line) - 1) >= 0:
         return False
     if line.isascii():
         return True

@@ -35,7 +35,7 @@ ACTIVITY = [
     event("send_message", "2024-01-01T00:00:00.000Z"),
     event("send_message", "2024-01-01T00:30:00.500Z"),
     event("send_message", "2020-12-31T23:00:00.001Z"),
-    event("message_edited", "2024-02-29T12:00:60.000Z"),  # leap second
+    event("message_edited", "2024-02-29T12:00:60.000Z"),  # leap second: exact path
     event("message_edited", "2024-02-30T12:00:00.000Z"),  # no such day
     event("message_edited", "2024-03-01T12:99:00.000Z"),  # no such minute
     event("message_edited", "2001-03-01T12:00:00.000Z"),  # before Discord
@@ -102,7 +102,7 @@ def test_day_counts_take_the_common_lines_and_fold_like_count_event():
         taken.append(counts.add(data, pos, end, name, shape))
         pos = end + 1
     assert taken[:4] == [True] * 4  # across a day and a year, cached hours
-    assert taken[4:9] == [True, False, False, False, False]
+    assert taken[4:9] == [False, False, False, False, False]
     assert taken[9:14] == [False, False, False, True, False]  # the last timestamp wins
     assert taken[14:21] == [True, True, True, False, False, True, True]
     assert not taken[-5] and not taken[-4]  # voice: exact path
@@ -117,13 +117,15 @@ def test_day_counts_take_the_common_lines_and_fold_like_count_event():
     assert tally.bounds["send_message"][0] == instants.parse_instant("2020-12-31T23:00:00.001Z")
 
 
-def test_a_tab_or_cr_anywhere_sends_the_buffer_to_the_exact_path():
+def test_a_tab_or_cr_sends_its_line_to_the_exact_path_not_the_others():
     line = event("send_message", "2024-01-01T00:00:00.000Z")
-    for data in (line + b"\n", line + b"\t\n", line + b"\r\n"):
-        counts = DayCounts()
-        assert counts.add(data, 0, len(line), "send_message", buffer_shape(data)) is (
-            data.endswith(b"}\n")
-        )
+    spaced = line.replace(b",", b",\t", 1)
+    for other in (b"", b"\t\n", b"\r\n", spaced + b"\n"):
+        data = other + line + b"\n" + spaced + b"\n"
+        counts, pos = DayCounts(), len(other)
+        assert counts.add(data, pos, pos + len(line), "send_message", buffer_shape(data))
+        pos += len(line) + 1
+        assert not counts.add(data, pos, pos + len(spaced), "send_message", buffer_shape(data))
 
 
 MESSAGES = [
