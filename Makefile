@@ -31,8 +31,8 @@ run: venv  ## API, worker, beat, Flower (and the embedded broker when no broker 
 test: venv  ## the whole test suite, integration tests included
 	$(PY) -m pytest
 
-bench: venv  ## speed and memory figures (not a test)
-	$(PY) -m bench.run
+bench: venv  ## speed and memory figures (not a test); CASE=name runs one (bench.run --list)
+	$(PY) -m bench.run $(if $(CASE),--case $(CASE))
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,11 @@
 """`make bench`: speed and memory of package processing against the inflate floor (not a test).
 
-Generates a medium and a heavy package once into bench/cache/, then for each prints: the time to
-merely inflate every entry on one core (the floor), the time of our processing from zip to stored
-documents (`tasks.local`, the worker's code path, in a child process), their ratio, messages and
-activity lines per second, and the child's peak resident memory.
+Generates each package once into bench/cache/ (bench/cases.py: medium, heavy and the shapes),
+then for each prints: the time to merely inflate every entry on one core (the floor), the time of
+our processing from zip to stored documents (`tasks.local`, the worker's code path, in a child
+process), their ratio, messages and activity lines per second, the peak resident memory of the
+child's process tree, the load average before the case (figures from a busy machine mislead), and
+whether the package's `about` agrees with the generator's counts.
 """
 
 from __future__ import annotations
@@ -17,45 +19,12 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from samples import SampleSpec, generate_package
+from bench.cases import CASES, Case, cached_package, check_about
 
-CACHE = Path(__file__).resolve().parent / "cache"
 ROOT = Path(__file__).resolve().parent.parent
 READ_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Case:
-    """One benchmark package."""
-
-    name: str
-    spec: SampleSpec
-
-
-CASES = {
-    "medium": Case("medium", SampleSpec(layout="D", messages=150_000, events=300_000, seed=3)),
-    "heavy": Case(
-        "heavy",
-        SampleSpec(layout="D", messages=675_000, events=1_400_000, channels=2_000, seed=5),
-    ),
-}
-
-
-def cached_package(case: Case) -> Path:
-    """The case's zip, generated on first use."""
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{case.name}.zip"
-    if not path.exists():
-        print(f"[{case.name}] generating {path.name} (once)...", flush=True)
-        started = time.perf_counter()
-        partial = path.with_suffix(".partial")
-        generate_package(partial, case.spec)
-        partial.rename(path)
-        print(f"[{case.name}] generated in {time.perf_counter() - started:.1f} s", flush=True)
-    return path
 
 
 def inflate_floor(path: Path) -> tuple[float, int]:
@@ -136,13 +105,15 @@ def activity_lines(about: dict) -> int:
 
 def run_case(case: Case) -> dict:
     """Measure one case and print its figures."""
-    path = cached_package(case)
+    path, truth = cached_package(case)
+    load = os.getloadavg()[0]
     floor, inflated = inflate_floor(path)
     with tempfile.TemporaryDirectory(prefix="dumpus-bench-") as data_dir:
         seconds, rss, summary = process_in_child(path, Path(data_dir))
     about = summary["about"]
     messages = int(about["read"]["lines"].get("messages", 0))
     lines = activity_lines(about)
+    mismatches = check_about(about, truth)
     figures = {
         "package": case.name,
         "zip_mb": round(path.stat().st_size / 1e6, 1),
@@ -154,27 +125,50 @@ def run_case(case: Case) -> dict:
         "activity_lines_per_s": round(lines / seconds),
         "peak_rss_mb": round(rss / 1e6, 1),  # all processes of the tree
         "views": summary["views"],
+        "load_before": round(load, 2),
+        "counts": "ok" if not mismatches else "; ".join(mismatches),
     }
     print(json.dumps(figures), flush=True)
     return figures
 
 
+HEADER = (
+    f"{'package':<14} {'zip MB':>7} {'inflated MB':>11} {'floor s':>8} {'ours s':>7} "
+    f"{'ratio':>6} {'msg/s':>7} {'lines/s':>8} {'peak RSS MB':>11} {'load':>5}  counts"
+)
+
+
+def print_table(results: list[dict]) -> None:
+    """The figures of every case, one line each."""
+    print("\n" + HEADER)
+    for r in results:
+        print(
+            f"{r['package']:<14} {r['zip_mb']:>7} {r['inflated_mb']:>11} "
+            f"{r['inflate_floor_s']:>8} {r['processing_s']:>7} {r['ratio']:>6} "
+            f"{r['messages_per_s']:>7} {r['activity_lines_per_s']:>8} {r['peak_rss_mb']:>11} "
+            f"{r['load_before']:>5}  {r['counts']}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `make bench`."""
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
+    names = ", ".join(CASES)
+    parser.add_argument("cases", nargs="*", help=f"any of {names} (default: all)")
+    parser.add_argument("--case", action="append", default=[], help="one case (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args(argv)
-    unknown = set(args.cases) - set(CASES)
+    if args.list:
+        for case in CASES.values():
+            print(f"{case.name:<14} {case.about}")
+        return
+    chosen = [*args.cases, *args.case] or list(CASES)
+    unknown = set(chosen) - set(CASES)
     if unknown:
-        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
-    results = [run_case(CASES[name]) for name in args.cases or CASES]
-    print("\npackage  zip MB  inflated MB  floor s  ours s  ratio  msg/s  lines/s  peak RSS MB")
-    for r in results:
-        print(
-            f"{r['package']:<8} {r['zip_mb']:>6} {r['inflated_mb']:>12} "
-            f"{r['inflate_floor_s']:>8} {r['processing_s']:>7} {r['ratio']:>6} "
-            f"{r['messages_per_s']:>6} {r['activity_lines_per_s']:>8} {r['peak_rss_mb']:>12}"
-        )
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))} (known: {names})")
+    started = time.perf_counter()
+    print_table([run_case(CASES[name]) for name in chosen])
+    print(f"\n{len(chosen)} case(s) in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
