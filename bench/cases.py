@@ -100,21 +100,3 @@ def cached_package(case: Case) -> tuple[Path, dict]:
     truth_path.write_text(json.dumps({"fingerprint": stamp, "truth": truth}))
     print(f"[{case.name}] generated in {time.perf_counter() - started:.1f} s", flush=True)
     return path, truth
-
-
-def check_about(about: dict, truth: dict) -> list[str]:
-    """What the package's `about` says differently from the generator's counts (empty: none)."""
-    read = about["read"]
-    pairs = {
-        "messages": (read["lines"]["messages"], truth["messages"]),
-        "activity lines": (read["lines"]["activity"], sum(truth["activity_lines"].values())),
-        "no_event_type": (
-            read["skipped"]["by_reason"].get("no_event_type", 0),
-            truth["lines_without_event_type"],
-        ),
-        "sources": (about["activity_sources"], truth["event_sources"]),
-        "package_date": (about["package_date"], truth["package_date"]),
-    }
-    return [
-        f"{name}: read {got}, written {want}" for name, (got, want) in pairs.items() if got != want
-    ]

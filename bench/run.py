@@ -5,7 +5,7 @@ then for each prints: the time to merely inflate every entry on one core (the fl
 our processing from zip to stored documents (`tasks.local`, the worker's code path, in a child
 process), their ratio, messages and activity lines per second, the peak resident memory of the
 child's process tree, the load average before the case (figures from a busy machine mislead), and
-whether the package's `about` agrees with the generator's counts.
+whether the figures of the package's views agree with the generator's counts (bench/check.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.cases import CASES, Case, cached_package, check_about
+from bench.cases import CASES, Case, cached_package
+from bench.check import check_views, read_views
+from tasks.local import random_discord_link
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_CHUNK = 1 << 20
@@ -76,7 +78,7 @@ class TreeMemorySampler(threading.Thread):
             self.peak = max(self.peak, sum(_rss_bytes(pid) for pid in tree))
 
 
-def process_in_child(path: Path, data_dir: Path) -> tuple[float, int, dict]:
+def process_in_child(path: Path, data_dir: Path, link: str) -> tuple[float, int, dict]:
     """Run `tasks.local` in a child; returns (seconds, peak RSS of its process tree, summary).
 
     The peak is the larger of the sampled sum over the child and its descendants and the
@@ -84,7 +86,7 @@ def process_in_child(path: Path, data_dir: Path) -> tuple[float, int, dict]:
     """
     env = {**os.environ, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("MONGO_URL", None)
-    command = [sys.executable, "-m", "tasks.local", str(path), "--json"]
+    command = [sys.executable, "-m", "tasks.local", str(path), "--json", "--link", link]
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
     sampler = TreeMemorySampler(child.pid)
@@ -108,12 +110,13 @@ def run_case(case: Case) -> dict:
     path, truth = cached_package(case)
     load = os.getloadavg()[0]
     floor, inflated = inflate_floor(path)
+    link = random_discord_link()
     with tempfile.TemporaryDirectory(prefix="dumpus-bench-") as data_dir:
-        seconds, rss, summary = process_in_child(path, Path(data_dir))
+        seconds, rss, summary = process_in_child(path, Path(data_dir), link)
+        mismatches = check_views(read_views(Path(data_dir), link), truth)
     about = summary["about"]
     messages = int(about["read"]["lines"].get("messages", 0))
     lines = activity_lines(about)
-    mismatches = check_about(about, truth)
     figures = {
         "package": case.name,
         "zip_mb": round(path.stat().st_size / 1e6, 1),
