@@ -1,11 +1,12 @@
 /* Native loop of the activity fast path (parsers/activity/scan.py, parsers/activity/day_counts.py).
  *
- * scan() walks the lines of a buffer exactly as ActivityScanner.scan does in Python and counts
- * the lines of the usual shape into the DayCounts structures it is given (counts, bounds,
- * sessions) and voice lines through a callback, in file order. It returns at the first line it
- * leaves to Python (an unknown name, a line without the usual prefix, a counted line of another
- * shape), so Python handles that line and calls again from the next one: every decision about
- * such lines stays in Python, and the order of everything appended stays the file's.
+ * scan() walks the lines of a buffer as ActivityScanner.take does in Python and counts the
+ * counted lines of the usual shape with the plans derived from the rules table
+ * (day_counts.native_plans): into the DayCounts structures it is given (counts, bounds, and
+ * pending for the lines of a per-event rule, in file order). It returns at the first line it
+ * does not take (no event_type key of the usual spelling, a new name, a rule without a plan, a
+ * field kind it cannot read, any doubt), so the Python loop takes that line and calls again
+ * from the next one: the C loop only ever does what the Python loop would, never more.
  *
  * Every read stays inside [pos, end) of the line being looked at; the buffer is never written.
  */
@@ -14,33 +15,53 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PREFIX "{\"event_type\":\""
-#define PREFIX_LEN 15
+#define EVENT_KEY "\"event_type\""
+#define EVENT_KEY_LEN 12
 #define STAMP_KEY "\"timestamp\":"
 #define STAMP_KEY_LEN 12
-#define TRACK_KEY "\"client_track_timestamp\":"
-#define TRACK_KEY_LEN 25
 #define STAMP_WIDTH 24 /* YYYY-MM-DDTHH:MM:SS.fffZ */
 #define HOUR_WIDTH 13  /* YYYY-MM-DDTHH */
+#define MAX_FIELDS 8   /* a rule with more is left to Python */
 
-enum role { ROLE_COUNTED = 0, ROLE_SESSION_START = 1, ROLE_SESSION_END = 2, ROLE_VOICE = 3 };
-enum code { DONE = -1, READ_LINE = 0, ODD_NAME = 1, EXACT = 2 };
+/* Field kinds, as rules.Kind.native numbers them. */
+enum kind { KIND_TEXT = 0, KIND_INSTANT = 1 };
 
 typedef struct {
     const char *buf;
     Py_ssize_t pos, end; /* the line, without its newline */
 } Line;
 
+/* First occurrence of needle in the line, or -1 (Horspool). */
+static Py_ssize_t
+find_in(const Line *line, const char *needle, Py_ssize_t size)
+{
+    unsigned char skip[256];
+    if (size < 1 || size > 255)
+        return -1;
+    memset(skip, (int)size, sizeof skip);
+    for (Py_ssize_t k = 0; k < size - 1; k++)
+        skip[(unsigned char)needle[k]] = (unsigned char)(size - 1 - k);
+    Py_ssize_t at = line->pos;
+    while (at + size <= line->end) {
+        unsigned char last = (unsigned char)line->buf[at + size - 1];
+        if (last == (unsigned char)needle[size - 1] && memcmp(line->buf + at, needle, size) == 0)
+            return at;
+        at += skip[last];
+    }
+    return -1;
+}
+
 /* Last occurrence of needle in the line, or -1 (Horspool, from the end: JSON keys share many
  * bytes, so a byte-by-byte loop spends its time on false starts at every quote). */
 static Py_ssize_t
 rfind_in(const Line *line, const char *needle, Py_ssize_t size)
 {
-    Py_ssize_t skip[256];
-    for (int k = 0; k < 256; k++)
-        skip[k] = size;
+    unsigned char skip[256];
+    if (size < 1 || size > 255)
+        return -1;
+    memset(skip, (int)size, sizeof skip);
     for (Py_ssize_t k = size - 1; k > 0; k--)
-        skip[(unsigned char)needle[k]] = k;
+        skip[(unsigned char)needle[k]] = (unsigned char)k;
     Py_ssize_t at = line->end - size;
     while (at >= line->pos) {
         if (line->buf[at] == needle[0] && memcmp(line->buf + at, needle, size) == 0)
@@ -51,9 +72,23 @@ rfind_in(const Line *line, const char *needle, Py_ssize_t size)
 }
 
 static int
-has_byte(const Line *line, Py_ssize_t from, char byte)
+has_byte(const Line *line, Py_ssize_t from, Py_ssize_t to, char byte)
 {
-    return from < line->end && memchr(line->buf + from, byte, line->end - from) != NULL;
+    return from < to && memchr(line->buf + from, byte, to - from) != NULL;
+}
+
+/* One flat object of compact JSON: `{` first, `}` last and nowhere else (a brace inside a
+ * string is rare, outside one it is invalid JSON), no tab or CR (whitespace that could sit
+ * before a colon); a final CR (a CRLF line end) is dropped from the line first. */
+static int
+usual_line(Line *line)
+{
+    if (line->end > line->pos && line->buf[line->end - 1] == '\r')
+        line->end--;
+    Py_ssize_t pos = line->pos, end = line->end;
+    return end - pos >= 2 && line->buf[pos] == '{' && line->buf[end - 1] == '}' &&
+           !has_byte(line, pos + 1, end, '{') && !has_byte(line, pos, end - 1, '}') &&
+           !has_byte(line, pos, end, '\t') && !has_byte(line, pos, end, '\r');
 }
 
 /* Strict UTF-8, as Python's decoder (no overlongs, surrogates or code points over U+10FFFF). */
@@ -107,19 +142,29 @@ valid_utf8(const unsigned char *s, Py_ssize_t n)
     return 1;
 }
 
-/* The 24-byte stamp of `"key":"\"YYYY-MM-DDTHH:MM:SS.fffZ\""` when the key's last occurrence
- * is preceded by a comma and holds exactly that shape; NULL otherwise. */
+/* Where the value of the key's last occurrence starts: -1 when absent, -2 when it may not be a
+ * top-level key (the line is flat: after a comma, or first after the brace, it is one). */
+static Py_ssize_t
+value_at(const Line *line, const char *key, Py_ssize_t key_len)
+{
+    if (key_len < 3 || key_len > 255)
+        return -2;
+    Py_ssize_t at = rfind_in(line, key, key_len);
+    if (at < 0)
+        return -1;
+    if (at <= line->pos || (line->buf[at - 1] != ',' && at - 1 != line->pos))
+        return -2;
+    return at + key_len;
+}
+
+/* The 24 bytes of a `"\"YYYY-MM-DDTHH:MM:SS.fffZ\""` value starting at start, or NULL. */
 static const char *
-stamp_of(const Line *line, const char *key, Py_ssize_t key_len)
+stamp_at(const Line *line, Py_ssize_t start)
 {
     static const char shape[] = "0000-00-00T00:00:00.000Z";
-    Py_ssize_t at = rfind_in(line, key, key_len);
-    if (at <= line->pos || line->buf[at - 1] != ',')
+    if (start < line->pos || start + 3 + STAMP_WIDTH + 3 > line->end)
         return NULL;
-    Py_ssize_t start = at + key_len + 3;
-    if (start + STAMP_WIDTH + 3 > line->end)
-        return NULL;
-    const char *text = line->buf + start;
+    const char *text = line->buf + start + 3;
     if (memcmp(text - 3, "\"\\\"", 3) != 0 || memcmp(text + STAMP_WIDTH, "\\\"\"", 3) != 0)
         return NULL;
     for (int k = 0; k < STAMP_WIDTH; k++) {
@@ -131,20 +176,14 @@ stamp_of(const Line *line, const char *key, Py_ssize_t key_len)
     return text;
 }
 
-/* The raw text of a top-level string field: a new bytes object, Py_None (absent or null, new
- * reference) or NULL with no error set when unsure (the line takes the exact path). */
+/* A TEXT value at start: the raw text of a string without escapes (new bytes), Py_None for
+ * null (new reference), or NULL with no error set when unsure. */
 static PyObject *
-field_of(const Line *line, PyObject *pattern)
+text_at(const Line *line, Py_ssize_t start)
 {
-    const char *key = PyBytes_AS_STRING(pattern);
-    Py_ssize_t key_len = PyBytes_GET_SIZE(pattern);
-    Py_ssize_t at = rfind_in(line, key, key_len);
-    if (at < 0)
-        Py_RETURN_NONE;
-    Py_ssize_t start = at + key_len;
-    if (at <= line->pos || line->buf[at - 1] != ',' || start >= line->end)
-        return NULL;
     const char *buf = line->buf;
+    if (start >= line->end)
+        return NULL;
     if (buf[start] == '"') {
         const char *close = memchr(buf + start + 1, '"', line->end - start - 1);
         if (close == NULL || memchr(buf + start + 1, '\\', close - (buf + start + 1)) != NULL)
@@ -154,17 +193,53 @@ field_of(const Line *line, PyObject *pattern)
     if (start + 5 <= line->end && memcmp(buf + start, "null", 4) == 0 &&
         (buf[start + 4] == ',' || buf[start + 4] == '}'))
         Py_RETURN_NONE;
+    return NULL; /* numbers, booleans, arrays: rare, orjson decides */
+}
+
+/* An INSTANT value at start: a quoted stamp's 24 bytes, else as a TEXT value. */
+static PyObject *
+instant_at(const Line *line, Py_ssize_t start)
+{
+    if (start + 3 <= line->end && memcmp(line->buf + start, "\"\\\"", 3) == 0) {
+        const char *text = stamp_at(line, start);
+        return text == NULL ? NULL : PyBytes_FromStringAndSize(text, STAMP_WIDTH);
+    }
+    return text_at(line, start);
+}
+
+/* The raw value of one planned field (pattern, kind code): new bytes, Py_None when absent or
+ * null, or NULL (an error set, or none when unsure or of a kind this loop cannot read). */
+static PyObject *
+field_of(const Line *line, PyObject *planned)
+{
+    if (!PyTuple_CheckExact(planned) || PyTuple_GET_SIZE(planned) != 2 ||
+        !PyBytes_CheckExact(PyTuple_GET_ITEM(planned, 0))) {
+        PyErr_SetString(PyExc_TypeError, "a field plan is (bytes, kind code)");
+        return NULL;
+    }
+    PyObject *pattern = PyTuple_GET_ITEM(planned, 0);
+    long code = PyLong_AsLong(PyTuple_GET_ITEM(planned, 1));
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t start = value_at(line, PyBytes_AS_STRING(pattern), PyBytes_GET_SIZE(pattern));
+    if (start == -2)
+        return NULL;
+    if (start == -1)
+        Py_RETURN_NONE;
+    if (code == KIND_TEXT)
+        return text_at(line, start);
+    if (code == KIND_INSTANT)
+        return instant_at(line, start);
     return NULL;
 }
 
 typedef struct {
-    PyObject *plans;    /* event type -> (role, tuple of b'"key":') */
-    PyObject *hours;    /* hour prefix bytes -> hour number or None */
-    PyObject *hour_of;  /* callable(prefix) -> hour number or None, fills hours */
-    PyObject *counts;   /* (event type, day, *raw fields) -> count */
-    PyObject *bounds;   /* event type -> [lowest stamp, highest stamp] */
-    PyObject *sessions; /* list of (stamp, started, raw os) */
-    PyObject *on_voice; /* callable(event type, stamp, track stamp, channel, guild) */
+    PyObject *plans;     /* event type -> (per event, ((b'"key":', kind code), ...)) */
+    PyObject *hours;     /* hour prefix bytes -> hour number or None */
+    PyObject *hour_of;   /* callable(prefix) -> hour number or None, fills hours */
+    PyObject *counts;    /* (event type, day, *raw fields) -> count */
+    PyObject *bounds;    /* event type -> [lowest stamp, highest stamp] */
+    PyObject *pending;   /* list of (event type, hour, stamp, *raw fields): per-event lines */
     char last_prefix[HOUR_WIDTH]; /* the hour of the previous counted line (lines come in time */
     PyObject *last_hour;          /* order, so most lines share it); NULL before the first */
 } Sinks;
@@ -244,37 +319,64 @@ add_count(PyObject *counts, PyObject *key)
     return failed;
 }
 
-/* Count one counted line of the usual shape: 1 when counted, 0 when the exact path must take
- * it, -1 on a Python error. */
+/* The new key (event type, day, *raw fields) of a counted rule's line, or the new pending
+ * entry (event type, hour, stamp, *raw fields) of a per-event rule's line; NULL on error. */
+static PyObject *
+line_item(PyObject *kind, long hours, const char *stamp, PyObject **fields, Py_ssize_t n_fields)
+{
+    Py_ssize_t head = stamp == NULL ? 2 : 3;
+    PyObject *item = PyTuple_New(head + n_fields);
+    if (item == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(item, 0, Py_NewRef(kind));
+    PyObject *number = PyLong_FromLong(stamp != NULL ? hours : hours >= 0 ? hours / 24 : -((-hours + 23) / 24));
+    if (number == NULL) {
+        Py_DECREF(item);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(item, 1, number);
+    if (stamp != NULL) {
+        PyObject *text = PyBytes_FromStringAndSize(stamp, STAMP_WIDTH);
+        if (text == NULL) {
+            Py_DECREF(item);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(item, 2, text);
+    }
+    for (Py_ssize_t k = 0; k < n_fields; k++)
+        PyTuple_SET_ITEM(item, head + k, Py_NewRef(fields[k]));
+    return item;
+}
+
+/* Count one line of a counted event type (the line's final CR already dropped): 1 when
+ * counted, 0 when the Python loop must take it, -1 on a Python error. */
 static int
 count_line(Sinks *sinks, const Line *line, PyObject *kind)
 {
     PyObject *plan = PyDict_GetItemWithError(sinks->plans, kind);
     if (plan == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    long role = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
-    PyObject *patterns = PyTuple_GET_ITEM(plan, 1);
-    const char *buf = line->buf;
-    Line inner = {buf, line->pos, line->end - 1};
-    if (line->end - line->pos < 2 || buf[line->end - 1] != '}' || has_byte(line, line->pos + 1, '{') ||
-        has_byte(&inner, line->pos, '}') ||
-        has_byte(line, line->pos, '\t') || has_byte(line, line->pos, '\r'))
-        return 0;
-    const char *text = stamp_of(line, STAMP_KEY, STAMP_KEY_LEN);
-    const char *track = role == ROLE_VOICE ? stamp_of(line, TRACK_KEY, TRACK_KEY_LEN) : text;
-    if (text == NULL || track == NULL ||
-        !valid_utf8((const unsigned char *)buf + line->pos, line->end - line->pos))
-        return 0;
-    Py_ssize_t n_fields = PyTuple_GET_SIZE(patterns);
-    PyObject *fields[4] = {NULL, NULL, NULL, NULL};
-    int result = -1;
-    PyObject *hour = NULL, *key = NULL, *item = NULL;
-    if (n_fields > 4) {
-        PyErr_SetString(PyExc_ValueError, "at most 4 fields per event type");
+    if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 2 ||
+        !PyTuple_CheckExact(PyTuple_GET_ITEM(plan, 1))) {
+        PyErr_SetString(PyExc_TypeError, "a plan is (per event, tuple of field plans)");
         return -1;
     }
+    int per_event = PyObject_IsTrue(PyTuple_GET_ITEM(plan, 0));
+    PyObject *planned = PyTuple_GET_ITEM(plan, 1);
+    Py_ssize_t n_fields = PyTuple_GET_SIZE(planned);
+    if (per_event < 0)
+        return -1;
+    if (n_fields > MAX_FIELDS)
+        return 0;
+    Py_ssize_t start = value_at(line, STAMP_KEY, STAMP_KEY_LEN);
+    const char *text = start < 0 ? NULL : stamp_at(line, start);
+    if (text == NULL || !valid_utf8((const unsigned char *)line->buf + line->pos, line->end - line->pos))
+        return 0;
+    PyObject *fields[MAX_FIELDS] = {NULL};
+    PyObject *hour = NULL, *key = NULL;
+    int result = -1;
     for (Py_ssize_t k = 0; k < n_fields; k++) {
-        fields[k] = field_of(line, PyTuple_GET_ITEM(patterns, k));
+        fields[k] = field_of(line, PyTuple_GET_ITEM(planned, k));
         if (fields[k] == NULL) {
             result = PyErr_Occurred() ? -1 : 0;
             goto done;
@@ -290,36 +392,9 @@ count_line(Sinks *sinks, const Line *line, PyObject *kind)
     long hours = PyLong_AsLong(hour);
     if (hours == -1 && PyErr_Occurred())
         goto done;
-    Py_ssize_t in_key = role == ROLE_VOICE ? 0 : n_fields;
-    key = PyTuple_New(2 + in_key);
-    if (key == NULL)
+    key = line_item(kind, hours, per_event ? text : NULL, fields, n_fields);
+    if (key == NULL || (per_event ? PyList_Append(sinks->pending, key) : add_count(sinks->counts, key)) < 0)
         goto done;
-    Py_INCREF(kind);
-    PyTuple_SET_ITEM(key, 0, kind);
-    PyObject *day = PyLong_FromLong(hours >= 0 ? hours / 24 : -((-hours + 23) / 24));
-    if (day == NULL)
-        goto done;
-    PyTuple_SET_ITEM(key, 1, day);
-    for (Py_ssize_t k = 0; k < in_key; k++) {
-        Py_INCREF(fields[k]);
-        PyTuple_SET_ITEM(key, 2 + k, fields[k]);
-    }
-    if (add_count(sinks->counts, key) < 0)
-        goto done;
-    if (role == ROLE_SESSION_START || role == ROLE_SESSION_END) {
-        item = Py_BuildValue("(y#OO)", text, (Py_ssize_t)STAMP_WIDTH, role == ROLE_SESSION_START ? Py_True : Py_False,
-                             n_fields ? fields[0] : Py_None);
-        if (item == NULL || PyList_Append(sinks->sessions, item) < 0)
-            goto done;
-    }
-    else if (role == ROLE_VOICE) {
-        item = PyObject_CallFunction(sinks->on_voice, "Oy#y#OO", kind, text, (Py_ssize_t)STAMP_WIDTH,
-                                     track, (Py_ssize_t)STAMP_WIDTH,
-                                     n_fields > 0 ? fields[0] : Py_None,
-                                     n_fields > 1 ? fields[1] : Py_None);
-        if (item == NULL)
-            goto done;
-    }
     if (widen(sinks->bounds, kind, text) < 0)
         goto done;
     result = 1;
@@ -328,8 +403,34 @@ done:
         Py_XDECREF(fields[k]);
     Py_XDECREF(hour);
     Py_XDECREF(key);
-    Py_XDECREF(item);
     return result;
+}
+
+/* Take one line as ActivityScanner.take would: 1 taken, 0 left to Python, -1 on error. */
+static int
+take_line(Sinks *sinks, PyObject *names, Line line)
+{
+    const char *buf = line.buf;
+    Py_ssize_t at = find_in(&line, EVENT_KEY, EVENT_KEY_LEN); /* the exact reader's first match */
+    if (at < 0 || at + EVENT_KEY_LEN + 2 > line.end || memcmp(buf + at + EVENT_KEY_LEN, ":\"", 2) != 0)
+        return 0;
+    Py_ssize_t from = at + EVENT_KEY_LEN + 2;
+    const char *quote = memchr(buf + from, '"', line.end - from);
+    if (quote == NULL)
+        return 0;
+    PyObject *name = PyBytes_FromStringAndSize(buf + from, quote - (buf + from));
+    if (name == NULL)
+        return -1;
+    PyObject *kind = PyDict_GetItemWithError(names, name);
+    Py_DECREF(name);
+    if (kind == NULL)
+        return PyErr_Occurred() ? -1 : 0; /* a new name: Python learns it or reads the line */
+    if (!PyUnicode_Check(kind) || PyUnicode_GET_LENGTH(kind) == 0)
+        return 1; /* a name that is not counted */
+    Py_INCREF(kind); /* the names dict may change while the line is counted (callbacks) */
+    int counted = usual_line(&line) ? count_line(sinks, &line, kind) : 0;
+    Py_DECREF(kind);
+    return counted;
 }
 
 static PyObject *
@@ -339,17 +440,14 @@ scan(PyObject *module, PyObject *args)
     Py_ssize_t pos, stop, max_line;
     PyObject *names;
     Sinks sinks;
-    if (!PyArg_ParseTuple(args, "y*nnnO!O!O!OO!O!O!O:scan", &view, &pos, &stop, &max_line,
+    if (!PyArg_ParseTuple(args, "y*nnnO!O!O!OO!O!O!:scan", &view, &pos, &stop, &max_line,
                           &PyDict_Type, &names, &PyDict_Type, &sinks.plans, &PyDict_Type,
                           &sinks.hours, &sinks.hour_of, &PyDict_Type, &sinks.counts,
-                          &PyDict_Type, &sinks.bounds, &PyList_Type, &sinks.sessions,
-                          &sinks.on_voice))
+                          &PyDict_Type, &sinks.bounds, &PyList_Type, &sinks.pending))
         return NULL;
     sinks.last_hour = NULL;
     const char *buf = view.buf;
     Py_ssize_t lines = 0, too_long = 0;
-    int code = DONE;
-    PyObject *detail = NULL;
     if (pos < 0 || stop > view.len || pos > stop) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "pos and stop must lie inside the buffer");
@@ -361,51 +459,19 @@ scan(PyObject *module, PyObject *args)
         if (line.end - pos > max_line) {
             too_long++;
         }
-        else if (line.end - pos >= PREFIX_LEN && memcmp(buf + pos, PREFIX, PREFIX_LEN) == 0) {
-            const char *quote = memchr(buf + pos + PREFIX_LEN, '"', line.end - pos - PREFIX_LEN);
-            PyObject *name =
-                quote == NULL ? PyBytes_FromString("-")
-                              : PyBytes_FromStringAndSize(buf + pos + PREFIX_LEN,
-                                                          quote - (buf + pos + PREFIX_LEN));
-            if (name == NULL)
-                goto error;
-            PyObject *kind = PyDict_GetItemWithError(names, name);
-            if (kind == NULL) {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(name);
-                    goto error;
-                }
-                code = ODD_NAME;
-                detail = name;
-                break;
-            }
-            Py_DECREF(name);
-            if (PyUnicode_Check(kind) && PyUnicode_GET_LENGTH(kind) > 0) {
-                int counted = count_line(&sinks, &line, kind);
-                if (counted < 0)
-                    goto error;
-                if (counted == 0) {
-                    code = EXACT;
-                    Py_INCREF(kind);
-                    detail = kind;
-                    break;
-                }
-            }
-        }
         else {
-            code = READ_LINE;
-            break;
+            int taken = take_line(&sinks, names, line);
+            if (taken < 0)
+                goto error;
+            if (taken == 0)
+                break;
         }
         lines++;
         pos = line.end + 1;
     }
     PyBuffer_Release(&view);
     Py_XDECREF(sinks.last_hour);
-    if (detail == NULL) {
-        detail = Py_None;
-        Py_INCREF(detail);
-    }
-    return Py_BuildValue("(nnniN)", code == DONE ? stop : pos, lines, too_long, code, detail);
+    return Py_BuildValue("(nnn)", pos < stop ? pos : stop, lines, too_long);
 error:
     PyBuffer_Release(&view);
     Py_XDECREF(sinks.last_hour);
@@ -414,8 +480,8 @@ error:
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(buffer, pos, stop, max_line, names, plans, hours, hour_of, counts, bounds, sessions, "
-     "on_voice) -> (next_pos, lines, too_long, code, detail)"},
+     "scan(buffer, pos, stop, max_line, names, plans, hours, hour_of, counts, bounds, pending) "
+     "-> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
     {NULL, NULL, 0, NULL},
 };
 

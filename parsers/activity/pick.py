@@ -3,7 +3,7 @@
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from parsers.activity.rules import FAMILIES, SourceTally
+from parsers.activity.rules import Rulebook, SourceTally, rulebook
 from parsers.archive.package_map import ACTIVITY_SOURCES
 
 MAX_STAY_SECONDS = 24 * 3600
@@ -29,8 +29,8 @@ class ActivityTotals:
 
 def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
     """Per family, use the first of analytics, modeling, reporting, tns that has an event."""
-    totals = ActivityTotals()
-    for family, event_types in FAMILIES.items():
+    totals, book = ActivityTotals(), rulebook()
+    for family, event_types in book.families.items():
         source = next(
             (
                 name
@@ -44,31 +44,25 @@ def pick_sources(tallies: dict[str, SourceTally]) -> ActivityTotals:
         for event_type in event_types:
             if tallies[source].events.get(event_type):
                 totals.sources[event_type] = source
-        _take(totals, tallies[source], family, event_types)
+        _take(totals, tallies[source], family, book)
     return totals
 
 
-def _take(
-    totals: ActivityTotals, tally: SourceTally, family: str, event_types: tuple[str, ...]
-) -> None:
-    for event_type in event_types:
+def _take(totals: ActivityTotals, tally: SourceTally, family: str, book: Rulebook) -> None:
+    """Take one family from its source: its day counts, bounds and its rules' entries."""
+    targets: dict[str, bool] = {}  # SourceTally attribute -> listed
+    for event_type in book.families[family]:
         if tally.events.get(event_type):
             totals.events[event_type] = tally.events[event_type]
+        targets.update((into.target, into.listed) for into in book.by_type[event_type].into)
     low, high = tally.bounds[family]
     totals.first = low if totals.first is None else min(totals.first, low)
     totals.last = high if totals.last is None else max(totals.last, high)
-    if family == "app_opened":
-        totals.app_opens = tally.app_opens
-    elif family == "sessions":
-        _pair_sessions(totals, tally.sessions)
-    elif family == "voice":
-        _pair_voice(totals, tally.voice)
-    elif family == "add_reaction":
-        totals.reactions = tally.reactions
-    elif family == "guild_joined":
-        totals.guilds_joined = tally.guilds_joined
-    elif family in ("application_command_used", "slash_command_used"):
-        totals.applications.update(tally.applications)
+    for target, listed in targets.items():
+        if listed:
+            PAIRINGS[target](totals, getattr(tally, target))
+        else:
+            getattr(totals, target).update(getattr(tally, target))
 
 
 def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
@@ -94,6 +88,10 @@ def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str
             minutes[int(start // 86400)] += seconds / 60.0
         if minutes:
             totals.voice[channel_id] = minutes
+
+
+# How the per-event entries of each listed target become totals (rules.RULES lists them).
+PAIRINGS = {"sessions": _pair_sessions, "voice": _pair_voice}
 
 
 def _pairs(moments: list[tuple[float, bool]]):

@@ -1,52 +1,196 @@
-"""Stream the activity shards: cheap event_type matching, per-source tallies of counted events."""
+"""The activity rules, written once: which events count, what they read, what they add.
 
-import re
+RULES is the one table. Every reading path is derived from it: the exact reader (exact.py)
+dispatches on it, the Python fast loop and the C loop get their plans from it (day_counts.py),
+and `fold` is the one function that adds events to a tally, on every path.
+"""
+
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import orjson
+from operator import itemgetter
+from typing import NamedTuple
 
 from parsers.instants import parse_instant
-from parsers.streams import Skipped, iter_lines
 
-# Event family -> the exact event types that feed it; one source folder is chosen per family.
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "app_opened": ("app_opened",),
-    "sessions": ("session_start", "session_end"),
-    "voice": ("join_voice_channel", "leave_voice_channel"),
-    "join_call": ("join_call",),
-    "start_call": ("start_call",),
-    "guild_joined": ("guild_joined",),
-    "add_reaction": ("add_reaction",),
-    "message_edited": ("message_edited",),
-    "message_deleted": ("message_deleted",),
-    "send_message": ("send_message",),
-    "application_command_used": ("application_command_used",),
-    "slash_command_used": ("slash_command_used",),
-    **{
-        name: (name,)
-        for name in (
-            "notification_clicked", "email_opened", "login_successful", "app_crashed",
-            "captcha_served", "user_avatar_updated", "remote_auth_login",
-            "oauth2_authorize_accepted", "voice_message_recorded", "message_reported",
-            "premium_upsell_viewed",
+
+def text_field(value: object) -> str | None:
+    """Return an event field as text; None for absent, empty, null or the string "null"."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().strip('"')
+    return None if text in ("", "null", "None") else text
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a field is read: one function for the decoded value and for the raw text alike."""
+
+    name: str
+    read: Callable[[object], object]
+    native: int | None  # its code in the C loop (_linescan.c); None: the C loop cannot read it
+
+
+TEXT = Kind("text", text_field, 0)  # a string or null: its text
+INSTANT = Kind("instant", parse_instant, 1)  # a timestamp: UTC seconds; absent: the event's own
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field an event is read for."""
+
+    name: str
+    kind: Kind = TEXT
+    default: object = None  # what an absent, null or empty text counts as
+    skip: tuple = ()  # values for which the event adds no entry (it still counts)
+
+
+@dataclass(frozen=True)
+class Into:
+    """The entry an event adds to one SourceTally attribute."""
+
+    target: str
+    entry: tuple  # "day", "seconds" or a field's name, else a constant; one part: a bare value
+    listed: bool = False  # one entry appended per event (a list), else counted (a Counter)
+
+
+def counted(target: str, *entry) -> Into:
+    """An entry counted per distinct value: SourceTally.<target>[entry] += 1."""
+    return Into(target, entry)
+
+
+def listed(target: str, *entry) -> Into:
+    """An entry kept per event, in file order: SourceTally.<target>.append(entry)."""
+    return Into(target, entry, listed=True)
+
+
+class Layout(NamedTuple):
+    """A rule made ready for fold: each entry is taken from a row [day, seconds, *values,
+    *constants] by an itemgetter."""
+
+    readers: tuple  # Kind.read of each field
+    fills: tuple  # (instant, default, skip) of each field
+    constants: tuple
+    takes: tuple  # (target, entry getter, listed) of each Into
+
+
+def _layout(rule: "Rule") -> Layout:
+    constants = tuple(
+        part for into in rule.into for part in into.entry if not isinstance(part, str)
+    )
+    at = {"day": 0, "seconds": 1, **{spec.name: 2 + k for k, spec in enumerate(rule.fields)}}
+    takes, next_constant = [], 2 + len(rule.fields)
+    for into in rule.into:
+        indexes = []
+        for part in into.entry:
+            if isinstance(part, str):
+                indexes.append(at[part])
+            else:
+                indexes.append(next_constant)
+                next_constant += 1
+        takes.append((into.target, itemgetter(*indexes), into.listed))
+    return Layout(
+        tuple(spec.kind.read for spec in rule.fields),
+        tuple((spec.kind is INSTANT, spec.default, spec.skip) for spec in rule.fields),
+        constants,
+        tuple(takes),
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One counted event type: its family, the fields it reads and the entries it adds."""
+
+    event_type: str
+    family: str = ""  # one source folder is picked per family (pick.py); "" is its own type
+    fields: tuple[Field, ...] = ()
+    into: tuple[Into, ...] = ()
+    layout: Layout = field(init=False, repr=False, compare=False)  # made from the above
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.event_type)
+        object.__setattr__(self, "layout", _layout(self))
+
+    @property
+    def per_event(self) -> bool:
+        """Its events are folded one by one (a listed entry or an instant needs each one)."""
+        return any(into.listed for into in self.into) or any(
+            spec.kind is INSTANT for spec in self.fields
         )
-    },
-}  # fmt: skip
-FAMILY_OF = {event: family for family, events in FAMILIES.items() for event in events}
-# Fields the handlers below read from an event of each family, besides "timestamp": the fast
-# paths (scan.py, day_counts.py) take only these without decoding the line.
-FAMILY_FIELDS: dict[str, tuple[str, ...]] = {
-    "app_opened": ("os",),
-    "sessions": ("os",),
-    "voice": ("channel_id", "guild_id", "client_track_timestamp"),
-    "add_reaction": ("emoji_name", "emoji_id"),
-    "guild_joined": ("guild_id",),
-    "application_command_used": ("application_id",),
-    "slash_command_used": ("application_id",),
-}
-_COUNTED = {event.encode(): event for event in FAMILY_OF}
-_EVENT_TYPE = re.compile(rb'"event_type"\s*:\s*"([A-Za-z0-9_]+)"')
+
+
+OS = Field("os", default="unknown")
+VOICE = (
+    Field("channel_id", skip=(None,)),
+    Field("guild_id"),
+    Field("client_track_timestamp", INSTANT),
+)
+APPLICATION = Field("application_id", skip=(None, "-1"))
+PER_APPLICATION = counted("applications", "application_id")
+PER_DAY_ONLY = (
+    "notification_clicked", "email_opened", "login_successful", "app_crashed",
+    "captcha_served", "user_avatar_updated", "remote_auth_login",
+    "oauth2_authorize_accepted", "voice_message_recorded", "message_reported",
+    "premium_upsell_viewed",
+)  # fmt: skip
+
+# Every event also counts per (event type, day) in SourceTally.events and stretches its family's
+# bounds; an event's instant is its timestamp, else its client_track_timestamp (exact.py).
+RULES: tuple[Rule, ...] = (
+    Rule("app_opened", fields=(OS,), into=(counted("app_opens", "day", "os"),)),
+    Rule("session_start", "sessions", (OS,), (listed("sessions", "seconds", True, "os"),)),
+    Rule("session_end", "sessions", (OS,), (listed("sessions", "seconds", False, "os"),)),
+    Rule(
+        "join_voice_channel", "voice", VOICE,
+        (listed("voice", "client_track_timestamp", True, "channel_id", "guild_id"),),
+    ),
+    Rule(
+        "leave_voice_channel", "voice", VOICE,
+        (listed("voice", "client_track_timestamp", False, "channel_id", "guild_id"),),
+    ),
+    Rule("join_call"),
+    Rule("start_call"),
+    Rule(
+        "guild_joined",
+        fields=(Field("guild_id", default=""),),
+        into=(counted("guilds_joined", "day", "guild_id"),),
+    ),
+    Rule(
+        "add_reaction",
+        fields=(Field("emoji_name", default="unknown"), Field("emoji_id")),
+        into=(counted("reactions", "day", "emoji_name", "emoji_id"),),
+    ),
+    Rule("message_edited"),
+    Rule("message_deleted"),
+    Rule("send_message"),
+    Rule("application_command_used", fields=(APPLICATION,), into=(PER_APPLICATION,)),
+    Rule("slash_command_used", fields=(APPLICATION,), into=(PER_APPLICATION,)),
+    *(Rule(name) for name in PER_DAY_ONLY),
+)  # fmt: skip
+
+
+class Rulebook:
+    """A table of rules and the lookups every path makes in it."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.by_type = {rule.event_type: rule for rule in rules}
+        self.families: dict[str, tuple[str, ...]] = {}  # family -> its event types, table order
+        for rule in rules:
+            self.families[rule.family] = (*self.families.get(rule.family, ()), rule.event_type)
+
+
+_BOOKS: list[Rulebook] = []
+
+
+def rulebook() -> Rulebook:
+    """The rulebook of RULES as it is now (a test may replace the table)."""
+    if not _BOOKS or _BOOKS[0].rules is not RULES:
+        _BOOKS[:] = [Rulebook(RULES)]
+    return _BOOKS[0]
 
 
 @dataclass
@@ -64,138 +208,38 @@ class SourceTally:
 
     def families(self) -> set[str]:
         """Return the families with at least one event in this source."""
-        return {FAMILY_OF[event] for event, days in self.events.items() if days}
+        by_type = rulebook().by_type
+        return {by_type[event].family for event, days in self.events.items() if days}
 
 
-def read_activity(stream, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> int:
-    """Read one events-*.json shard line by line (the reference reader; see scan.py)."""
-    lines = 0
-    for line in iter_lines(stream, max_line_bytes):
-        lines += 1
-        if line is None:
-            skipped.add("too_long")
-        else:
-            read_line(line, tally, skipped)
-    return lines
+def fold(
+    tally: SourceTally, rule: Rule, day: int, seconds: float | None, values, count: int = 1
+) -> None:
+    """Add `count` events of a rule on `day` whose fields read `values` (Kind.read of each).
 
-
-def read_line(line: bytes, tally: SourceTally, skipped: Skipped) -> None:
-    """Count one line exactly: the first event_type match decides, counted lines are decoded."""
-    match = _EVENT_TYPE.search(line)
-    if match is None:
-        _unmatched(line, tally, skipped)
-        return
-    event_type = _COUNTED.get(match.group(1))
-    if event_type is not None:
-        event = _decode(line, skipped)
-        if event is not None:
-            count_event(event, event_type, tally, skipped)
-
-
-def _unmatched(line: bytes, tally: SourceTally, skipped: Skipped) -> None:
-    if b'"event_type"' in line:
-        # Unusual spelling of the key or value: decode to be sure.
-        event = _decode(line, skipped)
-        if event is not None:
-            name = event.get("event_type")
-            if isinstance(name, str) and name in FAMILY_OF:
-                count_event(event, name, tally, skipped)
-            elif not isinstance(name, str):
-                skipped.add("no_event_type")
-        return
-    if line.strip():
-        skipped.add("no_event_type")
-
-
-def _decode(line: bytes, skipped: Skipped) -> dict | None:
-    try:
-        event = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            skipped.add("invalid_utf8")
-            return None
-        skipped.add("invalid_json")
-        return None
-    if not isinstance(event, dict):
-        skipped.add("invalid_json")
-        return None
-    return event
-
-
-def count_event(event: dict, event_type: str, tally: SourceTally, skipped: Skipped | None) -> bool:
-    """Count one decoded event; False (and nothing counted) when it has no usable timestamp.
-
-    The unusable timestamp is counted as skipped unless skipped is None (the caller retries).
+    Every path counts through here: the exact reader per event, the fast paths per event for
+    a per-event rule (`seconds` then set) and per distinct (day, values) with a count otherwise.
     """
-    seconds = parse_instant(event.get("timestamp"))
-    if seconds is None:
-        seconds = parse_instant(event.get("client_track_timestamp"))
-    if seconds is None:
-        if skipped is not None:
-            skipped.add("invalid_timestamp")
-        return False
-    day = int(seconds // 86400)
-    days = tally.events.get(event_type)
+    days = tally.events.get(rule.event_type)
     if days is None:
-        days = tally.events[event_type] = Counter()
-    days[day] += 1
-    family = FAMILY_OF[event_type]
-    widen_bounds(tally.bounds, family, seconds)
-    handler = _HANDLERS.get(family)
-    if handler is not None:
-        handler(event, event_type, seconds, day, tally)
-    return True
-
-
-def _app_opened(event: dict, _type: str, _seconds: float, day: int, tally: SourceTally) -> None:
-    tally.app_opens[(day, _os(event))] += 1
-
-
-def _session(event: dict, event_type: str, seconds: float, _day: int, tally: SourceTally) -> None:
-    tally.sessions.append((seconds, event_type == "session_start", _os(event)))
-
-
-def _voice(event: dict, event_type: str, seconds: float, _day: int, tally: SourceTally) -> None:
-    channel_id = text_field(event.get("channel_id"))
-    if channel_id is None:
+        days = tally.events[rule.event_type] = Counter()
+    days[day] += count
+    layout = rule.layout
+    if not layout.takes:
         return
-    at = parse_instant(event.get("client_track_timestamp"))
-    joined = event_type == "join_voice_channel"
-    tally.voice.append(
-        (seconds if at is None else at, joined, channel_id, text_field(event.get("guild_id")))
-    )
-
-
-def _reaction(event: dict, _type: str, _seconds: float, day: int, tally: SourceTally) -> None:
-    name = text_field(event.get("emoji_name")) or "unknown"
-    tally.reactions[(day, name, text_field(event.get("emoji_id")))] += 1
-
-
-def _guild_joined(event: dict, _type: str, _seconds: float, day: int, tally: SourceTally) -> None:
-    tally.guilds_joined[(day, text_field(event.get("guild_id")) or "")] += 1
-
-
-def _command(event: dict, _type: str, _seconds: float, _day: int, tally: SourceTally) -> None:
-    application = text_field(event.get("application_id"))
-    if application is not None and application != "-1":
-        tally.applications[application] += 1
-
-
-_HANDLERS = {
-    "app_opened": _app_opened,
-    "sessions": _session,
-    "voice": _voice,
-    "add_reaction": _reaction,
-    "guild_joined": _guild_joined,
-    "application_command_used": _command,
-    "slash_command_used": _command,
-}
-
-
-def _os(event: dict) -> str:
-    return text_field(event.get("os")) or "unknown"
+    row = [day, seconds]
+    for (instant, default, skip), value in zip(layout.fills, values, strict=True):
+        if value is None:
+            value = seconds if instant else default
+        if value in skip:
+            return
+        row.append(value)
+    row += layout.constants
+    for target, entry_of, listed in layout.takes:
+        if listed:
+            getattr(tally, target).append(entry_of(row))
+        else:
+            getattr(tally, target)[entry_of(row)] += count
 
 
 def widen_bounds(bounds: dict, key, value) -> None:
@@ -209,16 +253,10 @@ def widen_bounds(bounds: dict, key, value) -> None:
         pair[1] = value
 
 
-def text_field(value: object) -> str | None:
-    """Return an event field as text; None for absent, empty, null or the string "null"."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip().strip('"')
-    return None if text in ("", "null", "None") else text
+def __getattr__(name: str):
+    """read_activity, the exact reader, now lives in exact.py (kept here for older imports)."""
+    if name == "read_activity":
+        from parsers.activity.exact import read_activity  # here: exact.py imports this module
 
-
-def raw_text_field(raw: bytes | None) -> str | None:
-    """Return text_field of a raw field value taken from the line bytes (None when absent)."""
-    return None if raw is None else text_field(raw.decode())
+        return read_activity
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,23 +1,17 @@
 """Fast scanning of activity shards: big buffers, per-line work only for counted events.
 
-Recent exports write every line as `{"event_type":"<name>",...}`: such a line is classified from
-its first bytes, and an uncounted one costs nothing more. A counted line gets its few fields by
-targeted lookups instead of a full JSON decode. Any line that does not have the common shape, or
-whose fields cannot be taken with certainty, goes through `rules.read_line` (the exact rules).
+A line is classified by the first `"event_type":"<name>"` in it, wherever it sits (recent
+exports write it first, older ones anywhere), and an uncounted one costs nothing more. A counted
+line gets its few fields by targeted lookups instead of a full JSON decode (day_counts.py), in
+the C loop or its Python twin. Any line that does not have the common shape, or whose fields
+cannot be taken with certainty, goes through `exact.read_line` (the exact rules).
 """
 
 import re
 
-from parsers.activity.day_counts import NATIVE_PLANS, DayCounts, Unsure, buffer_shape
-from parsers.activity.rules import (
-    FAMILY_FIELDS,
-    FAMILY_OF,
-    SourceTally,
-    count_event,
-    raw_text_field,
-    read_line,
-)
-from parsers.instants import parse_instant
+from parsers.activity.day_counts import DayCounts, Unsure, buffer_shape, native_plans
+from parsers.activity.exact import INSTANT_KEYS, count_event, read_line
+from parsers.activity.rules import SourceTally, rulebook
 from parsers.streams import Skipped
 
 try:
@@ -26,30 +20,34 @@ except ImportError:  # pragma: no cover - a checkout where the extension was not
     _linescan = None
 
 CHUNK_BYTES = 1024 * 1024
-_PREFIX = b'{"event_type":"'
-_AFTER_PREFIX = len(_PREFIX)
+_EVENT_KEY = b'"event_type"'
+_NAME_AT = len(_EVENT_KEY) + 2  # after `"event_type":"`
 _CLEAN_NAME = re.compile(rb"[A-Za-z0-9_]+")
 _MAX_PENDING = 20_000  # day counts kept before folding them into the tally
 _MAX_NAMES = 4096  # cap on the cache of uncounted names (a hostile file may invent millions)
-_KEYS = {
-    event: tuple(
-        (key, f'"{key}":'.encode()) for key in ("timestamp", *FAMILY_FIELDS.get(family, ()))
-    )
-    for event, family in FAMILY_OF.items()
-}
 
 
 class ActivityScanner:
     """Reads one shard stream into a tally, in big buffers."""
 
     def __init__(self, tally: SourceTally, skipped: Skipped, max_line_bytes: int) -> None:
+        book = rulebook()
         self.tally = tally
         self.skipped = skipped
         self.max_line_bytes = max_line_bytes
         self.lines = 0
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
-        self.names: dict[bytes, str] = {event.encode(): event for event in FAMILY_OF}
-        self.day_counts = DayCounts()
+        self.names: dict[bytes, str] = {event.encode(): event for event in book.by_type}
+        self.day_counts = DayCounts(tally, book)
+        self.native_plans = native_plans(book)
+        # The keys the decoded-field path (_counted) reads for each event type.
+        self.keys = {
+            rule.event_type: tuple(
+                (key, f'"{key}":'.encode())
+                for key in dict.fromkeys((*INSTANT_KEYS, *(spec.name for spec in rule.fields)))
+            )
+            for rule in book.rules
+        }
         self.native = True  # use the C loop when it is built
 
     def read(self, stream) -> int:
@@ -67,19 +65,16 @@ class ActivityScanner:
             if cut:
                 self.scan(buffer, cut)
                 if len(self.day_counts.counts) > _MAX_PENDING:
-                    self.day_counts.flush(self.tally)  # bounds the memory of the day counts
+                    self.day_counts.flush()  # bounds the memory of the day counts
             carry = buffer[cut:]
             if len(carry) > self.max_line_bytes:
                 carry, dropping = b"", True
-                self._too_long()
+                self.lines += 1
+                self.skipped.add("too_long")
         if carry and not dropping:
             self._line(carry)
-        self.day_counts.flush(self.tally)
+        self.day_counts.flush()
         return self.lines
-
-    def _too_long(self) -> None:
-        self.lines += 1
-        self.skipped.add("too_long")
 
     def scan(self, buffer: bytes, stop: int) -> None:
         """Handle every line of buffer[:stop] (stop is just after a newline)."""
@@ -89,64 +84,57 @@ class ActivityScanner:
             self._scan_python(buffer, stop)
 
     def _scan_native(self, buffer: bytes, stop: int) -> None:
-        """The C loop counts the usual lines and stops at each line it leaves to Python."""
-        counts, pos = self.day_counts, 0
-        while pos < stop:
-            pos, lines, too_long, code, detail = _linescan.scan(
-                buffer, pos, stop, self.max_line_bytes, self.names, NATIVE_PLANS,
-                counts.hour_numbers, counts.hour_of, counts.counts, counts.bounds, counts.sessions,
-                self._voice,
+        """The C loop counts the lines it can; each line it leaves, the Python loop takes."""
+        counts, pos, shape = self.day_counts, 0, -1
+        while True:
+            pos, lines, too_long = _linescan.scan(
+                buffer, pos, stop, self.max_line_bytes, self.names, self.native_plans,
+                counts.hour_numbers, counts.hour_of, counts.counts, counts.bounds, counts.pending,
             )  # fmt: skip
             self.lines += lines
             if too_long:
                 self.skipped.add("too_long", too_long)
-            if code < 0:
+            if pos >= stop:
                 return
+            if shape < 0:
+                shape = buffer_shape(buffer)
             end = buffer.find(b"\n", pos, stop)
-            self.lines += 1
-            if code == 0:
-                read_line(buffer[pos : end + 1], self.tally, self.skipped)
-            elif code == 1:
-                self._odd(buffer[pos : end + 1], detail)
-            else:
-                self._counted(buffer[pos:end], detail)
+            self._scan_python(buffer, end + 1, pos, shape)  # that one line
             pos = end + 1
 
-    def _voice(self, event_type: str, stamp: bytes, track: bytes, channel, guild) -> None:
-        """A voice line counted by the C loop: its entry, as rules._voice makes it."""
-        channel_id = raw_text_field(channel)
-        if channel_id is None:
-            return
-        at = parse_instant(track.decode())
-        seconds = parse_instant(stamp.decode()) if at is None else at
-        joined = event_type == "join_voice_channel"
-        self.tally.voice.append((seconds, joined, channel_id, raw_text_field(guild)))
-
-    def _scan_python(self, buffer: bytes, stop: int) -> None:
-        find, startswith, names = buffer.find, buffer.startswith, self.names
-        limit, pos, lines = self.max_line_bytes, 0, 0
-        add, shape = self.day_counts.add, buffer_shape(buffer)
+    def _scan_python(self, buffer: bytes, stop: int, pos: int = 0, shape: int = -1) -> None:
+        """The Python loop, over the lines of buffer[pos:stop]: the C loop's twin."""
+        if shape < 0:
+            shape = buffer_shape(buffer)
+        find, names, add, limit = buffer.find, self.names, self.day_counts.add, self.max_line_bytes
+        lines = 0
         while pos < stop:
             end = find(b"\n", pos)
             lines += 1
+            at = find(_EVENT_KEY, pos, end) + _NAME_AT  # the exact reader's first match
             if end - pos > limit:
                 self.skipped.add("too_long")
-            elif startswith(_PREFIX, pos):
-                quote = find(b'"', pos + _AFTER_PREFIX, end)
-                name = buffer[pos + _AFTER_PREFIX : quote] if quote > 0 else b"-"
+            elif at < _NAME_AT or buffer[at - 2 : at] != b':"':
+                self._exact(buffer[pos : end + 1])
+            else:
+                quote = find(b'"', at, end)
+                name = buffer[at:quote] if quote >= 0 else b"-"
                 kind = names.get(name)
                 if kind:
                     if not add(buffer, pos, end, kind, shape):
                         self._counted(buffer[pos:end], kind)
                 elif kind is None:
                     self._odd(buffer[pos : end + 1], name)
-            else:
-                read_line(buffer[pos : end + 1], self.tally, self.skipped)
             pos = end + 1
         self.lines += lines
 
     def _line(self, line: bytes) -> None:
         self.lines += 1
+        self._exact(line)
+
+    def _exact(self, line: bytes) -> None:
+        """Read a line exactly, after the fast lines before it (entries keep the file's order)."""
+        self.day_counts.drain()
         read_line(line, self.tally, self.skipped)
 
     def _odd(self, line: bytes, name: bytes) -> None:
@@ -155,12 +143,14 @@ class ActivityScanner:
             if len(self.names) < _MAX_NAMES:
                 self.names[name] = ""
             return
-        read_line(line, self.tally, self.skipped)
+        self._exact(line)
 
     def _counted(self, line: bytes, event_type: str) -> None:
+        """A counted line the fast paths refused: decode only its rule's keys, if certain."""
+        self.day_counts.drain()
         if _plain_object(line):
             try:
-                event = {key: _field(line, pattern) for key, pattern in _KEYS[event_type]}
+                event = {key: _field(line, pattern) for key, pattern in self.keys[event_type]}
             except Unsure:
                 pass
             else:
@@ -171,11 +161,14 @@ class ActivityScanner:
 
 def _plain_object(line: bytes) -> bool:
     """One flat object, complete, valid UTF-8 (so a key found is a top-level key)."""
-    last = line[-1:]
-    if last == b"\r":
+    if line[-1:] == b"\r":
         line = line[:-1]
-        last = line[-1:]
-    if last != b"}" or line.find(b"{", 1) >= 0 or line.find(b"}", 0, len(line) - 1) >= 0:
+    if (
+        line[:1] != b"{"
+        or line[-1:] != b"}"
+        or line.find(b"{", 1) >= 0
+        or line.find(b"}", 0, len(line) - 1) >= 0
+    ):
         return False
     if line.isascii():
         return True

@@ -6,7 +6,8 @@ import pytest
 
 import parsers.activity.scan as scan
 from parsers import instants
-from parsers.activity.rules import SourceTally, read_activity
+from parsers.activity.exact import read_activity
+from parsers.activity.rules import SourceTally
 from parsers.streams import Skipped
 
 PATHS = ("native", "python", "exact")

@@ -9,7 +9,7 @@ import pytest
 import parsers.activity.day_counts as day_counts
 import parsers.activity.scan as scan
 from parsers import instants
-from parsers.activity.rules import SourceTally
+from parsers.activity.rules import SourceTally, rulebook
 from parsers.sources import messages
 from parsers.sources.messages import MessageSink
 from parsers.streams import Skipped
@@ -94,7 +94,7 @@ def test_message_hour_numbers_are_shared_by_one_package_and_capped(monkeypatch):
 
 def test_the_hour_numbers_of_activity_day_counts_are_capped(monkeypatch):
     monkeypatch.setattr(day_counts, "_MAX_HOUR_NUMBERS", 4)
-    counts = day_counts.DayCounts()
+    counts = day_counts.DayCounts(SourceTally(), rulebook())
     prefixes = [text[:13].encode() for text in hour_texts(12, "T")]
     for _ in range(2):
         hours = [counts.hour_of(prefix) for prefix in prefixes]
@@ -103,9 +103,10 @@ def test_the_hour_numbers_of_activity_day_counts_are_capped(monkeypatch):
 
 
 def test_the_scanner_remembers_a_bounded_number_of_uncounted_names(monkeypatch, scan_loop):
-    monkeypatch.setattr(scan, "_MAX_NAMES", len(scan.FAMILY_OF) + 5)
+    counted = len(rulebook().by_type)
+    monkeypatch.setattr(scan, "_MAX_NAMES", counted + 5)
     lines = [f'{{"event_type":"made_up_{n}","x":1}}\n'.encode() for n in range(50)]
     scanner = scan.ActivityScanner(SourceTally(), Skipped(), 1 << 20)
     assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines * 2)))) == 100
-    assert len(scanner.names) == len(scan.FAMILY_OF) + 5
+    assert len(scanner.names) == counted + 5
     assert not scanner.tally.events and not scanner.skipped.by_reason

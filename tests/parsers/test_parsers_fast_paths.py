@@ -10,7 +10,8 @@ import parsers.activity.scan as scan
 import parsers.sources.messages_fast as messages_fast
 from parsers import instants
 from parsers.activity.day_counts import DayCounts, buffer_shape
-from parsers.activity.rules import SourceTally, read_activity
+from parsers.activity.exact import read_activity
+from parsers.activity.rules import SourceTally, rulebook
 from parsers.sources.messages import MessageSink, read_messages_json
 from parsers.streams import Skipped
 
@@ -93,7 +94,8 @@ def test_hour_counts_match_the_line_reader(monkeypatch, cold_caches, chunk, sepa
 
 def test_day_counts_take_the_common_lines_and_fold_like_count_event():
     data = b"\n".join(ACTIVITY) + b"\n"
-    counts = DayCounts()
+    tally = SourceTally()
+    counts = DayCounts(tally, rulebook())
     shape = buffer_shape(data)
     taken, pos = [], 0
     for line in ACTIVITY:
@@ -105,9 +107,8 @@ def test_day_counts_take_the_common_lines_and_fold_like_count_event():
     assert taken[4:9] == [False, False, False, False, False]
     assert taken[9:14] == [False, False, False, True, False]  # the last timestamp wins
     assert taken[14:21] == [True, True, True, False, False, True, True]
-    assert not taken[-5] and not taken[-4]  # voice: exact path
-    tally = SourceTally()
-    counts.flush(tally)
+    assert taken[-5] and taken[-4]  # voice: on the fast path too
+    counts.flush()
     assert tally.events["send_message"] == Counter(
         {19722: 1, 19723: 2, 18627: 1, 19785: 1}
     )  # é: valid UTF-8
@@ -122,7 +123,7 @@ def test_a_tab_or_cr_sends_its_line_to_the_exact_path_not_the_others():
     spaced = line.replace(b",", b",\t", 1)
     for other in (b"", b"\t\n", b"\r\n", spaced + b"\n"):
         data = other + line + b"\n" + spaced + b"\n"
-        counts, pos = DayCounts(), len(other)
+        counts, pos = DayCounts(SourceTally(), rulebook()), len(other)
         assert counts.add(data, pos, pos + len(line), "send_message", buffer_shape(data))
         pos += len(line) + 1
         assert not counts.add(data, pos, pos + len(spaced), "send_message", buffer_shape(data))
