@@ -123,11 +123,9 @@ class Rule:
 
 
 OS = Field("os", default="unknown")
-VOICE = (
-    Field("channel_id", skip=(None,)),
-    Field("guild_id"),
-    Field("client_track_timestamp", INSTANT),
-)
+# The client's clock: one client's starts and ends stay in order (the server's stamps lag).
+TRACK = Field("client_track_timestamp", INSTANT)
+VOICE = (Field("channel_id", skip=(None,)), Field("guild_id"), TRACK)
 APPLICATION = Field("application_id", skip=(None, "-1"))
 PER_APPLICATION = counted("applications", "application_id")
 PER_DAY_ONLY = (
@@ -141,8 +139,14 @@ PER_DAY_ONLY = (
 # bounds; an event's instant is its timestamp, else its client_track_timestamp (exact.py).
 RULES: tuple[Rule, ...] = (
     Rule("app_opened", fields=(OS,), into=(counted("app_opens", "day", "os"),)),
-    Rule("session_start", "sessions", (OS,), (listed("sessions", "seconds", True, "os"),)),
-    Rule("session_end", "sessions", (OS,), (listed("sessions", "seconds", False, "os"),)),
+    Rule(
+        "session_start", "sessions", (OS, TRACK),
+        (listed("sessions", "client_track_timestamp", True, "os"),),
+    ),
+    Rule(
+        "session_end", "sessions", (OS, TRACK),
+        (listed("sessions", "client_track_timestamp", False, "os"),),
+    ),
     Rule(
         "join_voice_channel", "voice", VOICE,
         (listed("voice", "client_track_timestamp", True, "channel_id", "guild_id"),),

@@ -142,3 +142,22 @@ def test_sessions_per_os_and_app_opens(tmp_path):
     assert overview["app_opens"] == {"total": 2, "by_os": {"Android": 1, "unknown": 1}}
     assert overview["servers_joined"] == 2
     assert views["stats:l4w"]["servers_joined"] == 1
+
+
+def test_sessions_are_paired_by_the_client_clock(tmp_path):
+    # The server stamps each event a little later than the client saw it: an end can then sort
+    # after the next start. client_track_timestamp (the client's clock) keeps them in order.
+    def at(kind, server, client):
+        cts = f'"{client}"' if client else "null"
+        return event(kind, server, os="Windows", client_track_timestamp=cts)
+
+    lines = [
+        at("session_start", "2024-05-01T10:00:00.400Z", "2024-05-01T10:00:00.000Z"),
+        at("session_end", "2024-05-01T10:20:00.600Z", "2024-05-01T10:20:00.000Z"),
+        at("session_start", "2024-05-01T10:20:00.300Z", "2024-05-01T10:20:00.100Z"),
+        at("session_end", "2024-05-01T10:30:00.300Z", "2024-05-01T10:30:00.100Z"),
+        at("session_start", "2024-05-01T11:00:00.000Z", None),  # no client clock: the server's
+        at("session_end", "2024-05-01T11:05:00.000Z", None),
+    ]
+    sessions = run(tmp_path, {"analytics": lines})["overview"]["sessions"]
+    assert sessions["count"] == 3 and sessions["minutes"] == 35.0
