@@ -1,36 +1,24 @@
 """Count usual-shape activity lines without decoding them: the fast paths' plans and counts.
 
-A counted line of the usual shape (one flat object of compact JSON, `"timestamp":"\\"YYYY-MM-DD
-THH:MM:SS.fffZ\\""`, its fields plain strings or null; for a duplicate key the last one counts,
-as in orjson) is read by the plan its rule gets here, in Python (`DayCounts.add`) or in C
-(`native_plans`, parsers/activity/_linescan.c). A line of a per-event rule is kept as
-(event type, hour, stamp, raw fields) in `pending`, folded by `DayCounts.drain` before the
-scanner reads any line exactly, so entries keep the file's order; any other is counted under
-(event type, day number, raw fields) and folded by `DayCounts.flush`, each distinct key once,
-with its count. Each distinct hour prefix
-is parsed once; family bounds are the min/max of the timestamp texts (fixed width, so they
-sort like instants), parsed at flush. A line that does not fit returns False: the caller takes
-the exact path.
+A counted line of the usual shape (one flat object of compact JSON, its last timestamp
+`"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""`, its fields plain strings or null; see raw_fields.py) is
+read with the plan its rule gets here: in Python (`DayCounts.add`) or in C (`native_plans`,
+_linescan.c). A line of a per-event rule is kept as (event type, hour, stamp, raw fields) in
+`pending` and folded by `drain` before the scanner reads any line exactly, so entries keep the
+file's order on every path; any other is counted under (event type, day, raw fields) and
+folded by `flush`, each distinct key once, with its count. Each distinct hour prefix is parsed
+once; bounds are the min/max of the stamp texts, parsed at flush. A line that does not fit
+returns False: the caller takes the exact path.
 """
 
 from typing import NamedTuple
 
+from parsers.activity.raw_fields import READERS, Unsure, event_stamp, usual_end
 from parsers.activity.rules import Rule, Rulebook, SourceTally, fold, widen_bounds
 from parsers.instants import parse_instant
 
-_STAMP = b'"timestamp":'
-_STAMP_OPEN = b'"\\"'
-_STAMP_END = b'\\""'
-_WIDTH = 24  # YYYY-MM-DDTHH:MM:SS.fffZ
-# Every digit becomes "0": a well-formed stamp then reads exactly _SHAPE.
-_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else byte for byte in range(256))
-_SHAPE = b"0000-00-00T00:00:00.000Z"
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
 _MAX_VALUES = 100_000  # cap on the cache of field values read (ids and names repeat)
-
-
-class Unsure(Exception):
-    """A field cannot be taken without a full decode (the line takes the exact path)."""
 
 
 class FastPlan(NamedTuple):
@@ -49,10 +37,10 @@ def fast_plans(book: Rulebook) -> dict[str, FastPlan]:
     return {
         rule.event_type: FastPlan(
             rule.per_event,
-            tuple((_pattern(spec.name), _READERS[spec.kind.name]) for spec in rule.fields),
+            tuple((_pattern(spec.name), READERS[spec.kind.name]) for spec in rule.fields),
         )
         for rule in book.rules
-        if all(spec.kind.name in _READERS for spec in rule.fields)
+        if all(spec.kind.name in READERS for spec in rule.fields)
     }
 
 
@@ -93,23 +81,8 @@ class DayCounts:
         plan = self.plans.get(event_type)
         if plan is None:
             return False
-        if buffer[end - 1] == 0x0D:  # a CRLF line end
-            end -= 1
-        # One object without nested ones, so a key found is a top-level key. A brace anywhere
-        # else, even inside a string, sends the line to the exact path (outside a string it is
-        # invalid JSON, which orjson refuses).
-        if (
-            buffer[pos] != 0x7B
-            or buffer[end - 1] != 0x7D
-            or buffer.find(b"{", pos + 1, end) >= 0
-            or buffer.find(b"}", pos, end - 1) >= 0
-            or (shape and not _clean(buffer, pos, end, shape))
-        ):
-            return False
-        at = buffer.rfind(_STAMP, pos, end)  # orjson keeps the last of duplicate keys
-        if at < 0 or (buffer[at - 1] != 0x2C and at != pos + 1):
-            return False
-        stamp = _stamp(buffer, at + len(_STAMP), end)
+        end = usual_end(buffer, pos, end, shape)
+        stamp = None if end < 0 else event_stamp(buffer, pos, end)
         if stamp is None:
             return False
         hour = self.hour_numbers.get(stamp[:13], -1)
@@ -126,7 +99,11 @@ class DayCounts:
         else:
             key = (event_type, hour // 24, *raws)
             self.counts[key] = self.counts.get(key, 0) + 1
-        # widen_bounds inlined: this runs once per counted line
+        self._widen(event_type, stamp)
+        return True
+
+    def _widen(self, event_type: str, stamp: bytes) -> None:
+        """widen_bounds on the stamp's text (fixed width, so it sorts like the instant)."""
         bounds = self.bounds.get(event_type)
         if bounds is None:
             self.bounds[event_type] = [stamp, stamp]
@@ -134,7 +111,6 @@ class DayCounts:
             bounds[0] = stamp
         elif stamp > bounds[1]:
             bounds[1] = stamp
-        return True
 
     def drain(self) -> None:
         """Fold the pending per-event lines into the tally, in file order."""
@@ -187,107 +163,3 @@ class DayCounts:
                     widen_bounds(self.tally.bounds, by_type[event_type].family, seconds)
         self.counts.clear()
         self.bounds.clear()
-
-
-_SPACED = 1  # a tab or carriage return in the buffer: each line is checked for one
-_NON_ASCII = 2
-
-
-def buffer_shape(buffer: bytes) -> int:
-    """Flags for what a buffer of lines may hold; only memchr-speed checks (never per line).
-
-    Compact JSON (Discord's) has no whitespace outside strings. A raw tab or CR can only be
-    whitespace between tokens (or invalid JSON), so a line with one takes the exact path.
-    Spaces are not checked (they are common inside strings): see docs/performance-notes.md.
-    """
-    shape = 0 if buffer.isascii() else _NON_ASCII
-    if buffer.find(b"\t") >= 0 or buffer.find(b"\r") >= 0:
-        shape |= _SPACED
-    return shape
-
-
-def _clean(buffer: bytes, pos: int, end: int, shape: int) -> bool:
-    """No tab or CR in the line, valid UTF-8 (the C loop checks the same, per line)."""
-    if shape & _SPACED and (buffer.find(b"\t", pos, end) >= 0 or buffer.find(b"\r", pos, end) >= 0):
-        return False
-    if shape & _NON_ASCII:
-        try:
-            buffer[pos:end].decode()
-        except UnicodeDecodeError:  # orjson would refuse it
-            return False
-    return True
-
-
-def _stamp(buffer: bytes, start: int, end: int) -> bytes | None:
-    """The 24 bytes of a `"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""` value at start, or None."""
-    stamp = buffer[start + 3 : start + 3 + _WIDTH]
-    if (
-        stamp.translate(_MASK) != _SHAPE
-        or stamp[14] > 0x35  # minutes 60-99
-        or stamp[17] > 0x35  # seconds 60-99: a leap second may end the day
-        or not buffer.startswith(_STAMP_OPEN, start, end)
-        or not buffer.startswith(_STAMP_END, start + 3 + _WIDTH, end)
-    ):
-        return None
-    return stamp
-
-
-def _value_at(buffer: bytes, pos: int, end: int, key: bytes) -> int:
-    """Where the value of the last `"key":` starts, -1 when absent; Unsure if maybe not a key.
-
-    The line is flat compact JSON: `"key":` after a comma, or first after the brace, is a
-    top-level key, and its last occurrence is the one orjson keeps.
-    """
-    at = buffer.rfind(key, pos, end)
-    if at < 0:
-        return -1
-    if buffer[at - 1] != 0x2C and at != pos + 1:
-        raise Unsure
-    return at + len(key)
-
-
-def _text(buffer: bytes, pos: int, end: int, key: bytes) -> bytes | None:
-    """A TEXT field: the raw text of a string without escapes, None when absent or null."""
-    at = buffer.rfind(key, pos, end)  # as _value_at, inlined: most counted lines read one
-    if at < 0:
-        return None
-    if buffer[at - 1] != 0x2C and at != pos + 1:
-        raise Unsure
-    start = at + len(key)
-    if buffer[start] == 0x22:
-        close = buffer.find(b'"', start + 1, end)
-        raw = buffer[start + 1 : close]
-        if close < 0 or b"\\" in raw:
-            raise Unsure
-        return raw
-    return _plain(buffer, start, end)
-
-
-def _plain(buffer: bytes, start: int, end: int) -> bytes | None:
-    if buffer[start] == 0x22:
-        close = buffer.find(b'"', start + 1, end)
-        raw = buffer[start + 1 : close]
-        if close < 0 or b"\\" in raw:
-            raise Unsure
-        return raw
-    if buffer.startswith(b"null", start, end) and buffer[start + 4] in b",}":
-        return None
-    raise Unsure  # numbers, booleans, arrays: rare, orjson decides
-
-
-def _instant(buffer: bytes, pos: int, end: int, key: bytes) -> bytes | None:
-    """An INSTANT field: a quoted stamp's 24 bytes, else as a TEXT field."""
-    start = _value_at(buffer, pos, end, key)
-    if start < 0:
-        return None
-    if buffer.startswith(_STAMP_OPEN, start, end):
-        stamp = _stamp(buffer, start, end)
-        if stamp is None:
-            raise Unsure
-        return stamp
-    return _plain(buffer, start, end)
-
-
-# The Python loop's reader of each field kind (a kind missing here sends its rules' lines to
-# the exact path).
-_READERS = {"text": _text, "instant": _instant}

@@ -9,8 +9,9 @@ cannot be taken with certainty, goes through `exact.read_line` (the exact rules)
 
 import re
 
-from parsers.activity.day_counts import DayCounts, Unsure, buffer_shape, native_plans
+from parsers.activity.day_counts import DayCounts, native_plans
 from parsers.activity.exact import INSTANT_KEYS, count_event, read_line
+from parsers.activity.raw_fields import Unsure, buffer_shape
 from parsers.activity.rules import SourceTally, rulebook
 from parsers.streams import Skipped
 

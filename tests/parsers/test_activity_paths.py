@@ -1,6 +1,7 @@
 """Lines on which the C loop, the Python loop and the exact reader once disagreed."""
 
 import io
+import random
 
 import pytest
 
@@ -70,3 +71,21 @@ def test_a_leap_second_counts_on_the_day_the_exact_reader_gives(stamp):
     tally, _skipped, _lines = on_every_path(line.encode())
     seconds = instants.parse_instant(stamp)
     assert tally["events"]["send_message"] == {int(seconds // 86400): 1}
+
+
+def test_the_fast_paths_give_the_instants_parse_instant_gives():
+    rng = random.Random(5)
+    stamps = [
+        f"20{rng.randint(15, 30)}-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}T"
+        f"{rng.randint(0, 23):02}:{rng.randint(0, 59):02}:{rng.randint(0, 59):02}."
+        f"{rng.randint(0, 999):03}Z"
+        for _ in range(400)
+    ] + ["2024-02-29T23:59:59.999Z", "2015-01-01T00:00:00.000Z", "2024-12-31T23:00:00.001Z"]
+    data = b"".join(
+        f'{{"event_type":"session_start","timestamp":"\\"{stamp}\\""}}\n'.encode()
+        for stamp in stamps
+    )
+    tally = on_every_path(data)[0]
+    assert [entry[0] for entry in tally["sessions"]] == [
+        instants.parse_instant(stamp) for stamp in stamps
+    ]

@@ -9,8 +9,9 @@ import pytest
 import parsers.activity.scan as scan
 import parsers.sources.messages_fast as messages_fast
 from parsers import instants
-from parsers.activity.day_counts import DayCounts, buffer_shape
+from parsers.activity.day_counts import DayCounts
 from parsers.activity.exact import read_activity
+from parsers.activity.raw_fields import buffer_shape
 from parsers.activity.rules import SourceTally, rulebook
 from parsers.sources.messages import MessageSink, read_messages_json
 from parsers.streams import Skipped
