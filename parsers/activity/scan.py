@@ -83,6 +83,7 @@ class ActivityScanner:
             self._scan_native(buffer, stop)
         else:
             self._scan_python(buffer, stop)
+        self.day_counts.drain()  # bounds the pending per-event lines to one buffer's
 
     def _scan_native(self, buffer: bytes, stop: int) -> None:
         """The C loop counts the lines it can; each line it leaves, the Python loop takes."""
@@ -112,10 +113,12 @@ class ActivityScanner:
         while pos < stop:
             end = find(b"\n", pos)
             lines += 1
-            at = find(_EVENT_KEY, pos, end) + _NAME_AT  # the exact reader's first match
             if end - pos > limit:
                 self.skipped.add("too_long")
-            elif at < _NAME_AT or buffer[at - 2 : at] != b':"':
+                pos = end + 1
+                continue
+            at = find(_EVENT_KEY, pos, end) + _NAME_AT  # the exact reader's first match
+            if at < _NAME_AT or buffer[at - 2 : at] != b':"':
                 self._exact(buffer[pos : end + 1])
             else:
                 quote = find(b'"', at, end)
