@@ -32,6 +32,7 @@ from api.schemas import (
     UserPath,
     UserView,
 )
+from api.series import served_period
 from api.services import get_settings, get_store
 from storage.base import PackageRecord, Status
 from storage.crypto import DecryptionError, PackageKey
@@ -103,11 +104,11 @@ def open_package(package_id: str) -> PackageViews:
 
 
 def narrow_to_period(document: dict, period: str) -> dict:
-    """An entity view without `periods`, with `period` and that period's figures merged in."""
+    """An entity view without `periods`, with `period` and that period's figures (zero-filled)."""
     narrowed = {k: v for k, v in document.items() if k != "periods"}
     narrowed["period"] = period
     narrowed.update((document.get("periods") or {}).get(period) or {})
-    return narrowed
+    return served_period(narrowed)
 
 
 @bp.get(f"{PREFIX}/about", responses={200: AboutView})
@@ -143,7 +144,7 @@ def period_stats(path: PeriodPath) -> Response:
     404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
     """
     views = open_package(path.package_id)
-    return json_response(views.require(f"stats:{path.period}"))
+    return json_response(served_period(views.require(f"stats:{path.period}")))
 
 
 @bp.get(f"{PREFIX}/top/<type>/<period>", responses={200: TopPage})
