@@ -23,9 +23,8 @@ from parsers.streams import Progress
 from parsers.views.package_wide import (
     TOP_TYPES,
     about_view,
-    global_counters,
     overview_view,
-    stats_view,
+    stats_views,
     top_entries,
 )
 from parsers.views.per_entity import entity_views
@@ -53,17 +52,11 @@ class PackageAnalysis:
         entities = build_entities(data, periods)
         yield "about", dict(self.about)
         tops = {kind: top_entries(data, entities, kind, "lifetime") for kind in TOP_TYPES}
-        hours, voice = global_counters(entities)
-        lifetime = stats_view(data, entities, periods["lifetime"], hours, voice)
-        yield "overview", overview_view(data, entities, lifetime, tops)
+        stats = stats_views(data, entities, periods)
+        yield "overview", overview_view(data, entities, stats["lifetime"], tops)
         for name in PERIODS:
-            yield (
-                f"stats:{name}",
-                lifetime
-                if name == "lifetime"
-                else stats_view(data, entities, periods[name], hours, voice),
-            )
-        del hours, voice, lifetime
+            yield f"stats:{name}", stats[name]
+        del stats
         for kind in TOP_TYPES:
             for name in PERIODS:
                 entries = (

@@ -3,8 +3,9 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
+from parsers.aggregate.daily import DailyMessages, daily_messages
 from parsers.aggregate.package_data import PackageData
-from parsers.aggregate.periods import Period, sum_in, totals_per_period
+from parsers.aggregate.periods import Period, sum_in
 from parsers.sources.account import Person
 from parsers.sources.channels import (
     DELETED_USER,
@@ -20,7 +21,7 @@ from parsers.sources.channels import (
 
 @dataclass
 class ChannelEntry:
-    """One channel with its message hours and voice minutes."""
+    """One channel with its messages and voice minutes per day."""
 
     channel_id: str
     kind: str
@@ -28,7 +29,7 @@ class ChannelEntry:
     guild_id: str | None
     guild_name: str | None
     person_id: str | None
-    hours: Counter[int]
+    daily: DailyMessages
     voice: Counter[int]
 
 
@@ -75,20 +76,21 @@ def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
     resolve_dm_people(data.channels, owner_id)
     channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)
     entities = Entities(owner_id, {}, {}, {})
+    end = periods["lifetime"].end
     for channel_id in sorted(channel_ids):
-        entry = _channel_entry(data, channel_id)
+        entry = _channel_entry(data, channel_id, end)
         entities.channels[channel_id] = entry
         _attach(data, entities, entry)
-        messages = totals_per_period(entry.hours, periods)
         entities.totals[channel_id] = {
-            name: (messages[name], sum_in(entry.voice, period)) for name, period in periods.items()
+            name: (entry.daily.total_since(period.start), sum_in(entry.voice, period))
+            for name, period in periods.items()
         }
     for guild_id, name in data.guild_names.items():
         entities.guilds.setdefault(guild_id, GroupEntry(guild_id, name))
     return entities
 
 
-def _channel_entry(data: PackageData, channel_id: str) -> ChannelEntry:
+def _channel_entry(data: PackageData, channel_id: str, end: int | None) -> ChannelEntry:
     meta = data.channels.get(channel_id)
     if meta is None:
         meta = _voice_only_meta(data, channel_id)
@@ -104,7 +106,7 @@ def _channel_entry(data: PackageData, channel_id: str) -> ChannelEntry:
         meta.guild_id,
         guild_name,
         meta.person_id,
-        data.message_hours.get(channel_id, Counter()),
+        daily_messages(data.message_hours.get(channel_id, Counter()), end),
         data.activity.voice.get(channel_id, Counter()),
     )
 

@@ -1,10 +1,12 @@
-"""Periods (l4w, l1m, ly, lifetime) and the zero-filled series computed over them."""
+"""Periods (l4w, l1m, ly, lifetime) and the figures and per-day series computed over them."""
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from parsers.aggregate.daily import DailyMessages
+from parsers.aggregate.series import stored_series
 from parsers.instants import day_to_iso
 
 PERIOD_DAYS = {"l4w": 28, "l1m": 30, "ly": 365}
@@ -56,59 +58,12 @@ def entity_lifetime(end_day: int | None, first_day: int | None) -> Period:
     return Period("lifetime", end_day if first_day is None else min(first_day, end_day), end_day)
 
 
-def message_block(hours: Counter[int], period: Period) -> dict:
-    """Return the messages block (total, per_day, per_hour, per_weekday, active days, average)."""
-    per_day = [0] * period.days
-    per_hour = [0] * 24
-    per_weekday = [0] * 7
-    if period.start is not None:
-        # Keys are hours since the epoch; compare keys, not days, to keep the loop tight.
-        start, low, high = period.start, period.start * 24, period.end * 24 + 23  # type: ignore[operator]
-        for key, count in hours.items():
-            if low <= key <= high:
-                day = key // 24
-                per_day[day - start] += count
-                per_hour[key % 24] += count
-                per_weekday[(day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
-    return _messages_block(per_day, per_hour, per_weekday)
-
-
-def voice_block(minutes: Counter[int], period: Period) -> dict:
-    """Return the voice block (minutes and zero-filled per_day minutes)."""
-    per_day = [0.0] * period.days
-    start, end = period.start, period.end
-    seen = False
-    if start is not None:
-        for day, value in minutes.items():
-            if start <= day <= end:  # type: ignore[operator]
-                per_day[day - start] += value
-                seen = True
-    total = round(float(sum(per_day)), 1)
-    if seen:
-        per_day = [round(value, 1) for value in per_day]
-    return {"minutes": total, "per_day": per_day}
-
-
 def sum_in(days: Counter[int], period: Period) -> float:
     """Sum a day-keyed counter over a period."""
     if period.start is None:
         return 0.0
     start, end = period.start, period.end
     return float(sum(value for day, value in days.items() if start <= day <= end))  # type: ignore[operator]
-
-
-def totals_per_period(hours: Counter[int], periods: dict[str, Period]) -> dict[str, int]:
-    """Sum an hour-keyed counter (hours since the epoch) over each period, keys sorted once."""
-    keys = sorted(hours)
-    totals = {}
-    for name, period in periods.items():
-        if period.start is None:
-            totals[name] = 0
-            continue
-        low = bisect_left(keys, period.start * 24)
-        high = bisect_right(keys, period.end * 24 + 23, low)  # type: ignore[operator]
-        totals[name] = sum(map(hours.__getitem__, keys[low:high]))
-    return totals
 
 
 def merge(counters: Iterable[Counter]) -> Counter:
@@ -119,67 +74,57 @@ def merge(counters: Iterable[Counter]) -> Counter:
     return total
 
 
-def first_day(hours: Counter[int] | None, voice: Counter[int] | None) -> int | None:
-    """Return the first active day of an hour-keyed message and a day-keyed voice counter."""
-    candidates = []
-    if hours:
-        candidates.append(min(hours) // 24)
-    if voice:
-        candidates.append(min(voice))
-    return min(candidates) if candidates else None
+def message_blocks(daily: DailyMessages, periods: dict[str, Period]) -> dict[str, dict]:
+    """The messages block of each period; the periods end on the day the daily messages end.
 
-
-def nested_message_blocks(
-    hour_counters: list[Counter[int]], periods: dict[str, Period]
-) -> dict[str, dict]:
-    """The message blocks of every period at once, from one pass over the hour keys.
-
-    Same result as message_block for each period, for periods that all end on the same day and
-    nest (l4w within l1m within ly within lifetime; see entity_lifetime): each key is visited
-    once; per_day of a shorter period is the tail of the longest one's, per_weekday comes from
-    per_day, and per_hour from hour counts kept per age band (0-27, 28-29, 30-364 days, older).
+    A period whose length is not one of the age bands' must start on or before the first active
+    day (a lifetime does). The cost follows the active days, never the periods' lengths.
     """
+    return {name: _message_block(daily, period) for name, period in periods.items()}
+
+
+def voice_blocks(minutes: Counter[int], periods: dict[str, Period]) -> dict[str, dict]:
+    """The voice block of each of periods that end on the same day; each day rounded once."""
     longest = max(periods.values(), key=lambda period: period.days)
     start, end = longest.start, longest.end
     if start is None or end is None:
-        return {name: message_block(Counter(), period) for name, period in periods.items()}
-    limits = sorted(end - period.start + 1 for period in periods.values())  # ages, ascending
-    band_of_age = [0] * (end - start + 1)
-    for band, limit in enumerate(limits[:-1], start=1):
-        band_of_age[limit:] = [band * 24] * max(0, len(band_of_age) - limit)
-    per_day = [0] * (end - start + 1)
-    hours_by_band = [0] * (24 * len(limits))
-    low, high = start * 24, end * 24 + 23
-    for hours in hour_counters:
-        for key, count in hours.items():
-            if low <= key <= high:
-                age = end - key // 24
-                per_day[-1 - age] += count
-                hours_by_band[band_of_age[age] + key % 24] += count
-    return {
-        name: _block_of(period, per_day, hours_by_band, limits.index(period.days))
-        for name, period in periods.items()
-    }
+        minutes = Counter()
+    days = sorted(day for day, value in minutes.items() if value and start <= day <= end)
+    values = [minutes[day] for day in days]
+    rounded = [round(value, 1) for value in values]
+    blocks = {}
+    for name, period in periods.items():
+        first = 0 if period.start is None else bisect_left(days, period.start)
+        blocks[name] = {
+            # summed unrounded in day order: what summing the zero-filled list gives
+            "minutes": round(float(sum(values[first:])), 1),
+            "per_day": stored_series(period.start, period.days, 0.0, days[first:], rounded[first:]),
+        }
+    return blocks
 
 
-def _block_of(period: Period, per_day: list[int], hours_by_band: list[int], band: int) -> dict:
-    days = period.days
-    own = per_day[-days:] if days <= len(per_day) else [0] * (days - len(per_day)) + per_day
-    per_hour = [sum(hours_by_band[hour : 24 * (band + 1) : 24]) for hour in range(24)]
-    first_weekday = (period.start + 3) % 7  # type: ignore[operator]  # day 0 was a Thursday
-    per_weekday = [0] * 7
-    for offset in range(7):
-        per_weekday[(first_weekday + offset) % 7] = sum(own[offset::7])
-    return _messages_block(own, per_hour, per_weekday)
+def _message_block(daily: DailyMessages, period: Period) -> dict:
+    """The messages block of one period (total, per_day, per_hour, per_weekday, active, average)."""
+    if period.start is None:
+        return _messages_block(period, [], [], [0] * 24, [0] * 7)
+    first = bisect_left(daily.days, period.start)
+    per_hour, per_weekday = daily.hours_and_weekdays(period.days, period.start)
+    return _messages_block(period, daily.days[first:], daily.counts[first:], per_hour, per_weekday)
 
 
-def _messages_block(per_day: list[int], per_hour: list[int], per_weekday: list[int]) -> dict:
-    """The messages block of a period from its zero-filled series."""
-    total = sum(per_day)
-    active = len(per_day) - per_day.count(0)
+def _messages_block(
+    period: Period,
+    days: list[int],
+    counts: list[int],
+    per_hour: list[int],
+    per_weekday: list[int],
+) -> dict:
+    """The messages block of a period from its active days and their counts."""
+    total = sum(counts)
+    active = len(counts)
     return {
         "total": total,
-        "per_day": per_day,
+        "per_day": stored_series(period.start, period.days, 0, days, counts),
         "per_hour": per_hour,
         "per_weekday": per_weekday,
         "active_days": active,

@@ -2,9 +2,10 @@
 
 from collections import Counter
 
+from parsers.aggregate.daily import merge_daily
 from parsers.aggregate.entities import Entities
 from parsers.aggregate.package_data import PackageData
-from parsers.aggregate.periods import Period, merge, message_block, voice_block
+from parsers.aggregate.periods import Period, merge, message_blocks, voice_blocks
 from parsers.instants import instant_to_iso
 from parsers.sources.account import payment_totals, relationship_counts
 from parsers.sources.channels import UNKNOWN_GUILD
@@ -118,16 +119,26 @@ def person_fields(person) -> dict:
     }
 
 
-def stats_view(
-    data: PackageData, entities: Entities, period: Period, hours: Counter, voice: Counter
+def stats_views(data: PackageData, entities: Entities, periods: dict[str, Period]) -> dict:
+    """Return the `stats:<period>` view of every period."""
+    channels = entities.channels.values()
+    messages = message_blocks(merge_daily(entry.daily for entry in channels), periods)
+    voice = voice_blocks(merge(entry.voice for entry in channels), periods)
+    return {
+        name: _stats_view(data, entities, period, messages[name], voice[name])
+        for name, period in periods.items()
+    }
+
+
+def _stats_view(
+    data: PackageData, entities: Entities, period: Period, messages: dict, voice: dict
 ) -> dict:
-    """Return the `stats:<period>` view."""
     activity = data.activity
     return {
         "period": period.name,
         **period.header(),
-        "messages": message_block(hours, period),
-        "voice": voice_block(voice, period),
+        "messages": messages,
+        "voice": voice,
         "reactions": _reactions(activity.reactions, period),
         "sessions": _sessions(activity.session_starts, activity.session_minutes, period),
         "app_opens": _app_opens(activity.app_opens, period),
@@ -159,13 +170,6 @@ def overview_view(data: PackageData, entities: Entities, lifetime: dict, tops: d
         "payments": payment_totals(data.account),
         "top": {kind: entries[:3] for kind, entries in tops.items()},
     }
-
-
-def global_counters(entities: Entities) -> tuple[Counter, Counter]:
-    """Return the package's message hours and voice minutes per day, summed over channels."""
-    hours = merge(entry.hours for entry in entities.channels.values())
-    voice = merge(entry.voice for entry in entities.channels.values())
-    return hours, voice
 
 
 def _reactions(reactions: Counter, period: Period) -> dict:

@@ -3,16 +3,16 @@
 from collections import Counter
 from collections.abc import Iterator
 
+from parsers.aggregate.daily import DailyMessages, merge_daily
 from parsers.aggregate.entities import Entities, GroupEntry
 from parsers.aggregate.package_data import PackageData
 from parsers.aggregate.periods import (
     PERIODS,
     Period,
     entity_lifetime,
-    first_day,
     merge,
-    nested_message_blocks,
-    voice_block,
+    message_blocks,
+    voice_blocks,
 )
 from parsers.views.package_wide import channel_fields, person_fields
 
@@ -33,7 +33,7 @@ def entity_views(
     for entry in entities.channels.values():
         document = {
             **channel_fields(entry),
-            "periods": entity_periods([entry.hours], entry.voice, periods),
+            "periods": entity_periods(entry.daily, entry.voice, periods),
         }
         yield f"channel:{entry.channel_id}", document
     yield from user_views(data)
@@ -59,19 +59,20 @@ def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period
 
 def _group_periods(entities: Entities, group: GroupEntry, periods: dict[str, Period]) -> dict:
     channels = [entities.channels[channel_id] for channel_id in group.channel_ids]
-    voice = merge(entry.voice for entry in channels)
-    return entity_periods([entry.hours for entry in channels], voice, periods)
+    daily = merge_daily(entry.daily for entry in channels)
+    return entity_periods(daily, merge(entry.voice for entry in channels), periods)
 
 
-def entity_periods(hours: list[Counter], voice: Counter, periods: dict[str, Period]) -> dict:
-    """Return the `periods` object of an entity (its hour counters summed); its lifetime starts
-    on its own first active day."""
-    first = first_day(Counter({min(counter): 1 for counter in hours if counter}), voice)
+def entity_periods(daily: DailyMessages, voice: Counter, periods: dict[str, Period]) -> dict:
+    """Return the `periods` object of an entity; its lifetime starts on its own first active day."""
+    firsts = [min(voice)] if voice else []
+    if daily.days:
+        firsts.append(daily.days[0])
     own = {name: periods[name] for name in PERIODS}
-    own["lifetime"] = entity_lifetime(periods["lifetime"].end, first)
-    blocks = nested_message_blocks(hours, own)
+    own["lifetime"] = entity_lifetime(periods["lifetime"].end, min(firsts, default=None))
+    messages, minutes = message_blocks(daily, own), voice_blocks(voice, own)
     return {
-        name: {**period.header(), "messages": blocks[name], "voice": voice_block(voice, period)}
+        name: {**period.header(), "messages": messages[name], "voice": minutes[name]}
         for name, period in own.items()
     }
 

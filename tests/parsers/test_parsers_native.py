@@ -1,14 +1,12 @@
-"""The C loop of the activity scanner, ISA-L inflating and the one-pass period blocks agree with
-the reference code they replace."""
+"""The C loop of the activity scanner and ISA-L inflating agree with the reference code they
+replace (the period blocks: test_period_blocks.py)."""
 
 import io
 import os
 import pickle
-import random
 import struct
 import zipfile
 import zlib
-from collections import Counter
 
 import orjson
 import pytest
@@ -21,8 +19,6 @@ import parsers.archive.inflater as inflater
 from parsers import instants
 from parsers.activity.exact import read_activity
 from parsers.activity.rules import SourceTally
-from parsers.aggregate.periods import Period, entity_lifetime, make_periods, message_block
-from parsers.aggregate.periods import nested_message_blocks as blocks_of
 from parsers.streams import Skipped
 from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
 from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
@@ -125,34 +121,6 @@ def test_the_c_loop_refuses_positions_outside_the_buffer():
     with pytest.raises(ValueError):
         scan._linescan.scan(b"ab\n", 3, 2, 100, *args)
     assert scan._linescan.scan(b"", 0, 0, 100, *args) == (0, 0, 0)
-
-
-def nested_case(rng: random.Random, end_day: int, first_day: int | None):
-    hours = [Counter() for _ in range(rng.randint(1, 3))]
-    for counter in hours:
-        for _ in range(rng.randint(0, 80)):
-            day = end_day - int(rng.expovariate(1 / 200)) + rng.choice([0, 0, 0, 3])
-            counter[day * 24 + rng.randint(0, 23)] += rng.randint(1, 5)
-    periods = make_periods(end_day, first_day)
-    starts = [min(counter) // 24 for counter in hours if counter]
-    periods["lifetime"] = entity_lifetime(end_day, min(starts) if starts else None)
-    return hours, periods
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_one_pass_period_blocks_equal_one_block_per_period(seed):
-    rng = random.Random(seed)
-    end_day = 19_800 + rng.randint(0, 400)
-    hours, periods = nested_case(rng, end_day, end_day - rng.choice([0, 5, 29, 31, 400, 2000]))
-    merged = sum(hours, Counter())
-    expected = {name: message_block(merged, period) for name, period in periods.items()}
-    assert blocks_of(hours, periods) == expected
-
-
-def test_period_blocks_without_a_package_date_are_empty():
-    periods = {name: Period(name, None, None) for name in ("l4w", "lifetime")}
-    blocks = blocks_of([Counter({480_000: 2})], periods)
-    assert blocks == {name: message_block(Counter(), period) for name, period in periods.items()}
 
 
 @pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parsers import InvalidPackage, analyze_package
-from tests.parsers.zipbuild import DM, GENERAL, GROUP, event, package, write_zip
+from tests.parsers.zipbuild import DM, GENERAL, GROUP, event, package, served_views, write_zip
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -124,7 +124,8 @@ def test_aggregates_equal_a_reference_computation(tmp_path, sent, seen, layout):
         for kind, when in seen
     ]
     files = package(layout, messages=rows, events={"analytics": lines})
-    views = dict(analyze_package(write_zip(tmp_path / "p.zip", files), package_id="p" * 32).views())
+    analysis = analyze_package(write_zip(tmp_path / "p.zip", files), package_id="p" * 32)
+    views = served_views(analysis.views())
 
     lifetime = views["stats:lifetime"]
     assert lifetime["messages"]["total"] == len(sent)

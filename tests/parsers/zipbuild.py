@@ -4,6 +4,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from api.series import served_period
 from parsers import analyze_package
 
 OWNER = "100000000000000001"
@@ -155,7 +156,18 @@ def event(event_type: str, timestamp: str, **fields) -> dict:
 
 
 def analyze(tmp_path: Path, files: dict, **options):
-    """Write the files as a zip and analyze it; return (analysis, {view name: document})."""
+    """Write the files as a zip and analyze it; return (analysis, {view name: served document})."""
     path = write_zip(tmp_path / "package.zip", files, directories=options.pop("directories", False))
     analysis = analyze_package(path, package_id="0" * 32, **options)
-    return analysis, dict(analysis.views())
+    return analysis, served_views(analysis.views())
+
+
+def served_views(views) -> dict:
+    """{view name: document} with every per-day series zero-filled, as the API serves them."""
+    documents = dict(views)
+    for name, document in documents.items():
+        if name.startswith("stats:"):
+            served_period(document)
+        for figures in document.get("periods", {}).values():
+            served_period(figures)
+    return documents

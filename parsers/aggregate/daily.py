@@ -1,0 +1,98 @@
+"""Messages per active day: one pass over a channel's hour keys, then sums per server and person.
+
+Every period ends on the package date's day, so a period is a tail of the active days; only the
+hour of day is lost when hours are folded into days, so hours are also kept per age band (0-27,
+28-29, 30-364 days before the end day, older): the fixed periods are exact sums of bands, and a
+lifetime, which holds every active day, is the sum of all of them.
+"""
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import add
+
+BAND_AGES = (28, 30, 365)  # the fixed periods' lengths in days: l4w, l1m, ly
+BANDS = len(BAND_AGES) + 1
+
+
+def _band_of_age() -> list[int]:
+    """The band of each age in days below the longest band age (older: the last band)."""
+    table: list[int] = []
+    for band, limit in enumerate(BAND_AGES):
+        table += [band] * (limit - len(table))
+    return table
+
+
+_BAND_OF_AGE = _band_of_age()
+_HOURS_AT_AGE = [band * 24 for band in _BAND_OF_AGE]  # where a band's 24 hours start
+
+
+@dataclass(frozen=True)
+class DailyMessages:
+    """Messages per active day (ascending, none after the end day) and per age band."""
+
+    days: list[int]
+    counts: list[int]
+    hours_by_band: list[int]  # BANDS x 24 hours of day, the newest band first
+    weekdays_by_band: list[int]  # BANDS x 7 weekdays, Monday first
+
+    def total_since(self, start: int | None) -> int:
+        """Messages from the day `start` to the end day (0 for a period without days)."""
+        if start is None:
+            return 0
+        return sum(self.counts[bisect_left(self.days, start) :])
+
+    def hours_and_weekdays(self, length: int, start: int) -> tuple[list[int], list[int]]:
+        """per_hour and per_weekday of the period of `length` days from `start` to the end day."""
+        if length in BAND_AGES:
+            bands = BAND_AGES.index(length) + 1
+        elif self.days and self.days[0] < start:
+            raise ValueError("a period of another length than the bands' must hold every day")
+        else:
+            bands = BANDS
+        per_hour = _band_sums(self.hours_by_band, 24, bands)
+        return per_hour, _band_sums(self.weekdays_by_band, 7, bands)
+
+
+def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
+    """Fold an hour-keyed counter (hours since the epoch) into days, up to the end day."""
+    per_day: dict[int, int] = {}
+    hours_by_band = [0] * (24 * BANDS)
+    if end is None:
+        return _from_days(per_day, hours_by_band, [0] * (7 * BANDS))
+    high, oldest, tail = end * 24 + 23, len(_BAND_OF_AGE), (BANDS - 1) * 24
+    for key, count in hours.items():  # the one pass over every key: kept tight
+        if key <= high:
+            day = key // 24
+            per_day[day] = per_day.get(day, 0) + count
+            age = end - day
+            hours_by_band[(_HOURS_AT_AGE[age] if age < oldest else tail) + key % 24] += count
+    weekdays_by_band = [0] * (7 * BANDS)
+    for day, count in per_day.items():
+        age = end - day
+        band = _BAND_OF_AGE[age] if age < oldest else BANDS - 1
+        weekdays_by_band[band * 7 + (day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
+    return _from_days(per_day, hours_by_band, weekdays_by_band)
+
+
+def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
+    """The sum of several channels' daily messages (a server's, a person's, the package's)."""
+    per_day: dict[int, int] = {}
+    hours_by_band, weekdays_by_band = [0] * (24 * BANDS), [0] * (7 * BANDS)
+    for daily in dailies:
+        for day, count in zip(daily.days, daily.counts, strict=True):
+            per_day[day] = per_day.get(day, 0) + count
+        hours_by_band = list(map(add, hours_by_band, daily.hours_by_band))
+        weekdays_by_band = list(map(add, weekdays_by_band, daily.weekdays_by_band))
+    return _from_days(per_day, hours_by_band, weekdays_by_band)
+
+
+def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -> DailyMessages:
+    days = sorted(day for day, count in per_day.items() if count)
+    return DailyMessages(days, [per_day[day] for day in days], hours, weekdays)
+
+
+def _band_sums(by_band: list[int], width: int, bands: int) -> list[int]:
+    """The sums over the first `bands` bands of values kept per (band, slot of `width`)."""
+    return [sum(by_band[slot : width * bands : width]) for slot in range(width)]

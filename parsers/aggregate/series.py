@@ -1,0 +1,30 @@
+"""Per-day series as the views store them: the zero-filled list, or only its non-zero days.
+
+Served series are always zero-filled (`api/series.py` expands the stored form on read). A
+mostly-zero series is stored as `{"days": n, "zero": 0, "gaps": [gap, value, gap, value, ...]}`:
+for each non-zero day in order, the number of zero days before it (since the previous non-zero
+day, or the period's start), then its value. Building, sealing and storing it costs what its
+non-zero days cost, not what its period's length does: a channel with 40 active days in 8 years
+costs 40 pairs, not 2,920 numbers; gaps (small, repeating) also compress better than offsets.
+"""
+
+# Stored sparse when fewer than one day in SPARSE_BELOW counts; denser series stay lists, which
+# are then about as small and cost the API nothing to serve.
+SPARSE_BELOW = 4
+
+
+def stored_series(
+    start: int | None, days: int, zero: int | float, active: list[int], values: list
+) -> list | dict:
+    """Return a period's series as stored, from its non-zero days (day numbers, ascending)."""
+    origin = start or 0  # None only for a period of no days
+    if len(active) * SPARSE_BELOW >= days:
+        series = [zero] * days
+        for day, value in zip(active, values, strict=True):
+            series[day - origin] = value
+        return series
+    flat = [0] * (2 * len(active))
+    previous_days = [origin - 1, *active]  # one longer: its last day follows nothing
+    flat[::2] = [day - previous - 1 for day, previous in zip(active, previous_days, strict=False)]
+    flat[1::2] = values
+    return {"days": days, "zero": zero, "gaps": flat}
