@@ -95,4 +95,7 @@ def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -
 
 def _band_sums(by_band: list[int], width: int, bands: int) -> list[int]:
     """The sums over the first `bands` bands of values kept per (band, slot of `width`)."""
-    return [sum(by_band[slot : width * bands : width]) for slot in range(width)]
+    sums = by_band[:width]
+    for band in range(1, bands):
+        sums = list(map(add, sums, by_band[band * width : (band + 1) * width]))
+    return sums
