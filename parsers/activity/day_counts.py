@@ -13,8 +13,15 @@ returns False: the caller takes the exact path.
 
 from typing import NamedTuple
 
-from parsers.activity.raw_fields import READERS, Unsure, event_stamp, usual_end
-from parsers.activity.rules import Rule, Rulebook, SourceTally, fold, widen_bounds
+from parsers.activity.raw_fields import (
+    READERS,
+    Unsure,
+    event_stamp,
+    stamp_seconds,
+    stamp_shaped,
+    usual_end,
+)
+from parsers.activity.rules import INSTANT, Rule, Rulebook, SourceTally, fold, widen_bounds
 from parsers.instants import parse_instant
 
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
@@ -116,28 +123,36 @@ class DayCounts:
         """Fold the pending per-event lines into the tally, in file order."""
         tally, rules, values = self.tally, self.book.by_type, self.values
         for event_type, hour, stamp, *raws in self.pending:
-            # parse_instant's very arithmetic on a validated stamp (tests check they agree)
-            minutes, seconds, millis = int(stamp[14:16]), int(stamp[17:19]), int(stamp[20:23])
-            instant = hour * 3600 + minutes * 60 + seconds + millis / 1000
             rule = rules[event_type]
-            fold(tally, rule, hour // 24, instant, values(rule, raws))
+            fold(tally, rule, hour // 24, stamp_seconds(stamp, hour), values(rule, raws))
         self.pending.clear()
 
     def values(self, rule: Rule, raws) -> list:
-        """The values the fold takes from raw field texts (None when absent), read once each."""
+        """Kind.read of each raw field text (None when absent), with fewer parses."""
         known, values = self.known, []
-        for read, raw in zip(rule.layout.readers, raws, strict=True):
+        for kind, raw in zip(rule.layout.kinds, raws, strict=True):
             if raw is None:
-                values.append(None)
-                continue
-            value = known.get((read, raw), known)
-            if value is known:
-                value = read(raw.decode())
-                if len(known) >= _MAX_VALUES:
-                    known.clear()
-                known[read, raw] = value
+                value = None
+            elif kind is INSTANT and len(raw) == 24 and stamp_shaped(raw):
+                value = self._instant(raw)
+            elif not kind.repeats:
+                value = kind.read(raw.decode())
+            else:  # ids and names recur: each is read once (tests check both give the same)
+                value = known.get((kind.read, raw), known)
+                if value is known:
+                    value = kind.read(raw.decode())
+                    if len(known) >= _MAX_VALUES:
+                        known.clear()
+                    known[kind.read, raw] = value
             values.append(value)
         return values
+
+    def _instant(self, stamp: bytes) -> float | None:
+        """INSTANT.read of a stamp_shaped text, from its hour's number (parsed once per hour)."""
+        hour = self.hour_numbers.get(stamp[:13], -1)
+        if hour == -1:
+            hour = self.hour_of(stamp[:13])
+        return None if hour is None else stamp_seconds(stamp, hour)
 
     def hour_of(self, prefix: bytes) -> int | None:
         """The hour number of a YYYY-MM-DDTHH prefix (None if unusable), cached."""

@@ -78,14 +78,23 @@ def _stamp(buffer: bytes, start: int, end: int) -> bytes | None:
     """The 24 bytes of a `"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""` value at start, or None."""
     stamp = buffer[start + 3 : start + 3 + _WIDTH]
     if (
-        stamp.translate(_MASK) != _SHAPE
-        or stamp[14] > 0x35  # minutes 60-99
-        or stamp[17] > 0x35  # seconds 60-99: a leap second may end the day
+        not stamp_shaped(stamp)
         or not buffer.startswith(_STAMP_OPEN, start, end)
         or not buffer.startswith(_STAMP_END, start + 3 + _WIDTH, end)
     ):
         return None
     return stamp
+
+
+def stamp_shaped(text: bytes) -> bool:
+    """YYYY-MM-DDTHH:MM:SS.fffZ with minutes and seconds under 60 (a leap second may end the
+    day), so its instant is its hour's start plus its minutes, seconds and milliseconds."""
+    return text.translate(_MASK) == _SHAPE and text[14] <= 0x35 and text[17] <= 0x35
+
+
+def stamp_seconds(stamp: bytes, hour: int) -> float:
+    """The instant of a stamp_shaped text in that hour: parse_instant's own arithmetic."""
+    return hour * 3600 + int(stamp[14:16]) * 60 + int(stamp[17:19]) + int(stamp[20:23]) / 1000
 
 
 def _value_at(buffer: bytes, pos: int, end: int, key: bytes) -> int:

@@ -31,10 +31,12 @@ class Kind:
     name: str
     read: Callable[[object], object]
     native: int | None  # its code in the C loop (_linescan.c); None: the C loop cannot read it
+    repeats: bool = True  # values recur (ids, names): the fast paths read each one once
 
 
 TEXT = Kind("text", text_field, 0)  # a string or null: its text
-INSTANT = Kind("instant", parse_instant, 1)  # a timestamp: UTC seconds; absent: the event's own
+# A timestamp: UTC seconds; absent or unusable: the event's own instant.
+INSTANT = Kind("instant", parse_instant, 1, repeats=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Layout(NamedTuple):
     """A rule made ready for fold: each entry is taken from a row [day, seconds, *values,
     *constants] by an itemgetter."""
 
-    readers: tuple  # Kind.read of each field
+    kinds: tuple  # the Kind of each field
     fills: tuple  # (instant, default, skip) of each field
     constants: tuple
     takes: tuple  # (target, entry getter, listed) of each Into
@@ -92,7 +94,7 @@ def _layout(rule: "Rule") -> Layout:
                 next_constant += 1
         takes.append((into.target, itemgetter(*indexes), into.listed))
     return Layout(
-        tuple(spec.kind.read for spec in rule.fields),
+        tuple(spec.kind for spec in rule.fields),
         tuple((spec.kind is INSTANT, spec.default, spec.skip) for spec in rule.fields),
         constants,
         tuple(takes),
@@ -232,12 +234,13 @@ def fold(
     if not layout.takes:
         return
     row = [day, seconds]
-    for (instant, default, skip), value in zip(layout.fills, values, strict=True):
+    append = row.append
+    for (instant, default, skip), value in zip(layout.fills, values, strict=False):  # one each
         if value is None:
             value = seconds if instant else default
         if value in skip:
             return
-        row.append(value)
+        append(value)
     row += layout.constants
     for target, entry_of, listed in layout.takes:
         if listed:

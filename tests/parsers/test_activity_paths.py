@@ -81,11 +81,13 @@ def test_the_fast_paths_give_the_instants_parse_instant_gives():
         f"{rng.randint(0, 999):03}Z"
         for _ in range(400)
     ] + ["2024-02-29T23:59:59.999Z", "2015-01-01T00:00:00.000Z", "2024-12-31T23:00:00.001Z"]
-    data = b"".join(
-        f'{{"event_type":"session_start","timestamp":"\\"{stamp}\\""}}\n'.encode()
-        for stamp in stamps
-    )
-    tally = on_every_path(data)[0]
-    assert [entry[0] for entry in tally["sessions"]] == [
-        instants.parse_instant(stamp) for stamp in stamps
-    ]
+    for key in ("timestamp", "client_track_timestamp"):  # the event's instant, a field's
+        data = b"".join(
+            f'{{"event_type":"session_start","timestamp":"\\"2024-03-02T13:00:00.250Z\\"",'
+            f'"{key}":"\\"{stamp}\\""}}\n'.encode()
+            for stamp in stamps
+        )
+        tally = on_every_path(data)[0]
+        assert [entry[0] for entry in tally["sessions"]] == [
+            instants.parse_instant(stamp) for stamp in stamps
+        ]

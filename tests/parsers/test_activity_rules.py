@@ -35,7 +35,13 @@ STAMPS = {
 # timestamp is quoted stay on the fast paths of both loops; the others may not.
 COMMON = {"absent": "", "null": "null", "null text": '"null"', "empty": '""', "padded": '" x "'}
 TEXTS = {**COMMON, "digits": '"1709384399500"', "skipped": None}
-INSTANTS = {**COMMON, "unquoted": f'"{TRACK}"', "millis": '"1709384399500"'}
+INSTANTS = {
+    **COMMON,
+    "unquoted": f'"{TRACK}"',
+    "millis": '"1709384399500"',
+    "before Discord": '"\\"2001-03-02T12:59:59.500Z\\""',
+    "no such day": '"\\"2023-02-29T12:59:59.500Z\\""',
+}
 SLOW = {"number": "7", "escaped": '"a\\"b"', "no fraction": '"\\"2024-03-02T12:59:59Z\\""'}
 FAST = {"plain", *TEXTS, *INSTANTS}
 FILLER = '"os_version":"14","user_id":"870064851762610817","day":"3"'
