@@ -31,6 +31,23 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
 
 
+def _cors_origins(raw: str) -> tuple[str, ...]:
+    # Exact, case-sensitive origins (as browsers send them), or "*".
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+# Where the official Dumpus app runs: web, iOS (Capacitor), Android (Capacitor), desktop (Tauri
+# on macOS/Linux, then on Windows).
+DUMPUS_APP_ORIGINS = (
+    "https://web.dumpus.app",
+    "capacitor://localhost",
+    "https://localhost",
+    "tauri://localhost",
+    "https://tauri.localhost",
+)
+_OFF = ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of every process, with its default."""
@@ -59,6 +76,9 @@ class Settings:
     rate_limit_submit: str = "20/minute;200/hour"  # RATE_LIMIT_SUBMIT: POST /api/process per client
     rate_limit_read: str = "600/minute"  # RATE_LIMIT_READ: status and data reads per client
     rate_limit_storage_url: str = ""  # RATE_LIMIT_STORAGE_URL: default: the Redis broker
+    cors_origins: tuple[str, ...] = DUMPUS_APP_ORIGINS  # CORS_ORIGINS: of the /dumpus routes
+    dumpus_app_files: bool = True  # DUMPUS_APP_FILES: build the app's data file ("0" turns it off)
+    dumpus_blob_url_ttl: int = 300  # DUMPUS_BLOB_URL_TTL: seconds a signed download URL works
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +112,9 @@ class Settings:
             rate_limit_submit=env.get("RATE_LIMIT_SUBMIT") or d.rate_limit_submit,
             rate_limit_read=env.get("RATE_LIMIT_READ") or d.rate_limit_read,
             rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL", ""),
+            cors_origins=_cors_origins(env.get("CORS_ORIGINS", "")) or d.cors_origins,
+            dumpus_app_files=env.get("DUMPUS_APP_FILES", "").strip() not in _OFF,
+            dumpus_blob_url_ttl=max(1, _int(env, "DUMPUS_BLOB_URL_TTL", d.dumpus_blob_url_ttl)),
         )
 
     def with_overrides(self, **changes) -> Settings:
@@ -107,6 +130,11 @@ class Settings:
     def temp_dir(self) -> Path:
         """Where downloads are streamed to while a package is processed."""
         return self.data_dir / "tmp"
+
+    @property
+    def app_files_dir(self) -> Path:
+        """Where the embedded store keeps the app's encrypted data files."""
+        return self.data_dir / "appfiles"
 
     @property
     def link_key_dir(self) -> Path:

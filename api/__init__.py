@@ -14,7 +14,7 @@ from typing import Any
 from flask_openapi3 import Info, OpenAPI
 
 import logsafe
-from api import accesslog, data, docs, errors, health, process, ratelimit
+from api import accesslog, cors, data, docs, dumpus_app, errors, health, process, ratelimit
 from api.auth import BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
@@ -89,11 +89,13 @@ def create_app(
     )
     accesslog.init_app(app)  # first: its clock starts before any other hook can fail
     errors.init_app(app)
+    cors.init_app(app, settings)  # before the limits: a preflight is never counted
     ratelimit.init_app(app, settings)
     logsafe.install()
     app.url_map.converters[process.LINK_CONVERTER] = process.LinkConverter
     app.register_api(process.bp)
     app.register_api(data.bp)
+    app.register_api(dumpus_app.bp)
     app.register_api(health.bp)
     app.register_blueprint(docs.bp)
     return app

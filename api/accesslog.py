@@ -8,12 +8,20 @@ placeholder, and the query string, referer and user agent are never written. A r
 would carry the link of the path form (in any encoding) or Discord ids next to a package id, so
 gunicorn's access log is off (`api.gunicorn_conf`) and Werkzeug's development-server request lines
 are dropped.
+
+In a gunicorn worker the lines go through `BufferedLines`: the root logger's handlers (and their
+filters, logsafe's among them) get them in batches, at most `FLUSH_SECONDS` late, and as the
+worker exits. A worker killed outright (SIGKILL, OOM) loses its last `FLUSH_SECONDS` of lines.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import logging
+import os
 import re
+import threading
 import time
 
 from flask import Flask, Response, request
@@ -29,21 +37,118 @@ _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^:<>]+)>")  # `<link:package_link>` ->
 # Werkzeug's development server prefixes its request and error lines this way.
 _DEV_SERVER_LINE = re.compile(r"^\S+ - - \[")
 _STARTED = "api.access.started"
+_LINE = "%s %s %d %s"
+FLUSH_SECONDS = 0.2  # how long an access line may wait in a gunicorn worker
+MAX_BUFFERED = 10_000  # a request that finds this many lines waiting writes them itself
 
 
 def write_line(method: str, route: str, status: int, milliseconds: float | None) -> None:
     """Write one access line; a method outside the usual ones is written `OTHER`."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     duration = "-" if milliseconds is None else f"{milliseconds:.1f}ms"
     shown = method if method in METHODS or method == "-" else "OTHER"
-    log.info("%s %s %d %s", shown, route, status, duration)
+    # makeRecord, not info(): info() first walks the stack for a file and line no format shows.
+    args = (shown, route, status, duration)
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, _LINE, args, None))
+
+
+class BufferedLines(logging.Handler):
+    """Access records written to the root logger's handlers in batches, by a flusher thread.
+
+    One write per handler and batch instead of one per request: in a gthread worker each write
+    (its handler lock held across the syscall) handed the GIL to another thread and cost several
+    times the line itself. Lines wait at most `seconds`; a worker killed outright loses those.
+    """
+
+    def __init__(self, seconds: float = FLUSH_SECONDS) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._records: collections.deque[logging.LogRecord] = collections.deque()
+        self._pid: int | None = None
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Queue the record; filters (logsafe's among them) run on the target handlers."""
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the record, starting this process's flusher on first use."""
+        self._records.append(record)
+        if self._pid != os.getpid():
+            self._start()
+        if len(self._records) >= MAX_BUFFERED:  # the flusher is behind (a slow stream): wait too
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued record now (also called by `logging.shutdown` at exit)."""
+        records = []
+        while self._records:
+            records.append(self._records.popleft())
+        if records:
+            write_batch(records)
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        threading.Thread(target=self._run, name="access-log", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.seconds)
+            try:
+                self.flush()
+            except Exception:  # a broken handler must not stop the flusher; try the next batch
+                continue
+
+
+def write_batch(records: list[logging.LogRecord]) -> None:
+    """Hand records to the root logger's handlers, one write per stream handler."""
+    for handler in logging.getLogger().handlers:
+        chosen = [r for r in records if r.levelno >= handler.level and handler.filter(r)]
+        stream = getattr(handler, "stream", None)
+        if not chosen:
+            continue
+        if not isinstance(handler, logging.StreamHandler) or stream is None:
+            for record in chosen:
+                handler.handle(record)
+            continue
+        try:
+            text = "".join(handler.format(r) + handler.terminator for r in chosen)
+            handler.acquire()
+            try:
+                stream.write(text)
+                handler.flush()
+            finally:
+                handler.release()
+        except Exception:
+            handler.handleError(chosen[0])
+
+
+def buffer_lines(seconds: float = FLUSH_SECONDS) -> None:
+    """Route access lines through a `BufferedLines` (gunicorn workers; tests keep them direct)."""
+    if not any(isinstance(h, BufferedLines) for h in log.handlers):
+        log.addHandler(BufferedLines(seconds))
+    log.propagate = False
+
+
+def flush_lines() -> None:
+    """Write the buffered access lines now (a worker about to exit)."""
+    for handler in log.handlers:
+        handler.flush()
+
+
+@functools.lru_cache(maxsize=1024)  # one entry per rule of the app
+def _template(rule: str) -> str:
+    return _CONVERTER.sub(r"<\1>", rule)
 
 
 def route_template() -> str:
     """The matched rule's template with the package id filled in, or `<unmatched>`."""
-    if request.url_rule is None:
+    current = request._get_current_object()  # one context lookup, not one per attribute
+    if current.url_rule is None:
         return UNMATCHED
-    template = _CONVERTER.sub(r"<\1>", request.url_rule.rule)
-    package_id = str((request.view_args or {}).get("package_id", "")).lower()
+    template = _template(current.url_rule.rule)
+    package_id = str((current.view_args or {}).get("package_id", "")).lower()
     if _PACKAGE_ID.fullmatch(package_id):
         template = template.replace(PACKAGE_ID_PARAMETER, package_id)
     return template
@@ -54,9 +159,10 @@ def _start_clock() -> None:
 
 
 def _write_request_line(response: Response) -> Response:
-    started = request.environ.get(_STARTED)
+    current = request._get_current_object()
+    started = current.environ.get(_STARTED)
     elapsed = None if started is None else (time.perf_counter() - started) * 1000
-    write_line(request.method, route_template(), response.status_code, elapsed)
+    write_line(current.method, route_template(), response.status_code, elapsed)
     return response
 
 

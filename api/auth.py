@@ -12,7 +12,7 @@ import re
 from flask import request
 
 from api.errors import unauthorized
-from api.services import get_settings
+from api.services import server_secret
 from storage.crypto import owns_package
 from storage.links import MAX_LINK_LENGTH
 
@@ -39,6 +39,6 @@ def bearer_token() -> str | None:
 def require_owner(package_id: str) -> str:
     """The request's UPN when it owns `package_id`; else raise the 401 ApiError."""
     token = bearer_token()
-    if token is None or not owns_package(token, package_id, get_settings().server_secret()):
+    if token is None or not owns_package(token, package_id, server_secret()):
         raise unauthorized()
     return token

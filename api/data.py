@@ -1,19 +1,23 @@
 """Data routes: one indexed read and one decryption per request, never a computation.
 
-Each handler checks ownership (the bearer UPN), finds the package, requires it PROCESSED, then
-reads its view sealed under the package key derived from that UPN. A blob that does not open
-(wrong key, tampering) is a 401, never a 500. Every data route shares the client's read budget
-(`RATE_LIMIT_READ`): over it, 429 RATE_LIMITED with `Retry-After`.
+Each handler checks ownership (the bearer UPN), then reads the package's state and its view in
+one statement (`statistics.get_current`), requires it PROCESSED and opens the view sealed under
+the package key derived from that UPN. A blob that does not open (wrong key, tampering) is a 401,
+never a 500. A route answering a whole view sends the JSON text that was sealed (authenticated by
+AES-GCM, so it is the worker's own orjson output) without parsing and re-encoding it. Every data
+route shares the client's read budget (`RATE_LIMIT_READ`): over it, 429 RATE_LIMITED with
+`Retry-After`.
 """
 
 from __future__ import annotations
 
+import orjson
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.auth import BEARER_SECURITY, require_owner
 from api.errors import ApiError, unauthorized, unknown_package
-from api.jsonio import json_response
+from api.jsonio import json_response, json_text_response
 from api.schemas import (
     AboutView,
     ChannelPath,
@@ -33,8 +37,8 @@ from api.schemas import (
     UserView,
 )
 from api.series import served_period
-from api.services import get_settings, get_store
-from storage.base import PackageRecord, Status
+from api.services import get_store, server_secret
+from storage.base import Status
 from storage.crypto import DecryptionError, PackageKey
 
 PREFIX = "/api/data/<package_id>"
@@ -57,50 +61,73 @@ bp = APIBlueprint(
 class PackageViews:
     """The views of one owned, processed package, read with its key."""
 
-    def __init__(self, record: PackageRecord, key: PackageKey) -> None:
-        self.record = record
+    def __init__(
+        self, package_id: str, generation: int, key: PackageKey, first: tuple[str, bytes | None]
+    ) -> None:
+        self.package_id = package_id
+        self.generation = generation
         self.key = key
+        self._first = first  # (view name, blob) read together with the package's state
 
-    def read(self, view_name: str) -> dict | None:
-        """One view, decrypted, or None when the package has no such view."""
-        blob = get_store().statistics.get(
-            self.record.package_id, self.record.generation, self.key.view_id(view_name)
-        )
+    def _blob(self, view_name: str) -> bytes | None:
+        if view_name == self._first[0]:
+            return self._first[1]
+        view_id = self.key.view_id(view_name)
+        return get_store().statistics.get(self.package_id, self.generation, view_id)
+
+    def read_json(self, view_name: str) -> bytes | None:
+        """One view decrypted to its JSON text, or None when the package has no such view."""
+        blob = self._blob(view_name)
         if blob is None:
             return None
         try:
-            return self.key.open(view_name, blob)
+            return self.key.open_json(view_name, blob)
         except DecryptionError:
             raise unauthorized() from None
 
-    def require(self, view_name: str, code: str = "UNKNOWN_VIEW", what: str = "view") -> dict:
-        """One view, or a 404 with `code`."""
-        document = self.read(view_name)
-        if document is None:
+    def read(self, view_name: str) -> dict | None:
+        """One view, decrypted and parsed, or None when the package has no such view."""
+        text = self.read_json(view_name)
+        return None if text is None else orjson.loads(text)
+
+    def require_json(self, view_name: str, code: str = "UNKNOWN_VIEW", what: str = "view") -> bytes:
+        """One view's JSON text, or a 404 with `code`."""
+        text = self.read_json(view_name)
+        if text is None:
             raise ApiError(404, code, f"no such {what} in this package")
-        return document
+        return text
+
+    def require(self, view_name: str, code: str = "UNKNOWN_VIEW", what: str = "view") -> dict:
+        """One view, parsed, or a 404 with `code`."""
+        return orjson.loads(self.require_json(view_name, code, what))
 
 
-def _not_processed(record: PackageRecord) -> ApiError:
-    errored = record.status == Status.ERRORED
+def _not_processed(status: Status, error_code: str | None) -> ApiError:
+    errored = status == Status.ERRORED
     return ApiError(
         409,
         "NOT_PROCESSED",
         "the package has failed" if errored else "the package is not processed yet",
-        processingStep=None if errored else record.status.value,
-        errorMessageCode=record.error_code if errored else None,
+        processingStep=None if errored else status.value,
+        errorMessageCode=error_code if errored else None,
     )
 
 
-def open_package(package_id: str) -> PackageViews:
-    """Ownership first (401), then existence (404), then status (409)."""
+def open_package(package_id: str, view_name: str) -> PackageViews:
+    """Ownership first (401), then existence (404), then status (409).
+
+    The package's state and its view `view_name` come from one read (`get_current`), so the key
+    is derived first; it is only ever derived from the UPN of the package's owner.
+    """
     upn = require_owner(package_id)
-    record = get_store().packages.get(package_id)
-    if record is None:
+    key = PackageKey(package_id, upn, server_secret())
+    current = get_store().statistics.get_current(package_id, key.view_id(view_name))
+    if current is None:
         raise unknown_package()
-    if record.status != Status.PROCESSED:
-        raise _not_processed(record)
-    return PackageViews(record, PackageKey(package_id, upn, get_settings().server_secret()))
+    status, error_code, generation, blob = current
+    if status != Status.PROCESSED:
+        raise _not_processed(status, error_code)
+    return PackageViews(package_id, generation, key, (view_name, blob))
 
 
 def narrow_to_period(document: dict, period: str) -> dict:
@@ -120,7 +147,7 @@ def about(path: PackagePath) -> Response:
     `is_partial`, `missing_sections`, `activity_sources`, `read`, `processing_seconds`).
     401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED (`processingStep`).
     """
-    return json_response(open_package(path.package_id).require("about"))
+    return json_text_response(open_package(path.package_id, "about").require_json("about"))
 
 
 @bp.get(f"{PREFIX}/overview", responses={200: OverviewView})
@@ -131,7 +158,7 @@ def overview(path: PackagePath) -> Response:
     200 the `overview` view (`messages`, `active_days`, `voice_minutes`, `top`, ...).
     401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
     """
-    return json_response(open_package(path.package_id).require("overview"))
+    return json_text_response(open_package(path.package_id, "overview").require_json("overview"))
 
 
 @bp.get(f"{PREFIX}/stats/<period>", responses={200: StatsView})
@@ -143,8 +170,8 @@ def period_stats(path: PeriodPath) -> Response:
     `sessions`, `app_opens`, `events`, ...). 400 INVALID_PERIOD, 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
-    return json_response(served_period(views.require(f"stats:{path.period}")))
+    view = f"stats:{path.period}"
+    return json_text_response(open_package(path.package_id, view).require_json(view))
 
 
 @bp.get(f"{PREFIX}/top/<type>/<period>", responses={200: TopPage})
@@ -157,8 +184,8 @@ def top_list(path: TopPath, query: TopQuery) -> Response:
     400 INVALID_TYPE, INVALID_PERIOD or INVALID_REQUEST (limit/offset), 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID, 409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
-    entries = views.require(f"top:{path.type}:{path.period}").get("entries") or []
+    view = f"top:{path.type}:{path.period}"
+    entries = open_package(path.package_id, view).require(view).get("entries") or []
     page = entries[query.offset : query.offset + query.limit]
     return json_response(
         {
@@ -182,8 +209,8 @@ def guild_stats(path: GuildPath) -> Response:
     400 INVALID_PERIOD, 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID or UNKNOWN_GUILD,
     409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
-    document = views.require(f"guild:{path.guild_id}", "UNKNOWN_GUILD", "server")
+    view = f"guild:{path.guild_id}"
+    document = open_package(path.package_id, view).require(view, "UNKNOWN_GUILD", "server")
     return json_response(narrow_to_period(document, path.period))
 
 
@@ -196,7 +223,7 @@ def dm_stats(path: DmPath) -> Response:
     "start", "end", "days", "messages", "voice"}`. 400 INVALID_PERIOD, 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID or UNKNOWN_DM, 409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
+    views = open_package(path.package_id, f"dm:{path.user_id}")
     document = views.read(f"dm:{path.user_id}")
     if document is None:
         channel = views.read(f"dm_channel:{path.user_id}")
@@ -216,8 +243,8 @@ def channel_stats(path: ChannelPath) -> Response:
     "days", "messages", "voice"}`. 400 INVALID_PERIOD, 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID or UNKNOWN_CHANNEL, 409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
-    document = views.require(f"channel:{path.channel_id}", "UNKNOWN_CHANNEL", "channel")
+    view = f"channel:{path.channel_id}"
+    document = open_package(path.package_id, view).require(view, "UNKNOWN_CHANNEL", "channel")
     return json_response(narrow_to_period(document, path.period))
 
 
@@ -230,5 +257,6 @@ def user_profile(path: UserPath) -> Response:
     `BLOCKED`, `PENDING_INCOMING`, `PENDING_OUTGOING`, `IMPLICIT`). 401 UNAUTHORIZED,
     404 UNKNOWN_PACKAGE_ID or UNKNOWN_USER, 409 NOT_PROCESSED.
     """
-    views = open_package(path.package_id)
-    return json_response(views.require(f"user:{path.user_id}", "UNKNOWN_USER", "user"))
+    view = f"user:{path.user_id}"
+    views = open_package(path.package_id, view)
+    return json_text_response(views.require_json(view, "UNKNOWN_USER", "user"))

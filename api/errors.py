@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 INVALID_REQUEST = "INVALID_REQUEST"
 INVALID_LINK = "INVALID_LINK"
-PROCESS_ENDPOINTS = ("process.submit_package", "process.submit_package_in_path")
+PROCESS_ENDPOINTS = (
+    "process.submit_package",
+    "process.submit_package_in_path",
+    "dumpus_app.app_submit",
+)
 
 
 class ApiError(Exception):
@@ -110,16 +114,19 @@ def _refuse_routing_redirects() -> None:
 
 def _chunked_body() -> bool:
     """A body without Content-Length that the server ends for us (gunicorn does)."""
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    environ = request.environ  # read directly: this runs on every request
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return False
     # Without wsgi.input_terminated, Werkzeug reads no such body at all: nothing to cap.
-    terminated = bool(request.environ.get("wsgi.input_terminated"))
-    return chunked and terminated and request.content_length is None
+    return bool(environ.get("wsgi.input_terminated")) and request.content_length is None
 
 
 def _refuse_oversized_streams() -> None:
     """413 for a chunked body that goes past MAX_CONTENT_LENGTH, as for a Content-Length over it."""
+    if not _chunked_body():  # first: it settles almost every request from the environ alone
+        return
     limit = request.max_content_length
-    if limit is None or not _chunked_body():
+    if limit is None:
         return
     try:
         body = request.get_data(cache=True)  # cached for the view; stops at the cap

@@ -17,6 +17,7 @@ package link out of logs and error pages:
 from __future__ import annotations
 
 import logsafe
+from api.accesslog import flush_lines
 
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
@@ -40,3 +41,8 @@ def on_starting(server) -> None:
 def post_worker_init(worker) -> None:
     """In each worker, once the app is loaded (its factory may have added handlers)."""
     logsafe.install()
+
+
+def worker_exit(server, worker) -> None:
+    """In each worker as it exits: the access lines it still buffers are written."""
+    flush_lines()

@@ -28,7 +28,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import ThreadWorker
 
 import logsafe
-from api.accesslog import UNPARSED, write_line
+from api.accesslog import UNPARSED, buffer_lines, write_line
 
 # About twice the longest path-form request line (method, `/api/process/`, the encoded link with
 # an 8,192-character UPN, version: 8,272 bytes): room for a client that encodes more than it must.
@@ -135,6 +135,11 @@ class BoundedRequestParser(RequestParser):
 
 class JsonErrorWorker(ThreadWorker):
     """gunicorn's gthread worker answering its own refusals as JSON, with our request-line cap."""
+
+    def init_process(self):
+        """Buffer the access lines in this worker (`api.accesslog.BufferedLines`), then run."""
+        buffer_lines()
+        super().init_process()
 
     def handle(self, conn):
         """Serve a connection; a plain HTTP/1 one is parsed by `BoundedRequestParser`."""

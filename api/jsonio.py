@@ -21,6 +21,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def json_text_response(text: bytes, status: int = 200) -> Response:
+    """A response whose body is JSON text already encoded (a decrypted view)."""
+    return Response(text, status=status, content_type="application/json")
+
+
 class OrjsonProvider(JSONProvider):
     """Flask's JSON provider backed by orjson (used by `jsonify` and the OpenAPI document)."""
 

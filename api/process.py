@@ -63,7 +63,7 @@ def _accepted(package_id: str, status: int) -> Response:
     )
 
 
-def _submit(link: str) -> Response:
+def submit_link(link: str) -> Response:
     """Validate, store (link sealed) and queue a link; the shared body of both POST forms."""
     settings = get_settings()
     try:
@@ -116,7 +116,7 @@ def submit_package(body: ProcessBody) -> Response:
     errored and a later POST re-queues it. An ERRORED package is re-queued (202).
     413 REQUEST_ENTITY_TOO_LARGE (common error shape): a body over 64 KiB is not read.
     """
-    return _submit(body.package_link)
+    return submit_link(body.package_link)
 
 
 @bp.post(
@@ -130,7 +130,7 @@ def submit_package_in_path(path: ProcessLinkPath) -> Response:
     400 INVALID_LINK, 429 RATE_LIMITED with `Retry-After`, 503 BROKER_UNAVAILABLE with
     `Retry-After: 30`.
     """
-    return _submit(_raw_link(path.package_link))
+    return submit_link(_raw_link(path.package_link))
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -197,21 +197,27 @@ def package_status(path: PackagePath) -> Response:
     security=BEARER_SECURITY,
 )
 def delete_package(path: PackagePath) -> Response:
-    """Delete a package document and all its statistics.
+    """Delete a package document, all its statistics and its app data file.
 
     Request: `DELETE /api/process/<package_id>` with `Authorization: Bearer <UPN>`.
     200 `{"isDeleted": true, "errorMessageCode": null}`; a worker still processing it notices
     its claim is gone and stops. 401 UNAUTHORIZED, 404 UNKNOWN_PACKAGE_ID, 429 RATE_LIMITED.
     """
     require_owner(path.package_id)
-    store = get_store()
-    if store.packages.get(path.package_id) is None:
+    if get_store().packages.get(path.package_id) is None:
         raise unknown_package()
-    # The document first: a running worker loses its claim at once; statistics it may still
-    # write after this are orphans that the purge sweeper removes. Deleting the document shreds
-    # the link's key; a download abandoned by a dead worker of this host goes too (a live run
-    # removes its own as soon as it sees its claim gone).
-    store.packages.delete(path.package_id)
-    store.statistics.delete_package(path.package_id)
-    scratch.sweep(get_settings().temp_dir)
+    remove_package(path.package_id)
     return json_response({"isDeleted": True, "errorMessageCode": None})
+
+
+def remove_package(package_id: str) -> None:
+    """Remove a package's document, statistics and app data files (both DELETE routes)."""
+    store = get_store()
+    # The document first: a running worker loses its claim at once; statistics or a file it may
+    # still write after this are orphans that the purge sweeper removes. Deleting the document
+    # shreds the link's key; a download abandoned by a dead worker of this host goes too (a live
+    # run removes its own as soon as it sees its claim gone).
+    store.packages.delete(package_id)
+    store.statistics.delete_package(package_id)
+    store.app_files.delete_package(package_id)
+    scratch.sweep(get_settings().temp_dir)

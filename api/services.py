@@ -40,6 +40,15 @@ class Services:
         self._store_pid = os.getpid() if store is not None else None
         self._injected = store is not None
         self._lock = threading.Lock()
+        self._server_secret: bytes | None = None
+
+    def server_secret(self) -> bytes:
+        """The server secret, asked of the settings once (every data read needs it)."""
+        # Settings already reads a secret file once per process; this skips its path handling.
+        # A failure is not kept: the next request asks again.
+        if self._server_secret is None:
+            self._server_secret = self.settings.server_secret()
+        return self._server_secret
 
     def store(self) -> Store:
         """The store; `open_store(settings)` the first time it is needed in this process."""
@@ -62,6 +71,11 @@ def services() -> Services:
 def get_settings() -> Settings:
     """The current app's settings."""
     return services().settings
+
+
+def server_secret() -> bytes:
+    """The current app's server secret."""
+    return services().server_secret()
 
 
 def get_store() -> Store:

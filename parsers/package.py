@@ -2,6 +2,7 @@
 
 import lzma
 import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -9,9 +10,10 @@ from datetime import datetime
 
 from parsers.activity.child import ActivityProcess
 from parsers.activity.pick import pick_sources
-from parsers.aggregate.entities import build_entities
+from parsers.aggregate.entities import Entities, build_entities
 from parsers.aggregate.package_data import PackageData
-from parsers.aggregate.periods import PERIODS, make_periods
+from parsers.aggregate.periods import PERIODS, Period, make_periods
+from parsers.views.app_database import AppDatabaseWriter
 from parsers.archive.layout import detect_layout, folder_language, top_folder_names
 from parsers.archive.package_map import PackageMap, map_package
 from parsers.archive.safety import check_entries, open_archive
@@ -38,18 +40,35 @@ class PackageAnalysis:
 
     def __init__(self, data: PackageData) -> None:
         self._data = data
+        self._resolved: tuple[dict[str, Period], Entities] | None = None
+        self._resolving = threading.Lock()
         self.about: dict = about_view(data)
         instant = data.package_instant
         self.package_date: datetime | None = (
             None if instant is None else instant_to_datetime(instant)
         )
 
+    def _aggregates(self) -> tuple[dict[str, Period], Entities]:
+        """The periods and the resolved channels, servers and people (built once, by whichever
+        of the views and the app's file asks first: they may run in two threads)."""
+        with self._resolving:
+            if self._resolved is None:
+                data = self._data
+                instant = data.package_instant
+                day = None if instant is None else day_of(instant)
+                periods = make_periods(day, data.first_day)
+                self._resolved = (periods, build_entities(data, periods))
+        return self._resolved
+
+    def write_app_database(self, writer: AppDatabaseWriter) -> None:
+        """Finish the Dumpus app's data file (`parsers.views.app_database`) from the same aggregates
+        as the views; MissingOwner when the package names no owner."""
+        writer.finish(self._data, self._aggregates()[1])
+
     def views(self) -> Iterator[tuple[str, dict]]:
         """Yield (view name, document) for every view, built one at a time."""
         data = self._data
-        instant = data.package_instant
-        periods = make_periods(None if instant is None else day_of(instant), data.first_day)
-        entities = build_entities(data, periods)
+        periods, entities = self._aggregates()
         yield "about", dict(self.about)
         tops = {kind: top_entries(data, entities, kind, "lifetime") for kind in TOP_TYPES}
         stats = stats_views(data, entities, periods)
@@ -73,8 +92,13 @@ def analyze_package(
     package_id: str,
     limits: ParseLimits = DEFAULT_LIMITS,
     on_progress: Callable[[int, int], None] | None = None,
+    app_database: AppDatabaseWriter | None = None,
 ) -> PackageAnalysis:
-    """Stream the zip once and aggregate it; raise InvalidPackage when unreadable or unsafe."""
+    """Stream the zip once and aggregate it; raise InvalidPackage when unreadable or unsafe.
+
+    With `app_database`, the app's data file gets its message rows as soon as the messages are
+    read, while the activity is still being read (`PackageAnalysis.write_app_database`).
+    """
     with fresh_caches(), open_archive(zip_path) as archive:
         infos = archive.infolist()
         check_entries(infos, limits)
@@ -85,7 +109,7 @@ def analyze_package(
         progress.total = sum(info.file_size for info in reader.members())
         progress.report()
         try:
-            _read(zip_path, reader, limits)
+            _read(zip_path, reader, limits, app_database)
         except _CORRUPT as error:
             if progress.aborting:
                 raise
@@ -96,7 +120,7 @@ def analyze_package(
     return PackageAnalysis(data)
 
 
-def _read(zip_path, reader: PackageReader, limits: ParseLimits) -> None:
+def _read(zip_path, reader: PackageReader, limits: ParseLimits, app_database=None) -> None:
     """Read every member; big activity shards go to a child process running alongside."""
     shards = reader.found.activity
     size = sum(info.file_size for _, info in shards)
@@ -108,6 +132,8 @@ def _read(zip_path, reader: PackageReader, limits: ParseLimits) -> None:
         reader.with_activity = False
         reader.between = child.pump
         reader.read_all()
+        if app_database is not None:
+            app_database.add_messages(reader.data)  # this process would only wait for the child
         result = child.result()
     finally:
         child.close()

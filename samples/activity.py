@@ -192,6 +192,7 @@ class Extras:
         live = [c for c in world.channels if c.count > 0] or world.channels
         picks = rng.choices(live, weights=[c.count + 1 for c in live], k=512)
         self.message = [_chan(c.id, c.guild.id if c.guild else None) for c in picks]
+        self.message_ids = [c.id for c in picks]
         self.voice = [(_chan(cid, gid), cid) for cid, gid in world.voice]
         self.calls = [_chan(c.id, None) for c in world.channels if c.kind in ("dm", "group_dm")]
         self.guilds = [f'"guild_id":"{g.id}",' for g in world.guilds]
@@ -200,6 +201,7 @@ class Extras:
             for app in (*world.apps, "-1")
             for g in world.guilds[:3]
         ]
+        self.app_keys = [f"{g.id}:{app}" for app in (*world.apps, "-1") for g in world.guilds[:3]]
         self.emojis = [
             (_emoji(name, eid), f"{name}:{eid}" if eid else name) for name, eid in EMOJIS
         ]

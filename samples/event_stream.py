@@ -32,6 +32,8 @@ class EventStream:
         self.extras = act.Extras(random.Random(f"extras:{world.owner.id}"), world)
         self.counter = tally.events.setdefault(folder, Counter())
         self.reactions = tally.reactions_by_folder.setdefault(folder, Counter())
+        self.reaction_channels = tally.reaction_channels_by_folder.setdefault(folder, Counter())
+        self.commands = tally.commands_by_folder.setdefault(folder, Counter())
         self.start_ms = tl.day_us(0) // 1000
         self.final_ms = tl.final_us // 1000
         self.dates = [tl.date_of(i).isoformat() for i in range(tl.days)]
@@ -65,11 +67,18 @@ class EventStream:
         lat = 20 + int(rng.random() * 600)
         if kind in act.PAIRS:
             return self._pair(kind, client, epoch_ms, lat) if pair_ok else None
-        extra = self.extras.of(rng, kind)
         if kind == "add_reaction":
+            at = rng.randrange(len(self.extras.message))  # in a channel, as real reactions are
+            self.reaction_channels[self.extras.message_ids[at]] += 1
             extra_c, key = rng.choice(self.extras.emojis)
-            extra += extra_c
+            extra = self.extras.message[at] + extra_c
             self.reactions[key] += 1
+        elif kind == "application_command_used":
+            at = rng.randrange(len(self.extras.apps))  # what `of` draws, with its key
+            extra = self.extras.apps[at]
+            self.commands[self.extras.app_keys[at]] += 1
+        else:
+            extra = self.extras.of(rng, kind)
         return [self.line(kind, client, extra, epoch_ms, lat, rng.random() < 0.08)]
 
     def _pair(self, kind: str, client: int, start: int, lat: int) -> list[str] | None:

@@ -25,6 +25,8 @@ class Tally:
     session_ms: int = 0
     sessions: int = 0
     reactions_by_folder: dict[str, Counter[str]] = field(default_factory=dict)
+    reaction_channels_by_folder: dict[str, Counter[str]] = field(default_factory=dict)
+    commands_by_folder: dict[str, Counter[str]] = field(default_factory=dict)  # "guild:app"
     secrets: list[str] = field(default_factory=list)
     newest_us: int | None = None
     friends: int = 0

@@ -46,6 +46,8 @@ class SampleTruth:
     sessions: int
     session_minutes: float
     reactions_by_emoji: dict[str, int]  # "name" or "name:id" for custom emojis
+    reactions_per_channel: dict[str, int]
+    commands_per_guild_app: dict[str, int]  # "guild:application" of application_command_used
     friends: int
     blocked: int
     payments_successful: int
@@ -92,6 +94,12 @@ def build_truth(spec: Any, world: World, tally: Tally, folders: dict[str, str]) 
         },
         sessions=tally.sessions, session_minutes=round(tally.session_ms / 60_000, 1),
         reactions_by_emoji=dict(tally.reactions_by_folder.get(sources.get("add_reaction", ""), {})),
+        reactions_per_channel=dict(
+            tally.reaction_channels_by_folder.get(sources.get("add_reaction", ""), {})
+        ),
+        commands_per_guild_app=dict(
+            tally.commands_by_folder.get(sources.get("application_command_used", ""), {})
+        ),
         friends=tally.friends, blocked=tally.blocked,
         payments_successful=tally.payments_successful,
         payments_by_currency=dict(tally.payments_real),

@@ -32,6 +32,6 @@ def open_store(settings: Settings) -> Store:
         from storage.sqlite_backend import SQLiteStore
 
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        store = SQLiteStore(settings.sqlite_path, links)
+        store = SQLiteStore(settings.sqlite_path, links, settings.app_files_dir)
     store.ensure_indexes()
     return store

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from storage.link_vault import LinkVault
@@ -183,6 +183,51 @@ class StatisticsRepository(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class AppFileRecord:
+    """The Dumpus app's data file of one package generation, as stored (never its plaintext).
+
+    The file is the AES-256-CBC ciphertext the app downloads; `iv` (32 hex digits, not secret)
+    is stored beside it. A package the app cannot use has a record with no file: `iv` None and
+    `error_code` saying why (`MISSING_USER_DATA`).
+    """
+
+    package_id: str
+    generation: int
+    iv: str | None
+    size: int = 0
+    error_code: str | None = None
+
+
+class AppFileRepository(Protocol):
+    """Encrypted app data files keyed (package id, generation), possibly larger than 16 MB."""
+
+    def put(self, package_id: str, generation: int, iv: str, blob: bytes) -> AppFileRecord:
+        """Store (or replace) the file of a generation, whole or not at all."""
+
+    def put_unavailable(self, package_id: str, generation: int, error_code: str) -> None:
+        """Record that this generation has no file, and why."""
+
+    def get(self, package_id: str, generation: int) -> AppFileRecord | None:
+        """The record of a generation, or None."""
+
+    def open(self, package_id: str, generation: int) -> BinaryIO | None:
+        """The stored ciphertext as a binary stream (the caller closes it), or None."""
+
+    def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
+        """Delete the package's files except `keep_generation`; returns how many records."""
+
+    def delete_generation(self, package_id: str, generation: int) -> int:
+        """Delete exactly one generation (what an unpublished run wrote); returns how many."""
+
+    def orphan_package_ids(self, limit: int = 100) -> list[str]:
+        """Package ids that have files but no package document."""
+
+    def purge_orphans(self, limit: int = 100) -> int:
+        """Delete the files of up to `limit` orphan package ids (absence re-checked), and any
+        stored bytes no record names; returns how many records were deleted."""
+
+
 class Store(Protocol):
     """One backend: its repositories plus health and lifecycle.
 
@@ -192,6 +237,7 @@ class Store(Protocol):
 
     packages: PackageRepository
     statistics: StatisticsRepository
+    app_files: AppFileRepository
     links: LinkVault | None
 
     def compact(self) -> None:

@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
 from storage.link_vault import LinkVault
+from storage.mongo_app_files import MongoAppFiles
 from storage.mongo_statistics import MongoStatistics
 from storage.shredding import ShreddingPackages
 
@@ -245,7 +246,8 @@ class MongoPackages:
 
 
 class MongoStore:
-    """The MongoDB store: packages and statistics collections in one database.
+    """The MongoDB store: packages and statistics collections in one database, app data files
+    in its GridFS bucket `app_files`.
 
     With a `LinkVault`, every end of a package shreds its link keys. The keys never enter
     MongoDB, so the oplog and backups only ever hold sealed links that nothing can open once
@@ -261,6 +263,7 @@ class MongoStore:
         packages = MongoPackages(self._db["packages"])
         self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
         self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"])
+        self.app_files = MongoAppFiles(self._db, self._db["packages"])
 
     def ping(self) -> bool:
         """True when the server answers a ping."""
@@ -283,6 +286,7 @@ class MongoStore:
             [("package_id", ASCENDING), ("generation", ASCENDING), ("view_id", ASCENDING)],
             unique=True,
         )
+        self.app_files.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

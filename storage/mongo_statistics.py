@@ -9,6 +9,8 @@ from typing import Any
 from bson import Binary
 from pymongo import ReplaceOne
 
+from storage.base import Status
+
 BATCH_SIZE = 500
 
 
@@ -44,6 +46,19 @@ class MongoStatistics:
             {"blob": 1, "_id": 0},
         )
         return bytes(doc["blob"]) if doc else None
+
+    def get_current(
+        self, package_id: str, view_id: str
+    ) -> tuple[Status, str | None, int, bytes | None] | None:
+        """The package's status, error code and published generation, and that generation's
+        view (None if it has none); None when there is no such package. Two indexed reads."""
+        fields = {"status": 1, "error_code": 1, "generation": 1}
+        package = self._packages.find_one({"_id": package_id}, fields)
+        if package is None:
+            return None
+        generation = int(package.get("generation") or 0)
+        blob = self.get(package_id, generation, view_id)
+        return Status(package["status"]), package.get("error_code"), generation, blob
 
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
 from storage.link_vault import LinkVault
 from storage.shredding import ShreddingPackages
+from storage.sqlite_app_files import SQLiteAppFiles
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_statistics import SQLiteStatistics
 
@@ -215,20 +216,28 @@ class SQLitePackages:
 
 
 class SQLiteStore:
-    """The embedded store: packages and statistics in one SQLite file (WAL mode).
+    """The embedded store: packages and statistics in one SQLite file (WAL mode), app data
+    files beside it (`app_files_dir`, default `appfiles/` next to the database).
 
     With a `LinkVault`, every end of a package shreds its link keys and then checkpoints and
     truncates the WAL, so the store files keep no stale page of it (`secure_delete` zeroes
     freed pages in the database file itself).
     """
 
-    def __init__(self, path: str | os.PathLike, links: LinkVault | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        links: LinkVault | None = None,
+        app_files_dir: str | os.PathLike | None = None,
+    ):
         self.path = Path(path)
         self._connections = Connections(self.path)
         self.links = links
         packages = SQLitePackages(self._connections)
         self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
         self.statistics = SQLiteStatistics(self._connections, packages_table="packages")
+        folder = Path(app_files_dir) if app_files_dir else self.path.parent / "appfiles"
+        self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).

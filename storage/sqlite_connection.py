@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS statistics (
     blob BLOB NOT NULL,
     PRIMARY KEY (package_id, generation, view_id)
 );
+CREATE TABLE IF NOT EXISTS app_files (
+    package_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    iv TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    PRIMARY KEY (package_id, generation)
+);
 """
 
 

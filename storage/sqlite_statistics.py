@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
+from storage.base import Status
 from storage.sqlite_connection import Connections
 
 BATCH_SIZE = 500
@@ -24,6 +25,11 @@ class SQLiteStatistics:
         self._orphans = (
             "SELECT DISTINCT s.package_id FROM statistics s WHERE NOT EXISTS "
             f"(SELECT 1 FROM {packages_table} p WHERE p.package_id = s.package_id)"
+        )
+        self._current = (
+            f"SELECT p.status, p.error_code, p.generation, s.blob FROM {packages_table} p "
+            "LEFT JOIN statistics s ON s.package_id = p.package_id "
+            "AND s.generation = p.generation AND s.view_id = ? WHERE p.package_id = ?"
         )
 
     def put_many(self, package_id: str, generation: int, items: Iterable[tuple[str, bytes]]) -> int:
@@ -52,6 +58,20 @@ class SQLiteStatistics:
             .fetchone()
         )
         return bytes(row[0]) if row else None
+
+    def get_current(
+        self, package_id: str, view_id: str
+    ) -> tuple[Status, str | None, int, bytes | None] | None:
+        """The package's status, error code and published generation, and that generation's
+        view (None if it has none); None when there is no such package.
+
+        One statement, so one read transaction: the API's data reads need all four.
+        """
+        row = self._db.get().execute(self._current, (view_id, package_id)).fetchone()
+        if row is None:
+            return None
+        status, error_code, generation, blob = row
+        return Status(status), error_code, generation, None if blob is None else bytes(blob)
 
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""

@@ -35,6 +35,7 @@ def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Stor
     parsed = parse_package_link(link, settings.whitelisted_origins, settings.server_secret())
     store.packages.delete(parsed.package_id)
     store.statistics.delete_package(parsed.package_id)
+    store.app_files.delete_package(parsed.package_id)
     sealed = store.links.seal(parsed.package_id, link)
     store.packages.enqueue(parsed.package_id, sealed, time.time())
     started = time.perf_counter()

@@ -36,6 +36,7 @@ def _reap_silent(settings, store, now: float) -> int:
         if record.attempts >= settings.max_attempts:
             if store.packages.fail_stale(record.package_id, stale_before, "WORKER_LOST", now):
                 store.statistics.delete_package(record.package_id)  # nothing was published
+                store.app_files.delete_package(record.package_id)
         elif store.packages.requeue_stale(record.package_id, stale_before, now):
             _send(record.package_id)
         handled += 1
@@ -72,8 +73,10 @@ def _send(package_id: str) -> None:
 
 @app.task(name=names.PURGE_ORPHAN_STATISTICS, base=BaseTask)
 def purge_orphan_statistics() -> int:
-    """Delete statistics whose package document is gone (a DELETE racing a worker)."""
-    return get_store().statistics.purge_orphans()
+    """Delete statistics and app files whose package document is gone (a DELETE racing a
+    worker), and app file bytes that no record names."""
+    store = get_store()
+    return store.statistics.purge_orphans() + store.app_files.purge_orphans()
 
 
 @app.task(name=names.CLEAN_TEMP_FILES, base=BaseTask)

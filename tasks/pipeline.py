@@ -1,4 +1,6 @@
-"""One package run: claim, download, analyze, seal, store, publish. Called by the task and tests.
+"""One package run: claim, download, analyze, build the app's file, seal, store, publish.
+
+Called by the task and tests.
 
 Every state change goes through a conditional repository call holding this run's claim token,
 so a redelivered message, a second worker or a DELETE in the middle cannot double or resurrect
@@ -10,16 +12,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from parsers import InvalidPackage, PackageAnalysis, analyze_package
+from parsers import AppDatabaseWriter, InvalidPackage, PackageAnalysis, analyze_package
 from settings import Settings
 from storage import Status, Store, scratch
 from storage.crypto import DecryptionError, PackageKey
 from storage.links import InvalidLink, key_material_of
+from tasks.app_file import AppFileJob
 from tasks.download import DownloadError, DownloadLimits, download
 from tasks.progress import ClaimLost, ProgressReporter
 
@@ -124,12 +128,16 @@ class _PackageRun:
         key_material = self._key_material()
         if self.local_zip is None:
             self._download()
-        analysis = self._analyze()
-        self.generation = generation = time.time_ns() // 1000
-        key = PackageKey(self.package_id, key_material, self.settings.server_secret())
-        count = self.store.statistics.put_many(
-            self.package_id, generation, self._sealed_views(analysis, key)
-        )
+        with self._app_file() as app_file:  # its scratch files and thread end with this block
+            analysis = self._analyze(app_file.writer if app_file else None)
+            self.generation = generation = time.time_ns() // 1000
+            key = PackageKey(self.package_id, key_material, self.settings.server_secret())
+            if app_file is not None:
+                self.progress.storing(0)  # a heartbeat, and a DELETE seen before more work
+                app_file.start(analysis, generation, key_material)
+            count = self.store.statistics.put_many(
+                self.package_id, generation, self._sealed_views(analysis, key, app_file)
+            )
         if not self.store.packages.publish(self.package_id, self.token, generation, time.time()):
             raise ClaimLost
         self.generation = None  # published: nothing of this run may be discarded any more
@@ -140,6 +148,7 @@ class _PackageRun:
         """Best effort: a failure here leaves old blobs for later, never a broken package."""
         try:
             self.store.statistics.delete_package(self.package_id, keep_generation=generation)
+            self.store.app_files.delete_package(self.package_id, keep_generation=generation)
         except Exception as exc:
             log.warning("package %s: old statistics kept (%s)", self.package_id, type(exc).__name__)
 
@@ -161,18 +170,35 @@ class _PackageRun:
         download(self.link, self.zip_path, limits, self.progress.downloading)
         self.link = None
 
-    def _analyze(self) -> PackageAnalysis:
+    def _analyze(self, app_database: AppDatabaseWriter | None) -> PackageAnalysis:
         self.progress.analyzing(0, Path(self.zip_path).stat().st_size)
         return analyze_package(
-            self.zip_path, package_id=self.package_id, on_progress=self.progress.analyzing
+            self.zip_path,
+            package_id=self.package_id,
+            on_progress=self.progress.analyzing,
+            app_database=app_database,
         )
 
-    def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey):
+    def _app_file(self) -> AppFileJob | nullcontext:
+        """The app's data file of this run, or nothing when turned off."""
+        if not self.settings.dumpus_app_files:
+            return nullcontext()
+        return AppFileJob(self.store, self.settings.temp_dir, self.package_id)
+
+    def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey, app_file=None):
+        """Every view sealed; `about` last, once the app's file is stored, so that its
+        `processing_seconds` counts everything."""
+        about = {}
         for done, (name, document) in enumerate(analysis.views()):
             self.progress.storing(done)
             if name == "about":
-                document = {**document, "processing_seconds": self._elapsed()}
-            yield key.view_id(name), key.seal(name, document)
+                about = document
+            else:
+                yield key.view_id(name), key.seal(name, document)
+        if app_file is not None:
+            app_file.wait()
+        about = {**about, "processing_seconds": self._elapsed()}
+        yield key.view_id("about"), key.seal("about", about)
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self.started, 3)
@@ -191,5 +217,7 @@ class _PackageRun:
         """Drop what this run wrote and will never publish (all of it if the package is gone)."""
         if self.store.packages.get(self.package_id) is None:
             self.store.statistics.delete_package(self.package_id)
+            self.store.app_files.delete_package(self.package_id)
         elif self.generation is not None:
             self.store.statistics.delete_generation(self.package_id, self.generation)
+            self.store.app_files.delete_generation(self.package_id, self.generation)

@@ -20,9 +20,13 @@ class ActivityTotals:
     session_minutes: Counter[tuple[int, str]] = field(default_factory=Counter)
     voice: dict[str, Counter[int]] = field(default_factory=dict)
     voice_guild: dict[str, str | None] = field(default_factory=dict)
-    reactions: Counter[tuple[int, str, str | None]] = field(default_factory=Counter)
+    # Each paired stay, as counted above: (channel id, start, end, counted seconds).
+    voice_stays: list[tuple[str, float, float, float]] = field(default_factory=list)
+    # Each paired session, as counted above: (start, end, counted seconds, os).
+    session_spans: list[tuple[float, float, float, str]] = field(default_factory=list)
+    reactions: Counter[tuple[int, str, str | None, str | None]] = field(default_factory=Counter)
     guilds_joined: Counter[tuple[int, str]] = field(default_factory=Counter)
-    applications: Counter[str] = field(default_factory=Counter)
+    applications: Counter[tuple[int, str | None, str]] = field(default_factory=Counter)
     first: float | None = None
     last: float | None = None
 
@@ -72,8 +76,9 @@ def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]
         if started:
             totals.session_starts[(int(seconds // 86400), os_name)] += 1
     for os_name, moments in by_os.items():
-        for start, seconds in _pairs(moments):
+        for start, end, seconds in _pairs(moments):
             totals.session_minutes[(int(start // 86400), os_name)] += seconds / 60.0
+            totals.session_spans.append((start, end, seconds, os_name))
 
 
 def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str | None]]) -> None:
@@ -84,8 +89,9 @@ def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str
             totals.voice_guild[channel_id] = guild_id
     for channel_id, moments in by_channel.items():
         minutes: Counter[int] = Counter()
-        for start, seconds in _pairs(moments):
+        for start, end, seconds in _pairs(moments):
             minutes[int(start // 86400)] += seconds / 60.0
+            totals.voice_stays.append((channel_id, start, end, seconds))
         if minutes:
             totals.voice[channel_id] = minutes
 
@@ -95,7 +101,8 @@ PAIRINGS = {"sessions": _pair_sessions, "voice": _pair_voice}
 
 
 def _pairs(moments: list[tuple[float, bool]]):
-    """Yield (start, seconds) for each start followed by an end, in time order, capped at 24 h."""
+    """Yield (start, end, seconds) for each start followed by an end, in time order, the
+    seconds capped at 24 h."""
     # At equal instants an end sorts before a start, so back-to-back stays pair correctly.
     moments.sort(key=lambda item: (item[0], item[1]))
     opened: float | None = None
@@ -103,5 +110,5 @@ def _pairs(moments: list[tuple[float, bool]]):
         if is_start:
             opened = seconds  # a start with no end counts nothing
         elif opened is not None:
-            yield opened, min(seconds - opened, MAX_STAY_SECONDS)
+            yield opened, seconds, min(seconds - opened, MAX_STAY_SECONDS)
             opened = None

@@ -129,7 +129,6 @@ OS = Field("os", default="unknown")
 TRACK = Field("client_track_timestamp", INSTANT)
 VOICE = (Field("channel_id", skip=(None,)), Field("guild_id"), TRACK)
 APPLICATION = Field("application_id", skip=(None, "-1"))
-PER_APPLICATION = counted("applications", "application_id")
 PER_DAY_ONLY = (
     "notification_clicked", "email_opened", "login_successful", "app_crashed",
     "captcha_served", "user_avatar_updated", "remote_auth_login",
@@ -166,14 +165,18 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "add_reaction",
-        fields=(Field("emoji_name", default="unknown"), Field("emoji_id")),
-        into=(counted("reactions", "day", "emoji_name", "emoji_id"),),
+        fields=(Field("emoji_name", default="unknown"), Field("emoji_id"), Field("channel_id")),
+        into=(counted("reactions", "day", "emoji_name", "emoji_id", "channel_id"),),
     ),
     Rule("message_edited"),
     Rule("message_deleted"),
     Rule("send_message"),
-    Rule("application_command_used", fields=(APPLICATION,), into=(PER_APPLICATION,)),
-    Rule("slash_command_used", fields=(APPLICATION,), into=(PER_APPLICATION,)),
+    Rule(
+        "application_command_used",
+        fields=(APPLICATION, Field("guild_id")),
+        into=(counted("applications", "day", "guild_id", "application_id"),),
+    ),
+    Rule("slash_command_used"),
     *(Rule(name) for name in PER_DAY_ONLY),
 )  # fmt: skip
 
@@ -207,9 +210,10 @@ class SourceTally:
     app_opens: Counter[tuple[int, str]] = field(default_factory=Counter)
     sessions: list[tuple[float, bool, str]] = field(default_factory=list)
     voice: list[tuple[float, bool, str, str | None]] = field(default_factory=list)
-    reactions: Counter[tuple[int, str, str | None]] = field(default_factory=Counter)
+    reactions: Counter[tuple[int, str, str | None, str | None]] = field(default_factory=Counter)
     guilds_joined: Counter[tuple[int, str]] = field(default_factory=Counter)
-    applications: Counter[str] = field(default_factory=Counter)
+    # (day, guild id, application id) of each command; none without an application or for "-1"
+    applications: Counter[tuple[int, str | None, str]] = field(default_factory=Counter)
     bounds: dict[str, list[float]] = field(default_factory=dict)  # family -> [first, last]
 
     def families(self) -> set[str]:

@@ -67,11 +67,16 @@ class Entities:
         return messages, minutes
 
 
-def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
-    """Resolve every channel, server and person, and total each channel per period."""
+def resolve_message_channels(data: PackageData) -> None:
+    """Give each channel with messages but no channel.json its metadata (idempotent)."""
     for channel_id in data.message_hours:
         if channel_id not in data.channels:
             data.channels[channel_id] = _folder_only_meta(data, channel_id)
+
+
+def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
+    """Resolve every channel, server and person, and total each channel per period."""
+    resolve_message_channels(data)
     owner_id = data.account.owner.id if data.account.owner else guess_owner_id(data.channels)
     resolve_dm_people(data.channels, owner_id)
     channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)

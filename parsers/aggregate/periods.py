@@ -74,16 +74,21 @@ def merge(counters: Iterable[Counter]) -> Counter:
     return total
 
 
-def message_blocks(daily: DailyMessages, periods: dict[str, Period]) -> dict[str, dict]:
+def message_blocks(
+    daily: DailyMessages, periods: dict[str, Period], sparse: bool = True
+) -> dict[str, dict]:
     """The messages block of each period; the periods end on the day the daily messages end.
 
     A period whose length is not one of the age bands' must start on or before the first active
-    day (a lifetime does). The cost follows the active days, never the periods' lengths.
+    day (a lifetime does). The cost follows the active days, never the periods' lengths, unless
+    `sparse` is False (per-day series always zero-filled, see `stored_series`).
     """
-    return {name: _message_block(daily, period) for name, period in periods.items()}
+    return {name: _message_block(daily, period, sparse) for name, period in periods.items()}
 
 
-def voice_blocks(minutes: Counter[int], periods: dict[str, Period]) -> dict[str, dict]:
+def voice_blocks(
+    minutes: Counter[int], periods: dict[str, Period], sparse: bool = True
+) -> dict[str, dict]:
     """The voice block of each of periods that end on the same day; each day rounded once."""
     longest = max(periods.values(), key=lambda period: period.days)
     start, end = longest.start, longest.end
@@ -98,35 +103,38 @@ def voice_blocks(minutes: Counter[int], periods: dict[str, Period]) -> dict[str,
         blocks[name] = {
             # summed unrounded in day order: what summing the zero-filled list gives
             "minutes": round(float(sum(values[first:])), 1),
-            "per_day": stored_series(period.start, period.days, 0.0, days[first:], rounded[first:]),
+            "per_day": stored_series(
+                period.start, period.days, 0.0, days[first:], rounded[first:], sparse
+            ),
         }
     return blocks
 
 
-def _message_block(daily: DailyMessages, period: Period) -> dict:
+def _message_block(daily: DailyMessages, period: Period, sparse: bool) -> dict:
     """The messages block of one period (total, per_day, per_hour, per_weekday, active, average)."""
     if period.start is None:
-        return _messages_block(period, [], [], [0] * 24, [0] * 7)
+        return _messages_block(period, ([], []), [0] * 24, [0] * 7, sparse)
     first = bisect_left(daily.days, period.start)
     per_hour, per_weekday = daily.hours_and_weekdays(period.days, period.start)
-    return _messages_block(period, daily.days[first:], daily.counts[first:], per_hour, per_weekday)
+    active = (daily.days[first:], daily.counts[first:])
+    return _messages_block(period, active, per_hour, per_weekday, sparse)
 
 
 def _messages_block(
     period: Period,
-    days: list[int],
-    counts: list[int],
+    active: tuple[list[int], list[int]],
     per_hour: list[int],
     per_weekday: list[int],
+    sparse: bool,
 ) -> dict:
     """The messages block of a period from its active days and their counts."""
+    days, counts = active
     total = sum(counts)
-    active = len(counts)
     return {
         "total": total,
-        "per_day": stored_series(period.start, period.days, 0, days, counts),
+        "per_day": stored_series(period.start, period.days, 0, days, counts, sparse),
         "per_hour": per_hour,
         "per_weekday": per_weekday,
-        "active_days": active,
-        "average_per_active_day": round(total / active, 2) if active else 0,
+        "active_days": len(counts),
+        "average_per_active_day": round(total / len(counts), 2) if counts else 0,
     }

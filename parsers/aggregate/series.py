@@ -14,11 +14,21 @@ SPARSE_BELOW = 4
 
 
 def stored_series(
-    start: int | None, days: int, zero: int | float, active: list[int], values: list
+    start: int | None,
+    days: int,
+    zero: int | float,
+    active: list[int],
+    values: list,
+    sparse: bool = True,
 ) -> list | dict:
-    """Return a period's series as stored, from its non-zero days (day numbers, ascending)."""
+    """Return a period's series as stored, from its non-zero days (day numbers, ascending).
+
+    With `sparse` False it is always the zero-filled list: the package-wide views (four of
+    them, whatever the package's shape) are stored as served, so the API sends their sealed
+    text without parsing it.
+    """
     origin = start or 0  # None only for a period of no days
-    if len(active) * SPARSE_BELOW >= days:
+    if not sparse or len(active) * SPARSE_BELOW >= days:
         series = [zero] * days
         for day, value in zip(active, values, strict=True):
             series[day - origin] = value

@@ -86,10 +86,10 @@ def payment_totals(account: Account) -> dict:
     virtual: Counter[str] = Counter()
     count = 0
     for record in account.payments.values():
-        if _number(record.get("status")) != 1:
+        paid = successful_payment(record)
+        if paid is None:
             continue
-        amount = _number(record.get("amount")) or 0
-        currency = str(record.get("currency") or "unknown").lower()
+        currency, amount = paid
         if currency in VIRTUAL_CURRENCIES:
             virtual[currency] += amount
         else:
@@ -100,6 +100,13 @@ def payment_totals(account: Account) -> dict:
         "by_currency": dict(sorted(real.items())),
         "virtual": dict(sorted(virtual.items())),
     }
+
+
+def successful_payment(record: dict) -> tuple[str, int] | None:
+    """(lowercase currency, amount in cents) of a successful payment record; None otherwise."""
+    if _number(record.get("status")) != 1:
+        return None
+    return str(record.get("currency") or "unknown").lower(), _number(record.get("amount")) or 0
 
 
 def relationship_counts(account: Account) -> Counter[str]:

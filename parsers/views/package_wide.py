@@ -122,8 +122,9 @@ def person_fields(person) -> dict:
 def stats_views(data: PackageData, entities: Entities, periods: dict[str, Period]) -> dict:
     """Return the `stats:<period>` view of every period."""
     channels = entities.channels.values()
-    messages = message_blocks(merge_daily(entry.daily for entry in channels), periods)
-    voice = voice_blocks(merge(entry.voice for entry in channels), periods)
+    # Stored zero-filled, as served: the API sends these views' sealed text as it is.
+    messages = message_blocks(merge_daily(entry.daily for entry in channels), periods, sparse=False)
+    voice = voice_blocks(merge(entry.voice for entry in channels), periods, sparse=False)
     return {
         name: _stats_view(data, entities, period, messages[name], voice[name])
         for name, period in periods.items()
@@ -174,7 +175,7 @@ def overview_view(data: PackageData, entities: Entities, lifetime: dict, tops: d
 
 def _reactions(reactions: Counter, period: Period) -> dict:
     emojis: Counter = Counter()
-    for (day, name, emoji_id), count in reactions.items():
+    for (day, name, emoji_id, _channel), count in reactions.items():
         if period.contains(day):
             emojis[(name, emoji_id)] += count
     ranked = sorted(emojis.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))

@@ -47,6 +47,8 @@ LINES = [
     b'{"predicted_gender":"x"}',
     b"",
     b'{"event_type":"send_message","pad":"' + b"p" * 300 + b'","timestamp":"2024-05-01Z"}',
+    b'{"event_type":"add_reaction","channel_id":"3","emoji_name":"x","timestamp":"2024-05-01Z"}',
+    b'{"event_type":"slash_command_used","guild_id":"4","application_id":"9","timestamp":"2024-05-01"}',
     b'{"event_type":"send_message","timestamp":"2024-05-03T10:00:00Z"}',  # no final newline
 ]
 

@@ -57,10 +57,19 @@ ACTIVITY = [
     event("add_reaction", "2024-03-02T10:00:00.000Z", '"emoji_name":"👍"'),
     event("add_reaction", "2024-03-02T10:00:00.000Z", '"emoji_name":"x"', '"emoji_id":"9"'),
     event("add_reaction", "2024-03-02T10:00:00.000Z", '"emoji_name":"x"', '"emoji_id":null'),
+    event("add_reaction", "2024-03-02T10:00:00.000Z", '"channel_id":"8"', '"emoji_name":"x"'),
+    event("add_reaction", "2024-03-02T10:00:00.000Z", '"emoji_name":"y"', '"channel_id":8'),
     event("guild_joined", "2024-03-02T11:00:00.000Z", '"guild_id":"5"'),
     event("guild_joined", "2024-03-02T11:00:00.000Z", '"guild_id":"null"'),
     event("slash_command_used", "2024-03-02T12:00:00.000Z", '"application_id":"-1"'),
     event("application_command_used", "2024-03-02T12:00:00.000Z", '"application_id":"7"'),
+    event(
+        "application_command_used",
+        "2024-03-02T12:00:00.000Z",
+        '"guild_id":"5"',
+        '"application_id":"7"',
+    ),
+    event("slash_command_used", "2024-03-02T12:00:00.000Z", '"application_id":"6"'),
     event("session_start", "2024-03-02T13:00:00.250Z", '"os":"A"'),
     event("session_end", "2024-03-02T14:00:00.750Z", '"os":"A"'),
     event("join_voice_channel", "2024-03-02T13:00:00.000Z", '"channel_id":"4"'),
@@ -115,7 +124,15 @@ def test_day_counts_take_the_common_lines_and_fold_like_count_event():
     )  # é: valid UTF-8
     assert tally.app_opens[(19783, "iOS")] == 1 and tally.app_opens[(19783, "unknown")] == 3
     assert tally.app_opens[(19783, "Mac")] == 0  # an escaped value: exact path
-    assert tally.reactions[(19784, "x", None)] == 1 and tally.applications == Counter({"7": 1})
+    assert tally.reactions[(19784, "x", None, None)] == 1
+    assert tally.reactions[(19784, "x", None, "8")] == 1  # the channel of a reaction
+    assert tally.reactions[(19784, "y", None, "8")] == 0  # a number: exact path
+    assert tally.applications == Counter(
+        {
+            (19784, None, "7"): 1,
+            (19784, "5", "7"): 1,  # and the guild of a command (slash commands: per day only)
+        }
+    )
     assert tally.bounds["send_message"][0] == instants.parse_instant("2020-12-31T23:00:00.001Z")
 
 

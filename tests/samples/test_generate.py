@@ -291,6 +291,14 @@ def test_activity_lines(package):
         if e["event_type"] == "add_reaction"
     )
     assert truth.reactions_by_emoji == dict(reactions)
+    reacted = [e for e in events if e["event_type"] == "add_reaction"]
+    assert truth.reactions_per_channel == dict(Counter(e["channel_id"] for e in reacted))
+    commands = Counter(
+        f"{e['guild_id']}:{e['application_id']}"
+        for e in events
+        if e["event_type"] == "application_command_used"
+    )
+    assert truth.commands_per_guild_app == dict(commands)
 
 
 def paired_minutes(events, start, end):

@@ -14,12 +14,13 @@ import pytest
 from storage.link_vault import LinkVault
 from storage.mongo_backend import MongoStore
 from storage.sqlite_backend import SQLiteStore
-from tests.support.mongomock_compat import let_mongomock_take_sort
+from tests.support.mongomock_compat import let_gridfs_take_mongomock, let_mongomock_take_sort
 
 SECRET = b"storage-test-secret"
 
 
 let_mongomock_take_sort()
+let_gridfs_take_mongomock()
 
 
 def _sqlite_store(tmp_path):

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
+import orjson
 import pytest
 
-from storage.crypto import DecryptionError, PackageKey, owns_package, package_id_for
+from storage.crypto import (
+    PACKAGE_KEY_LABEL,
+    VIEW_ID_LABEL,
+    DecryptionError,
+    PackageKey,
+    derive_key,
+    owns_package,
+    package_id_for,
+)
 
 SECRET = b"server-secret"
 UPN = "a" * 600
@@ -103,3 +113,24 @@ def test_the_id_of_an_allow_listed_link_is_keyed_by_the_server_secret():
     assert not owns_package(link, package_id)  # no secret: no id, never an exception
     with pytest.raises(ValueError):
         package_id_for(link)
+
+
+@pytest.mark.parametrize(
+    ("upn", "secret"),
+    [(UPN, SECRET), ("Z" * 8192, b"s" * 64), ("x", b"k" * 200), (UPN, b"")],
+    ids=["usual", "longest upn", "secret over a block", "empty secret"],
+)
+def test_package_keys_are_the_two_hkdf_derivations_they_always_were(upn, secret):
+    # Stored views were sealed under these exact keys: one shared Extract must not change them.
+    key = PackageKey(package_id_for(upn), upn, secret)
+    assert key._key == derive_key(upn.encode(), secret, PACKAGE_KEY_LABEL)
+    view_key = derive_key(upn.encode(), secret, VIEW_ID_LABEL)
+    expected = hmac.new(view_key, b"lifetime", hashlib.sha256).hexdigest()[:32]
+    assert key.view_id("lifetime") == expected
+
+
+def test_open_json_is_the_json_text_that_was_sealed():
+    blob = _key().seal("lifetime", DOC)
+    assert _key().open_json("lifetime", blob) == orjson.dumps(DOC)
+    with pytest.raises(DecryptionError):
+        _key(upn="b" * 600).open_json("lifetime", blob)

@@ -23,3 +23,20 @@ def let_mongomock_take_sort() -> None:
         return add_replace(self, *args, **kwargs)
 
     builder.add_replace = add_replace_ignoring_sort
+
+
+_gridfs_taught = False
+
+
+def let_gridfs_take_mongomock() -> None:
+    """gridfs checks `isinstance(db, pymongo.Database)`; mongomock ships a patch widening it.
+
+    mongomock's GridFS support covers the legacy `gridfs.GridFS` API the backend uses
+    (`GridFSBucket` fails on mongomock 4.3: its timeout handling is not faked).
+    """
+    global _gridfs_taught
+    if not _gridfs_taught:
+        import mongomock.gridfs
+
+        mongomock.gridfs.enable_gridfs_integration()
+        _gridfs_taught = True

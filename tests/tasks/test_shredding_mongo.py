@@ -19,13 +19,15 @@ import pytest
 from samples import SampleSpec, generate_package
 from storage.link_vault import LinkVault
 from storage.links import parse_package_link
+from storage.mongo_app_files import MongoAppFiles
 from storage.mongo_backend import MongoStore
 from tasks.pipeline import run_package
 from tests.support import forensics
 from tests.support.httpserver import ScriptedServer, body
-from tests.support.mongomock_compat import let_mongomock_take_sort
+from tests.support.mongomock_compat import let_gridfs_take_mongomock, let_mongomock_take_sort
 
 let_mongomock_take_sort()
+let_gridfs_take_mongomock()
 
 WRITES = ("insert_one", "update_one", "find_one_and_update", "bulk_write", "delete_one")
 WRITES += ("delete_many", "replace_one", "update_many")
@@ -67,6 +69,8 @@ def mongo(settings):
     db = mongomock.MongoClient()["dumpus"]
     vault = LinkVault(settings.link_key_dir, settings.server_secret())
     store = MongoStore(RecordedDatabase(db, oplog), links=vault)
+    # GridFS takes a real database only: its writes (the app files) are in the dump of `db`.
+    store.app_files = MongoAppFiles(db, db["packages"])
     store.ensure_indexes()
     return store, db, oplog
 

@@ -1,0 +1,423 @@
+"""API read throughput against a hello-world Flask route, same gunicorn settings, same run.
+
+`python -m bench.api_reads` (or `api_read_figures()` from `bench.run`): processes a small generated
+package into a temporary DATA_DIR, starts the embedded broker (rate limits count in Redis, as in
+production), then, one after the other, gunicorn exactly as the Procfile's `web:` line serving
+(1) a minimal Flask app and (2) the API, and loads each route on loopback with `wrk` (keep-alive
+connections, bounded in time and requests). The read limit is raised to `READ_LIMIT` so limiting
+is on (every request is counted in Redis) but never reached. Every response must be 200.
+
+Besides requests per second, each route reports the server's CPU time per request (gunicorn's
+processes and the broker) and the share of the machine other processes used meanwhile; a route
+measured while others used more than `QUIET_SHARE` of the CPUs is measured again (up to
+`ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in; it
+shares the cores with the server, so its figures are lower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tasks.devstack import PROJECT_ROOT, LocalStack, free_port
+
+READ_LIMIT = "100000000/minute"
+HELLO_APP = "bench.api_reads:hello_app()"
+READY_SECONDS = 60
+QUIET_SHARE = 0.10
+# gunicorn's workers race to accept wrk's connections: now and then one gets all of them and
+# the other idles, which halves any route's figure. Such a measurement is made again.
+MIN_BALANCE = 0.5
+ATTEMPTS = 5
+TICKS = os.sysconf("SC_CLK_TCK")
+# Counts every non-200 answer and stops each thread after its share of the request bound.
+WRK_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) limit = tonumber(args[1]); count = 0; bad = 0 end
+function response(status, headers, body)
+  count = count + 1
+  if status ~= 200 then bad = bad + 1 end
+  if count >= limit then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local non200 = 0
+  for _, t in ipairs(threads) do non200 = non200 + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests": %d, "seconds": %f, "non200": %d, "errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, non200, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Server:
+    """The processes serving a measured route: gunicorn's arbiter (its workers are its
+    children) and helpers whose CPU counts too (the broker, which holds the rate limits)."""
+
+    master: int
+    helpers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard and how long each route is loaded."""
+
+    seconds: float = 8.0
+    connections: int = 32
+    max_requests: int = 1_000_000
+    warmup_seconds: float = 1.0
+
+
+def hello_app():
+    """The baseline: a minimal Flask app with one route answering a small JSON."""
+    from flask import Flask, jsonify
+
+    app = Flask("hello")
+    app.add_url_rule("/hello", "hello", lambda: jsonify(hello="world"))
+    return app
+
+
+def web_command(port: int, app_spec: str | None = None) -> list[str]:
+    """The Procfile's `web:` line on 127.0.0.1:port (optionally serving another app)."""
+    lines = (PROJECT_ROOT / "Procfile").read_text().splitlines()
+    line = next(ln for ln in lines if ln.startswith("web:"))[4:]
+    line = line.replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-8000}", str(port))
+    words = shlex.split(line)
+    if words[0] != "gunicorn" or not re.fullmatch(r"\S+:\S+\(\)", words[-1]):
+        raise SystemExit(f"unexpected Procfile web line: {line}")
+    return [sys.executable, "-m", "gunicorn", *words[1:-1], app_spec or words[-1]]
+
+
+def prepared_package(stack: LocalStack) -> tuple[str, str]:
+    """Generate and process a small sample package into the stack's store: (package id, UPN)."""
+    try:
+        from samples import SampleSpec, generate_package
+    except ImportError:  # the generator's former home
+        from samples import SampleSpec, generate_package
+    from storage import open_store
+    from tasks.local import process_local_zip, random_discord_link
+
+    zip_path = stack.data_dir / "sample.zip"
+    generate_package(zip_path, SampleSpec(layout="D", messages=2_000, events=4_000, seed=7))
+    link, settings = random_discord_link(), stack.settings
+    store = open_store(settings)
+    try:
+        summary = process_local_zip(zip_path, link, settings, store)
+    finally:
+        store.close()
+    if summary["result"] != "PROCESSED":
+        raise SystemExit(f"the sample package was not processed: {summary['result']}")
+    return summary["package_id"], link.partition("upn=")[2]
+
+
+@contextlib.contextmanager
+def gunicorn(stack: LocalStack, name: str, ready_path: str, app_spec: str | None = None):
+    """gunicorn as the Procfile runs it; yields (base URL, pid) once `ready_path` answers 200."""
+    port = free_port()
+    log = stack.log_path(name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            web_command(port, app_spec), env=stack.env, cwd=PROJECT_ROOT, stdout=out, stderr=out
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(process, url + ready_path, log)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited; see {log}:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer {url} in time; see {log}")
+
+
+# -- CPU accounting ------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        pids.append(todo.pop())
+        todo += _children(pids[-1])
+    return pids
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of these processes and all their descendants."""
+    total = 0
+    for pid in {p for root in pids for p in _tree(root)}:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / TICKS, sum(values) / TICKS
+
+
+def _self_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- load generators -----------------------------------------------------------------------------
+
+
+def run_wrk(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+    """Load `url` with wrk (one thread: the server keeps the other core); figures and wrk's CPU."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_LUA)
+        script.flush()
+        command = ["wrk", "-t1", f"-c{load.connections}", f"-d{max(1, round(seconds))}s"]
+        command += ["--timeout", "5s", "-s", script.name]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        command += [url, "--", str(load.max_requests)]
+        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(seconds + 60, wrk.kill)
+        watchdog.start()
+        out = wrk.stdout.read()
+        _, _, usage = os.wait4(wrk.pid, 0)
+        watchdog.cancel()
+    found = re.search(r"^WRK_JSON (.*)$", out, re.M)
+    if found is None:
+        raise SystemExit(f"wrk gave no figures:\n{out[-2000:]}")
+    return {**json.loads(found.group(1)), "client_cpu": usage.ru_utime + usage.ru_stime}
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending the same GET again as soon as the answer is complete."""
+
+    def __init__(self, request: bytes, tally: dict, deadline: float, done: asyncio.Future):
+        self.request, self.tally, self.deadline, self.done = request, tally, deadline, done
+        self.buffer, self.transport = b"", None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", self.buffer[:head_end])
+        total = head_end + 4 + int(length.group(1) if length else 0)
+        if len(self.buffer) < total:
+            return
+        self.tally["requests"] += 1
+        self.tally["non200"] += self.buffer[9:12] != b"200"
+        self.buffer = self.buffer[total:]
+        if time.monotonic() < self.deadline and self.tally["requests"] < self.tally["limit"]:
+            self.transport.write(self.request)
+        elif not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.tally["errors"] += 1
+            self.done.set_result(None)
+
+
+async def _python_load(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+    host, port, path = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url).groups()
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    request = ("\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()]) + "\r\n\r\n").encode()
+    tally = {"requests": 0, "non200": 0, "errors": 0, "limit": load.max_requests}
+    loop, started = asyncio.get_running_loop(), time.monotonic()
+    futures, transports = [], []
+    for _ in range(load.connections):
+        done = loop.create_future()
+        factory = lambda d=done: _Connection(request, tally, started + seconds, d)  # noqa: E731
+        transports.append((await loop.create_connection(factory, host, int(port)))[0])
+        futures.append(done)
+    await asyncio.wait_for(asyncio.gather(*futures), seconds + 30)
+    elapsed = time.monotonic() - started
+    for transport in transports:
+        transport.close()
+    return {"requests": tally["requests"], "seconds": elapsed, "non200": tally["non200"],
+            "errors": tally["errors"]}  # fmt: skip
+
+
+def run_python(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+    """Load `url` from this process (asyncio, raw keep-alive connections) when wrk is missing."""
+    before = _self_cpu_seconds()
+    figures = asyncio.run(_python_load(url, headers, load, seconds))
+    return {**figures, "client_cpu": _self_cpu_seconds() - before}
+
+
+def load_generator():
+    """wrk when installed, else the Python stand-in."""
+    return run_wrk if shutil.which("wrk") else run_python
+
+
+# -- measurement ---------------------------------------------------------------------------------
+
+
+def balance(worker_cpu: list[float]) -> float:
+    """1.0 when every worker did its share of the work, 0.0 when one did none."""
+    if not worker_cpu:
+        return 1.0
+    return round(min(worker_cpu) * len(worker_cpu) / max(sum(worker_cpu), 1e-9), 2)
+
+
+def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
+    """One measurement: req/s, errors, server CPU per request, how evenly the workers shared the
+    work, and the share of the CPUs other processes used meanwhile."""
+    workers = _children(server.master)
+    processes = [server.master, *server.helpers]
+    worker_before = [tree_cpu_seconds([w]) for w in workers]
+    server_before, (busy_before, total_before) = tree_cpu_seconds(processes), machine_cpu_seconds()
+    figures = load_generator()(url, headers, load, load.seconds)
+    server_cpu = tree_cpu_seconds(processes) - server_before
+    worker_cpu = [tree_cpu_seconds([w]) - b for w, b in zip(workers, worker_before, strict=True)]
+    busy_after, total_after = machine_cpu_seconds()
+    others = busy_after - busy_before - server_cpu - figures["client_cpu"]
+    return {
+        **figures,
+        "rps": round(figures["requests"] / figures["seconds"]),
+        "server_us_per_request": round(server_cpu / max(1, figures["requests"]) * 1e6),
+        "workers_balance": balance(worker_cpu),
+        "others_share": round(max(0.0, others) / max(total_after - total_before, 1e-9), 3),
+    }
+
+
+def _usable(figures: dict) -> bool:
+    return figures["others_share"] <= QUIET_SHARE and figures["workers_balance"] >= MIN_BALANCE
+
+
+def load_route(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
+    """Warm up, then measure a route; again (new connections) when the workers did not share
+    the load or other processes used the machine, keeping the most representative attempt."""
+    load_generator()(url, headers, load, load.warmup_seconds)
+    attempts = []
+    for _ in range(ATTEMPTS):
+        attempts.append(measure_once(url, headers, load, server))
+        if _usable(attempts[-1]):
+            break
+    return min(attempts, key=lambda f: (not _usable(f), f["others_share"] - f["workers_balance"]))
+
+
+def api_read_figures(load: Load | None = None) -> dict:
+    """One run: requests/s of hello, overview and lifetime stats, their ratios and error counts."""
+    load = load or Load()
+    with tempfile.TemporaryDirectory(prefix="dumpus-bench-api-") as tmp:
+        stack = LocalStack(Path(tmp), extra_env={"RATE_LIMIT_READ": READ_LIMIT})
+        package_id, upn = prepared_package(stack)
+        stack.start_broker()
+        try:
+            return _measure(stack, package_id, upn, load)
+        finally:
+            stack.stop()
+
+
+def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
+    broker = (stack.processes["broker"].pid,) if "broker" in stack.processes else ()
+    with gunicorn(stack, "hello", "/hello", HELLO_APP) as (url, pid):
+        hello = load_route(url + "/hello", {}, load, Server(pid, broker))
+    auth = {"Authorization": f"Bearer {upn}"}
+    base = f"/api/data/{package_id}"
+    with gunicorn(stack, "api", "/health") as (url, pid):
+        overview = load_route(f"{url}{base}/overview", auth, load, Server(pid, broker))
+        stats = load_route(f"{url}{base}/stats/lifetime", auth, load, Server(pid, broker))
+    routes = {"hello": hello, "overview": overview, "stats_lifetime": stats}
+    return {
+        "tool": "wrk" if load_generator() is run_wrk else "python-asyncio",
+        "connections": load.connections,
+        "seconds": load.seconds,
+        "rate_limit_read": READ_LIMIT,
+        "rps": {name: r["rps"] for name, r in routes.items()},
+        "ratio_overview": round(overview["rps"] / hello["rps"], 2),
+        "ratio_stats": round(stats["rps"] / hello["rps"], 2),
+        "server_us_per_request": {n: r["server_us_per_request"] for n, r in routes.items()},
+        "workers_balance": {name: r["workers_balance"] for name, r in routes.items()},
+        "others_share": {name: r["others_share"] for name, r in routes.items()},
+        "errors": sum(r["non200"] + r["errors"] for r in routes.values()),
+    }
+
+
+def report(figures: dict) -> str:
+    """The figures as a few readable lines."""
+    rps, cpu, others = figures["rps"], figures["server_us_per_request"], figures["others_share"]
+    shares = figures["workers_balance"]
+    ratios = {"hello": "", "overview": "ratio", "stats_lifetime": "ratio"}
+    lines = [
+        f"API reads ({figures['tool']}, {figures['connections']} keep-alive connections, "
+        f"{figures['seconds']:g} s per route; rate limiting ON, counted in Redis, at "
+        f"{figures['rate_limit_read']} so never reached)"
+    ]
+    for name in rps:
+        ratio = f"ratio {rps[name] / rps['hello']:.2f}" if ratios[name] else " " * 10
+        lines.append(
+            f"  {name:<15} {rps[name]:>6} req/s  {ratio}  server CPU {cpu[name]:>4} us/request"
+            f"  workers balance {shares[name]:.2f}  other processes {others[name]:.0%}"
+        )
+    lines.append(f"  errors (non-200 or socket): {figures['errors']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--connections C]`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.api_reads", description=__doc__)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=Load.seconds)
+    parser.add_argument("--connections", type=int, default=Load.connections)
+    parser.add_argument("--json", action="store_true", help="one JSON line per run")
+    args = parser.parse_args(argv)
+    if load_generator() is not run_wrk:
+        print("wrk not found (apt-get install wrk): using the slower Python load generator, "
+              "which shares the cores with the server", file=sys.stderr)  # fmt: skip
+    load = Load(seconds=args.seconds, connections=args.connections)
+    failed = False
+    for _ in range(args.runs):
+        figures = api_read_figures(load)
+        print(json.dumps(figures) if args.json else report(figures), flush=True)
+        failed |= figures["errors"] > 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The Dumpus app's data file: the parse result as the SQLite database the app opens.
+
+Tables, column names (misspellings included) and declared types are the app's contract; values
+come from the same aggregates as the statistics views, so every figure the app computes from the
+file equals the one our views give for the same period. Pure: the analysis in, SQLite files out
+(at paths the caller gives).
+"""
+
+import sqlite3
+from collections.abc import Iterable
+from itertools import chain, islice
+
+import orjson
+
+from parsers.views.app_rows import (
+    DayNames,
+    activity_rows,
+    channel_rows,
+    dm_rows,
+    guild_rows,
+    package_row,
+    payment_rows,
+    session_rows,
+    voice_rows,
+)
+from parsers.aggregate.entities import Entities, resolve_message_channels
+from parsers.aggregate.package_data import PackageData
+
+SCHEMA = """
+CREATE TABLE activity (event_name TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER,
+    occurence_count INTEGER NOT NULL, associated_user_id TEXT, associated_channel_id TEXT,
+    associated_guild_id TEXT, extra_field_1 TEXT, extra_field_2 TEXT);
+CREATE TABLE dm_channels_data (channel_id TEXT NOT NULL, dm_user_id TEXT NOT NULL,
+    user_name TEXT NOT NULL, display_name TEXT, user_avatar_url TEXT,
+    total_message_count INTEGER NOT NULL, total_voice_channel_duration INTEGER NOT NULL,
+    sentiment_score REAL NOT NULL, PRIMARY KEY (channel_id));
+CREATE TABLE guild_channels_data (channel_id TEXT NOT NULL, channel_name TEXT NOT NULL,
+    guild_id TEXT NOT NULL, total_message_count INTEGER NOT NULL,
+    total_voice_channel_duration INTEGER NOT NULL, PRIMARY KEY (channel_id));
+CREATE TABLE guilds (guild_id TEXT NOT NULL, guild_name TEXT NOT NULL,
+    total_message_count INTEGER NOT NULL, PRIMARY KEY (guild_id));
+CREATE TABLE payments (payment_id TEXT NOT NULL, payment_date TEXT NOT NULL,
+    payment_amount INTEGER NOT NULL, payment_currency TEXT NOT NULL,
+    payment_description TEXT NOT NULL, PRIMARY KEY (payment_id));
+CREATE TABLE voice_sessions (channel_id TEXT NOT NULL, guild_id TEXT,
+    duration_mins INTEGER NOT NULL, started_date TEXT NOT NULL, ended_date TEXT NOT NULL,
+    PRIMARY KEY (channel_id, started_date));
+CREATE TABLE sessions (started_date TEXT NOT NULL, ended_date TEXT NOT NULL,
+    duration_mins INTEGER NOT NULL, device_os TEXT NOT NULL);
+CREATE TABLE package_data (package_id TEXT NOT NULL, package_version TEXT NOT NULL,
+    package_owner_id TEXT NOT NULL, package_owner_name TEXT NOT NULL,
+    package_owner_display_name TEXT, package_owner_avatar_url TEXT,
+    package_is_partial BOOLEAN NOT NULL DEFAULT 0);
+"""
+# Made after the inserts. `activity` has neither the app's server's primary key (its nullable
+# columns never made it unique) nor its two indexes: they tripled the file, which the app keeps
+# whole in the browser's local storage, and a scan takes milliseconds at the sizes that fit there.
+INDEXES = """
+CREATE INDEX idx_sessions_started_date ON sessions(started_date);
+CREATE INDEX idx_voice_sessions_started_date ON voice_sessions(started_date);
+CREATE INDEX idx_dm_channels_dm_user_id ON dm_channels_data(dm_user_id);
+CREATE INDEX idx_guild_channels_guild_id ON guild_channels_data(guild_id);
+"""
+# The build file: no journal (it is thrown away on any failure), a bounded page cache, and
+# SQLite's temporary tables and sorts in memory, never in a file outside the caller's folder.
+PRAGMAS = ("journal_mode = OFF", "synchronous = OFF", "temp_store = MEMORY", "cache_size = -2048")
+BATCH_ROWS = 20_000
+# `message_sent` rows are made by SQLite from the message hours as JSON, per server (`""` for
+# none), per channel, per hour since the epoch: one statement per batch of thousands of rows, the
+# GIL released while it runs.
+MESSAGES = """
+INSERT INTO activity
+SELECT 'message_sent', date(hour.key * 3600, 'unixepoch'), (hour.key % 24 + 24) % 24, hour.value,
+       NULL, channel.key, nullif(server.key, ''), NULL, NULL
+FROM json_each(?) AS server, json_each(server.value) AS channel, json_each(channel.value) AS hour
+WHERE hour.value > 0
+"""
+
+
+class MissingOwner(Exception):
+    """The package names no owner (no user.json, or one without an id): the app needs one."""
+
+    code = "MISSING_USER_DATA"
+
+
+class AppDatabaseWriter:
+    """Writes the app's SQLite file to `path`, VACUUMed, in two steps.
+
+    `add_messages` writes the `message_sent` rows as soon as the messages are read
+    (`analyze_package` calls it while another process still reads the activity), `finish` the
+    rest once the package is resolved. The file is built in `build_path` first, so memory stays
+    bounded by SQLite's page cache whatever the package's size. Both paths must be absent or
+    empty files; the caller owns (and removes) them.
+    """
+
+    def __init__(self, path, build_path) -> None:
+        self.path = path
+        self.build_path = build_path
+        self._db: sqlite3.Connection | None = None
+
+    def add_messages(self, data: PackageData) -> None:
+        """Open the build file and write the message rows (nothing without an owner)."""
+        if data.account.owner is None or self._db is not None:
+            return
+        resolve_message_channels(data)  # as the entities will: the same servers
+        guild_of = {}
+        for channel_id in data.message_hours:
+            meta = data.channels[channel_id]
+            if meta.kind == "guild" and meta.guild_id is not None:
+                guild_of[channel_id] = meta.guild_id
+        # finish() may run in another thread, after this one is done with the connection
+        self._db = sqlite3.connect(self.build_path, isolation_level=None, check_same_thread=False)
+        for pragma in PRAGMAS:
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.executescript(SCHEMA)
+        self._db.execute("BEGIN")
+        insert_messages(self._db, data.message_hours, guild_of)
+
+    def finish(self, data: PackageData, entities: Entities) -> None:
+        """Write everything else, then the VACUUMed file; MissingOwner without an owner."""
+        owner = data.account.owner
+        if owner is None:
+            raise MissingOwner("the package names no owner")
+        self.add_messages(data)
+        db = self._db
+        try:
+            for shape, rows in activity_rows(data, DayNames()):
+                insert(db, "activity", rows, shape)
+            insert(db, "dm_channels_data", dm_rows(entities))
+            insert(db, "guild_channels_data", channel_rows(entities))
+            insert(db, "guilds", guild_rows(entities))
+            insert(db, "payments", payment_rows(data))
+            insert(db, "voice_sessions", voice_rows(data))
+            insert(db, "sessions", session_rows(data))
+            insert(db, "package_data", [package_row(data, owner)])
+            db.execute("COMMIT")
+            db.executescript(INDEXES)
+            db.execute("VACUUM INTO ?", (str(self.path),))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the build file (nothing to do when it was never opened)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def insert_messages(db: sqlite3.Connection, message_hours: dict, guild_of: dict) -> None:
+    """`message_sent` rows, a few thousand channel-hours per statement."""
+    batch: dict[str, dict] = {}
+    size = 0
+    for channel_id, hours in message_hours.items():
+        batch.setdefault(guild_of.get(channel_id, ""), {})[channel_id] = hours
+        size += len(hours)
+        if size >= BATCH_ROWS:
+            db.execute(MESSAGES, (orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS),))
+            batch, size = {}, 0
+    if batch:
+        db.execute(MESSAGES, (orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS),))
+
+
+def insert(db: sqlite3.Connection, table: str, rows: Iterable[tuple], shape: str = "") -> None:
+    """Insert rows passed as JSON arrays, a batch per statement (few Python calls per row).
+
+    `shape` is the SELECT list: constants as they are, a `?` for each value of a row (default:
+    every column a value).
+    """
+    rows = iter(rows)
+    while batch := list(islice(rows, BATCH_ROWS)):
+        pieces = (shape or ", ".join("?" * len(batch[0]))).split("?")
+        values = [f"json_extract(value, '$[{i}]')" for i in range(len(pieces) - 1)]
+        columns = "".join(chain.from_iterable(zip(pieces, [*values, ""], strict=True)))
+        sql = f"INSERT INTO {table} SELECT {columns} FROM json_each(?)"
+        db.execute(sql, (orjson.dumps(batch),))
