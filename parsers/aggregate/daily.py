@@ -77,7 +77,14 @@ def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
 
 
 def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
-    """The sum of several channels' daily messages (a server's, a person's, the package's)."""
+    """The sum of several channels' daily messages (a server's, a person's, the package's).
+
+    The sum of one is that one (DailyMessages is never changed once made): most DM groups and
+    many servers hold a single channel.
+    """
+    dailies = list(dailies)
+    if len(dailies) == 1:
+        return dailies[0]
     per_day: dict[int, int] = {}
     hours_by_band, weekdays_by_band = [0] * (24 * BANDS), [0] * (7 * BANDS)
     for daily in dailies:

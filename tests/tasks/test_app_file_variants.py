@@ -1,4 +1,4 @@
-"""The Dumpus app's data file of every package variant, through the worker's code path: stored
+"""The Dumpus app's data file of every package variant and shape, through the worker's code path: stored
 encrypted, decrypted and opened exactly as the app does, its schema checked column by column,
 and the app's own queries compared with the generator's counts and with our JSON routes."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_variants import VARIANTS
+from test_variants import PACKAGES
 
 from api import create_app
 from parsers.views.app_rows import DAILY_COUNTERS
@@ -67,7 +67,7 @@ def processed(tmp_path_factory):
     def process(name: str) -> tuple:
         if name not in done:
             root = tmp_path_factory.mktemp(f"app-{name}")
-            truth = generate_package(root / "package.zip", VARIANTS[name])
+            truth = generate_package(root / "package.zip", PACKAGES[name])
             settings = Settings(data_dir=root / "data", secret_key="app-file-variants")
             store = open_store(settings)
             link = random_discord_link()
@@ -83,7 +83,7 @@ def processed(tmp_path_factory):
         store.close()
 
 
-@pytest.fixture(params=[name for name in VARIANTS if name not in NO_OWNER], scope="module")
+@pytest.fixture(params=[name for name in PACKAGES if name not in NO_OWNER], scope="module")
 def opened(request, processed):
     """(name, truth, db, JSON getter, package id) of a variant, its file opened as the app does."""
     truth, parsed, store, client = processed(request.param)
@@ -244,9 +244,8 @@ def test_the_apps_top_lists_equal_ours(opened, period):
     s, e = stats["start"], stats["end"]
 
     def ours(kind: str, key: str, keep=lambda entry: True) -> dict[str, int]:
-        page = served(f"/top/{kind}/{period}?limit=100")
-        assert page["total"] <= 100
-        return {x[key]: x["messages"] for x in page["entries"] if x["messages"] and keep(x)}
+        entries = every_entry(served, f"/top/{kind}/{period}")
+        return {x[key]: x["messages"] for x in entries if x["messages"] and keep(x)}
 
     assert app.top_dms(db, s, e) == ours("dms", "user_id")
     assert app.top_guilds(db, s, e) == ours("guilds", "guild_id")
@@ -276,6 +275,17 @@ def test_each_dm_server_and_channel_page_equals_ours(opened):
         assert (app.messages(db, channel["start"], channel["end"], where) or 0) == (
             channel["messages"]["total"]
         )
+
+
+def every_entry(served, route: str) -> list[dict]:
+    """Every entry of a top list, page by page (100 per page)."""
+    entries: list[dict] = []
+    while True:
+        page = served(f"{route}?limit=100&offset={len(entries)}")
+        entries += page["entries"]
+        if not page["entries"] or len(entries) >= page["total"]:
+            assert len(entries) == page["total"]
+            return entries
 
 
 def _epochs(period: dict) -> tuple[int, int]:
