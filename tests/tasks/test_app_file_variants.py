@@ -1,6 +1,6 @@
-"""The Dumpus app's data file of every package variant and shape, through the worker's code path: stored
-encrypted, decrypted and opened exactly as the app does, its schema checked column by column,
-and the app's own queries compared with the generator's counts and with our JSON routes."""
+"""The Dumpus app's data file of every package variant and shape, through the worker's code path:
+stored encrypted, decrypted and opened exactly as the app does, its schema checked column by
+column, and the app's own queries compared with the generator's counts and with our JSON routes."""
 
 from __future__ import annotations
 
