@@ -56,6 +56,41 @@ def parse_instant(value: object) -> float | None:
     return None
 
 
+_HOUR_PREFIX = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d)")
+
+
+def hour_start(prefix: str) -> int | None:
+    """UTC seconds at the start of the hour "YYYY-MM-DD HH" (or with T); None when unusable.
+
+    What parse_instant gives for that hour's first second, and remembered as parse_instant
+    remembers it, without parsing a whole instant: a package with years of history has tens of
+    thousands of distinct hours.
+    """
+    start = HOUR_STARTS.get(prefix)
+    if start is not None:
+        return start
+    match = _HOUR_PREFIX.fullmatch(prefix)
+    if match is None:
+        return None
+    key = prefix[:10]
+    day = _DAY_NUMBERS.get(key)
+    if day is None:
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None
+        if len(_DAY_NUMBERS) >= MAX_CACHED_DAYS:
+            _DAY_NUMBERS.clear()
+        _DAY_NUMBERS[key] = day
+    hour = int(match[4])
+    if hour > 23 or day * 86400 < MIN_SECONDS:
+        return None
+    if len(HOUR_STARTS) >= MAX_CACHED_HOURS:
+        HOUR_STARTS.clear()
+    start = HOUR_STARTS[prefix] = day * 86400 + hour * 3600
+    return start
+
+
 def _cached(text: str) -> float | None:
     # The common shapes, in an hour already seen: no regex, no date arithmetic.
     start = HOUR_STARTS.get(text[:13])

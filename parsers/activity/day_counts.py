@@ -22,7 +22,7 @@ from parsers.activity.raw_fields import (
     usual_end,
 )
 from parsers.activity.rules import INSTANT, Rule, Rulebook, SourceTally, fold, widen_bounds
-from parsers.instants import parse_instant
+from parsers.instants import hour_start, parse_instant
 
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
 _MAX_VALUES = 100_000  # cap on the cache of field values read (ids and names repeat)
@@ -158,8 +158,8 @@ class DayCounts:
         """The hour number of a YYYY-MM-DDTHH prefix (None if unusable), cached."""
         seconds = None
         if prefix.isascii() and len(prefix) == 13:
-            seconds = parse_instant(prefix.decode() + ":00:00Z")
-        hour = None if seconds is None else int(seconds) // 3600
+            seconds = hour_start(prefix.decode())
+        hour = None if seconds is None else seconds // 3600
         if len(self.hour_numbers) < _MAX_HOUR_NUMBERS:
             self.hour_numbers[prefix] = hour
         return hour

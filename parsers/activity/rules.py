@@ -262,12 +262,3 @@ def widen_bounds(bounds: dict, key, value) -> None:
         pair[0] = value
     elif value > pair[1]:
         pair[1] = value
-
-
-def __getattr__(name: str):
-    """read_activity, the exact reader, now lives in exact.py (kept here for older imports)."""
-    if name == "read_activity":
-        from parsers.activity.exact import read_activity  # here: exact.py imports this module
-
-        return read_activity
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

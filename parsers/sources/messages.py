@@ -11,7 +11,7 @@ from operator import itemgetter
 
 import orjson
 
-from parsers.instants import HOUR_STARTS, parse_instant
+from parsers.instants import HOUR_STARTS, hour_start, parse_instant
 from parsers.streams import Skipped, iter_lines
 
 _SEPARATORS = " \t\r\n,[]"
@@ -20,12 +20,15 @@ _TENTH = itemgetter(10)
 # Cap on a package's hour numbers: past it, new hours are counted one message at a time.
 MAX_HOUR_NUMBERS = 250_000
 _SURROGATE = re.compile("[\udc80-\udcff]")
+# A "YYYY-MM-DD HH:MM:SS" stamp whose minutes and seconds parse_instant accepts (its date and
+# hour are checked by hour_start).
+_PLAIN_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:[0-5]\d:(?:[0-5]\d|60)")
 
 
 class MessageSink:
     """Counts the messages of one channel per UTC hour (hours since the epoch).
 
-    hour_numbers maps "YYYY-MM-DD HH" prefixes validated by parse_instant to their hour numbers;
+    hour_numbers maps "YYYY-MM-DD HH" prefixes validated as parse_instant would to their numbers;
     the sinks of one package share it (the reader makes one per package), and entries are never
     removed while a sink holds counts under them.
     """
@@ -114,10 +117,12 @@ class MessageSink:
             for message in messages:
                 self.add_object(message)
             return
-        fresh = _fresh_hours(set(map(_HOUR_PREFIX, stamps)), self.hour_numbers)
+        fresh = set(map(_HOUR_PREFIX, stamps)).difference(self.hour_numbers)
+        if fresh:
+            fresh = _learn_hours(fresh, stamps, self.hour_numbers)
         if fresh:
             for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
-                self.add(stamp)  # the first time an hour is seen: exactly, in order
+                self.add(stamp)  # an hour not learnt: exactly, in order
             stamps = [stamp for stamp in stamps if stamp[:13] not in fresh]
             if not stamps:
                 return
@@ -137,11 +142,21 @@ class MessageSink:
         self.counts.update(hours)  # a plain dict update when counts is still empty
 
 
-def _fresh_hours(prefixes: set[str], hour_numbers: dict[str, int]) -> set[str]:
-    """The hour prefixes without a number yet (the others that parse_instant validated get one)."""
-    new = prefixes.difference(hour_numbers)  # C-level: checks each prefix in the dict
+def _learn_hours(new: set[str], stamps: list[str], hour_numbers: dict[str, int]) -> set[str]:
+    """Number the new hour prefixes that can be counted in bulk; return the others.
+
+    A new hour is numbered when each of its stamps here is one parse_instant accepts (then
+    counting them one by one would have numbered it at the first and counted them all), or
+    when parse_instant already knows it (HOUR_STARTS: then add() counts any stamp of it).
+    Any other hour's stamps are counted one by one, in order, as add() does.
+    """
+    doubtful = {
+        stamp[:13] for stamp in stamps if stamp[:13] in new and not _PLAIN_STAMP.fullmatch(stamp)
+    }
     for prefix in new:
         start = HOUR_STARTS.get(prefix)
+        if start is None and prefix not in doubtful:
+            start = hour_start(prefix)
         if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
             hour_numbers[prefix] = start // 3600
     return new.difference(hour_numbers)

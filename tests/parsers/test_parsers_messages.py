@@ -3,6 +3,9 @@
 import io
 from collections import Counter
 
+import pytest
+
+from parsers.instants import fresh_caches
 from parsers.sources.messages import MessageSink, read_messages_csv, read_messages_json
 from parsers.streams import Skipped
 from tests.parsers.zipbuild import DM, GENERAL, analyze, package
@@ -139,3 +142,34 @@ def test_csv_overlong_line_is_dropped_without_holding_it():
     assert sum(counts.values()) == 1
     assert skipped == {"too_long": 1}
     assert sink.records == 2
+
+
+def sink_state(sink: MessageSink) -> tuple:
+    """What a sink has counted, once finished."""
+    sink.finish()
+    return dict(sink.counts), sink.records, sink.skipped.as_dict(), sink.first, sink.last
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        # a new hour whose first stamp is not an instant: skipped, the later ones counted
+        ["2024-03-01 10:61:00", "2024-03-01 10:15:00", "2024-03-01 10:77:00"],
+        # every stamp of the new hour fine: counted in bulk
+        ["2024-03-01 11:00:00", "2024-03-01 11:59:60", "2023-12-31 23:59:59"],
+        # an impossible date, an hour 24, a date before Discord
+        ["2024-02-30 10:00:00", "2024-03-01 24:00:00", "2014-01-01 10:00:00"],
+        # digits that are not ASCII in the minutes
+        ["2024-03-01 12:\u0665\u0660:00", "2024-03-01 12:10:00"],
+    ],
+)
+def test_counting_in_bulk_equals_counting_one_by_one(stamps):
+    with fresh_caches():
+        one_by_one = MessageSink(Counter(), Skipped())
+        for stamp in stamps:
+            one_by_one.add_object({"Timestamp": stamp})
+        expected = sink_state(one_by_one)
+    with fresh_caches():
+        bulk = MessageSink(Counter(), Skipped())
+        bulk.add_objects([{"Timestamp": stamp} for stamp in stamps])
+        assert sink_state(bulk) == expected
