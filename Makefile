@@ -37,11 +37,12 @@ bench: venv  ## speed and memory figures (not a test); CASE=name runs one (bench
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache build
+	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache .mypy_cache build
 	find parsers -name '*.so' -delete

@@ -44,6 +44,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         supports_credentials=False,
     )
     app.before_request(_answer_preflight)
+    # Flask's documented way to wrap the app in WSGI middleware; mypy sees a method replaced
     app.wsgi_app = MergedSlashes(app.wsgi_app, APP_PREFIX)  # type: ignore[method-assign]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from api.jsonio import json_response
 
@@ -10,13 +11,13 @@ bp = Blueprint("docs", __name__)
 
 
 @bp.get("/docs")
-def swagger_ui() -> Response:
+def swagger_ui() -> BaseResponse:
     """302 to the Swagger UI of the OpenAPI document."""
     return redirect(url_for("swagger.swagger"))
 
 
 @bp.get("/redoc")
-def redoc() -> Response:
+def redoc() -> BaseResponse:
     """302 to the ReDoc page of the OpenAPI document."""
     return redirect(url_for("redoc.redoc"))
 
@@ -24,4 +25,5 @@ def redoc() -> Response:
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """200 the OpenAPI document (the same as `/openapi/openapi.json`)."""
+    # current_app is typed as Flask; here it is flask-openapi3's OpenAPI app, which has api_doc
     return json_response(current_app.api_doc)  # type: ignore[attr-defined]

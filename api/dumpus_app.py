@@ -46,8 +46,14 @@ bp = APIBlueprint(
 
 @bp.post(
     PREFIX,
-    responses={200: AppProcessResponse, 202: AppProcessResponse, 400: AppProcessResponse}
-    | {413: ErrorResponse, 429: AppProcessRetryLater, 503: AppProcessRetryLater},
+    responses={
+        200: AppProcessResponse,
+        202: AppProcessResponse,
+        400: AppProcessResponse,
+        413: ErrorResponse,
+        429: AppProcessRetryLater,
+        503: AppProcessRetryLater,
+    },
 )
 def app_submit(body: ProcessBody) -> Response:
     """Submit a package link, as the app does.
@@ -141,7 +147,7 @@ def _view(record: PackageRecord, key: PackageKey, name: str) -> dict | None:
 
 @bp.delete(
     f"{PREFIX}/<package_id>",
-    responses={200: AppDeleteResponse, 401: AppDeleteResponse, 404: AppDeleteResponse} | LIMITED,
+    responses={200: AppDeleteResponse, 401: AppDeleteResponse, 404: AppDeleteResponse, **LIMITED},
     security=BEARER_SECURITY,
 )
 def app_delete(path: AppPackagePath) -> Response:

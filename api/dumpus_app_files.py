@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from flask import Response, request, url_for
 from flask_openapi3 import APIBlueprint
+from flask_openapi3.types import ResponseDict
 from werkzeug.wsgi import wrap_file
 
 from api.auth import BEARER_SECURITY, bearer_token
@@ -34,8 +35,8 @@ from storage.crypto import owns_package
 PREFIX = f"{APP_PREFIX}/process"
 CHUNK_BYTES = 256 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
-LIMITED = {429: RateLimitedResponse}
-_FILE_ERRORS = {401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, **LIMITED}
+LIMITED: ResponseDict = {429: RateLimitedResponse}
+_FILE_ERRORS: ResponseDict = {401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, **LIMITED}
 
 
 def app_owner(package_id: str) -> str | None:
@@ -109,11 +110,11 @@ def app_download(path: SignedDownloadPath) -> Response:
     current = record is not None and record.status == Status.PROCESSED
     app_file = store.app_files.get(path.package_id, path.generation) if current else None
     stream = None
-    if app_file is not None and record.generation == path.generation:  # type: ignore[union-attr]
+    if record is not None and app_file is not None and record.generation == path.generation:
         stream = store.app_files.open(path.package_id, path.generation)
-    if stream is None:
+    if stream is None or app_file is None:  # (no stream without an app file)
         raise unknown_package()
-    headers = {**NO_STORE, "Content-Length": str(app_file.size)}  # type: ignore[union-attr]
+    headers = {**NO_STORE, "Content-Length": str(app_file.size)}
     body = wrap_file(request.environ, stream, CHUNK_BYTES)
     return Response(
         body, mimetype="application/octet-stream", headers=headers, direct_passthrough=True
@@ -147,15 +148,23 @@ def _chunks(stream) -> Iterator[bytes]:
 
 def register(bp: APIBlueprint) -> None:
     """Declare the file routes on the app's blueprint."""
-    bearer = {"security": BEARER_SECURITY}
     bp.get(
-        f"{PREFIX}/<package_id>/blob", responses={200: AppBlobResponse, **_FILE_ERRORS}, **bearer
+        f"{PREFIX}/<package_id>/blob",
+        responses={200: AppBlobResponse, **_FILE_ERRORS},
+        security=BEARER_SECURITY,
     )(app_blob)
     bp.get(
         f"{DOWNLOAD_PREFIX}/<package_id>/<generation>/<expires>/<signature>",
-        responses={200: dict(OCTET_STREAM), 400: ErrorResponse, 403: ErrorResponse}
-        | {404: ErrorResponse, **LIMITED},
+        responses={
+            200: dict(OCTET_STREAM),
+            400: ErrorResponse,
+            403: ErrorResponse,
+            404: ErrorResponse,
+            **LIMITED,
+        },
     )(app_download)
     bp.get(
-        f"{PREFIX}/<package_id>/data", responses={200: dict(OCTET_STREAM), **_FILE_ERRORS}, **bearer
+        f"{PREFIX}/<package_id>/data",
+        responses={200: dict(OCTET_STREAM), **_FILE_ERRORS},
+        security=BEARER_SECURITY,
     )(app_data)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import RETRY_AFTER_HEADER, UserId
+from api.schemas import RETRY_AFTER_HEADER, OpenAPIConfigDict, UserId
 
 AppErrorCode = Literal[
     "UNKNOWN_PACKAGE_ID",
@@ -46,7 +46,7 @@ class AppProcessResponse(BaseModel):
 class AppProcessRetryLater(AppProcessResponse):
     """Refused for now (429, 503): `errorMessageCode` UNKNOWN_ERROR, see `Retry-After`."""
 
-    model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
+    model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
 
 class AppQueuePosition(BaseModel):

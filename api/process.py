@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
 from werkzeug.routing import PathConverter
 
 from api.auth import BEARER_SECURITY, require_owner
@@ -41,9 +42,9 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="process", description="Submit a package, follow it, delete it")],
     abp_responses={400: ErrorResponse},
 )
-_SUBMIT_RESPONSES = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
+_SUBMIT_RESPONSES: ResponseDict = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
 _SUBMIT_RESPONSES.update({429: ProcessRetryLater, 503: ProcessRetryLater})
-_OWNER_RESPONSES = {401: ErrorResponse, 404: ErrorResponse, 429: RateLimitedResponse}
+_OWNER_RESPONSES: ResponseDict = {401: ErrorResponse, 404: ErrorResponse, 429: RateLimitedResponse}
 
 
 class LinkConverter(PathConverter):
@@ -71,6 +72,7 @@ def submit_link(link: str) -> Response:
     except InvalidLink:
         return process_refusal(400, INVALID_LINK)
     package_id, store = parsed.package_id, get_store()
+    assert store.links is not None  # open_store always sets it (storage.base.Store)
     sealed = store.links.seal(package_id, parsed.url)
     outcome = store.packages.enqueue(package_id, sealed, now())
     if outcome == EnqueueOutcome.EXISTING:

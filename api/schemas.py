@@ -41,13 +41,13 @@ def coded(code: str, message: str) -> WrapValidator:
     return WrapValidator(check)
 
 
-def _snowflake(code: str, what: str, pattern: str = SNOWFLAKE_PATTERN) -> Any:
-    return Annotated[
-        str,
+def _snowflake(code: str, what: str, pattern: str = SNOWFLAKE_PATTERN) -> tuple[Any, ...]:
+    """The Annotated metadata of a snowflake path field (`Annotated[str, *_snowflake(...)]`)."""
+    return (
         StringConstraints(pattern=pattern),
         coded(code, f"no such {what} in this package"),
         Field(description=f"The {what} id (a Discord snowflake)"),
-    ]
+    )
 
 
 PackageId = Annotated[
@@ -65,10 +65,10 @@ TopType = Annotated[
     Literal["dms", "guilds", "channels"],
     coded("INVALID_TYPE", "type must be one of dms, guilds, channels"),
 ]
-GuildId = _snowflake("UNKNOWN_GUILD", "server", GUILD_ID_PATTERN)
-DmUserId = _snowflake("UNKNOWN_DM", "DM person (user id or DM channel id)")
-ChannelId = _snowflake("UNKNOWN_CHANNEL", "channel")
-UserId = _snowflake("UNKNOWN_USER", "user")
+GuildId = Annotated[str, *_snowflake("UNKNOWN_GUILD", "server", GUILD_ID_PATTERN)]
+DmUserId = Annotated[str, *_snowflake("UNKNOWN_DM", "DM person (user id or DM channel id)")]
+ChannelId = Annotated[str, *_snowflake("UNKNOWN_CHANNEL", "channel")]
+UserId = Annotated[str, *_snowflake("UNKNOWN_USER", "user")]
 
 
 # -- requests -------------------------------------------------------------------------------------
@@ -145,6 +145,12 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class OpenAPIConfigDict(ConfigDict, total=False):
+    """pydantic's model config plus the key flask-openapi3 reads for a response's doc."""
+
+    openapi_extra: dict[str, Any]
+
+
 RETRY_AFTER_HEADER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again",
@@ -157,7 +163,7 @@ RETRY_AFTER_HEADER = {
 class RateLimitedResponse(ErrorResponse):
     """429 `RATE_LIMITED`: this client address used its budget; see `Retry-After`."""
 
-    model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
+    model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
 
 class ProcessResponse(BaseModel):
@@ -169,7 +175,7 @@ class ProcessResponse(BaseModel):
 class ProcessRetryLater(ProcessResponse):
     """A refusal to retry later (429 RATE_LIMITED, 503 BROKER_UNAVAILABLE): see `Retry-After`."""
 
-    model_config = ConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
+    model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
 
 class Progress(BaseModel):

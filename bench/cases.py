@@ -12,12 +12,23 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from samples import SampleSpec, generate_package
 
 CACHE = Path(__file__).resolve().parent / "cache"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-MEDIUM = {"layout": "D", "messages": 150_000, "events": 300_000}
+
+
+class Shape(TypedDict):
+    """The SampleSpec fields the medium-based cases share."""
+
+    layout: str
+    messages: int
+    events: int
+
+
+MEDIUM: Shape = {"layout": "D", "messages": 150_000, "events": 300_000}
 ALL_FALLBACKS = frozenset({"modeling", "reporting", "tns"})
 
 

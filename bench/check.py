@@ -21,7 +21,10 @@ def read_views(data_dir: Path, link: str) -> dict[str, dict | None]:
     try:
         parsed = parse_package_link(link)
         key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
-        generation = store.packages.get(parsed.package_id).generation
+        record = store.packages.get(parsed.package_id)
+        if record is None:
+            raise LookupError(f"package {parsed.package_id} is not in the store under {data_dir}")
+        generation = record.generation
         found = {}
         for name in VIEWS:
             blob = store.statistics.get(parsed.package_id, generation, key.view_id(name))
@@ -50,13 +53,14 @@ def check_about(about: dict, truth: dict) -> list[str]:
 
 def check_views(views: dict[str, dict | None], truth: dict) -> list[str]:
     """Every figure the views hold that the generator counted, compared; empty when all agree."""
-    missing = [name for name, view in views.items() if view is None]
+    present = {name: view for name, view in views.items() if view is not None}
+    missing = [name for name in views if name not in present]
     if missing:
         return [f"views missing: {', '.join(missing)}"]
-    overview, stats = views["overview"], views["stats:lifetime"]
-    channels = views["top:channels:lifetime"]["entries"]
+    overview, stats = present["overview"], present["stats:lifetime"]
+    channels = present["top:channels:lifetime"]["entries"]
     voice = {e["channel_id"]: e["voice_minutes"] for e in channels if e["voice_minutes"]}
-    problems = check_about(views["about"], truth)
+    problems = check_about(present["about"], truth)
     problems += _differ(
         {
             "events": ({k: stats["events"].get(k, 0) for k in truth["events"]}, truth["events"]),

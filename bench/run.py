@@ -91,6 +91,7 @@ def process_in_child(path: Path, data_dir: Path, link: str) -> tuple[float, int,
     child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
     sampler = TreeMemorySampler(child.pid)
     sampler.start()
+    assert child.stdout is not None  # stdout=PIPE just above
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started

@@ -60,7 +60,7 @@ class PackageReader:
 
     def _tasks(self) -> list:
         found = self.found
-        tasks = []
+        tasks: list[tuple] = []
 
         def add(info, task, argument=None) -> None:
             if info is not None:

@@ -4,6 +4,7 @@ import io
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import IO
 
 READ_BUFFER = 1024 * 1024
 
@@ -56,14 +57,14 @@ class Skipped:
 class _CountingRaw(io.RawIOBase):
     """A raw stream over a zip member that reports inflated bytes to the progress."""
 
-    def __init__(self, member: io.BufferedIOBase, progress: Progress) -> None:
+    def __init__(self, member: IO[bytes], progress: Progress) -> None:
         self._member = member
         self._progress = progress
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         data = self._member.read(len(buffer))
         count = len(data)
         buffer[:count] = data

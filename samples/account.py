@@ -104,7 +104,9 @@ def payments(
     rng: random.Random, layout: str, end: date
 ) -> tuple[list[dict[str, Any]], Counter, Counter]:
     """Payment records plus successful totals per real currency and per virtual currency."""
-    records, real, virtual = [], Counter(), Counter()
+    records: list[dict[str, Any]] = []
+    real: Counter[str] = Counter()
+    virtual: Counter[str] = Counter()
     for index, (amount, currency, status) in enumerate(PAYMENTS):
         when = (
             f"{end.year - 1}-{index % 12 + 1:02d}-{rng.randrange(1, 28):02d}T12:00:00.000000+00:00"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Set as AbstractSet
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import IO
 
 from samples import events as ev
 from samples.package_zip import PackageZip
@@ -105,7 +107,7 @@ def plan_folders(options: ActivityOptions) -> list[FolderPlan]:
     events, seed = options.events, options.seed
     pairs = {t for pair in PAIRS.values() for t in pair}
     mandatory = [k for k in ev.COUNTED if k not in pairs and k not in ONLY_IN.values()]
-    mix = ANALYTICS_MIX
+    mix: tuple[tuple[str, float], ...] = ANALYTICS_MIX
     if options.voice_weight is not None:
         mix = tuple((k, options.voice_weight if k == "voice" else w) for k, w in mix)
     plans = [
@@ -113,7 +115,7 @@ def plan_folders(options: ActivityOptions) -> list[FolderPlan]:
             "analytics", events, options.shards, mix, (*mandatory, *PAIRS, "send_message_failure")
         )
     ]
-    wanted = options.fallback_folders
+    wanted: AbstractSet[str] | None = options.fallback_folders
     if wanted is None:
         wanted = {"reporting", *["modeling"] * (seed % 2), *["tns"] * (seed % 3 == 1)}
     for name, default_lines in (
@@ -151,7 +153,9 @@ class ShardWriter:
             f"{folder}/events-{year}-{i:05d}-of-{shards:05d}.json" for i in range(shards)
         ]
         self._quotas = shard_quotas(total, shards)
-        self._index, self._left, self._buf, self._out = -1, 0, [], None
+        self._index, self._left = -1, 0
+        self._buf: list[str] = []
+        self._out: IO[bytes] | None = None
         self._rotate()
 
     def _rotate(self) -> None:
@@ -165,6 +169,7 @@ class ShardWriter:
 
     def _flush(self) -> None:
         if self._buf:
+            assert self._out is not None  # _rotate (in __init__) opened a shard before any line
             self._out.write("".join(self._buf).encode())
             self._buf = []
 

@@ -154,6 +154,7 @@ def _one_day(
             if from_pending:
                 pending.append(kind)
             lines = stream.emit("channel_opened", clients[i], base + times[i] // 1000, False)
+            assert lines is not None  # channel_opened is no pair: emit always has its line
         for line in lines:
             write(line)
         i += len(lines)

@@ -144,7 +144,7 @@ def render_template(
     line = head + EVENT_ID + ",%(extra)s" + inner + "," + STAMP + "," + ",".join(TRACK_AND_DAY)
     sample = len(line % {**SLOTS, "day": "1000"})
     target = rng.randrange(1200, 1480)
-    buckets = []
+    buckets: list[str] = []
     while sample + 20 + len(",".join(buckets)) < target:
         buckets.append(str(rng.randrange(10**5, 10**8)))
     tail = '"experiment_buckets":"' + ",".join(buckets) + '"'

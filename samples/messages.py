@@ -104,7 +104,7 @@ def _channel_times(rng: random.Random, tl: Timeline, chan: Channel, count: int) 
         picked = rng.choices(span, cum_weights=cum, k=count)
     else:
         picked = [rng.choice(span) for _ in range(count)]
-    stamps = []
+    stamps: list[int] = []
     for day, n in Counter(picked).items():
         day_us = tl.day_us(day)
         stamps.extend(day_us + t for t in times_in_day(rng, n, tl.limit_of(day)))

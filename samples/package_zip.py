@@ -44,7 +44,8 @@ class PackageZip:
     def _info(self, name: str) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, self.date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
-        info._compresslevel = COMPRESS_LEVEL  # ZipFile.open(ZipInfo) does not apply its own
+        # ZipFile.open(ZipInfo) does not apply its own level; the field is private (not in typeshed)
+        info._compresslevel = COMPRESS_LEVEL  # type: ignore[attr-defined]
         info.external_attr = 0o644 << 16
         info.create_system = 3
         return info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ def resolve_events(tally: Tally) -> tuple[dict[str, int], dict[str, str]]:
     events, sources = {}, {}
     for event_type in COUNTED:
         for folder in FOLDERS:
-            count = tally.events.get(folder, {}).get(event_type, 0)
+            count = tally.events.get(folder, Counter()).get(event_type, 0)
             if count:
                 events[event_type], sources[event_type] = count, folder
                 break

@@ -157,7 +157,9 @@ def build_world(
     for chan in channels:
         chan.id = str(snowflake(rng, start_ms - rng.randrange(10**10)))
     _weights_and_windows(rng, channels, days)
-    voice = [(str(snowflake(rng, start_ms)), g.id) for g in guilds[:8] for _ in range(2)]
+    voice: list[tuple[str, str | None]] = [
+        (str(snowflake(rng, start_ms)), g.id) for g in guilds[:8] for _ in range(2)
+    ]
     if voice_channels is not None:  # drawn apart, so the rest of the world stays the same
         vrng = random.Random(f"{owner.id}:voice")
         voice = _voice_channels(vrng, voice_channels, guilds, start_ms)

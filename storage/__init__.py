@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from storage.base import EnqueueOutcome, PackageRecord, Status, Store
 from storage.link_vault import LinkVault
@@ -24,7 +24,7 @@ def open_store(settings: Settings) -> Store:
 
         from storage.mongo_backend import MongoStore
 
-        client = pymongo.MongoClient(
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             settings.mongo_url, serverSelectionTimeoutMS=3000, connect=False
         )
         store: Store = MongoStore(client, settings.mongo_db, links)

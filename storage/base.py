@@ -166,6 +166,12 @@ class StatisticsRepository(Protocol):
     def get(self, package_id: str, generation: int, view_id: str) -> bytes | None:
         """One indexed read."""
 
+    def get_current(
+        self, package_id: str, view_id: str
+    ) -> tuple[Status, str | None, int, bytes | None] | None:
+        """The package's status, error code and published generation, and that generation's
+        view (None if it has none); None when there is no such package."""
+
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""
 
@@ -235,10 +241,15 @@ class Store(Protocol):
     every end of a package (publish, fail, fail_stale, delete) shreds that package's keys.
     """
 
-    packages: PackageRepository
-    statistics: StatisticsRepository
-    app_files: AppFileRepository
-    links: LinkVault | None
+    # Read-only in the protocol, so a backend's more precise attribute types still match it.
+    @property
+    def packages(self) -> PackageRepository: ...
+    @property
+    def statistics(self) -> StatisticsRepository: ...
+    @property
+    def app_files(self) -> AppFileRepository: ...
+    @property
+    def links(self) -> LinkVault | None: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

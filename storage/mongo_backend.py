@@ -37,9 +37,13 @@ _FIELDS = (
     "sent_at",
 )
 _CLEARED = dict.fromkeys(("started_at", "finished_at", "heartbeat_at", "claim_token"))
-_NO_BYTES = {"bytes_done": None, "bytes_total": None}
+_NO_BYTES: dict[str, Any] = {"bytes_done": None, "bytes_total": None}
 # Where release and requeue_stale put an active package: QUEUED, place in line and attempts kept.
-_REQUEUED = {"status": Status.QUEUED.value, "claim_token": None, "heartbeat_at": None}
+_REQUEUED: dict[str, Any] = {
+    "status": Status.QUEUED.value,
+    "claim_token": None,
+    "heartbeat_at": None,
+}
 _REQUEUED |= {"progress": 0} | _NO_BYTES
 
 
@@ -77,7 +81,7 @@ def _new_package(package_id: str, sealed_link: bytes, now: float) -> dict[str, A
 
 def _record(doc: dict[str, Any]) -> PackageRecord:
     """A package document as a record."""
-    fields = {name: doc.get(name) for name in _FIELDS}
+    fields: dict[str, Any] = {name: doc.get(name) for name in _FIELDS}
     if fields["sealed_link"] is not None:
         fields["sealed_link"] = bytes(fields["sealed_link"])
     for name in ("attempts", "generation", "progress"):
@@ -113,7 +117,11 @@ class MongoPackages:
             return EnqueueOutcome.CREATED
         except DuplicateKeyError:
             pass
-        reset = {"status": Status.QUEUED.value, "error_code": None, "queued_at": now}
+        reset: dict[str, Any] = {
+            "status": Status.QUEUED.value,
+            "error_code": None,
+            "queued_at": now,
+        }
         reset |= {"sealed_link": Binary(sealed_link), "attempts": 0, "progress": 0, "sent_at": now}
         if self._update(
             {"_id": package_id, "status": Status.ERRORED.value},
@@ -131,7 +139,11 @@ class MongoPackages:
         self, package_id: str, token: str, now: float, stale_before: float
     ) -> PackageRecord | None:
         """Take the package for one worker run (QUEUED, or active with a stale heartbeat)."""
-        taken = {"status": Status.DOWNLOADING.value, "claim_token": token, "started_at": now}
+        taken: dict[str, Any] = {
+            "status": Status.DOWNLOADING.value,
+            "claim_token": token,
+            "started_at": now,
+        }
         taken |= {"heartbeat_at": now, "progress": 0} | _NO_BYTES
         doc = self._col.find_one_and_update(
             {"_id": package_id, "$or": _claimable(stale_before)},
@@ -153,7 +165,10 @@ class MongoPackages:
         """Record progress and a heartbeat; False when the claim is lost (deleted, reaped)."""
         if step not in ACTIVE_STATUSES:
             raise ValueError(f"set_step takes an active status, not {step}")
-        values = {"status": Status(step).value, "progress": max(0, min(100, int(progress)))}
+        values: dict[str, Any] = {
+            "status": Status(step).value,
+            "progress": max(0, min(100, int(progress))),
+        }
         values |= {"bytes_done": bytes_done, "bytes_total": bytes_total, "heartbeat_at": now}
         return self._update(
             {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},

@@ -98,7 +98,8 @@ class SQLiteAppFiles:
 
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's records and files except `keep_generation`."""
-        sql, params = "SELECT generation FROM app_files WHERE package_id = ?", (package_id,)
+        sql = "SELECT generation FROM app_files WHERE package_id = ?"
+        params: tuple[object, ...] = (package_id,)
         if keep_generation is not None:
             sql, params = sql + " AND generation != ?", (package_id, keep_generation)
         generations = [row[0] for row in self._db.get().execute(sql, params).fetchall()]

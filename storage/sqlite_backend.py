@@ -51,7 +51,7 @@ _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 def _record(row: tuple) -> PackageRecord:
     """A packages row (in `_COLUMNS` order) as a record."""
-    return PackageRecord(*row[:1], Status(row[1]), *row[2:])
+    return PackageRecord(row[0], Status(row[1]), *row[2:])
 
 
 class SQLitePackages:

@@ -59,7 +59,8 @@ def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         raise DownloadError(
             "DOWNLOAD_FAILED", "the link's host does not resolve", retryable=True
         ) from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    # sockaddr[0] is the address text for the TCP families asked (typeshed also allows an int)
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
@@ -170,8 +171,11 @@ def _prepare(session: requests.Session, url: str) -> requests.PreparedRequest:
         prepared = session.prepare_request(request)
     except (requests.RequestException, ValueError):
         raise DownloadError("DOWNLOAD_FAILED", "redirected to a URL that is not valid") from None
+    assert prepared.url is not None  # prepare_request always sets it
+    netloc = _parse(prepared.url).netloc
+    assert netloc is not None  # prepare_request refuses a URL with no host (InvalidURL)
     # the connection goes to the pinned address: the Host header keeps the name
-    prepared.headers["Host"] = _parse(prepared.url).netloc
+    prepared.headers["Host"] = netloc
     return prepared
 
 
@@ -183,6 +187,7 @@ def _open(session: requests.Session, url: str, limits: DownloadLimits, on_hop) -
     _refuse_ambiguous(url)
     for _hop in range(MAX_REDIRECTS + 1):
         request = _prepare(session, url)
+        assert request.url is not None  # _prepare checked it
         adapter.pin(request.url, check_hop(request.url, limits))
         timeout = (limits.connect_timeout, limits.read_timeout)
         response = session.send(request, stream=True, allow_redirects=False, timeout=timeout)

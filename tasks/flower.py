@@ -62,6 +62,7 @@ def redact_flower_logs() -> None:
         setup()
         logsafe.install()
 
+    # a marker attribute on the function (the getattr above): functions take any attribute
     setup_then_redact.redacts = True  # type: ignore[attr-defined]
     command.setup_logging = setup_then_redact
 

@@ -36,6 +36,7 @@ def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Stor
     store.packages.delete(parsed.package_id)
     store.statistics.delete_package(parsed.package_id)
     store.app_files.delete_package(parsed.package_id)
+    assert store.links is not None  # open_store always sets it (storage.base.Store)
     sealed = store.links.seal(parsed.package_id, link)
     store.packages.enqueue(parsed.package_id, sealed, time.time())
     started = time.perf_counter()
@@ -54,8 +55,10 @@ def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Stor
 
 def _read_about(parsed, settings: Settings, store: Store) -> dict:
     record = store.packages.get(parsed.package_id)
+    assert record is not None  # just PROCESSED by the caller
     key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
     blob = store.statistics.get(parsed.package_id, record.generation, key.view_id("about"))
+    assert blob is not None  # a PROCESSED package has its about view
     return key.open("about", blob)
 
 

@@ -51,8 +51,13 @@ def fast_plans(book: Rulebook) -> dict[str, FastPlan]:
     }
 
 
-def native_plans(book: Rulebook) -> dict[str, tuple[int, tuple[tuple[bytes, int], ...]]]:
+def native_plans(
+    book: Rulebook,
+) -> dict[str, tuple[int, tuple[tuple[bytes, int | None], ...]]]:
     """The C loop's plans: event type -> (per event, ((b'"key":', kind code), ...)).
+
+    Every kind code is an int: the type says `int | None` only because mypy cannot see that the
+    filter below leaves out the rules with a None code.
 
     A rule with a field kind the C loop cannot read gets none: the C loop leaves its lines to
     the Python loop, which reads them or sends them to the exact path.
@@ -131,6 +136,7 @@ class DayCounts:
         """Kind.read of each raw field text (None when absent), with fewer parses."""
         known, values = self.known, []
         for kind, raw in zip(rule.layout.kinds, raws, strict=True):
+            value: object
             if raw is None:
                 value = None
             elif kind is INSTANT and len(raw) == 24 and stamp_shaped(raw):

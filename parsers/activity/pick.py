@@ -1,7 +1,9 @@
 """Pick one source folder per event family and pair voice joins/leaves and session starts/ends."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from parsers.activity.rules import Rulebook, SourceTally, rulebook
 from parsers.archive.package_map import ACTIVITY_SOURCES
@@ -97,7 +99,10 @@ def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str
 
 
 # How the per-event entries of each listed target become totals (rules.RULES lists them).
-PAIRINGS = {"sessions": _pair_sessions, "voice": _pair_voice}
+PAIRINGS: dict[str, Callable[[ActivityTotals, list[Any]], None]] = {
+    "sessions": _pair_sessions,
+    "voice": _pair_voice,
+}
 
 
 def _pairs(moments: list[tuple[float, bool]]):

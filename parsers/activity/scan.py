@@ -8,6 +8,7 @@ cannot be taken with certainty, goes through `exact.read_line` (the exact rules)
 """
 
 import re
+from types import ModuleType
 
 from parsers.activity.day_counts import DayCounts, native_plans
 from parsers.activity.exact import INSTANT_KEYS, count_event, read_line
@@ -15,6 +16,7 @@ from parsers.activity.raw_fields import Unsure, buffer_shape
 from parsers.activity.rules import SourceTally, rulebook
 from parsers.streams import Skipped
 
+_linescan: ModuleType | None
 try:
     from parsers.activity import _linescan  # the same loop in C: built by `make venv` (setup.py)
 except ImportError:  # pragma: no cover - a checkout where the extension was not built
@@ -87,6 +89,7 @@ class ActivityScanner:
 
     def _scan_native(self, buffer: bytes, stop: int) -> None:
         """The C loop counts the lines it can; each line it leaves, the Python loop takes."""
+        assert _linescan is not None  # scan() calls this only when the C loop is built
         counts, pos, shape = self.day_counts, 0, -1
         while True:
             pos, lines, too_long = _linescan.scan(

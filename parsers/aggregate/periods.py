@@ -28,7 +28,8 @@ class Period:
 
     def contains(self, day: int) -> bool:
         """Tell whether a day number falls in the period."""
-        return self.start is not None and self.start <= day <= self.end  # type: ignore[operator]
+        # start and end are both None or both set (make_periods, entity_lifetime)
+        return self.start is not None and self.end is not None and self.start <= day <= self.end
 
     def header(self) -> dict:
         """Return the start, end and days fields of a period document."""
@@ -60,10 +61,10 @@ def entity_lifetime(end_day: int | None, first_day: int | None) -> Period:
 
 def sum_in(days: Counter[int], period: Period) -> float:
     """Sum a day-keyed counter over a period."""
-    if period.start is None:
-        return 0.0
     start, end = period.start, period.end
-    return float(sum(value for day, value in days.items() if start <= day <= end))  # type: ignore[operator]
+    if start is None or end is None:  # both or neither (make_periods, entity_lifetime)
+        return 0.0
+    return float(sum(value for day, value in days.items() if start <= day <= end))
 
 
 def merge(counters: Iterable[Counter]) -> Counter:
@@ -93,8 +94,9 @@ def voice_blocks(
     longest = max(periods.values(), key=lambda period: period.days)
     start, end = longest.start, longest.end
     if start is None or end is None:
-        minutes = Counter()
-    days = sorted(day for day, value in minutes.items() if value and start <= day <= end)
+        days: list[int] = []
+    else:
+        days = sorted(day for day, value in minutes.items() if value and start <= day <= end)
     values = [minutes[day] for day in days]
     rounded = [round(value, 1) for value in values]
     blocks = {}

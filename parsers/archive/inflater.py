@@ -20,9 +20,11 @@ import pickle
 import struct
 import subprocess
 import sys
+import types
 import zipfile
 import zlib
 
+_deflate: types.ModuleType
 try:  # ISA-L's inflate: the same deflate format at about 1.7x zlib's speed (docs/performance.md)
     from isal import isal_zlib as _deflate
 except ImportError:  # pragma: no cover - requirements.txt installs it
@@ -33,6 +35,10 @@ _INFLATE_BYTES = 2 * 1024 * 1024  # most output per inflate call
 _INPUT_BYTES = 256 * 1024  # compressed bytes per read: the unconsumed tail stays small
 _PIPE_BYTES = 1024 * 1024
 _F_SETPIPE_SZ = 1031  # Linux fcntl; fcntl.F_SETPIPE_SZ exists only from Python 3.10 on Linux
+# zipfile's private local-header constants (sizeFileHeader, structFileHeader, _FH_*) are not in
+# typeshed; read through a plain ModuleType (any attribute) rather than copying their values.
+# (No `typing` import here: this file starts as a script and stays standard library, lean.)
+_zipfile_private: types.ModuleType = zipfile
 
 
 # Chunks of a few MiB are allocated and freed all the time. With glibc's default thresholds they
@@ -80,11 +86,12 @@ def _inflate(zip_path: str, infos, out: int) -> None:
 def _inflate_raw(raw, info: zipfile.ZipInfo):
     """Inflate a deflated member straight (zipfile copies its input tail each call, and is zlib)."""
     raw.seek(info.header_offset)
-    header = raw.read(zipfile.sizeFileHeader)
-    if len(header) != zipfile.sizeFileHeader:
+    header = raw.read(_zipfile_private.sizeFileHeader)
+    if len(header) != _zipfile_private.sizeFileHeader:
         raise zipfile.BadZipFile("Truncated file header")
-    fields = struct.unpack(zipfile.structFileHeader, header)
-    raw.seek(fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH], 1)
+    fields = struct.unpack(_zipfile_private.structFileHeader, header)
+    name_length = fields[_zipfile_private._FH_FILENAME_LENGTH]
+    raw.seek(name_length + fields[_zipfile_private._FH_EXTRA_FIELD_LENGTH], 1)
 
     def run(out: int) -> None:
         inflater = _deflate.decompressobj(-15)
@@ -156,11 +163,13 @@ class InflatedMembers:
             stdout=subprocess.PIPE,
             env=child_env(),
         )
-        self._out = self._process.stdout
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None  # both are PIPE just above
+        self._out = stdout
         _grow_pipe(self._out.fileno())
         try:
-            self._process.stdin.write(pickle.dumps((zip_path, list(infos))))
-            self._process.stdin.close()
+            stdin.write(pickle.dumps((zip_path, list(infos))))
+            stdin.close()
         except OSError:
             pass  # the inflater died early: the first read reports it
 

@@ -56,8 +56,8 @@ def detect_layout(found: PackageMap, names: list[str]) -> str:
         prefixed = [channel.prefixed for channel in found.channels.values()]
         return "B" if prefixed.count(True) >= prefixed.count(False) else "A"
     if not kinds and found.channels:
-        prefixed = any(channel.prefixed for channel in found.channels.values())
-        return "B" if prefixed else "A"
+        any_prefixed = any(channel.prefixed for channel in found.channels.values())
+        return "B" if any_prefixed else "A"
     return "C"
 
 

@@ -117,7 +117,9 @@ def relationship_counts(account: Account) -> Counter[str]:
 def _add_relationship(account: Account, relation: object) -> None:
     if not isinstance(relation, dict):
         return
-    user = relation.get("user") if isinstance(relation.get("user"), dict) else {}
+    user = relation.get("user")
+    if not isinstance(user, dict):
+        user = {}
     user_id = json_text(relation.get("id")) or json_text(user.get("id"))
     if not user_id:
         return

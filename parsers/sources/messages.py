@@ -5,9 +5,12 @@ import csv
 import io
 import json
 import re
+
+# _count_elements: Counter's own C counting loop, private and so not in typeshed
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from itertools import repeat
 from operator import itemgetter
+from typing import Any
 
 import orjson
 
@@ -104,19 +107,21 @@ class MessageSink:
         counted per hour prefix with C-level passes (folded into counts by finish());
         otherwise one by one.
         """
+        found: list[Any] | None
         try:
-            stamps = list(map(dict.get, messages, repeat("Timestamp")))
+            found = list(map(dict.get, messages, repeat("Timestamp")))
         except TypeError:  # not all objects
-            stamps = None
+            found = None
         if (
-            stamps is None
-            or set(map(type, stamps)) != {str}
-            or set(map(len, stamps)) != {19}
-            or set(map(_TENTH, stamps)) != {" "}
+            found is None
+            or set(map(type, found)) != {str}
+            or set(map(len, found)) != {19}
+            or set(map(_TENTH, found)) != {" "}
         ):
             for message in messages:
                 self.add_object(message)
             return
+        stamps: list[str] = found  # every one is a str: checked just above
         fresh = set(map(_HOUR_PREFIX, stamps)).difference(self.hour_numbers)
         if fresh:
             fresh = _learn_hours(fresh, stamps, self.hour_numbers)

@@ -123,6 +123,7 @@ class AppDatabaseWriter:
             raise MissingOwner("the package names no owner")
         self.add_messages(data)
         db = self._db
+        assert db is not None  # add_messages opened it: the package has an owner
         try:
             for shape, rows in activity_rows(data, DayNames()):
                 insert(db, "activity", rows, shape)

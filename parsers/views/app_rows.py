@@ -69,7 +69,7 @@ def activity_rows(data: PackageData, days: DayNames) -> Iterator[tuple[str, list
     reactions: Counter[tuple[int, str | None, str, str]] = Counter()
     for (day, name, emoji_id, channel_id), count in activity.reactions.items():
         reactions[(day, channel_id, name, "0" if emoji_id is None else "1")] += count
-    rows = [
+    rows: list[tuple] = [
         (days[day], count, channel, name, custom)
         for (day, channel, name, custom), count in reactions.items()
     ]

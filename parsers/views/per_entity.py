@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from parsers.aggregate.daily import DailyMessages, merge_daily
 from parsers.aggregate.entities import Entities, GroupEntry
@@ -40,7 +41,7 @@ def entity_views(
 
 
 def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period]) -> dict:
-    channels = [
+    channels: list[dict[str, Any]] = [
         {
             "channel_id": channel_id,
             "name": entities.channels[channel_id].name,
