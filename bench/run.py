@@ -1,11 +1,13 @@
 """`make bench`: speed and memory of package processing against the inflate floor (not a test).
 
 Generates each package once into bench/cache/ (bench/cases.py: medium, heavy and the shapes),
-then for each prints: the time to merely inflate every entry on one core (the floor), the time of
-our processing from zip to stored documents (`tasks.local`, the worker's code path, in a child
-process), their ratio, messages and activity lines per second, the peak resident memory of the
-child's process tree, the load average before the case (figures from a busy machine mislead), and
-whether the figures of the package's views agree with the generator's counts (bench/check.py).
+then for each, measured `--repeat` times (3) with the floor and ours in turn, prints the medians
+of: the time to merely inflate every entry on one core (the floor), the time of our processing
+from zip to stored documents (`tasks.local`, the worker's code path, in a child process), their
+ratio (with its spread over the runs), messages and activity lines per second; the largest peak
+resident memory of the child's process tree, the load average before the case (figures from a
+busy machine mislead), and whether the figures of the package's views agree with the
+generator's counts on every run (bench/check.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,15 +109,29 @@ def activity_lines(about: dict) -> int:
     return int(about.get("read", {}).get("lines", {}).get("activity", 0))
 
 
-def run_case(case: Case) -> dict:
-    """Measure one case and print its figures."""
-    path, truth = cached_package(case)
-    load = os.getloadavg()[0]
+def measure_once(path: Path, truth: dict) -> tuple[float, int, float, int, dict, list[str]]:
+    """One floor, then one run of ours: (floor s, inflated bytes, ours s, peak RSS, summary,
+    mismatches with the generator's counts)."""
     floor, inflated = inflate_floor(path)
     link = random_discord_link()
     with tempfile.TemporaryDirectory(prefix="dumpus-bench-") as data_dir:
         seconds, rss, summary = process_in_child(path, Path(data_dir), link)
         mismatches = check_views(read_views(Path(data_dir), link), truth)
+    return floor, inflated, seconds, rss, summary, mismatches
+
+
+def run_case(case: Case, repeat: int = 1) -> dict:
+    """Measure one case `repeat` times (floor and ours in turn) and print its figures: the
+    medians of the floor, of ours and of the ratios of each pair, the spread of the ratios, the
+    largest peak RSS; the counts must agree on every run."""
+    path, truth = cached_package(case)
+    load = os.getloadavg()[0]
+    runs = [measure_once(path, truth) for _ in range(repeat)]
+    floor, inflated = statistics.median(run[0] for run in runs), runs[0][1]
+    seconds = statistics.median(run[2] for run in runs)
+    ratios = sorted(run[2] / run[0] for run in runs)
+    rss, summary = max(run[3] for run in runs), runs[0][4]
+    mismatches = sorted({mismatch for run in runs for mismatch in run[5]})
     about = summary["about"]
     messages = int(about["read"]["lines"].get("messages", 0))
     lines = activity_lines(about)
@@ -124,7 +141,9 @@ def run_case(case: Case) -> dict:
         "inflated_mb": round(inflated / 1e6, 1),
         "inflate_floor_s": round(floor, 2),
         "processing_s": round(seconds, 2),
-        "ratio": round(seconds / floor, 2),
+        "ratio": round(statistics.median(ratios), 2),
+        "ratio_spread": [round(ratios[0], 2), round(ratios[-1], 2)],
+        "runs": repeat,
         "messages_per_s": round(messages / seconds),
         "activity_lines_per_s": round(lines / seconds),
         "peak_rss_mb": round(rss / 1e6, 1),  # all processes of the tree
@@ -138,7 +157,8 @@ def run_case(case: Case) -> dict:
 
 HEADER = (
     f"{'package':<14} {'zip MB':>7} {'inflated MB':>11} {'floor s':>8} {'ours s':>7} "
-    f"{'ratio':>6} {'msg/s':>7} {'lines/s':>8} {'peak RSS MB':>11} {'load':>5}  counts"
+    f"{'ratio':>6} {'spread':>11} {'msg/s':>7} {'lines/s':>8} {'peak RSS MB':>11} {'load':>5}  "
+    "counts"
 )
 
 
@@ -149,9 +169,17 @@ def print_table(results: list[dict]) -> None:
         print(
             f"{r['package']:<14} {r['zip_mb']:>7} {r['inflated_mb']:>11} "
             f"{r['inflate_floor_s']:>8} {r['processing_s']:>7} {r['ratio']:>6} "
+            f"{'-'.join(map(str, r['ratio_spread'])):>11} "
             f"{r['messages_per_s']:>7} {r['activity_lines_per_s']:>8} {r['peak_rss_mb']:>11} "
             f"{r['load_before']:>5}  {r['counts']}"
         )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("cases", nargs="*", help=f"any of {names} (default: all)")
     parser.add_argument("--case", action="append", default=[], help="one case (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
+    parser.add_argument(
+        "--repeat", type=_positive, default=3, help="runs per case, medians reported (3)"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for case in CASES.values():
@@ -171,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))} (known: {names})")
     started = time.perf_counter()
-    print_table([run_case(CASES[name]) for name in chosen])
+    print_table([run_case(CASES[name], args.repeat) for name in chosen])
     print(f"\n{len(chosen)} case(s) in {time.perf_counter() - started:.0f} s")
 
 

@@ -76,6 +76,7 @@ class SQLiteStatistics:
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""
         conn = self._db.get()
+        params: tuple[str | int, ...]
         if keep_generation is None:
             sql, params = "DELETE FROM statistics WHERE package_id = ?", (package_id,)
         else:

@@ -26,7 +26,7 @@ def buffer_shape(buffer: bytes) -> int:
 
     Compact JSON (Discord's) has no whitespace outside strings. A raw tab or CR can only be
     whitespace between tokens (or invalid JSON), so a line with one takes the exact path.
-    Spaces are not checked (they are common inside strings): see docs/performance-notes.md.
+    Spaces are not checked (they are common inside strings): see docs/performance.md.
     """
     shape = 0 if buffer.isascii() else _NON_ASCII
     if buffer.find(b"\t") >= 0 or buffer.find(b"\r") >= 0:

@@ -1,7 +1,7 @@
 """Inflate zip members in a separate process that streams the bytes through a pipe.
 
 The activity child scans; inflating in a thread of the same process made both threads fight
-over the GIL (see docs/performance-notes.md). Here a plain process runs this file as a script
+over the GIL (see docs/performance.md). Here a plain process runs this file as a script
 (standard library only, so it starts fast), inflates every member of its job in turn and
 writes framed chunks to its stdout:
 

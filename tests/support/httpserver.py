@@ -123,3 +123,23 @@ def slow_file(path, chunk: int = 64 * 1024, pause: float = 0.05) -> Route:
             pass  # the worker died or gave up
 
     return route
+
+
+def gated_file(path, gate, wait_seconds: float = 120) -> Route:
+    """A route serving the first half of a file, then the rest once `gate` (a threading.Event)
+    is set (or after `wait_seconds`): a download that lasts until a test has seen it."""
+
+    def route(handler):
+        data = path.read_bytes()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            gate.wait(wait_seconds)
+            handler.wfile.write(data[len(data) // 2 :])
+        except OSError:
+            pass  # the worker died or gave up
+
+    return route
