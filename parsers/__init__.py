@@ -1,15 +1,5 @@
-"""Pure, streaming parsers that turn a Discord data package zip into statistics views."""
+"""Pure, streaming parsers that turn a Discord data package zip into statistics views.
 
-from parsers.errors import InvalidPackage
-from parsers.limits import ParseLimits
-from parsers.package import PackageAnalysis, analyze_package
-from parsers.views.app_database import AppDatabaseWriter, MissingOwner
-
-__all__ = [
-    "AppDatabaseWriter",
-    "InvalidPackage",
-    "MissingOwner",
-    "PackageAnalysis",
-    "ParseLimits",
-    "analyze_package",
-]
+`parsers.package.analyze_package` is the entry point. This file imports nothing, so that the
+activity process, which imports `parsers.activity.child`, starts without the rest.
+"""

@@ -22,7 +22,8 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
-from parsers import AppDatabaseWriter, MissingOwner, PackageAnalysis
+from parsers.package import PackageAnalysis
+from parsers.views.app_database import AppDatabaseWriter, MissingOwner
 from storage import Store
 from storage.app_file_crypto import encrypt_app_file
 from storage.scratch import ScratchFile

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from parsers import AppDatabaseWriter, InvalidPackage, PackageAnalysis, analyze_package
+from parsers.errors import InvalidPackage
+from parsers.package import PackageAnalysis, analyze_package
+from parsers.views.app_database import AppDatabaseWriter
 from settings import Settings
 from storage import Status, Store, scratch
 from storage.crypto import DecryptionError, PackageKey

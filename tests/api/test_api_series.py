@@ -11,7 +11,7 @@ from api_support import bearer, new_upn
 
 from api.data import narrow_to_period
 from api.series import served_period, zero_filled
-from parsers import analyze_package
+from parsers.package import analyze_package
 from samples import SampleSpec, generate_package
 from tests.parsers.reference_periods import reference_views
 

@@ -8,9 +8,9 @@ stats and entity view's blocks this way, to compare with what the API serves of 
 
 from collections import Counter
 
-from parsers import PackageAnalysis
 from parsers.aggregate.periods import PERIODS, Period, entity_lifetime, make_periods, merge
 from parsers.instants import day_of
+from parsers.package import PackageAnalysis
 
 
 def message_block(hours: Counter[int], period: Period) -> dict:

@@ -5,7 +5,9 @@ import sqlite3
 
 import pytest
 
-from parsers import AppDatabaseWriter, MissingOwner, ParseLimits, analyze_package
+from parsers.limits import ParseLimits
+from parsers.package import analyze_package
+from parsers.views.app_database import AppDatabaseWriter, MissingOwner
 from tests.parsers.zipbuild import (
     BLOCKED,
     DM,

@@ -9,11 +9,12 @@ import zipfile
 import pytest
 
 import parsers.activity.scan as scan
-from parsers import InvalidPackage, analyze_package
 from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.activity.exact import read_activity
 from parsers.activity.rules import SourceTally
+from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
+from parsers.package import analyze_package
 from parsers.streams import Progress, Skipped
 from tests.parsers.zipbuild import package, write_zip
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from parsers import InvalidPackage, analyze_package
 from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream
+from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
+from parsers.package import analyze_package
 from parsers.streams import Progress
 from tests.parsers.test_parsers_activity_fast import big_package
 

@@ -5,7 +5,9 @@ from itertools import pairwise
 
 import pytest
 
-from parsers import InvalidPackage, ParseLimits, analyze_package
+from parsers.errors import InvalidPackage
+from parsers.limits import ParseLimits
+from parsers.package import analyze_package
 from tests.parsers.zipbuild import GENERAL, encode, package, write_zip
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")]}

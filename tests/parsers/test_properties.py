@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parsers import InvalidPackage, analyze_package
+from parsers.errors import InvalidPackage
+from parsers.package import analyze_package
 from tests.parsers.zipbuild import DM, GENERAL, GROUP, event, package, served_views, write_zip
 
 PROPERTY_SETTINGS = settings(

@@ -5,7 +5,7 @@ import zipfile
 from pathlib import Path
 
 from api.series import served_period
-from parsers import analyze_package
+from parsers.package import analyze_package
 
 OWNER = "100000000000000001"
 FRIEND = "200000000000000002"
