@@ -8,16 +8,12 @@ given (no owner in the package, files turned off) is an error for the app, with 
 
 from __future__ import annotations
 
+from typing import get_args
+
+from api.dumpus_app_schemas import AppErrorCode
 from storage.base import AppFileRecord, PackageRecord, Status
 
-APP_ERROR_CODES = (
-    "UNKNOWN_PACKAGE_ID",
-    "UNAUTHORIZED",
-    "INVALID_LINK",
-    "UNKNOWN_ERROR",
-    "EXPIRED_LINK",
-    "MISSING_USER_DATA",
-)
+APP_ERROR_CODES: tuple[str, ...] = get_args(AppErrorCode)  # the six the app can show
 # Our code -> the closest the app can show. Anything unlisted is UNKNOWN_ERROR.
 ERROR_CODES = {
     "INVALID_LINK": "INVALID_LINK",  # refused link, or its key was destroyed before the run

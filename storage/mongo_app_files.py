@@ -16,6 +16,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from storage.base import AppFileRecord
+from storage.mongo_statistics import orphan_ids
 
 BUCKET = "app_files"
 _PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
@@ -108,21 +109,7 @@ class MongoAppFiles:
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have app files but no package document."""
-        pipeline = [
-            {"$group": {"_id": "$metadata.package_id"}},
-            {"$sort": {"_id": 1}},
-            {
-                "$lookup": {
-                    "from": self._packages.name,
-                    "localField": "_id",
-                    "foreignField": "_id",
-                    "as": "package",
-                }
-            },
-            {"$match": {"package": {"$size": 0}}},
-            {"$limit": limit},
-        ]
-        return [doc["_id"] for doc in self._files.aggregate(pipeline)]
+        return orphan_ids(self._files, "metadata.package_id", self._packages, limit)
 
     def purge_orphans(self, limit: int = 100) -> int:
         """Delete the files of up to `limit` orphan packages, each absence re-checked first.

@@ -20,6 +20,25 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+def orphan_ids(collection: Any, field: str, packages: Any, limit: int) -> list[str]:
+    """Up to `limit` distinct values of `field` in `collection` that name no package document."""
+    pipeline = [
+        {"$group": {"_id": f"${field}"}},
+        {"$sort": {"_id": 1}},
+        {
+            "$lookup": {
+                "from": packages.name,
+                "localField": "_id",
+                "foreignField": "_id",
+                "as": "package",
+            }
+        },
+        {"$match": {"package": {"$size": 0}}},
+        {"$limit": limit},
+    ]
+    return [doc["_id"] for doc in collection.aggregate(pipeline)]
+
+
 class MongoStatistics:
     """Sealed statistics blobs in the `statistics` collection."""
 
@@ -74,21 +93,7 @@ class MongoStatistics:
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
         """Package ids that have statistics but no package document (for the purge sweeper)."""
-        pipeline = [
-            {"$group": {"_id": "$package_id"}},
-            {"$sort": {"_id": 1}},
-            {
-                "$lookup": {
-                    "from": self._packages.name,
-                    "localField": "_id",
-                    "foreignField": "_id",
-                    "as": "package",
-                }
-            },
-            {"$match": {"package": {"$size": 0}}},
-            {"$limit": limit},
-        ]
-        return [doc["_id"] for doc in self._col.aggregate(pipeline)]
+        return orphan_ids(self._col, "package_id", self._packages, limit)
 
     def purge_orphans(self, limit: int = 100) -> int:
         """Delete the statistics of up to `limit` orphan package ids; returns how many documents.
