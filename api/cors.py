@@ -3,8 +3,8 @@
 - Every answer under `/dumpus/` (errors included) carries CORS headers for the app's origins
   (`CORS_ORIGINS`); the signed downloads allow any origin (`*`, never with credentials): the app
   fetches them with no header, and the URL itself is the authorisation.
-- A preflight (`OPTIONS` of a known route) is answered before the rate limits: it costs nothing
-  and must never be refused.
+- A preflight (`OPTIONS` of any path under `/dumpus/`) is answered before the rate limits: it
+  costs nothing and must never be refused.
 - A base URL typed with a trailing slash makes the app call `/dumpus//process`: repeated
   slashes under `/dumpus/` are merged before routing (no redirect, which a preflight cannot
   follow).
@@ -49,11 +49,16 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def _answer_preflight() -> Response | None:
-    """The default OPTIONS answer of a matched app route, before any later hook runs."""
-    if request.method != "OPTIONS" or request.url_rule is None:
+    """The OPTIONS answer of any path under the app's prefix, before any later hook runs.
+
+    A path that matches no route is answered too (the app asks `/user/` with an empty id
+    while a page renders): a failed preflight is a CORS error in the browser, while the request
+    itself then gets its JSON 404, which the app understands.
+    """
+    if request.method != "OPTIONS" or not request.path.startswith(f"{APP_PREFIX}/"):
         return None
-    if not request.path.startswith(f"{APP_PREFIX}/"):
-        return None
+    if request.url_rule is None:
+        return current_app.response_class(status=200, headers={"Allow": ", ".join(METHODS)})
     return current_app.make_default_options_response()
 
 

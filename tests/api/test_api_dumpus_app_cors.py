@@ -63,6 +63,24 @@ def test_the_post_preflight_allows_content_type(client):
     assert "content-type" in answer.headers["Access-Control-Allow-Headers"].lower()
 
 
+def test_a_path_of_no_route_passes_its_preflight_then_gets_a_json_404(client):
+    # the app asks /user/ with an empty id while a page renders: a CORS error would be noise
+    path = f"/dumpus/process/{'0' * 32}/user/"
+    answer = client.options(
+        path,
+        headers={
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert answer.status_code == 200
+    assert_app_cors(answer)
+    answer = client.get(path, headers=app_headers(new_upn()))
+    assert answer.status_code == 404 and answer.is_json
+    assert_app_cors(answer)
+
+
 def test_another_origin_gets_no_cors_headers(client):
     answer = client.get(
         f"/dumpus/process/{'0' * 32}/status", headers={"Origin": "https://evil.example"}
