@@ -37,7 +37,7 @@ from api.schemas import (
     UserView,
 )
 from api.series import served_period
-from api.services import get_store, server_secret
+from api.services import get_store, package_key
 from storage.base import Status
 from storage.crypto import DecryptionError, PackageKey
 
@@ -117,10 +117,11 @@ def open_package(package_id: str, view_name: str) -> PackageViews:
     """Ownership first (401), then existence (404), then status (409).
 
     The package's state and its view `view_name` come from one read (`get_current`), so the key
-    is derived first; it is only ever derived from the UPN of the package's owner.
+    is needed first; it is only ever derived from the UPN of the package's owner (and kept in
+    this process's memory, `storage.key_cache`, so a read derives none).
     """
     upn = require_owner(package_id)
-    key = PackageKey(package_id, upn, server_secret())
+    key = package_key(package_id, upn)
     current = get_store().statistics.get_current(package_id, key.view_id(view_name))
     if current is None:
         raise unknown_package()
