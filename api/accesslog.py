@@ -147,8 +147,13 @@ def route_template() -> str:
     current = request._get_current_object()  # one context lookup, not one per attribute
     if current.url_rule is None:
         return UNMATCHED
-    template = _template(current.url_rule.rule)
-    package_id = str((current.view_args or {}).get("package_id", "")).lower()
+    return filled_template(current.url_rule.rule, (current.view_args or {}).get("package_id"))
+
+
+def filled_template(rule: str, package_id: object = None) -> str:
+    """A rule's template with the package id filled in when it looks like one."""
+    template = _template(rule)
+    package_id = str(package_id or "").lower()
     if _PACKAGE_ID.fullmatch(package_id):
         template = template.replace(PACKAGE_ID_PARAMETER, package_id)
     return template
