@@ -104,21 +104,27 @@ class ReadPath:
         except ratelimit.RateLimited as refusal:
             environ[ratelimit.COUNTED] = refusal
             return None
-        environ[ratelimit.COUNTED] = None
-        found = self.services
-        upn = owner_token(environ.get("HTTP_AUTHORIZATION", ""), package_id, found.server_secret())
-        if upn is None:
+        except Exception:  # never raised by the counters (they fall back to memory): Flask's
             return None
-        view_name = view.format(**parameters)
+        environ[ratelimit.COUNTED] = None
         try:
-            body = owned_package(found, package_id, upn, view_name).read_json(view_name)
-        except Exception:  # 404, 409, 401 on a blob that does not open, a store error: Flask's
+            body = self._read(environ, package_id, view.format(**parameters))
+        except Exception:  # 404, 409, a blob that does not open, a store error: Flask's answer
             return None
         if body is None:
             return None
         milliseconds = (time.perf_counter() - started) * 1000
         accesslog.write_line("GET", accesslog.filled_template(rule, package_id), 200, milliseconds)
         return (HEADERS[1], str(len(body))), body
+
+    def _read(self, environ: dict, package_id: str, view_name: str) -> bytes | None:
+        """The view's JSON text for the package's owner; None for anyone else."""
+        found = self.services
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        upn = owner_token(header, package_id, found.server_secret())
+        if upn is None:
+            return None
+        return owned_package(found, package_id, upn, view_name).read_json(view_name)
 
 
 def _no_body(environ: dict) -> bool:

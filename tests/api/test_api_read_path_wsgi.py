@@ -155,3 +155,20 @@ def test_the_served_endpoints_are_whole_view_routes_of_the_app(app):
     assert rule_pattern("/api/data/<package_id>/stats/<period>") == (
         r"/api/data/(?P<package_id>[0-9a-f]{32})/stats/(?P<period>l4w|l1m|ly|lifetime)"
     )
+
+
+def test_a_store_error_is_flasks_500_counted_once(build, owned, store, monkeypatch):
+    app, flask = build(rate_limit_read="2/minute")
+    upn, package_id = owned["processed"]
+
+    def broken(*args):
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(store.statistics, "get_current", broken)
+    client = app.test_client()
+    failed = client.get(f"/api/data/{package_id}/overview", headers=bearer(upn))
+    assert failed.status_code == 500 and failed.json["error"]["code"] == "INTERNAL_ERROR"
+    monkeypatch.undo()
+    assert client.get(f"/api/data/{package_id}/overview", headers=bearer(upn)).status_code == 200
+    assert client.get(f"/api/data/{package_id}/overview", headers=bearer(upn)).status_code == 429
+    assert flask.calls == 2
