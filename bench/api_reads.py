@@ -10,8 +10,10 @@ is on (every request is counted in Redis) but never reached. Every response must
 Besides requests per second, each route reports the server's CPU time per request (gunicorn's
 processes and the broker) and the share of the machine other processes used meanwhile; a route
 measured while others used more than `QUIET_SHARE` of the CPUs is measured again (up to
-`ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in; it
-shares the cores with the server, so its figures are lower.
+`ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in
+(`--generator python` forces it) and the output says so: it shares the cores with the server and
+costs more CPU per request than wrk, so it caps every route near the same rate and its ratios
+flatter the data routes. `make bench CASE=api-reads` runs it from `bench.run`.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Load:
     connections: int = 32
     max_requests: int = 1_000_000
     warmup_seconds: float = 1.0
+    generator: str = "auto"  # "wrk", "python", or "auto": wrk when installed
 
 
 def hello_app():
@@ -289,9 +292,21 @@ def run_python(url: str, headers: dict[str, str], load: Load, seconds: float) ->
     return {**figures, "client_cpu": _self_cpu_seconds() - before}
 
 
-def load_generator():
-    """wrk when installed, else the Python stand-in."""
-    return run_wrk if shutil.which("wrk") else run_python
+GENERATORS = {"wrk": run_wrk, "python": run_python}
+
+
+def generator_name(load: Load) -> str:
+    """The load generator `load` asks for; "auto" is wrk when installed, else the Python one."""
+    if load.generator == "auto":
+        return "wrk" if shutil.which("wrk") else "python"
+    if load.generator == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    return load.generator
+
+
+def load_generator(load: Load):
+    """The function loading a route with the generator `load` asks for."""
+    return GENERATORS[generator_name(load)]
 
 
 # -- measurement ---------------------------------------------------------------------------------
@@ -311,7 +326,7 @@ def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) 
     processes = [server.master, *server.helpers]
     worker_before = [tree_cpu_seconds([w]) for w in workers]
     server_before, (busy_before, total_before) = tree_cpu_seconds(processes), machine_cpu_seconds()
-    figures = load_generator()(url, headers, load, load.seconds)
+    figures = load_generator(load)(url, headers, load, load.seconds)
     server_cpu = tree_cpu_seconds(processes) - server_before
     worker_cpu = [tree_cpu_seconds([w]) - b for w, b in zip(workers, worker_before, strict=True)]
     busy_after, total_after = machine_cpu_seconds()
@@ -320,6 +335,7 @@ def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) 
         **figures,
         "rps": round(figures["requests"] / figures["seconds"]),
         "server_us_per_request": round(server_cpu / max(1, figures["requests"]) * 1e6),
+        "client_us_per_request": round(figures["client_cpu"] / max(1, figures["requests"]) * 1e6),
         "workers_balance": balance(worker_cpu),
         "others_share": round(max(0.0, others) / max(total_after - total_before, 1e-9), 3),
     }
@@ -332,7 +348,7 @@ def _usable(figures: dict) -> bool:
 def load_route(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
     """Warm up, then measure a route; again (new connections) when the workers did not share
     the load or other processes used the machine, keeping the most representative attempt."""
-    load_generator()(url, headers, load, load.warmup_seconds)
+    load_generator(load)(url, headers, load, load.warmup_seconds)
     attempts = []
     for _ in range(ATTEMPTS):
         attempts.append(measure_once(url, headers, load, server))
@@ -365,7 +381,7 @@ def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
         stats = load_route(f"{url}{base}/stats/lifetime", auth, load, Server(pid, broker))
     routes = {"hello": hello, "overview": overview, "stats_lifetime": stats}
     return {
-        "tool": "wrk" if load_generator() is run_wrk else "python-asyncio",
+        "tool": "wrk" if generator_name(load) == "wrk" else "python-asyncio",
         "connections": load.connections,
         "seconds": load.seconds,
         "rate_limit_read": READ_LIMIT,
@@ -373,6 +389,7 @@ def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
         "ratio_overview": round(overview["rps"] / hello["rps"], 2),
         "ratio_stats": round(stats["rps"] / hello["rps"], 2),
         "server_us_per_request": {n: r["server_us_per_request"] for n, r in routes.items()},
+        "client_us_per_request": {n: r["client_us_per_request"] for n, r in routes.items()},
         "workers_balance": {name: r["workers_balance"] for name, r in routes.items()},
         "others_share": {name: r["others_share"] for name, r in routes.items()},
         "errors": sum(r["non200"] + r["errors"] for r in routes.values()),
@@ -382,6 +399,7 @@ def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
 def report(figures: dict) -> str:
     """The figures as a few readable lines."""
     rps, cpu, others = figures["rps"], figures["server_us_per_request"], figures["others_share"]
+    client = figures["client_us_per_request"]
     shares = figures["workers_balance"]
     ratios = {"hello": "", "overview": "ratio", "stats_lifetime": "ratio"}
     lines = [
@@ -392,25 +410,38 @@ def report(figures: dict) -> str:
     for name in rps:
         ratio = f"ratio {rps[name] / rps['hello']:.2f}" if ratios[name] else " " * 10
         lines.append(
-            f"  {name:<15} {rps[name]:>6} req/s  {ratio}  server CPU {cpu[name]:>4} us/request"
-            f"  workers balance {shares[name]:.2f}  other processes {others[name]:.0%}"
+            f"  {name:<15} {rps[name]:>6} req/s  {ratio}  CPU/request: server {cpu[name]:>4} us,"
+            f" load generator {client[name]:>4} us  workers balance {shares[name]:.2f}"
+            f"  other processes {others[name]:.0%}"
         )
     lines.append(f"  errors (non-200 or socket): {figures['errors']}")
     return "\n".join(lines)
 
 
+def generator_note(load: Load) -> str:
+    """Which load generator measures, and what its figures are worth."""
+    if generator_name(load) == "wrk":
+        return "API reads: load generator wrk (one thread), on the same 2 cores as the server"
+    return (
+        "API reads: load generator Python asyncio (asked for, or wrk not found: `apt-get install "
+        "wrk`). It "
+        "spends more CPU per request than the server and shares its cores, so every route is "
+        "capped near the same rate: the ratios it gives overstate data routes; compare with "
+        "docs/performance.md only figures measured with wrk"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--connections C]`."""
+    """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--generator G]`."""
     parser = argparse.ArgumentParser(prog="python -m bench.api_reads", description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=Load.seconds)
     parser.add_argument("--connections", type=int, default=Load.connections)
+    parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto")
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args(argv)
-    if load_generator() is not run_wrk:
-        print("wrk not found (apt-get install wrk): using the slower Python load generator, "
-              "which shares the cores with the server", file=sys.stderr)  # fmt: skip
-    load = Load(seconds=args.seconds, connections=args.connections)
+    load = Load(seconds=args.seconds, connections=args.connections, generator=args.generator)
+    print(generator_note(load), file=sys.stderr, flush=True)
     failed = False
     for _ in range(args.runs):
         figures = api_read_figures(load)
