@@ -2,10 +2,12 @@
 
 `python -m bench.api_reads` (or `api_read_figures()` from `bench.run`): processes a small generated
 package into a temporary DATA_DIR, starts the embedded broker (rate limits count in Redis, as in
-production), then, one after the other, gunicorn exactly as the Procfile's `web:` line serving
-(1) a minimal Flask app and (2) the API, and loads each route on loopback with `wrk` (keep-alive
-connections, bounded in time and requests). The read limit is raised to `READ_LIMIT` so limiting
-is on (every request is counted in Redis) but never reached. Every response must be 200.
+production), then two gunicorns exactly as the Procfile's `web:` line, serving (1) a minimal
+Flask app and (2) the API, and loads each route on loopback with `wrk` (keep-alive connections,
+bounded in time and requests): hello, overview, stats/lifetime in turn, `Load.rounds` times, so
+that each ratio compares measurements taken under the same background load (medians reported).
+The read limit is raised to `READ_LIMIT` so limiting is on (every request is counted in Redis)
+but never reached. Every response must be 200.
 
 Besides requests per second, each route reports the server's CPU time per request (gunicorn's
 processes and the broker) and the share of the machine other processes used meanwhile; a route
@@ -27,6 +29,7 @@ import re
 import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,6 +89,7 @@ class Load:
     max_requests: int = 1_000_000
     warmup_seconds: float = 1.0
     generator: str = "auto"  # "wrk", "python", or "auto": wrk when installed
+    rounds: int = 3  # hello, overview, stats/lifetime measured in turn this many times
 
 
 def hello_app():
@@ -371,49 +375,83 @@ def api_read_figures(load: Load | None = None) -> dict:
 
 
 def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
+    """Both servers up (an idle one costs nothing); the routes measured in turn, `load.rounds`
+    times, so each ratio compares measurements minutes apart at most, under the same load."""
     broker = (stack.processes["broker"].pid,) if "broker" in stack.processes else ()
-    with gunicorn(stack, "hello", "/hello", HELLO_APP) as (url, pid):
-        hello = load_route(url + "/hello", {}, load, Server(pid, broker))
     auth = {"Authorization": f"Bearer {upn}"}
     base = f"/api/data/{package_id}"
-    with gunicorn(stack, "api", "/health") as (url, pid):
-        overview = load_route(f"{url}{base}/overview", auth, load, Server(pid, broker))
-        stats = load_route(f"{url}{base}/stats/lifetime", auth, load, Server(pid, broker))
-    routes = {"hello": hello, "overview": overview, "stats_lifetime": stats}
+    with (
+        gunicorn(stack, "hello", "/hello", HELLO_APP) as (hello_url, hello_pid),
+        gunicorn(stack, "api", "/health") as (api_url, api_pid),
+    ):
+        plan = {
+            "hello": (hello_url + "/hello", {}, Server(hello_pid, broker)),
+            "overview": (f"{api_url}{base}/overview", auth, Server(api_pid, broker)),
+            "stats_lifetime": (f"{api_url}{base}/stats/lifetime", auth, Server(api_pid, broker)),
+        }
+        rounds = [
+            {
+                name: load_route(url, headers, load, server)
+                for name, (url, headers, server) in plan.items()
+            }
+            for _ in range(load.rounds)
+        ]
+    return summary(rounds, load)
+
+
+def summary(rounds: list[dict[str, dict]], load: Load) -> dict:
+    """Medians over the rounds; a ratio is the median of each round's route / hello."""
+    names = list(rounds[0])
+
+    def median_of(field: str) -> dict:
+        return {n: round(statistics.median([r[n][field] for r in rounds]), 3) for n in names}
+
+    ratios = {n: [r[n]["rps"] / r["hello"]["rps"] for r in rounds] for n in names if n != "hello"}
     return {
         "tool": "wrk" if generator_name(load) == "wrk" else "python-asyncio",
         "connections": load.connections,
         "seconds": load.seconds,
+        "rounds": len(rounds),
         "rate_limit_read": READ_LIMIT,
-        "rps": {name: r["rps"] for name, r in routes.items()},
-        "ratio_overview": round(overview["rps"] / hello["rps"], 2),
-        "ratio_stats": round(stats["rps"] / hello["rps"], 2),
-        "server_us_per_request": {n: r["server_us_per_request"] for n, r in routes.items()},
-        "client_us_per_request": {n: r["client_us_per_request"] for n, r in routes.items()},
-        "workers_balance": {name: r["workers_balance"] for name, r in routes.items()},
-        "others_share": {name: r["others_share"] for name, r in routes.items()},
-        "errors": sum(r["non200"] + r["errors"] for r in routes.values()),
+        "rps": {n: round(v) for n, v in median_of("rps").items()},
+        "ratios": {n: round(statistics.median(v), 2) for n, v in ratios.items()},
+        "ratios_each_round": {n: [round(x, 2) for x in v] for n, v in ratios.items()},
+        "server_us_per_request": {
+            n: round(v) for n, v in median_of("server_us_per_request").items()
+        },
+        "client_us_per_request": {
+            n: round(v) for n, v in median_of("client_us_per_request").items()
+        },
+        "workers_balance": median_of("workers_balance"),
+        "others_share": {n: max(r[n]["others_share"] for r in rounds) for n in names},
+        "errors": sum(r[n]["non200"] + r[n]["errors"] for r in rounds for n in names),
     }
 
 
 def report(figures: dict) -> str:
     """The figures as a few readable lines."""
     rps, cpu, others = figures["rps"], figures["server_us_per_request"], figures["others_share"]
-    client = figures["client_us_per_request"]
-    shares = figures["workers_balance"]
-    ratios = {"hello": "", "overview": "ratio", "stats_lifetime": "ratio"}
+    client, shares, ratios = (
+        figures["client_us_per_request"],
+        figures["workers_balance"],
+        figures["ratios"],
+    )
     lines = [
         f"API reads ({figures['tool']}, {figures['connections']} keep-alive connections, "
-        f"{figures['seconds']:g} s per route; rate limiting ON, counted in Redis, at "
-        f"{figures['rate_limit_read']} so never reached)"
+        f"{figures['seconds']:g} s per route, {figures['rounds']} rounds, medians; rate limiting "
+        f"ON, counted in Redis, at {figures['rate_limit_read']} so never reached)"
     ]
     for name in rps:
-        ratio = f"ratio {rps[name] / rps['hello']:.2f}" if ratios[name] else " " * 10
+        ratio = f"ratio {ratios[name]:.2f}" if name in ratios else " " * 10
         lines.append(
             f"  {name:<15} {rps[name]:>6} req/s  {ratio}  CPU/request: server {cpu[name]:>4} us,"
             f" load generator {client[name]:>4} us  workers balance {shares[name]:.2f}"
-            f"  other processes {others[name]:.0%}"
+            f"  other processes up to {others[name]:.0%}"
         )
+    each = "; ".join(
+        f"{n} {' '.join(map(str, v))}" for n, v in figures["ratios_each_round"].items()
+    )
+    lines.append(f"  ratios of each round: {each}")
     lines.append(f"  errors (non-200 or socket): {figures['errors']}")
     return "\n".join(lines)
 
@@ -437,10 +475,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=Load.seconds)
     parser.add_argument("--connections", type=int, default=Load.connections)
+    parser.add_argument("--rounds", type=int, default=Load.rounds)
     parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto")
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args(argv)
-    load = Load(seconds=args.seconds, connections=args.connections, generator=args.generator)
+    load = Load(
+        seconds=args.seconds,
+        connections=args.connections,
+        generator=args.generator,
+        rounds=args.rounds,
+    )
     print(generator_note(load), file=sys.stderr, flush=True)
     failed = False
     for _ in range(args.runs):
