@@ -13,7 +13,6 @@ from parsers.activity.pick import pick_sources
 from parsers.aggregate.entities import Entities, build_entities
 from parsers.aggregate.package_data import PackageData
 from parsers.aggregate.periods import PERIODS, Period, make_periods
-from parsers.views.app_database import AppDatabaseWriter
 from parsers.archive.layout import detect_layout, folder_language, top_folder_names
 from parsers.archive.package_map import PackageMap, map_package
 from parsers.archive.safety import check_entries, open_archive
@@ -22,6 +21,7 @@ from parsers.instants import day_of, fresh_caches, instant_to_datetime
 from parsers.limits import ParseLimits
 from parsers.reading import PackageReader
 from parsers.streams import Progress
+from parsers.views.app_database import AppDatabaseWriter
 from parsers.views.package_wide import (
     TOP_TYPES,
     about_view,

@@ -12,6 +12,8 @@ from itertools import chain, islice
 
 import orjson
 
+from parsers.aggregate.entities import Entities, resolve_message_channels
+from parsers.aggregate.package_data import PackageData
 from parsers.views.app_rows import (
     DayNames,
     activity_rows,
@@ -23,8 +25,6 @@ from parsers.views.app_rows import (
     session_rows,
     voice_rows,
 )
-from parsers.aggregate.entities import Entities, resolve_message_channels
-from parsers.aggregate.package_data import PackageData
 
 SCHEMA = """
 CREATE TABLE activity (event_name TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER,

@@ -7,11 +7,11 @@ ids and epoch dates as text, `YYYY-MM-DD` days, integer counts, REAL minutes whe
 from collections import Counter
 from collections.abc import Iterator
 
+from parsers.aggregate.entities import Entities
+from parsers.aggregate.package_data import PackageData
+from parsers.instants import day_to_iso, parse_instant
 from parsers.sources.account import VIRTUAL_CURRENCIES, Person, successful_payment
 from parsers.sources.channels import DELETED_USER
-from parsers.aggregate.entities import Entities
-from parsers.instants import day_to_iso, parse_instant
-from parsers.aggregate.package_data import PackageData
 
 APP_FILE_VERSION = "0.1.0"
 # Counters the app shows per day with nothing associated (its "extra stats").

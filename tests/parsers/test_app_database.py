@@ -4,6 +4,8 @@ the value formats the app compares (hand-computed figures, no generator)."""
 import sqlite3
 
 import pytest
+
+from parsers import AppDatabaseWriter, MissingOwner, ParseLimits, analyze_package
 from tests.parsers.zipbuild import (
     BLOCKED,
     DM,
@@ -17,8 +19,6 @@ from tests.parsers.zipbuild import (
     user_json,
     write_zip,
 )
-
-from parsers import AppDatabaseWriter, MissingOwner, ParseLimits, analyze_package
 
 VOICE = "500000000000000008"
 BOT = "800000000000000010"
