@@ -18,7 +18,7 @@ from storage.links import MAX_LINK_LENGTH
 
 # A UPN (or, for an allow-listed origin, the whole link): printable, no spaces.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",

@@ -85,7 +85,8 @@ def counter_key_parts(item: RateLimitItem, family: str) -> tuple[str, str]:
 
 def route_family() -> str | None:
     """`submit`, `read`, or None for routes that are never limited."""
-    current = request._get_current_object()  # one context lookup, not one per attribute
+    # One context lookup, not one per attribute (a LocalProxy method the stubs do not show).
+    current = request._get_current_object()  # type: ignore[attr-defined]
     endpoint = current.endpoint
     if endpoint in PROCESS_ENDPOINTS:
         return SUBMIT

@@ -13,9 +13,9 @@ Besides requests per second, each route reports the server's CPU time per reques
 processes and the broker) and the share of the machine other processes used meanwhile; a route
 measured while others used more than `QUIET_SHARE` of the CPUs is measured again (up to
 `ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in
-(`--generator python` forces it) and the output says so: it shares the cores with the server and
-costs more CPU per request than wrk, so it caps every route near the same rate and its ratios
-flatter the data routes. `make bench CASE=api-reads` runs it from `bench.run`.
+(`--generator python` forces it) and the output says so: it shares the cores with the server as
+wrk does, costs a little more CPU per request (about 20 us against 15) and varies more.
+`make bench CASE=api-reads` runs it from `bench.run`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -226,7 +227,7 @@ def run_wrk(url: str, headers: dict[str, str], load: Load, seconds: float) -> di
         wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         watchdog = threading.Timer(seconds + 60, wrk.kill)
         watchdog.start()
-        out = wrk.stdout.read()
+        out = wrk.stdout.read() if wrk.stdout else ""
         _, _, usage = os.wait4(wrk.pid, 0)
         watchdog.cancel()
     found = re.search(r"^WRK_JSON (.*)$", out, re.M)
@@ -240,7 +241,8 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, request: bytes, tally: dict, deadline: float, done: asyncio.Future):
         self.request, self.tally, self.deadline, self.done = request, tally, deadline, done
-        self.buffer, self.transport = b"", None
+        self.buffer = b""
+        self.transport: Any = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -270,7 +272,10 @@ class _Connection(asyncio.Protocol):
 
 
 async def _python_load(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
-    host, port, path = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url).groups()
+    parts = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url)
+    if parts is None:
+        raise ValueError(f"not a plain http URL: {url}")
+    host, port, path = parts.groups()
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
     request = ("\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()]) + "\r\n\r\n").encode()
     tally = {"requests": 0, "non200": 0, "errors": 0, "limit": load.max_requests}
@@ -461,11 +466,9 @@ def generator_note(load: Load) -> str:
     if generator_name(load) == "wrk":
         return "API reads: load generator wrk (one thread), on the same 2 cores as the server"
     return (
-        "API reads: load generator Python asyncio (asked for, or wrk not found: `apt-get install "
-        "wrk`). It "
-        "spends more CPU per request than the server and shares its cores, so every route is "
-        "capped near the same rate: the ratios it gives overstate data routes; compare with "
-        "docs/performance.md only figures measured with wrk"
+        "API reads: load generator Python asyncio in this process (asked for, or wrk not found: "
+        "`apt-get install wrk`). Like wrk it shares the 2 cores with the server; it costs a "
+        "little more CPU per request and its figures vary more. docs/performance.md quotes wrk"
     )
 
 
