@@ -412,6 +412,13 @@ def summary(rounds: list[dict[str, dict]], load: Load) -> dict:
         return {n: round(statistics.median([r[n][field] for r in rounds]), 3) for n in names}
 
     ratios = {n: [r[n]["rps"] / r["hello"]["rps"] for r in rounds] for n in names if n != "hello"}
+    # CPU of a request, server and load generator: what the rates become once other processes
+    # leave the cores alone (a busy machine moves the rates far more than the CPU per request).
+    cpu = {n: [r[n]["server_us_per_request"] + r[n]["client_us_per_request"] for r in rounds]
+           for n in names}  # fmt: skip
+    cpu_ratios = {
+        n: [h / max(c, 1) for h, c in zip(cpu["hello"], cpu[n], strict=True)] for n in ratios
+    }
     return {
         "tool": "wrk" if generator_name(load) == "wrk" else "python-asyncio",
         "connections": load.connections,
@@ -421,6 +428,7 @@ def summary(rounds: list[dict[str, dict]], load: Load) -> dict:
         "rps": {n: round(v) for n, v in median_of("rps").items()},
         "ratios": {n: round(statistics.median(v), 2) for n, v in ratios.items()},
         "ratios_each_round": {n: [round(x, 2) for x in v] for n, v in ratios.items()},
+        "cpu_ratios": {n: round(statistics.median(v), 2) for n, v in cpu_ratios.items()},
         "server_us_per_request": {
             n: round(v) for n, v in median_of("server_us_per_request").items()
         },
@@ -457,6 +465,10 @@ def report(figures: dict) -> str:
         f"{n} {' '.join(map(str, v))}" for n, v in figures["ratios_each_round"].items()
     )
     lines.append(f"  ratios of each round: {each}")
+    by_cpu = "; ".join(f"{n} {v:.2f}" for n, v in figures["cpu_ratios"].items())
+    lines.append(
+        f"  ratios by CPU per request (hello's / the route's, server + generator): {by_cpu}"
+    )
     lines.append(f"  errors (non-200 or socket): {figures['errors']}")
     return "\n".join(lines)
 
