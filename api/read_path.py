@@ -20,7 +20,6 @@ paths are read from the app's own rules.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -32,8 +31,6 @@ from api.auth import owner_token
 from api.data import owned_package
 from api.schemas import PERIODS
 from api.services import EXTENSION, Services
-
-log = logging.getLogger(__name__)
 
 # Flask endpoint -> the view it answers whole (`{period}` from the path).
 WHOLE_VIEWS = {
@@ -70,10 +67,10 @@ class ReadPath:
         routes = [r for r in app.url_map.iter_rules() if r.endpoint in WHOLE_VIEWS]
         if {r.endpoint for r in routes} != set(WHOLE_VIEWS):
             raise RuntimeError("api.read_path: an endpoint of WHOLE_VIEWS has no rule")
-        self._group = {f"r{i}": route for i, route in enumerate(routes)}
-        self._patterns = {
-            name: re.compile(rule_pattern(route.rule)) for name, route in self._group.items()
-        }
+        # (path pattern, rule, view name) of each served route
+        self._routes = [
+            (re.compile(rule_pattern(r.rule)), r.rule, WHOLE_VIEWS[r.endpoint]) for r in routes
+        ]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET" and _no_body(environ):
@@ -84,11 +81,10 @@ class ReadPath:
         return self.wsgi_app(environ, start_response)
 
     def _match(self, path: str) -> tuple[str, str, dict[str, str]] | None:
-        for name, pattern in self._patterns.items():
+        for pattern, rule, view in self._routes:
             found = pattern.fullmatch(path)
             if found is not None:
-                route = self._group[name]
-                return route.rule, WHOLE_VIEWS[route.endpoint], found.groupdict()
+                return rule, view, found.groupdict()
         return None
 
     def _answer(self, environ: dict) -> tuple[tuple[str, str], bytes] | None:
