@@ -14,7 +14,18 @@ from typing import Any
 from flask_openapi3 import Info, OpenAPI
 
 import logsafe
-from api import accesslog, cors, data, docs, dumpus_app, errors, health, process, ratelimit
+from api import (
+    accesslog,
+    cors,
+    data,
+    docs,
+    dumpus_app,
+    errors,
+    health,
+    process,
+    ratelimit,
+    read_path,
+)
 from api.auth import BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
@@ -98,4 +109,5 @@ def create_app(
     app.register_api(dumpus_app.bp)
     app.register_api(health.bp)
     app.register_blueprint(docs.bp)
+    read_path.init_app(app)  # last: it reads the routes and the limits
     return app

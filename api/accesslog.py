@@ -144,11 +144,17 @@ def _template(rule: str) -> str:
 
 def route_template() -> str:
     """The matched rule's template with the package id filled in, or `<unmatched>`."""
-    current = request._get_current_object()  # one context lookup, not one per attribute
+    # One context lookup, not one per attribute (a LocalProxy method the stubs do not show).
+    current = request._get_current_object()  # type: ignore[attr-defined]
     if current.url_rule is None:
         return UNMATCHED
-    template = _template(current.url_rule.rule)
-    package_id = str((current.view_args or {}).get("package_id", "")).lower()
+    return filled_template(current.url_rule.rule, (current.view_args or {}).get("package_id"))
+
+
+def filled_template(rule: str, package_id: object = None) -> str:
+    """A rule's template with the package id filled in when it looks like one."""
+    template = _template(rule)
+    package_id = str(package_id or "").lower()
     if _PACKAGE_ID.fullmatch(package_id):
         template = template.replace(PACKAGE_ID_PARAMETER, package_id)
     return template
@@ -159,7 +165,7 @@ def _start_clock() -> None:
 
 
 def _write_request_line(response: Response) -> Response:
-    current = request._get_current_object()
+    current = request._get_current_object()  # type: ignore[attr-defined]
     started = current.environ.get(_STARTED)
     elapsed = None if started is None else (time.perf_counter() - started) * 1000
     write_line(current.method, route_template(), response.status_code, elapsed)

@@ -18,7 +18,7 @@ from storage.links import MAX_LINK_LENGTH
 
 # A UPN (or, for an allow-listed origin, the whole link): printable, no spaces.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -28,7 +28,11 @@ BEARER_SCHEME = {
 
 def bearer_token() -> str | None:
     """The bearer token of the request, or None when the header is missing or malformed."""
-    header = request.headers.get("Authorization", "")
+    return parse_bearer(request.headers.get("Authorization", ""))
+
+
+def parse_bearer(header: str) -> str | None:
+    """The token of an `Authorization` header value, or None when it is not a valid bearer."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_LINK_LENGTH:
@@ -38,7 +42,15 @@ def bearer_token() -> str | None:
 
 def require_owner(package_id: str) -> str:
     """The request's UPN when it owns `package_id`; else raise the 401 ApiError."""
-    token = bearer_token()
-    if token is None or not owns_package(token, package_id, server_secret()):
+    token = owner_token(request.headers.get("Authorization", ""), package_id, server_secret())
+    if token is None:
         raise unauthorized()
+    return token
+
+
+def owner_token(header: str, package_id: str, secret: bytes) -> str | None:
+    """The bearer token of an `Authorization` value when it owns `package_id`, else None."""
+    token = parse_bearer(header)
+    if token is None or not owns_package(token, package_id, secret):
+        return None
     return token

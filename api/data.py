@@ -37,8 +37,8 @@ from api.schemas import (
     UserView,
 )
 from api.series import served_period
-from api.services import get_store, server_secret
-from storage.base import Status
+from api.services import Services, services
+from storage.base import Status, Store
 from storage.crypto import DecryptionError, PackageKey
 
 PREFIX = "/api/data/<package_id>"
@@ -62,8 +62,14 @@ class PackageViews:
     """The views of one owned, processed package, read with its key."""
 
     def __init__(
-        self, package_id: str, generation: int, key: PackageKey, first: tuple[str, bytes | None]
+        self,
+        store: Store,
+        package_id: str,
+        generation: int,
+        key: PackageKey,
+        first: tuple[str, bytes | None],
     ) -> None:
+        self.store = store
         self.package_id = package_id
         self.generation = generation
         self.key = key
@@ -73,7 +79,7 @@ class PackageViews:
         if view_name == self._first[0]:
             return self._first[1]
         view_id = self.key.view_id(view_name)
-        return get_store().statistics.get(self.package_id, self.generation, view_id)
+        return self.store.statistics.get(self.package_id, self.generation, view_id)
 
     def read_json(self, view_name: str) -> bytes | None:
         """One view decrypted to its JSON text, or None when the package has no such view."""
@@ -117,17 +123,24 @@ def open_package(package_id: str, view_name: str) -> PackageViews:
     """Ownership first (401), then existence (404), then status (409).
 
     The package's state and its view `view_name` come from one read (`get_current`), so the key
-    is derived first; it is only ever derived from the UPN of the package's owner.
+    is needed first; it is only ever derived from the UPN of the package's owner (and kept in
+    this process's memory, `storage.key_cache`, so a read derives none).
     """
-    upn = require_owner(package_id)
-    key = PackageKey(package_id, upn, server_secret())
-    current = get_store().statistics.get_current(package_id, key.view_id(view_name))
+    return owned_package(services(), package_id, require_owner(package_id), view_name)
+
+
+def owned_package(found: Services, package_id: str, upn: str, view_name: str) -> PackageViews:
+    """The views of a package whose ownership by `upn` was checked: 404, 409 or its views,
+    `view_name` read together with its state (`api.read_path` calls it without Flask)."""
+    key = found.package_keys.get(package_id, upn, found.server_secret())
+    store = found.store()
+    current = store.statistics.get_current(package_id, key.view_id(view_name))
     if current is None:
         raise unknown_package()
     status, error_code, generation, blob = current
     if status != Status.PROCESSED:
         raise _not_processed(status, error_code)
-    return PackageViews(package_id, generation, key, (view_name, blob))
+    return PackageViews(store, package_id, generation, key, (view_name, blob))
 
 
 def narrow_to_period(document: dict, period: str) -> dict:

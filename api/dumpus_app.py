@@ -31,7 +31,7 @@ from api.errors import ApiError, unauthorized, unknown_package
 from api.jsonio import json_response
 from api.process import remove_package, submit_link
 from api.schemas import ErrorResponse, ProcessBody
-from api.services import get_settings, get_store
+from api.services import get_store, package_key
 from storage.base import PackageRecord, Status
 from storage.crypto import DecryptionError, PackageKey
 
@@ -126,7 +126,7 @@ def app_user(path: AppUserPath) -> Response:
     record = get_store().packages.get(path.package_id)
     if record is None or record.status != Status.PROCESSED:
         raise unknown_package()
-    key = PackageKey(record.package_id, upn, get_settings().server_secret())
+    key = package_key(record.package_id, upn)
     # The owner and relationships have a profile view; other DM people have their DM view.
     profile = _view(record, key, f"user:{path.user_id}") or _view(record, key, f"dm:{path.user_id}")
     if profile is None:

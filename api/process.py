@@ -25,7 +25,7 @@ from api.schemas import (
     RateLimitedResponse,
     StatusResponse,
 )
-from api.services import get_queue, get_settings, get_store, now
+from api.services import forget_package_key, get_queue, get_settings, get_store, now
 from storage import scratch
 from storage.base import EnqueueOutcome, PackageRecord, Status
 from storage.links import InvalidLink, parse_package_link
@@ -220,6 +220,7 @@ def remove_package(package_id: str) -> None:
     # shreds the link's key; a download abandoned by a dead worker of this host goes too (a live
     # run removes its own as soon as it sees its claim gone).
     store.packages.delete(package_id)
+    forget_package_key(package_id)
     store.statistics.delete_package(package_id)
     store.app_files.delete_package(package_id)
     scratch.sweep(get_settings().temp_dir)

@@ -32,6 +32,8 @@ RATE_LIMITED = "RATE_LIMITED"
 STORAGE_URI = "RATELIMIT_STORAGE_URI"
 STORAGE_OPTIONS = "RATELIMIT_STORAGE_OPTIONS"
 EXTENSION = "ratelimit"
+# Set by `api.read_path` once it counted a request: None (admitted) or its RateLimited.
+COUNTED = "dumpus.ratelimit.counted"
 KEY_PREFIX = "dumpus"
 SUBMIT = "submit"
 READ = "read"
@@ -83,7 +85,8 @@ def counter_key_parts(item: RateLimitItem, family: str) -> tuple[str, str]:
 
 def route_family() -> str | None:
     """`submit`, `read`, or None for routes that are never limited."""
-    current = request._get_current_object()  # one context lookup, not one per attribute
+    # One context lookup, not one per attribute (a LocalProxy method the stubs do not show).
+    current = request._get_current_object()  # type: ignore[attr-defined]
     endpoint = current.endpoint
     if endpoint in PROCESS_ENDPOINTS:
         return SUBMIT
@@ -107,11 +110,24 @@ class FamilyLimits:
         }
 
     def check(self) -> None:
-        """Count this request against its family's limits; raise RateLimited over one."""
+        """Count this request against its family's limits; raise RateLimited over one.
+
+        A request `api.read_path` already counted is not counted again (its refusal, if it was
+        refused, is raised here so the answer is the usual 429).
+        """
+        environ = request.environ
+        if COUNTED in environ:
+            refusal = environ[COUNTED]
+            if refusal is not None:
+                raise refusal
+            return
         family = route_family()
         if family is None:
             return
-        address = client_address()
+        self.count(family, client_address())
+
+    def count(self, family: str, address: str) -> None:
+        """Count one request of `family` from `address`; raise RateLimited over a limit."""
         for item, head, tail in self.budgets[family]:
             key = f"{head}{address}{tail}"
             if not self.counter.hit(item, key):

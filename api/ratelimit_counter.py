@@ -141,12 +141,16 @@ class WindowCounter:
     """Fixed-window counters in a shared storage, in this process's memory while it fails."""
 
     def __init__(self, uri: str, **options: Any) -> None:
-        self.storage: Storage = storage_from_string(uri, **options)
+        storage = storage_from_string(uri, **options)
+        if not isinstance(storage, Storage):
+            raise ValueError("rate limits need a synchronous `limits` storage")
+        self.storage: Storage = storage
         self.local = MemoryStorage()
         self.leases = Leases()
         # Exactly RedisStorage: sentinel and cluster storages find their server through their pool.
-        fast = type(self.storage) is RedisStorage
-        self.windows = RedisWindows(self.storage) if fast else None
+        self.windows: RedisWindows | None = None
+        if isinstance(storage, RedisStorage) and type(storage) is RedisStorage:
+            self.windows = RedisWindows(storage)
         self.storage_dead = False
         self._retry_at = 0.0
         self._backoff = FIRST_RETRY_SECONDS

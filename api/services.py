@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from settings import Settings
+from storage.key_cache import PackageKeyCache
 
 if TYPE_CHECKING:
     from api.queue import PackageQueue
     from storage.base import Store
+    from storage.crypto import PackageKey
 
 EXTENSION = "dumpus"
 
@@ -41,6 +43,7 @@ class Services:
         self._injected = store is not None
         self._lock = threading.Lock()
         self._server_secret: bytes | None = None
+        self.package_keys = PackageKeyCache()  # this process's memory only (storage.key_cache)
 
     def server_secret(self) -> bytes:
         """The server secret, asked of the settings once (every data read needs it)."""
@@ -76,6 +79,20 @@ def get_settings() -> Settings:
 def server_secret() -> bytes:
     """The current app's server secret."""
     return services().server_secret()
+
+
+def package_key(package_id: str, key_material: str) -> PackageKey:
+    """The package's key, derived from its owner's key material (kept in a bounded LRU).
+
+    Call it only once `key_material` was checked to own `package_id` (`api.auth.require_owner`).
+    """
+    current = services()
+    return current.package_keys.get(package_id, key_material, current.server_secret())
+
+
+def forget_package_key(package_id: str) -> None:
+    """Drop the package's key from this process's cache (the package is deleted)."""
+    services().package_keys.forget(package_id)
 
 
 def get_store() -> Store:

@@ -2,16 +2,20 @@
 
 `python -m bench.api_reads` (or `api_read_figures()` from `bench.run`): processes a small generated
 package into a temporary DATA_DIR, starts the embedded broker (rate limits count in Redis, as in
-production), then, one after the other, gunicorn exactly as the Procfile's `web:` line serving
-(1) a minimal Flask app and (2) the API, and loads each route on loopback with `wrk` (keep-alive
-connections, bounded in time and requests). The read limit is raised to `READ_LIMIT` so limiting
-is on (every request is counted in Redis) but never reached. Every response must be 200.
+production), then two gunicorns exactly as the Procfile's `web:` line, serving (1) a minimal
+Flask app and (2) the API, and loads each route on loopback with `wrk` (keep-alive connections,
+bounded in time and requests): hello, overview, stats/lifetime in turn, `Load.rounds` times, so
+that each ratio compares measurements taken under the same background load (medians reported).
+The read limit is raised to `READ_LIMIT` so limiting is on (every request is counted in Redis)
+but never reached. Every response must be 200.
 
 Besides requests per second, each route reports the server's CPU time per request (gunicorn's
 processes and the broker) and the share of the machine other processes used meanwhile; a route
 measured while others used more than `QUIET_SHARE` of the CPUs is measured again (up to
-`ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in; it
-shares the cores with the server, so its figures are lower.
+`ATTEMPTS` times). Without `wrk` (`apt-get install wrk`) a Python load generator stands in
+(`--generator python` forces it) and the output says so: it shares the cores with the server as
+wrk does, costs a little more CPU per request (about 20 us against 15) and varies more.
+`make bench CASE=api-reads` runs it from `bench.run`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import re
 import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -83,6 +89,8 @@ class Load:
     connections: int = 32
     max_requests: int = 1_000_000
     warmup_seconds: float = 1.0
+    generator: str = "auto"  # "wrk", "python", or "auto": wrk when installed
+    rounds: int = 3  # hello, overview, stats/lifetime measured in turn this many times
 
 
 def hello_app():
@@ -219,7 +227,7 @@ def run_wrk(url: str, headers: dict[str, str], load: Load, seconds: float) -> di
         wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         watchdog = threading.Timer(seconds + 60, wrk.kill)
         watchdog.start()
-        out = wrk.stdout.read()
+        out = wrk.stdout.read() if wrk.stdout else ""
         _, _, usage = os.wait4(wrk.pid, 0)
         watchdog.cancel()
     found = re.search(r"^WRK_JSON (.*)$", out, re.M)
@@ -233,7 +241,8 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, request: bytes, tally: dict, deadline: float, done: asyncio.Future):
         self.request, self.tally, self.deadline, self.done = request, tally, deadline, done
-        self.buffer, self.transport = b"", None
+        self.buffer = b""
+        self.transport: Any = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -263,7 +272,10 @@ class _Connection(asyncio.Protocol):
 
 
 async def _python_load(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
-    host, port, path = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url).groups()
+    parts = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url)
+    if parts is None:
+        raise ValueError(f"not a plain http URL: {url}")
+    host, port, path = parts.groups()
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
     request = ("\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()]) + "\r\n\r\n").encode()
     tally = {"requests": 0, "non200": 0, "errors": 0, "limit": load.max_requests}
@@ -289,9 +301,21 @@ def run_python(url: str, headers: dict[str, str], load: Load, seconds: float) ->
     return {**figures, "client_cpu": _self_cpu_seconds() - before}
 
 
-def load_generator():
-    """wrk when installed, else the Python stand-in."""
-    return run_wrk if shutil.which("wrk") else run_python
+GENERATORS = {"wrk": run_wrk, "python": run_python}
+
+
+def generator_name(load: Load) -> str:
+    """The load generator `load` asks for; "auto" is wrk when installed, else the Python one."""
+    if load.generator == "auto":
+        return "wrk" if shutil.which("wrk") else "python"
+    if load.generator == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    return load.generator
+
+
+def load_generator(load: Load):
+    """The function loading a route with the generator `load` asks for."""
+    return GENERATORS[generator_name(load)]
 
 
 # -- measurement ---------------------------------------------------------------------------------
@@ -311,7 +335,7 @@ def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) 
     processes = [server.master, *server.helpers]
     worker_before = [tree_cpu_seconds([w]) for w in workers]
     server_before, (busy_before, total_before) = tree_cpu_seconds(processes), machine_cpu_seconds()
-    figures = load_generator()(url, headers, load, load.seconds)
+    figures = load_generator(load)(url, headers, load, load.seconds)
     server_cpu = tree_cpu_seconds(processes) - server_before
     worker_cpu = [tree_cpu_seconds([w]) - b for w, b in zip(workers, worker_before, strict=True)]
     busy_after, total_after = machine_cpu_seconds()
@@ -320,6 +344,7 @@ def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) 
         **figures,
         "rps": round(figures["requests"] / figures["seconds"]),
         "server_us_per_request": round(server_cpu / max(1, figures["requests"]) * 1e6),
+        "client_us_per_request": round(figures["client_cpu"] / max(1, figures["requests"]) * 1e6),
         "workers_balance": balance(worker_cpu),
         "others_share": round(max(0.0, others) / max(total_after - total_before, 1e-9), 3),
     }
@@ -332,7 +357,7 @@ def _usable(figures: dict) -> bool:
 def load_route(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
     """Warm up, then measure a route; again (new connections) when the workers did not share
     the load or other processes used the machine, keeping the most representative attempt."""
-    load_generator()(url, headers, load, load.warmup_seconds)
+    load_generator(load)(url, headers, load, load.warmup_seconds)
     attempts = []
     for _ in range(ATTEMPTS):
         attempts.append(measure_once(url, headers, load, server))
@@ -355,62 +380,127 @@ def api_read_figures(load: Load | None = None) -> dict:
 
 
 def _measure(stack: LocalStack, package_id: str, upn: str, load: Load) -> dict:
+    """Both servers up (an idle one costs nothing); the routes measured in turn, `load.rounds`
+    times, so each ratio compares measurements minutes apart at most, under the same load."""
     broker = (stack.processes["broker"].pid,) if "broker" in stack.processes else ()
-    with gunicorn(stack, "hello", "/hello", HELLO_APP) as (url, pid):
-        hello = load_route(url + "/hello", {}, load, Server(pid, broker))
     auth = {"Authorization": f"Bearer {upn}"}
     base = f"/api/data/{package_id}"
-    with gunicorn(stack, "api", "/health") as (url, pid):
-        overview = load_route(f"{url}{base}/overview", auth, load, Server(pid, broker))
-        stats = load_route(f"{url}{base}/stats/lifetime", auth, load, Server(pid, broker))
-    routes = {"hello": hello, "overview": overview, "stats_lifetime": stats}
+    with (
+        gunicorn(stack, "hello", "/hello", HELLO_APP) as (hello_url, hello_pid),
+        gunicorn(stack, "api", "/health") as (api_url, api_pid),
+    ):
+        plan = {
+            "hello": (hello_url + "/hello", {}, Server(hello_pid, broker)),
+            "overview": (f"{api_url}{base}/overview", auth, Server(api_pid, broker)),
+            "stats_lifetime": (f"{api_url}{base}/stats/lifetime", auth, Server(api_pid, broker)),
+        }
+        rounds = [
+            {
+                name: load_route(url, headers, load, server)
+                for name, (url, headers, server) in plan.items()
+            }
+            for _ in range(load.rounds)
+        ]
+    return summary(rounds, load)
+
+
+def summary(rounds: list[dict[str, dict]], load: Load) -> dict:
+    """Medians over the rounds; a ratio is the median of each round's route / hello."""
+    names = list(rounds[0])
+
+    def median_of(field: str) -> dict:
+        return {n: round(statistics.median([r[n][field] for r in rounds]), 3) for n in names}
+
+    ratios = {n: [r[n]["rps"] / r["hello"]["rps"] for r in rounds] for n in names if n != "hello"}
+    # CPU of a request, server and load generator: what the rates become once other processes
+    # leave the cores alone (a busy machine moves the rates far more than the CPU per request).
+    cpu = {n: [r[n]["server_us_per_request"] + r[n]["client_us_per_request"] for r in rounds]
+           for n in names}  # fmt: skip
+    cpu_ratios = {
+        n: [h / max(c, 1) for h, c in zip(cpu["hello"], cpu[n], strict=True)] for n in ratios
+    }
     return {
-        "tool": "wrk" if load_generator() is run_wrk else "python-asyncio",
+        "tool": "wrk" if generator_name(load) == "wrk" else "python-asyncio",
         "connections": load.connections,
         "seconds": load.seconds,
+        "rounds": len(rounds),
         "rate_limit_read": READ_LIMIT,
-        "rps": {name: r["rps"] for name, r in routes.items()},
-        "ratio_overview": round(overview["rps"] / hello["rps"], 2),
-        "ratio_stats": round(stats["rps"] / hello["rps"], 2),
-        "server_us_per_request": {n: r["server_us_per_request"] for n, r in routes.items()},
-        "workers_balance": {name: r["workers_balance"] for name, r in routes.items()},
-        "others_share": {name: r["others_share"] for name, r in routes.items()},
-        "errors": sum(r["non200"] + r["errors"] for r in routes.values()),
+        "rps": {n: round(v) for n, v in median_of("rps").items()},
+        "ratios": {n: round(statistics.median(v), 2) for n, v in ratios.items()},
+        "ratios_each_round": {n: [round(x, 2) for x in v] for n, v in ratios.items()},
+        "cpu_ratios": {n: round(statistics.median(v), 2) for n, v in cpu_ratios.items()},
+        "server_us_per_request": {
+            n: round(v) for n, v in median_of("server_us_per_request").items()
+        },
+        "client_us_per_request": {
+            n: round(v) for n, v in median_of("client_us_per_request").items()
+        },
+        "workers_balance": median_of("workers_balance"),
+        "others_share": {n: max(r[n]["others_share"] for r in rounds) for n in names},
+        "errors": sum(r[n]["non200"] + r[n]["errors"] for r in rounds for n in names),
     }
 
 
 def report(figures: dict) -> str:
     """The figures as a few readable lines."""
     rps, cpu, others = figures["rps"], figures["server_us_per_request"], figures["others_share"]
-    shares = figures["workers_balance"]
-    ratios = {"hello": "", "overview": "ratio", "stats_lifetime": "ratio"}
+    client, shares, ratios = (
+        figures["client_us_per_request"],
+        figures["workers_balance"],
+        figures["ratios"],
+    )
     lines = [
         f"API reads ({figures['tool']}, {figures['connections']} keep-alive connections, "
-        f"{figures['seconds']:g} s per route; rate limiting ON, counted in Redis, at "
-        f"{figures['rate_limit_read']} so never reached)"
+        f"{figures['seconds']:g} s per route, {figures['rounds']} rounds, medians; rate limiting "
+        f"ON, counted in Redis, at {figures['rate_limit_read']} so never reached)"
     ]
     for name in rps:
-        ratio = f"ratio {rps[name] / rps['hello']:.2f}" if ratios[name] else " " * 10
+        ratio = f"ratio {ratios[name]:.2f}" if name in ratios else " " * 10
         lines.append(
-            f"  {name:<15} {rps[name]:>6} req/s  {ratio}  server CPU {cpu[name]:>4} us/request"
-            f"  workers balance {shares[name]:.2f}  other processes {others[name]:.0%}"
+            f"  {name:<15} {rps[name]:>6} req/s  {ratio}  CPU/request: server {cpu[name]:>4} us,"
+            f" load generator {client[name]:>4} us  workers balance {shares[name]:.2f}"
+            f"  other processes up to {others[name]:.0%}"
         )
+    each = "; ".join(
+        f"{n} {' '.join(map(str, v))}" for n, v in figures["ratios_each_round"].items()
+    )
+    lines.append(f"  ratios of each round: {each}")
+    by_cpu = "; ".join(f"{n} {v:.2f}" for n, v in figures["cpu_ratios"].items())
+    lines.append(
+        f"  ratios by CPU per request (hello's / the route's, server + generator): {by_cpu}"
+    )
     lines.append(f"  errors (non-200 or socket): {figures['errors']}")
     return "\n".join(lines)
 
 
+def generator_note(load: Load) -> str:
+    """Which load generator measures, and what its figures are worth."""
+    if generator_name(load) == "wrk":
+        return "API reads: load generator wrk (one thread), on the same 2 cores as the server"
+    return (
+        "API reads: load generator Python asyncio in this process (asked for, or wrk not found: "
+        "`apt-get install wrk`). Like wrk it shares the 2 cores with the server; it costs a "
+        "little more CPU per request and its figures vary more. docs/performance.md quotes wrk"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--connections C]`."""
+    """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--generator G]`."""
     parser = argparse.ArgumentParser(prog="python -m bench.api_reads", description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=Load.seconds)
     parser.add_argument("--connections", type=int, default=Load.connections)
+    parser.add_argument("--rounds", type=int, default=Load.rounds)
+    parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto")
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args(argv)
-    if load_generator() is not run_wrk:
-        print("wrk not found (apt-get install wrk): using the slower Python load generator, "
-              "which shares the cores with the server", file=sys.stderr)  # fmt: skip
-    load = Load(seconds=args.seconds, connections=args.connections)
+    load = Load(
+        seconds=args.seconds,
+        connections=args.connections,
+        generator=args.generator,
+        rounds=args.rounds,
+    )
+    print(generator_note(load), file=sys.stderr, flush=True)
     failed = False
     for _ in range(args.runs):
         figures = api_read_figures(load)

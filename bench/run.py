@@ -8,6 +8,8 @@ ratio (with its spread over the runs), messages and activity lines per second; t
 resident memory of the child's process tree, the load average before the case (figures from a
 busy machine mislead), and whether the figures of the package's views agree with the
 generator's counts on every run (bench/check.py).
+Then `api-reads` (bench/api_reads.py): requests per second of two data routes against a
+hello-world Flask route under the Procfile's gunicorn. `--case NAME` runs one; `--list` lists them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from bench import api_reads
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
 from tasks.local import random_discord_link
@@ -182,10 +185,22 @@ def _positive(text: str) -> int:
     return value
 
 
+API_READS = "api-reads"
+# Cases that are not a package to process: name -> (what it measures, how to run it).
+OTHER_CASES = {
+    API_READS: (
+        "requests/s of /api/data/<id>/overview and /stats/lifetime against a hello-world "
+        "Flask route, gunicorn as in the Procfile, rate limits and decryption on "
+        "(bench/api_reads.py; wrk when installed, else a Python load generator)",
+        lambda: api_reads.main([]),
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `make bench`."""
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    names = ", ".join(CASES)
+    names = ", ".join([*CASES, *OTHER_CASES])
     parser.add_argument("cases", nargs="*", help=f"any of {names} (default: all)")
     parser.add_argument("--case", action="append", default=[], help="one case (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
@@ -196,14 +211,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.list:
         for case in CASES.values():
             print(f"{case.name:<14} {case.about}")
+        for name, (about, _) in OTHER_CASES.items():
+            print(f"{name:<14} {about}")
         return
-    chosen = [*args.cases, *args.case] or list(CASES)
-    unknown = set(chosen) - set(CASES)
+    chosen = [*args.cases, *args.case] or [*CASES, *OTHER_CASES]
+    unknown = set(chosen) - set(CASES) - set(OTHER_CASES)
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))} (known: {names})")
     started = time.perf_counter()
-    print_table([run_case(CASES[name], args.repeat) for name in chosen])
+    packages = [name for name in chosen if name in CASES]
+    if packages:
+        print_table([run_case(CASES[name], args.repeat) for name in packages])
+    failed = 0
+    for name in [name for name in chosen if name in OTHER_CASES]:
+        print(flush=True)
+        failed |= OTHER_CASES[name][1]()
     print(f"\n{len(chosen)} case(s) in {time.perf_counter() - started:.0f} s")
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

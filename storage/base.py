@@ -169,8 +169,12 @@ class StatisticsRepository(Protocol):
     def get_current(
         self, package_id: str, view_id: str
     ) -> tuple[Status, str | None, int, bytes | None] | None:
-        """The package's status, error code and published generation, and that generation's
-        view (None if it has none); None when there is no such package."""
+        """The package's status, error code, published generation and that generation's view
+        `view_id` (None if it has none), read together; None when there is no such package.
+
+        What every API data read needs, in one read where the backend allows it (SQLite: one
+        statement; MongoDB: the package document, then the view).
+        """
 
     def delete_package(self, package_id: str, keep_generation: int | None = None) -> int:
         """Delete the package's documents except `keep_generation`; returns how many."""

@@ -29,6 +29,7 @@ NONCE_BYTES = 12
 PACKAGE_KEY_LABEL = b"dumpus-stats/v1/package-key"
 VIEW_ID_LABEL = b"dumpus-stats/v1/view-id"
 ALLOW_LISTED_ID_LABEL = b"dumpus-stats/v1/allow-listed-package-id"
+MAX_VIEW_IDS = 64  # view ids a key remembers (a package has thousands of entity views)
 _UPN_CHARS = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -102,10 +103,17 @@ class PackageKey:
         self._key = hkdf_expand_32(prk, PACKAGE_KEY_LABEL)
         self._view_key = hkdf_expand_32(prk, VIEW_ID_LABEL)
         self._aead = AESGCM(self._key)
+        self._view_ids: dict[str, str] = {}  # a key kept by the API reads the same views again
 
     def view_id(self, view_name: str) -> str:
         """The opaque storage key of a view (HMAC-SHA256 of its name, 32 hex chars)."""
-        return hmac.digest(self._view_key, view_name.encode(), "sha256").hex()[:32]
+        found = self._view_ids.get(view_name)
+        if found is None:
+            found = hmac.digest(self._view_key, view_name.encode(), "sha256").hex()[:32]
+            if len(self._view_ids) >= MAX_VIEW_IDS:
+                self._view_ids.clear()
+            self._view_ids[view_name] = found
+        return found
 
     def _aad(self, view_name: str) -> bytes:
         return f"{self.package_id}\x00{view_name}".encode()

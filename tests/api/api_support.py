@@ -194,3 +194,30 @@ def sample_views(package_id: str) -> dict[str, dict]:
     for period in ("l4w", "l1m", "ly", "lifetime"):
         views[f"stats:{period}"] = {"period": period, **ENTITY_PERIODS[period]}
     return views
+
+
+def record_responses(app, responses: list[bytes]) -> None:
+    """Append every answer of `app` (headers, a blank line, the body) to `responses`.
+
+    At the WSGI level, outside every middleware: the answers `api.read_path` gives before Flask
+    are recorded as well as Flask's.
+    """
+    inner = app.wsgi_app
+
+    def recording(environ, start_response):
+        heads = []
+
+        def start(status, headers, exc_info=None):
+            heads.append("\n".join(f"{k}: {v}" for k, v in headers).encode())
+            return start_response(status, headers, exc_info)
+
+        iterable = inner(environ, start)
+        try:
+            body = b"".join(iterable)
+        finally:
+            if hasattr(iterable, "close"):
+                iterable.close()
+        responses.append(heads[0] + b"\n\n" + body)
+        return [body]
+
+    app.wsgi_app = recording

@@ -14,6 +14,7 @@ from api_support import (
     TEST_CONFIG,
     Packages,
     RecordingQueue,
+    record_responses,
 )
 
 from api import create_app
@@ -54,13 +55,7 @@ def responses() -> list[bytes]:
 @pytest.fixture
 def app(settings, store, queue, responses):
     app = create_app(TEST_CONFIG, settings=settings, store=store, queue=queue)
-
-    @app.after_request
-    def record(response):
-        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-        responses.append(headers.encode() + b"\n\n" + response.get_data())
-        return response
-
+    record_responses(app, responses)
     return app
 
 

@@ -8,7 +8,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from api_support import TEST_CONFIG, bearer, discord_link, new_upn, path_form, sample_views
+from api_support import (
+    TEST_CONFIG,
+    bearer,
+    discord_link,
+    new_upn,
+    path_form,
+    record_responses,
+    sample_views,
+)
 
 from api import create_app
 from api.ratelimit import FamilyLimits, storage_uri
@@ -30,13 +38,7 @@ def limited(settings, store, queue, responses):
             store=store,
             queue=queue,
         )
-
-        @app.after_request
-        def record(response):
-            responses.append(b"\n".join(f"{k}: {v}".encode() for k, v in response.headers))
-            responses.append(response.get_data())
-            return response
-
+        record_responses(app, responses)
         return app
 
     return build

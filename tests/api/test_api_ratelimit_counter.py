@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +88,25 @@ def test_processes_sharing_redis_never_admit_more_than_the_limit(redis_counter):
     # Each process may strand at most a lease minus one: the client is refused that early.
     assert 300 - 2 * (3 - 1) <= admitted <= 300
     assert not hit(first, limit) and not hit(second, limit)
+
+
+def test_threads_of_two_processes_never_admit_more_than_the_limit(redis_counter):
+    counters, limit, admitted = [redis_counter(), redis_counter()], "600/minute", []  # leases of 6
+    start = threading.Barrier(8)
+
+    def client(counter: WindowCounter) -> None:
+        start.wait()
+        admitted.append(sum(hit(counter, limit) for _ in range(100)))
+
+    threads = [threading.Thread(target=client, args=(counters[n % 2],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 800 tries: never more than the limit; at most one lease minus one stranded per thread.
+    assert 600 - 8 * (6 - 1) <= sum(admitted) <= 600
+    assert shared_count(counters[0], limit) >= 600
+    assert not hit(counters[0], limit) and not hit(counters[1], limit)
 
 
 def test_a_lease_ends_with_its_window(redis_counter):

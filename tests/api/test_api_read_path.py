@@ -12,6 +12,7 @@ import pytest
 from api_support import RecordingQueue, bearer, new_upn, sample_views
 
 import logsafe
+import storage.key_cache
 from api import accesslog
 from api.services import Services
 from settings import Settings
@@ -141,3 +142,25 @@ def test_a_request_finding_the_buffer_full_writes_it_itself(root_stream, buffere
     assert root_stream.getvalue() == ""
     accesslog.write_line("GET", "/health", 200, 0.7)
     assert root_stream.getvalue().count("GET /health 200") == 2
+
+
+def test_reads_of_a_package_derive_its_key_once_and_a_delete_drops_it(
+    client, app, packages, monkeypatch
+):
+    derived = []
+    real = storage.key_cache.PackageKey
+
+    def counting(*args):
+        derived.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(storage.key_cache, "PackageKey", counting)
+    upn = new_upn()
+    package_id = packages.processed(upn, sample_views(package_id_for(upn)))
+    for route in ("overview", "stats/ly", "top/dms/ly", "about"):
+        assert client.get(f"/api/data/{package_id}/{route}", headers=bearer(upn)).status_code == 200
+    assert derived == [package_id]
+    cache = app.extensions["dumpus"].package_keys
+    assert len(cache) == 1
+    assert client.delete(f"/api/process/{package_id}", headers=bearer(upn)).status_code == 200
+    assert len(cache) == 0
