@@ -15,7 +15,6 @@ import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -24,32 +23,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
+from tasks.download_limits import DownloadError, DownloadLimits
+
 CHUNK_BYTES = 1 << 20
 MAX_REDIRECTS = 5
 USER_AGENT = "dumpus-stats/0.1 (+package download)"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # read differently by urlsplit, urllib3 and browsers: refused rather than guessed
 AMBIGUOUS = re.compile(r"[\x00-\x20\x7f\\]")
-
-
-class DownloadError(Exception):
-    """A download that cannot succeed; `code` is the package's error code."""
-
-    def __init__(self, code: str, message: str, *, retryable: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class DownloadLimits:
-    """The limits of one download (from settings)."""
-
-    max_bytes: int
-    connect_timeout: float
-    read_timeout: float
-    max_seconds: float
-    allowed_origins: tuple[str, ...] = ()
 
 
 def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

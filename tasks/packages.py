@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from tasks import names
 from tasks.base import BaseTask
 from tasks.celery_app import app
@@ -20,7 +22,13 @@ def process_package(self, package_id: str) -> str:
     # every delivery is a claim: retries stop one short of the attempt limit
     may_retry = self.request.retries < min(self.max_retries, settings.max_attempts - 1)
     try:
-        outcome = run_package(package_id, settings, get_store(), may_retry=may_retry)
+        outcome = run_package(
+            package_id,
+            settings,
+            get_store(),
+            may_retry=may_retry,
+            time_limit_errors=(SoftTimeLimitExceeded,),
+        )
     except RetryableError as exc:
         log.warning("package %s: retryable failure %s", package_id, exc)
         raise self.retry(countdown=self.backoff(), exc=exc) from None

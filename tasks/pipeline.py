@@ -16,8 +16,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from parsers.errors import InvalidPackage
 from parsers.package import PackageAnalysis, analyze_package
 from parsers.views.app_database import AppDatabaseWriter
@@ -26,7 +24,7 @@ from storage import Status, Store, scratch
 from storage.crypto import DecryptionError, PackageKey
 from storage.links import InvalidLink, key_material_of
 from tasks.app_file import AppFileJob
-from tasks.download import DownloadError, DownloadLimits, download
+from tasks.download_limits import DownloadError, DownloadLimits
 from tasks.progress import ClaimLost, ProgressReporter
 
 log = logging.getLogger(__name__)
@@ -54,11 +52,14 @@ def run_package(
     store: Store,
     local_zip: Path | None = None,
     may_retry: bool = True,
+    time_limit_errors: tuple[type[BaseException], ...] = (),
 ) -> RunOutcome:
     """Process one package end to end if it is this run's to process.
 
     With `local_zip` the package is read from that file instead of downloaded (`tasks.local`).
     A network failure gives the package back for a retry when `may_retry`, else fails it.
+    `time_limit_errors` are what the caller raises when the run's time is up (the Celery task:
+    its soft time limit): the package then fails with TIME_LIMIT.
     """
     now = time.time()
     stale_before = now - settings.stale_after_seconds
@@ -73,6 +74,7 @@ def run_package(
     if claimed is None:
         return RunOutcome(package_id, "SKIPPED:BUSY")
     run = _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link, local_zip)
+    run.time_limit_errors = time_limit_errors
     return run.run(may_retry)
 
 
@@ -94,6 +96,7 @@ class _PackageRun:
         self.local_zip = local_zip
         self.zip_path = local_zip or settings.temp_dir / f"{package_id}.{token[:12]}.zip"
         self.generation: int | None = None
+        self.time_limit_errors: tuple[type[BaseException], ...] = ()
 
     def run(self, may_retry: bool = True) -> RunOutcome:
         if self.local_zip is not None:
@@ -119,9 +122,9 @@ class _PackageRun:
             if not self._release():
                 return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
             raise RetryableError(exc.code) from None
-        except SoftTimeLimitExceeded:
-            return self._fail("TIME_LIMIT")
         except Exception as exc:
+            if isinstance(exc, self.time_limit_errors):
+                return self._fail("TIME_LIMIT")
             # The type only: messages of library errors may quote the link.
             log.error("package %s failed unexpectedly: %s", self.package_id, type(exc).__name__)
             return self._fail("UNKNOWN_ERROR")
@@ -169,6 +172,9 @@ class _PackageRun:
             max_seconds=self.settings.download_max_seconds,
             allowed_origins=self.settings.whitelisted_origins,
         )
+        # the HTTP client (requests) is loaded by the runs that download only, not by tasks.local
+        from tasks.download import download
+
         download(self.link, self.zip_path, limits, self.progress.downloading)
         self.link = None
 

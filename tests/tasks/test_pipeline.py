@@ -106,6 +106,56 @@ def test_failures_end_errored_with_a_code_and_no_temp_file(store, settings, serv
     assert list(settings.temp_dir.iterdir()) == []
 
 
+class TimeUp(Exception):
+    """What the caller raises when the run's time is up (Celery: SoftTimeLimitExceeded)."""
+
+
+def test_a_run_out_of_time_fails_its_package_with_time_limit(store, settings, server, monkeypatch):
+    parsed = submit(store, settings, server.origin)
+
+    def out_of_time(*args, **kwargs):
+        raise TimeUp
+
+    monkeypatch.setattr("tasks.pipeline.analyze_package", out_of_time)
+    outcome = run_package(parsed.package_id, settings, store, time_limit_errors=(TimeUp,))
+    assert outcome.result == "ERRORED:TIME_LIMIT"
+    record = store.packages.get(parsed.package_id)
+    assert (record.status, record.error_code, record.sealed_link) == (
+        Status.ERRORED,
+        "TIME_LIMIT",
+        None,
+    )
+    assert list(settings.temp_dir.iterdir()) == []
+
+
+def test_an_error_the_caller_did_not_name_is_an_unknown_error(store, settings, server, monkeypatch):
+    parsed = submit(store, settings, server.origin)
+
+    def out_of_time(*args, **kwargs):
+        raise TimeUp
+
+    monkeypatch.setattr("tasks.pipeline.analyze_package", out_of_time)
+    assert run_package(parsed.package_id, settings, store).result == "ERRORED:UNKNOWN_ERROR"
+
+
+def test_the_celery_task_names_its_soft_time_limit(monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import tasks.packages
+
+    seen = {}
+
+    def fake_run(package_id, settings, store, **kwargs):
+        seen.update(kwargs)
+        raise RetryableError("stop here")
+
+    monkeypatch.setattr(tasks.packages, "run_package", fake_run)
+    monkeypatch.setattr(tasks.packages, "get_store", lambda: None)
+    with pytest.raises(RetryableError):  # called directly, a retry raises the error again
+        tasks.packages.process_package.run("0" * 32)
+    assert seen["time_limit_errors"] == (SoftTimeLimitExceeded,)
+
+
 def test_a_network_failure_gives_the_package_back_for_a_retry(store, settings, server):
     parsed = submit(store, settings, server.origin, "/flaky.zip")
     with pytest.raises(RetryableError):
