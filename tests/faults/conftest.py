@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from celery import Celery
+from kombu.exceptions import ChannelError
 
 from samples import SampleSpec, generate_package
+from tasks import names
 from tasks.devstack import LocalStack
 from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, slow_file
@@ -72,6 +75,37 @@ def wait_for(predicate, timeout: float = 60, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError("condition not reached in time")
+
+
+def wait_until_idle(stack: LocalStack, timeout: float = 60) -> None:
+    """Wait until no package task is queued, prefetched or running anywhere.
+
+    Checked in the order a message moves (queue, then reserved, then active), so a message
+    moving on between two checks is seen by the later one.
+    """
+    app = Celery(broker=stack.settings.effective_broker_url)
+
+    def idle() -> bool:
+        with app.connection_for_read() as connection:
+            try:
+                queued = connection.default_channel.queue_declare(
+                    names.PACKAGES_QUEUE, passive=True
+                ).message_count
+            except ChannelError:  # Redis keeps no empty list: an absent queue holds nothing
+                queued = 0
+        if queued:
+            return False
+        inspector = app.control.inspect(timeout=1.0)
+        for ask in (inspector.reserved, inspector.active):
+            replies = ask()
+            if not replies or any(replies.values()):
+                return False  # no worker answered yet, or one holds a task
+        return True
+
+    try:
+        wait_for(idle, timeout)
+    finally:
+        app.close()
 
 
 def status_of(client: Client, package_id: str, link: str) -> dict:

@@ -3,12 +3,11 @@
 import os
 import signal
 import stat
-import time
 
 from celery import Celery
 
 from tasks import names
-from tests.faults.conftest import generations, new_link, status_of, wait_for
+from tests.faults.conftest import generations, new_link, status_of, wait_for, wait_until_idle
 from tests.support.client import Client
 
 
@@ -42,7 +41,7 @@ def test_a_package_that_kills_its_worker_every_time_fails_with_worker_lost(stack
     stack.start_worker("last")
     status = wait_for(lambda: (s := status_of(client, package_id, link))["isErrored"] and s)
     assert status["errorMessageCode"] == "WORKER_LOST"
-    time.sleep(3)  # it stays failed: no loop of deliveries
+    wait_until_idle(stack)  # every delivery of its task has been handled: none loops
     assert status_of(client, package_id, link)["errorMessageCode"] == "WORKER_LOST"
     assert generations(stack, package_id) == 0
 
@@ -54,7 +53,7 @@ def test_the_same_task_delivered_twice_downloads_once(stack, server):
     sender = Celery(broker=stack.settings.effective_broker_url)  # a second, duplicate message
     sender.send_task(**names.package_message(package_id))
     assert client.wait_processed(package_id, link)["isDataAvailable"]
-    time.sleep(1)
+    wait_until_idle(stack)  # the duplicate has been handled too
     assert server.hits.count("/slow.zip") == 1
     assert generations(stack, package_id) == 1
 
