@@ -72,23 +72,36 @@ def hour_start(prefix: str) -> int | None:
     match = _HOUR_PREFIX.fullmatch(prefix)
     if match is None:
         return None
-    key = prefix[:10]
+    day = _day_number(prefix)
+    hour = int(match[4])
+    if day is None or hour > 23 or day * 86400 < MIN_SECONDS:
+        return None
+    start = day * 86400 + hour * 3600
+    _remember_hour(prefix, start)
+    return start
+
+
+def _day_number(text: str) -> int | None:
+    """The day number of the date `text` starts with (its digits matched already), cached;
+    None when there is no such date."""
+    key = text[:10]
     day = _DAY_NUMBERS.get(key)
     if day is None:
         try:
-            day = date(int(match[1]), int(match[2]), int(match[3])).toordinal() - _EPOCH_ORDINAL
+            day = date(int(key[:4]), int(key[5:7]), int(key[8:10])).toordinal() - _EPOCH_ORDINAL
         except ValueError:
             return None
         if len(_DAY_NUMBERS) >= MAX_CACHED_DAYS:
             _DAY_NUMBERS.clear()
         _DAY_NUMBERS[key] = day
-    hour = int(match[4])
-    if hour > 23 or day * 86400 < MIN_SECONDS:
-        return None
+    return day
+
+
+def _remember_hour(prefix: str, start: int) -> None:
+    """Remember a validated hour prefix's start (HOUR_STARTS, emptied when full)."""
     if len(HOUR_STARTS) >= MAX_CACHED_HOURS:
         HOUR_STARTS.clear()
-    start = HOUR_STARTS[prefix] = day * 86400 + hour * 3600
-    return start
+    HOUR_STARTS[prefix] = start
 
 
 def _cached(text: str) -> float | None:
@@ -115,23 +128,14 @@ def _cached(text: str) -> float | None:
 
 
 def _from_match(text: str, match: re.Match[str]) -> float | None:
-    key = text[:10]
-    day = _DAY_NUMBERS.get(key)
+    day = _day_number(text)
     if day is None:
-        try:
-            day = date(int(key[:4]), int(key[5:7]), int(key[8:10])).toordinal() - _EPOCH_ORDINAL
-        except ValueError:
-            return None
-        if len(_DAY_NUMBERS) >= MAX_CACHED_DAYS:
-            _DAY_NUMBERS.clear()
-        _DAY_NUMBERS[key] = day
+        return None
     hour, minute, second = int(match[4]), int(match[5]), int(match[6])
     if hour > 23 or minute > 59 or second > 60 or day * 86400 < MIN_SECONDS:
         return None
     seconds = day * 86400 + hour * 3600 + minute * 60 + second
-    if len(HOUR_STARTS) >= MAX_CACHED_HOURS:
-        HOUR_STARTS.clear()
-    HOUR_STARTS[text[:13]] = day * 86400 + hour * 3600
+    _remember_hour(text[:13], day * 86400 + hour * 3600)
     fraction = match[7]
     return seconds + float(fraction) if fraction else float(seconds)
 
