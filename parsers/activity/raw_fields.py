@@ -118,14 +118,7 @@ def _text(buffer: bytes, pos: int, end: int, key: bytes) -> bytes | None:
         return None
     if buffer[at - 1] != 0x2C and at != pos + 1:
         raise Unsure
-    start = at + len(key)
-    if buffer[start] == 0x22:
-        close = buffer.find(b'"', start + 1, end)
-        raw = buffer[start + 1 : close]
-        if close < 0 or b"\\" in raw:
-            raise Unsure
-        return raw
-    return _plain(buffer, start, end)
+    return _plain(buffer, at + len(key), end)
 
 
 def _plain(buffer: bytes, start: int, end: int) -> bytes | None:
