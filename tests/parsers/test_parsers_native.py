@@ -1,7 +1,6 @@
 """The C loop of the activity scanner and ISA-L inflating agree with the reference code they
 replace (the period blocks: test_period_blocks.py)."""
 
-import io
 import os
 import pickle
 import struct
@@ -16,10 +15,7 @@ from isal import isal_zlib
 
 import parsers.activity.scan as scan
 import parsers.archive.inflater as inflater
-from parsers import instants
-from parsers.activity.exact import read_activity
-from parsers.activity.rules import SourceTally
-from parsers.streams import Skipped
+from tests.parsers.test_activity_paths import tally_with as tally_on_path
 from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
 from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
 
@@ -65,20 +61,10 @@ LINES += [reordered(line, shift) for shift in (-1, 2) for line in ACTIVITY + VOI
 
 
 def tally_with(loop: str, data: bytes, max_line: int = 1 << 20):
-    """(tally, skipped, lines) of the fast reader with the given loop, from cold hour caches."""
-    instants.clear_caches()
-    saved = scan._linescan
-    if loop == "python":
-        scan._linescan = None
-    try:
-        tally, skipped = SourceTally(), Skipped()
-        reader = read_activity if loop == "exact" else scan.read_activity_fast
-        lines = reader(io.BufferedReader(io.BytesIO(data)), tally, skipped, max_line)
-    finally:
-        scan._linescan = saved
-    state = dict(tally.__dict__)
+    """(tally, skipped, lines) of one reading path, from cold hour caches, sessions sorted."""
+    state, skipped, lines = tally_on_path(loop, data, max_line)
     state["sessions"] = sorted(state["sessions"])
-    return state, skipped.by_reason, lines
+    return state, skipped, lines
 
 
 def test_the_c_loop_is_built():
