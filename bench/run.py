@@ -25,6 +25,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 from bench import api_reads
 from bench.cases import CASES, Case, cached_package
@@ -112,15 +113,25 @@ def activity_lines(about: dict) -> int:
     return int(about.get("read", {}).get("lines", {}).get("activity", 0))
 
 
-def measure_once(path: Path, truth: dict) -> tuple[float, int, float, int, dict, list[str]]:
-    """One floor, then one run of ours: (floor s, inflated bytes, ours s, peak RSS, summary,
-    mismatches with the generator's counts)."""
+class Run(NamedTuple):
+    """One floor, then one run of ours."""
+
+    floor: float  # seconds
+    inflated: int  # bytes
+    seconds: float  # ours
+    rss: int  # peak of the process tree, bytes
+    summary: dict  # what tasks.local printed
+    mismatches: list[str]  # with the generator's counts
+
+
+def measure_once(path: Path, truth: dict) -> Run:
+    """One floor, then one run of ours."""
     floor, inflated = inflate_floor(path)
     link = random_discord_link()
     with tempfile.TemporaryDirectory(prefix="dumpus-bench-") as data_dir:
         seconds, rss, summary = process_in_child(path, Path(data_dir), link)
         mismatches = check_views(read_views(Path(data_dir), link), truth)
-    return floor, inflated, seconds, rss, summary, mismatches
+    return Run(floor, inflated, seconds, rss, summary, mismatches)
 
 
 def run_case(case: Case, repeat: int = 1) -> dict:
@@ -130,11 +141,11 @@ def run_case(case: Case, repeat: int = 1) -> dict:
     path, truth = cached_package(case)
     load = os.getloadavg()[0]
     runs = [measure_once(path, truth) for _ in range(repeat)]
-    floor, inflated = statistics.median(run[0] for run in runs), runs[0][1]
-    seconds = statistics.median(run[2] for run in runs)
-    ratios = sorted(run[2] / run[0] for run in runs)
-    rss, summary = max(run[3] for run in runs), runs[0][4]
-    mismatches = sorted({mismatch for run in runs for mismatch in run[5]})
+    floor, inflated = statistics.median(run.floor for run in runs), runs[0].inflated
+    seconds = statistics.median(run.seconds for run in runs)
+    ratios = sorted(run.seconds / run.floor for run in runs)
+    rss, summary = max(run.rss for run in runs), runs[0].summary
+    mismatches = sorted({mismatch for run in runs for mismatch in run.mismatches})
     about = summary["about"]
     messages = int(about["read"]["lines"].get("messages", 0))
     lines = activity_lines(about)

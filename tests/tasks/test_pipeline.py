@@ -110,11 +110,13 @@ class TimeUp(Exception):
     """What the caller raises when the run's time is up (Celery: SoftTimeLimitExceeded)."""
 
 
+def out_of_time(*args, **kwargs):
+    """An analysis interrupted because the run's time is up."""
+    raise TimeUp
+
+
 def test_a_run_out_of_time_fails_its_package_with_time_limit(store, settings, server, monkeypatch):
     parsed = submit(store, settings, server.origin)
-
-    def out_of_time(*args, **kwargs):
-        raise TimeUp
 
     monkeypatch.setattr("tasks.pipeline.analyze_package", out_of_time)
     outcome = run_package(parsed.package_id, settings, store, time_limit_errors=(TimeUp,))
@@ -130,9 +132,6 @@ def test_a_run_out_of_time_fails_its_package_with_time_limit(store, settings, se
 
 def test_an_error_the_caller_did_not_name_is_an_unknown_error(store, settings, server, monkeypatch):
     parsed = submit(store, settings, server.origin)
-
-    def out_of_time(*args, **kwargs):
-        raise TimeUp
 
     monkeypatch.setattr("tasks.pipeline.analyze_package", out_of_time)
     assert run_package(parsed.package_id, settings, store).result == "ERRORED:UNKNOWN_ERROR"
