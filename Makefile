@@ -22,7 +22,7 @@ $(NATIVE): $(STAMP) setup.py parsers/activity/_linescan.c
 	touch $(NATIVE)
 
 demo: venv  ## the main job end to end on embedded defaults
-	$(PY) -m tasks.demo
+	$(PY) -m launchers.demo
 
 run: venv  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
 	# honcho gives the first Procfile process (web) exactly $$PORT, the others $$PORT+100*n.

@@ -1,4 +1,4 @@
-"""gunicorn settings of the API, shared by the Procfile and `tasks.devstack`.
+"""gunicorn settings of the API, shared by the Procfile and `launchers.devstack`.
 
     gunicorn -c python:api.gunicorn_conf --bind 127.0.0.1:8000 --workers 2 --threads 4 \\
         'api:create_app()'

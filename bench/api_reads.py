@@ -41,7 +41,7 @@ from typing import Any
 
 import requests
 
-from tasks.devstack import PROJECT_ROOT, LocalStack, free_port
+from launchers.devstack import PROJECT_ROOT, LocalStack, free_port
 
 READ_LIMIT = "100000000/minute"
 HELLO_APP = "bench.api_reads:hello_app()"
@@ -119,8 +119,8 @@ def prepared_package(stack: LocalStack) -> tuple[str, str]:
         from samples import SampleSpec, generate_package
     except ImportError:  # the generator's former home
         from samples import SampleSpec, generate_package
+    from launchers.local import process_local_zip, random_discord_link
     from storage import open_store
-    from tasks.local import process_local_zip, random_discord_link
 
     zip_path = stack.data_dir / "sample.zip"
     generate_package(zip_path, SampleSpec(layout="D", messages=2_000, events=4_000, seed=7))

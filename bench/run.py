@@ -3,7 +3,7 @@
 Generates each package once into bench/cache/ (bench/cases.py: medium, heavy and the shapes),
 then for each, measured `--repeat` times (3) with the floor and ours in turn, prints the medians
 of: the time to merely inflate every entry on one core (the floor), the time of our processing
-from zip to stored documents (`tasks.local`, the worker's code path, in a child process), their
+from zip to stored documents (`launchers.local`, the worker's code path, in a child process), their
 ratio (with its spread over the runs), messages and activity lines per second; the largest peak
 resident memory of the child's process tree, the load average before the case (figures from a
 busy machine mislead), and whether the figures of the package's views agree with the
@@ -30,7 +30,7 @@ from typing import NamedTuple
 from bench import api_reads
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
-from tasks.local import random_discord_link
+from launchers.local import random_discord_link
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_CHUNK = 1 << 20
@@ -86,14 +86,14 @@ class TreeMemorySampler(threading.Thread):
 
 
 def process_in_child(path: Path, data_dir: Path, link: str) -> tuple[float, int, dict]:
-    """Run `tasks.local` in a child; returns (seconds, peak RSS of its process tree, summary).
+    """Run `launchers.local` in a child; returns (seconds, peak RSS of its process tree, summary).
 
     The peak is the larger of the sampled sum over the child and its descendants and the
     kernel's own high-water mark of the child alone (which sampling could miss between ticks).
     """
     env = {**os.environ, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("MONGO_URL", None)
-    command = [sys.executable, "-m", "tasks.local", str(path), "--json", "--link", link]
+    command = [sys.executable, "-m", "launchers.local", str(path), "--json", "--link", link]
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
     sampler = TreeMemorySampler(child.pid)
@@ -120,7 +120,7 @@ class Run(NamedTuple):
     inflated: int  # bytes
     seconds: float  # ours
     rss: int  # peak of the process tree, bytes
-    summary: dict  # what tasks.local printed
+    summary: dict  # what launchers.local printed
     mismatches: list[str]  # with the generator's counts
 
 

@@ -1,7 +1,7 @@
 """The limits of a package download and the error that ends one, without the HTTP client.
 
 `tasks.pipeline` needs these for every run; `tasks.download` (requests, urllib3) is loaded only
-by the runs that download, never by `tasks.local`.
+by the runs that download, never by `launchers.local`.
 """
 
 from __future__ import annotations

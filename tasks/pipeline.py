@@ -56,7 +56,7 @@ def run_package(
 ) -> RunOutcome:
     """Process one package end to end if it is this run's to process.
 
-    With `local_zip` the package is read from that file instead of downloaded (`tasks.local`).
+    With `local_zip` the package is read from that file instead of downloaded (`launchers.local`).
     A network failure gives the package back for a retry when `may_retry`, else fails it.
     `time_limit_errors` are what the caller raises when the run's time is up (the Celery task:
     its soft time limit): the package then fails with TIME_LIMIT.
@@ -172,7 +172,7 @@ class _PackageRun:
             max_seconds=self.settings.download_max_seconds,
             allowed_origins=self.settings.whitelisted_origins,
         )
-        # the HTTP client (requests) is loaded by the runs that download only, not by tasks.local
+        # requests is loaded by the runs that download only, not by launchers.local
         from tasks.download import download
 
         download(self.link, self.zip_path, limits, self.progress.downloading)

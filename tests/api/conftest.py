@@ -7,7 +7,11 @@ or a UPN (the package id, md5 of the UPN, is what the API answers with).
 from __future__ import annotations
 
 import pytest
-from api_support import (
+
+from api import create_app
+from settings import Settings
+from storage import open_store
+from tests.api.api_support import (
     ALLOWED_ORIGIN,
     GENEROUS_LIMIT,
     ISSUED_UPNS,
@@ -16,10 +20,6 @@ from api_support import (
     RecordingQueue,
     record_responses,
 )
-
-from api import create_app
-from settings import Settings
-from storage import open_store
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ from __future__ import annotations
 import gzip
 import os
 
-from api_support import bearer, sample_views
-
 from storage.app_file_crypto import encrypt_app_file
 from storage.crypto import package_id_for
+from tests.api.api_support import bearer, sample_views
 
 APP_ORIGIN = "https://web.dumpus.app"
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -10,13 +10,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from api_support import TEST_CONFIG, RecordingQueue, discord_link, new_upn, path_form
 from kombu.exceptions import OperationalError
 
 from api import create_app
 from api.queue import RETRY_POLICY, PackageQueue, QueueUnavailable
 from settings import Settings
 from tasks import names
+from tests.api.api_support import TEST_CONFIG, RecordingQueue, discord_link, new_upn, path_form
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from api_support import ENTITY_PERIODS, bearer, new_upn, sample_views
 
 from storage.base import Status
 from storage.crypto import PackageKey, package_id_for
+from tests.api.api_support import ENTITY_PERIODS, bearer, new_upn, sample_views
 
 
 @pytest.fixture

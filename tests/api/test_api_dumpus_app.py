@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from api_support import bearer, discord_link, new_upn, sample_views
-from dumpus_app_support import APP_ORIGIN, app_headers, with_app_file
 
 from api.dumpus_app_status import APP_ERROR_CODES, ERROR_CODES
 from storage.base import Status
 from storage.crypto import package_id_for
+from tests.api.api_support import bearer, discord_link, new_upn, sample_views
+from tests.api.dumpus_app_support import APP_ORIGIN, app_headers, with_app_file
 
 STATUS_KEYS = {
     "isDataAvailable",

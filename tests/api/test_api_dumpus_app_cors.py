@@ -4,11 +4,11 @@ limits they share with ours (preflights never counted, 429 with `Retry-After` in
 from __future__ import annotations
 
 import pytest
-from api_support import TEST_CONFIG, discord_link, new_upn, sample_views
-from dumpus_app_support import APP_ORIGIN, app_headers
 
 from api import create_app
 from storage.crypto import package_id_for
+from tests.api.api_support import TEST_CONFIG, discord_link, new_upn, sample_views
+from tests.api.dumpus_app_support import APP_ORIGIN, app_headers
 
 
 def status(client, package_id: str, upn: str | None):

@@ -7,11 +7,11 @@ import logging
 from urllib.parse import urlsplit
 
 import pytest
-from api_support import TEST_CONFIG, new_upn, sample_views
-from dumpus_app_support import APP_ORIGIN, SQLITE_HEADER, app_headers, with_app_file
 
 from api import create_app
 from storage.crypto import package_id_for
+from tests.api.api_support import TEST_CONFIG, new_upn, sample_views
+from tests.api.dumpus_app_support import APP_ORIGIN, SQLITE_HEADER, app_headers, with_app_file
 from tests.support.dumpus_app import decrypt_like_the_app, inflate_like_pako
 
 

@@ -10,11 +10,11 @@ import logging
 import socket
 
 import pytest
-from api_support import discord_link, new_upn, path_form
 from gunicorn.http import errors as http_errors
 
 from api import gunicorn_worker
 from api.gunicorn_worker import JsonErrorWorker, refusal
+from tests.api.api_support import discord_link, new_upn, path_form
 
 CAP = 64 * 1024
 PACKAGE_ID = "0123456789abcdef0123456789abcdef"

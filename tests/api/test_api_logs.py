@@ -10,10 +10,10 @@ import sys
 from urllib.parse import quote
 
 import pytest
-from api_support import bearer, discord_link, new_upn, path_form
 
 import logsafe
 from api import accesslog, gunicorn_conf
+from tests.api.api_support import bearer, discord_link, new_upn, path_form
 
 PACKAGE_ID = "0123456789abcdef0123456789abcdef"
 DISCORD_ID = "112233445566778899"
@@ -232,7 +232,7 @@ def test_celerys_logging_signals_install_the_filter(handlers):
 def test_the_flower_launcher_installs_the_filter_after_flowers_logging(handlers, monkeypatch):
     from flower import command
 
-    from tasks import flower
+    from launchers import flower
 
     monkeypatch.setattr(command, "setup_logging", lambda: None)
     flower.redact_flower_logs()

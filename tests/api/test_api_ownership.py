@@ -5,11 +5,11 @@ from __future__ import annotations
 import hmac
 
 import pytest
-from api_support import bearer, new_upn, sample_views
 
 import api.auth
 import storage.crypto
 from storage.crypto import SEAL_VERSION, PackageKey, package_id_for
+from tests.api.api_support import bearer, new_upn, sample_views
 
 UNAUTHORIZED = {
     "error": {

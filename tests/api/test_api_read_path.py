@@ -9,7 +9,6 @@ import time
 
 import orjson
 import pytest
-from api_support import RecordingQueue, bearer, new_upn, sample_views
 
 import logsafe
 import storage.key_cache
@@ -17,6 +16,7 @@ from api import accesslog
 from api.services import Services
 from settings import Settings
 from storage.crypto import package_id_for
+from tests.api.api_support import RecordingQueue, bearer, new_upn, sample_views
 
 WHOLE_VIEWS = {"about": "about", "overview": "overview", "stats/ly": "stats:ly", "user/1": "user:1"}
 

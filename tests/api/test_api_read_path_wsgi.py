@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from api_support import TEST_CONFIG, bearer, new_upn, record_responses, sample_views
 
 from api import create_app
 from api.read_path import WHOLE_VIEWS, ReadPath, rule_pattern
 from storage.crypto import PackageKey, package_id_for
+from tests.api.api_support import TEST_CONFIG, bearer, new_upn, record_responses, sample_views
 
 FAST_ROUTES = ["overview", "about", "stats/lifetime", "stats/l4w", "stats/l1m", "stats/ly"]
 

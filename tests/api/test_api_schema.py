@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from api_support import TEST_CONFIG, RecordingQueue, new_upn, path_form, sample_views
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -28,6 +27,7 @@ from api import create_app
 from api.schemas import MAX_OFFSET
 from settings import Settings
 from storage.crypto import package_id_for
+from tests.api.api_support import TEST_CONFIG, RecordingQueue, new_upn, path_form, sample_views
 
 CHECKS = [
     not_a_server_error,

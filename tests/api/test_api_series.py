@@ -7,12 +7,12 @@ import zlib
 
 import orjson
 import pytest
-from api_support import bearer, new_upn
 
 from api.data import narrow_to_period
 from api.series import served_period, zero_filled
 from parsers.package import analyze_package
 from samples import SampleSpec, generate_package
+from tests.api.api_support import bearer, new_upn
 from tests.parsers.reference_periods import reference_views
 
 PERIODS = ("l4w", "l1m", "ly", "lifetime")

@@ -6,10 +6,10 @@ import calendar
 import time
 
 import pytest
-from api_support import TEST_CONFIG, bearer, discord_link, new_upn, sample_views
 
 from storage.base import Status
 from storage.crypto import PackageKey, package_id_for
+from tests.api.api_support import TEST_CONFIG, bearer, discord_link, new_upn, sample_views
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
 

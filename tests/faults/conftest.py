@@ -16,9 +16,9 @@ import pytest
 from celery import Celery
 from kombu.exceptions import ChannelError
 
+from launchers.devstack import LocalStack
 from samples import SampleSpec, generate_package
 from tasks import names
-from tasks.devstack import LocalStack
 from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, slow_file
 

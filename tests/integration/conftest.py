@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.devstack import FileServer, LocalStack
+from launchers.devstack import FileServer, LocalStack
 from tests.support.client import Client
 
 

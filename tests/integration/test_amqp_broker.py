@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
+from launchers.devstack import LocalStack
 from samples import SampleSpec, generate_package
-from tasks.devstack import LocalStack
 from tests.support.client import Client
 
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

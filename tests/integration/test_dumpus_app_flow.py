@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from launchers.devstack import LocalStack
 from samples import SampleSpec, generate_package
-from tasks.devstack import LocalStack
 from tests.support import dumpus_app as app
 from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, gated_file

@@ -9,10 +9,10 @@ import time
 import pytest
 import requests
 
+from launchers.devstack import PROJECT_ROOT, free_port
+from launchers.flower import flower_command
 from samples import SampleSpec, generate_package
 from settings import Settings
-from tasks.devstack import PROJECT_ROOT, free_port
-from tasks.flower import flower_command
 
 AUTH = ("operator", "flower-test-password")
 
@@ -74,7 +74,7 @@ def test_flower_refuses_a_public_address_without_a_password(address):
 def test_the_launcher_exits_non_zero_when_refusing():
     env = {"FLOWER_ADDRESS": "0.0.0.0", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "tasks.flower"],
+        [sys.executable, "-m", "launchers.flower"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

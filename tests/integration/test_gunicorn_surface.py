@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tasks.devstack import LocalStack
+from launchers.devstack import LocalStack
 
 UPN_ALPHABET = string.ascii_letters + string.digits + "._-"
 LOG_TIMEOUT_SECONDS = 10

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from contract_support import LINK, NOW, STALE
-from contract_support import claimed as _claimed
 
 from storage import mongo_statistics, sqlite_statistics
 from storage.base import EnqueueOutcome, PackageRecord, Status
+from tests.storage.contract_support import LINK, NOW, STALE
+from tests.storage.contract_support import claimed as _claimed
 
 
 def _processed(store, package_id="p1", generation=1) -> None:

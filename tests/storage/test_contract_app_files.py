@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from contract_support import LINK, NOW
 
 from storage.base import AppFileRecord
+from tests.storage.contract_support import LINK, NOW
 
 P1, P2 = "a" * 32, "b" * 32
 IV = "00112233445566778899aabbccddeeff"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contract_support import LINK, NOW, claimed
-
 from storage.base import Status
+from tests.storage.contract_support import LINK, NOW, claimed
 
 
 def test_no_package_is_none(store):

@@ -5,11 +5,11 @@ stale packages and purging orphan statistics. Every backend (the `store` fixture
 from __future__ import annotations
 
 import pytest
-from contract_support import LINK, NOW, STALE
-from contract_support import claimed as _claimed
 
 from storage.base import EnqueueOutcome, PackageRecord, Status
 from storage.mongo_backend import MongoStore
+from tests.storage.contract_support import LINK, NOW, STALE
+from tests.storage.contract_support import claimed as _claimed
 
 
 def _finish(store, package_id: str, final: str) -> None:

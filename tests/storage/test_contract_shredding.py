@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from contract_support import NOW, STALE
 
 from storage.base import Status
 from storage.crypto import DecryptionError
+from tests.storage.contract_support import NOW, STALE
 
 PACKAGE = "c" * 32
 LINK = "https://click.discord.com/ls/click?upn=" + "S" * 600

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import tasks.app_file as app_file
+from launchers.local import process_local_zip, random_discord_link
 from samples import SampleSpec, generate_package
 from storage.crypto import PackageKey, derive_key
 from storage.links import parse_package_link
 from tasks import maintenance
-from tasks.local import process_local_zip, random_discord_link
 from tests.support import dumpus_app as app
 from tests.support import forensics
 

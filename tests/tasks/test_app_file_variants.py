@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_variants import PACKAGES
 
 from api import create_app
+from launchers.local import process_local_zip, random_discord_link
 from parsers.views.app_rows import DAILY_COUNTERS
 from samples import generate_package
 from settings import Settings
 from storage import open_store
 from storage.links import parse_package_link
-from tasks.local import process_local_zip, random_discord_link
 from tests.support import dumpus_app as app
+from tests.tasks.test_variants import PACKAGES
 
 PERIODS = ("l4w", "l1m", "ly", "lifetime")
 NO_OWNER = {"no-account", "messages-only"}

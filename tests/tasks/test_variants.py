@@ -9,11 +9,11 @@ import pytest
 import parsers.activity.exact as exact
 import parsers.activity.scan as scan
 import parsers.reading as reading
+from launchers.local import process_local_zip, random_discord_link
 from parsers.limits import ParseLimits
 from samples import SampleSpec, generate_package
 from storage.crypto import PackageKey
 from storage.links import parse_package_link
-from tasks.local import process_local_zip, random_discord_link
 
 SMALL = {"messages": 700, "events": 1200}
 VARIANTS = {

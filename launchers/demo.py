@@ -15,8 +15,8 @@ from pathlib import Path
 
 import requests
 
+from launchers.devstack import FileServer, LocalStack
 from samples import SampleSpec, generate_package
-from tasks.devstack import FileServer, LocalStack
 
 POLL_SECONDS = 0.3
 DEMO_TIMEOUT_SECONDS = 300

@@ -1,4 +1,4 @@
-"""`python -m tasks.local PACKAGE.zip`: process a zip on disk through the worker's code path.
+"""`python -m launchers.local PACKAGE.zip`: process a zip on disk through the worker's code path.
 
 Parse, aggregate, seal and store exactly as the worker does, without a broker or a download;
 the documents land in the configured store, so the API serves them. Prints the package id, the
@@ -65,7 +65,7 @@ def _read_about(parsed, settings: Settings, store: Store) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
-        prog="python -m tasks.local", description=__doc__.split("\n")[0]
+        prog="python -m launchers.local", description=__doc__.split("\n")[0]
     )
     parser.add_argument("zip", type=Path, help="the package zip on disk")
     parser.add_argument("--link", help="the package link (its UPN is the key); default: generated")

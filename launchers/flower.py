@@ -1,4 +1,4 @@
-"""`python -m tasks.flower`: Flower on the Celery app, refusing to run open on a public address.
+"""`python -m launchers.flower`: Flower on the Celery app, refusing to run open on a public address.
 
 Flower listens on FLOWER_ADDRESS:FLOWER_PORT (127.0.0.1:5555 by default). With FLOWER_BASIC_AUTH
 set ("user:password", several separated by commas) it asks for a password; on any address other
