@@ -4,29 +4,34 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo run test bench lint format clean
+.PHONY: venv demo run test bench lint format lock clean
 
-NATIVE := $(VENV)/.linescan
+RUN_VENV  ?= .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 
-venv: $(STAMP) $(NATIVE)
+# The development venv: the locked runtime and development dependencies (hashes checked), and the
+# project itself, editable, which builds the C loop of the activity scanner next to its source.
+venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-dev.lock pyproject.toml parsers/activity/_linescan.c
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The C loop of the activity scanner, built in place next to its source (setup.py).
-$(NATIVE): $(STAMP) setup.py parsers/activity/_linescan.c
-	$(PY) setup.py --quiet build_ext --inplace
-	touch $(NATIVE)
+# What `make run` runs in: the locked runtime dependencies only, no test or lint tool.
+$(RUN_STAMP): requirements.lock pyproject.toml parsers/activity/_linescan.c
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(RUN_STAMP)
 
 demo: venv  ## the main job end to end on embedded defaults
 	$(PY) -m launchers.demo
 
-run: venv  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
+run: $(RUN_STAMP)  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
 	# honcho gives the first Procfile process (web) exactly $$PORT, the others $$PORT+100*n.
-	PORT=$${PORT:-8000} PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start
+	PORT=$${PORT:-8000} PATH="$(abspath $(RUN_VENV))/bin:$$PATH" $(RUN_VENV)/bin/honcho start
 
 test: venv  ## the whole test suite, integration tests included
 	$(PY) -m pytest
@@ -39,10 +44,14 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+lock: venv  ## regenerate both locks (with hashes) from pyproject.toml
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -q -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -q -o requirements-dev.lock
+
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var bench/cache .pytest_cache .ruff_cache .mypy_cache build
+	rm -rf $(VENV) $(RUN_VENV) var bench/cache .pytest_cache .ruff_cache .mypy_cache build
 	find parsers -name '*.so' -delete

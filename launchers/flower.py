@@ -15,7 +15,7 @@ import ipaddress
 import sys
 
 import logsafe
-from settings import Settings
+from settings import Settings, load_or_exit
 
 
 def is_loopback(address: str) -> bool:
@@ -71,7 +71,7 @@ def main() -> None:
     """Check the settings, then run Flower through Celery's command line in this process."""
     from celery.__main__ import main as celery_main
 
-    command = flower_command(Settings.from_env())
+    command = flower_command(load_or_exit())
     redact_flower_logs()
     sys.argv = ["celery", *command[3:]]  # what `python -m celery ...` would see
     celery_main()

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from settings import Settings
+from settings import Settings, load_or_exit
 from storage import Store, open_store
 from storage.crypto import PackageKey
 from storage.links import InvalidLink, parse_package_link
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.zip.is_file():
         parser.error(f"no such file: {args.zip}")
-    settings = Settings.from_env()
+    settings = load_or_exit()
     link = args.link or random_discord_link()
     try:
         summary = process_local_zip(args.zip.resolve(), link, settings, open_store(settings))

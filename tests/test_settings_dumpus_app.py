@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import DUMPUS_APP_ORIGINS, Settings
+from settings import DUMPUS_APP_ORIGINS, InvalidSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = ("CORS_ORIGINS", "DUMPUS_APP_FILES", "DUMPUS_BLOB_URL_TTL")
@@ -36,8 +36,10 @@ def test_app_files_are_on_unless_turned_off(raw, on):
     assert Settings.from_env({"DUMPUS_APP_FILES": raw}).dumpus_app_files is on
 
 
-def test_a_url_lives_at_least_a_second():
-    assert Settings.from_env({"DUMPUS_BLOB_URL_TTL": "0"}).dumpus_blob_url_ttl == 1
+@pytest.mark.parametrize("raw", ["0", "-5", "86401", "5m"])
+def test_a_url_lifetime_out_of_range_is_refused(raw):
+    with pytest.raises(InvalidSettings, match=r"^invalid DUMPUS_BLOB_URL_TTL="):
+        Settings.from_env({"DUMPUS_BLOB_URL_TTL": raw})
 
 
 @pytest.mark.parametrize("document", [".env.example", "README.md"])

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from settings import Settings
+from settings import InvalidSettings, Settings
 
 
 def test_secret_key_wins(tmp_path):
@@ -38,8 +38,8 @@ def test_without_either_the_secret_is_generated_into_data_dir(tmp_path):
 
 def test_mongo_needs_a_secret_that_every_host_shares(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "MONGO_URL": "mongodb://db", "SECRET_KEY_FILE": "/nope"}
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        Settings.from_env(env).server_secret()
+    with pytest.raises(InvalidSettings, match="SECRET_KEY"):
+        Settings.from_env(env)
     (tmp_path / "shared").write_text("shared-secret")
     env["SECRET_KEY_FILE"] = str(tmp_path / "shared")
     assert Settings.from_env(env).server_secret() == b"shared-secret"

@@ -18,7 +18,9 @@ from parsers.streams import Skipped
 
 _linescan: ModuleType | None
 try:
-    from parsers.activity import _linescan  # the same loop in C: built by `make venv` (setup.py)
+    from parsers.activity import (
+        _linescan,  # the same loop in C: built by `make venv` (pyproject.toml)
+    )
 except ImportError:  # pragma: no cover - a checkout where the extension was not built
     _linescan = None
 

@@ -27,7 +27,7 @@ import zlib
 _deflate: types.ModuleType
 try:  # ISA-L's inflate: the same deflate format at about 1.7x zlib's speed (docs/performance.md)
     from isal import isal_zlib as _deflate
-except ImportError:  # pragma: no cover - requirements.txt installs it
+except ImportError:  # pragma: no cover - the locked dependencies install it
     _deflate = zlib
 
 _HEADER = struct.Struct(">cQ")

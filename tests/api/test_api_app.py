@@ -73,9 +73,8 @@ def test_health_is_503_when_the_store_is_down(settings):
 
 
 def test_health_reports_an_unopenable_store_as_unreachable(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    settings = Settings(data_dir=blocker / "sub", secret_key="s")
+    settings = Settings(data_dir=tmp_path, secret_key="s")
+    settings.sqlite_path.mkdir()  # a directory where the database file should be
     app = create_app(TEST_CONFIG, settings=settings, queue=RecordingQueue())
     assert app.test_client().get("/health").get_json()["store"] == "unreachable"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from typing import ClassVar
 
 import orjson
 import pytest
@@ -24,8 +25,8 @@ WHOLE_VIEWS = {"about": "about", "overview": "overview", "stats/ly": "stats:ly",
 class CountingSettings(Settings):
     """Settings that count how often the secret is asked for, failing while `broken`."""
 
-    asked = 0
-    broken = False
+    asked: ClassVar[int] = 0
+    broken: ClassVar[bool] = False
 
     def server_secret(self) -> bytes:
         type(self).asked += 1
