@@ -25,14 +25,19 @@ from launchers.devstack import PROJECT_ROOT, LocalStack, free_port
 START_TIMEOUT_SECONDS = 60
 
 
-def test_the_control_socket_setting_is_under_data_dir(monkeypatch, tmp_path):
+def test_the_control_socket_is_under_data_dir_and_gunicorn_believes_no_scheme_header(
+    monkeypatch, tmp_path
+):
     import api.gunicorn_conf
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "one"))
-    conf = importlib.reload(api.gunicorn_conf)
-    assert conf.control_socket == str((tmp_path / "one" / "gunicorn.ctl").resolve())
-    monkeypatch.delenv("DATA_DIR")
-    importlib.reload(api.gunicorn_conf)
+    try:
+        conf = importlib.reload(api.gunicorn_conf)
+        assert conf.control_socket == str((tmp_path / "one" / "gunicorn.ctl").resolve())
+        assert conf.secure_scheme_headers == {}  # the scheme is api.proxies' alone
+    finally:
+        monkeypatch.undo()
+        importlib.reload(api.gunicorn_conf)
 
 
 @contextlib.contextmanager
