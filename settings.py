@@ -11,6 +11,7 @@ the local command). Each field's description says what its variable accepts.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 import sys
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
     )
     dumpus_app_files: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
     dumpus_blob_url_ttl: int = Field(300, ge=1, le=86400, description="seconds, 1-86400")
+    trusted_proxies: CommaList = Field(
+        (), description="comma-separated proxy addresses or networks (CIDR), or unix"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -149,7 +153,10 @@ class Settings(BaseSettings):
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, checked like the rest (tests, the local command)."""
-        return type(self).model_validate({**self.model_dump(), **changes})
+        try:
+            return type(self).model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise InvalidSettings(describe(exc)) from None
 
     # --- what each value accepts ----------------------------------------------------------
 
@@ -169,6 +176,14 @@ class Settings(BaseSettings):
             if origin != "*":
                 _require_origin(origin, None)
         return origins or DUMPUS_APP_ORIGINS
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        entries = _split(value, lower=True)
+        for entry in entries:
+            proxy_entry(entry)
+        return entries
 
     @field_validator("broker_url")
     @classmethod
@@ -305,6 +320,22 @@ def _require_origin(origin: str, schemes: tuple[str, ...] | None) -> None:
         raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
     if schemes and parts.scheme not in schemes:
         raise ValueError(f"{origin!r}: the scheme must be one of {', '.join(schemes)}")
+
+
+def proxy_entry(entry: str) -> str:
+    """A TRUSTED_PROXIES entry as given, once checked: an address, a network or `unix`."""
+    if entry == "unix":
+        return entry
+    if entry.isdigit():
+        raise ValueError(
+            f"{entry!r} looks like a hop count; list the proxies' addresses or networks instead "
+            "(for example 10.0.0.5,10.1.0.0/16)"
+        )
+    try:
+        ipaddress.ip_network(entry)
+    except ValueError as error:
+        raise ValueError(f"{entry!r} is not an IP address, a network or 'unix' ({error})") from None
+    return entry
 
 
 def _require_scheme(url: str, schemes: tuple[str, ...]) -> str:

@@ -3,7 +3,8 @@
 Nothing is read at import time and nothing heavy is imported: the Celery app is imported when an
 app is created without an injected queue, the store is opened on first use, and `parsers` and the
 task modules are never imported by the API. Rate limits per client address (`api.ratelimit`)
-count in Redis when there is one; tests pass `RATELIMIT_STORAGE_URI: "memory://"`.
+count in Redis when there is one; tests pass `RATELIMIT_STORAGE_URI: "memory://"`. The client
+address is the socket peer's unless a proxy of `TRUSTED_PROXIES` names it (`api.proxies`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from api import (
     errors,
     health,
     process,
+    proxies,
     ratelimit,
     read_path,
 )
@@ -109,5 +111,6 @@ def create_app(
     app.register_api(dumpus_app.bp)
     app.register_api(health.bp)
     app.register_blueprint(docs.bp)
-    read_path.init_app(app)  # last: it reads the routes and the limits
+    read_path.init_app(app)  # it reads the routes and the limits
+    proxies.init_app(app, settings)  # last: every layer sees the client a trusted proxy names
     return app

@@ -21,7 +21,7 @@ from api.accesslog import flush_lines
 from settings import load_or_exit
 
 # Checked in the arbiter before any worker starts: a bad variable stops gunicorn with one line.
-load_or_exit()
+_settings = load_or_exit()
 
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
@@ -35,6 +35,13 @@ limit_request_line = 8190
 # "Authorization: Bearer " and an 8,192-character UPN are 8,216 bytes with the line end, over
 # gunicorn's 8190 default; no cap applies to this setting but ours.
 limit_request_field_size = 16384
+
+# The scheme comes from `api.proxies` alone: gunicorn would otherwise believe X-Forwarded-Proto
+# from any loopback peer (its forwarded_allow_ips default), trusted or not.
+secure_scheme_headers: dict[str, str] = {}
+# Under DATA_DIR, not the shared ~/.gunicorn/gunicorn.ctl: two instances on one host would take
+# each other's socket. (A Unix socket path holds at most 107 bytes.)
+control_socket = str((_settings.data_dir / "gunicorn.ctl").resolve())
 
 
 def on_starting(server) -> None:

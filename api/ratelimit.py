@@ -2,8 +2,8 @@
 
 `POST /api/process` (both forms) share `settings.rate_limit_submit`; the status, DELETE and data
 routes share `settings.rate_limit_read`. Health and the documentation are never limited. The key
-is `request.remote_addr`: behind a reverse proxy the operator wraps the app in Werkzeug's
-`ProxyFix` with the number of trusted hops, or every client shares the proxy's budget.
+is `request.remote_addr`: the socket peer, or the client a proxy of `TRUSTED_PROXIES` names
+(`api.proxies`); behind a proxy that is not listed, every client shares the proxy's budget.
 
 Counters live in `RATELIMIT_STORAGE_URI` (Flask config) when given, else in the storage chosen by
 `storage_uri(settings)`, and are counted by `api.ratelimit_counter` (the `limits` library's fixed
@@ -71,7 +71,7 @@ def storage_uri(settings: Settings) -> str:
 
 
 def client_address() -> str:
-    """The rate-limit key: the client address as the WSGI server (or ProxyFix) reports it."""
+    """The rate-limit key: the client address (`api.proxies` has set it behind a trusted proxy)."""
     return request.remote_addr or "unknown"
 
 

@@ -1,5 +1,6 @@
-"""One project file, and locks that agree with it: every pin of pyproject.toml is locked at the
-same version, every locked distribution carries hashes, and the runtime lock holds no dev tool."""
+"""One project file, and locks that agree with it: every pin of pyproject.toml (the build system
+included) is locked at the same version, every locked distribution carries hashes, and the
+runtime lock holds no dev tool."""
 
 from __future__ import annotations
 
@@ -52,3 +53,8 @@ def test_the_dev_lock_holds_every_pin():
 def test_the_dev_lock_agrees_with_the_runtime_lock():
     runtime, dev = _locked("requirements.lock"), _locked("requirements-dev.lock")
     assert {name: dev.get(name) for name in runtime} == runtime
+
+
+def test_the_build_lock_holds_the_build_system_pins():
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert _locked("requirements-build.lock") == _pins(build)

@@ -91,7 +91,7 @@ def test_keyword_settings_read_no_environment(monkeypatch):
 
 def test_overrides_are_checked_like_the_environment():
     assert Settings().with_overrides(max_attempts=5).max_attempts == 5
-    with pytest.raises(ValueError, match="max_attempts"):
+    with pytest.raises(InvalidSettings, match=r"^invalid MAX_ATTEMPTS='0'"):
         Settings().with_overrides(max_attempts=0)
 
 
