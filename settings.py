@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     )
     dumpus_app_files: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
     dumpus_blob_url_ttl: int = Field(300, ge=1, le=86400, description="seconds, 1-86400")
+    jwt_expires_seconds: int = Field(
+        3600, ge=60, le=30 * 86400, description="seconds an access token works, 60-2592000"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
