@@ -109,23 +109,6 @@ def require_principal() -> Principal:
     return principal
 
 
-def optional_principal() -> Principal | None:
-    """The account behind an account token when the request carries one, else None.
-
-    Anonymous routes accept a token but never require one; a bearer that is not an account
-    token (a package's UPN on the data routes) is not one.
-    """
-    token = parse_bearer(request.headers.get("Authorization", ""))
-    if token is None or not looks_like_account_token(token):
-        return None
-    return require_principal()
-
-
-def looks_like_account_token(token: str) -> bool:
-    """A JWT (three base64url parts, a JSON header) rather than a UPN."""
-    return token.startswith("eyJ") and token.count(".") == 2
-
-
 def principal_of(token: str) -> Principal:
     """The active account a token names, its key still live; else raise the matching 401."""
     try:
