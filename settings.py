@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     trusted_proxies: CommaList = Field(
         (), description="comma-separated proxy addresses or networks (CIDR), or unix"
     )
+    jwt_expires_seconds: int = Field(
+        3600, ge=60, le=30 * 86400, description="seconds an access token works, 60-2592000"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

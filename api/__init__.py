@@ -17,18 +17,21 @@ from flask_openapi3 import Info, OpenAPI
 import logsafe
 from api import (
     accesslog,
+    admin,
     cors,
     data,
     docs,
     dumpus_app,
     errors,
     health,
+    identity,
     process,
     proxies,
     ratelimit,
     read_path,
 )
 from api.auth import BEARER_SCHEME
+from api.identity import ACCOUNT_BEARER_SCHEME
 from api.jsonio import OrjsonProvider
 from api.schemas import ErrorResponse
 from api.services import EXTENSION, Services
@@ -86,7 +89,7 @@ def create_app(
             version="1.0.0",
             description="Submit a Discord data package link, follow it, read its statistics.",
         ),
-        security_schemes={"bearerAuth": BEARER_SCHEME},
+        security_schemes={"bearerAuth": BEARER_SCHEME, "accountToken": ACCOUNT_BEARER_SCHEME},
         doc_prefix="/openapi",
         validation_error_status=400,
         validation_error_model=ErrorResponse,
@@ -110,6 +113,8 @@ def create_app(
     app.register_api(data.bp)
     app.register_api(dumpus_app.bp)
     app.register_api(health.bp)
+    app.register_api(identity.bp)
+    app.register_api(admin.bp)
     app.register_blueprint(docs.bp)
     read_path.init_app(app)  # it reads the routes and the limits
     proxies.init_app(app, settings)  # last: every layer sees the client a trusted proxy names

@@ -37,11 +37,19 @@ PROCESS_ENDPOINTS = (
 class ApiError(Exception):
     """An expected failure with its HTTP status, code and message (plus optional fields)."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
 
@@ -86,7 +94,7 @@ def validation_error_response(exc: ValidationError) -> Response:
 
 
 def _api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+    return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
 
 def _http_error(exc: HTTPException) -> Response:

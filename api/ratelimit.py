@@ -1,9 +1,10 @@
 """Rate limits per client address: one budget for submissions, one for reads.
 
-`POST /api/process` (both forms) share `settings.rate_limit_submit`; the status, DELETE and data
-routes share `settings.rate_limit_read`. Health and the documentation are never limited. The key
-is `request.remote_addr`: the socket peer, or the client a proxy of `TRUSTED_PROXIES` names
-(`api.proxies`); behind a proxy that is not listed, every client shares the proxy's budget.
+`POST /api/process` (both forms) and `POST /api/auth` share `settings.rate_limit_submit`; the
+status, DELETE, data and account routes share `settings.rate_limit_read`. Health and the
+documentation are never limited. The key is `request.remote_addr`: the socket peer, or the client
+a proxy of `TRUSTED_PROXIES` names (`api.proxies`); behind a proxy that is not listed, every
+client shares the proxy's budget.
 
 Counters live in `RATELIMIT_STORAGE_URI` (Flask config) when given, else in the storage chosen by
 `storage_uri(settings)`, and are counted by `api.ratelimit_counter` (the `limits` library's fixed
@@ -38,7 +39,10 @@ KEY_PREFIX = "dumpus"
 SUBMIT = "submit"
 READ = "read"
 READ_ENDPOINTS = ("process.package_status", "process.delete_package")
-READ_BLUEPRINTS = ("data", "dumpus_app")  # the Dumpus app's routes (its POST: PROCESS_ENDPOINTS)
+# the Dumpus app's routes (its POST: PROCESS_ENDPOINTS) and the account routes
+READ_BLUEPRINTS = ("data", "dumpus_app", "admin")
+# trading an API key for a token counts as a submission: a guessing client meets a low budget
+SUBMIT_ENDPOINTS = (*PROCESS_ENDPOINTS, "identity.authenticate")
 # A limiter storage that hangs must not hold a request for long.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
@@ -88,7 +92,7 @@ def route_family() -> str | None:
     # One context lookup, not one per attribute (a LocalProxy method the stubs do not show).
     current = request._get_current_object()  # type: ignore[attr-defined]
     endpoint = current.endpoint
-    if endpoint in PROCESS_ENDPOINTS:
+    if endpoint in SUBMIT_ENDPOINTS:
         return SUBMIT
     if endpoint in READ_ENDPOINTS or current.blueprint in READ_BLUEPRINTS:
         return READ

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
 
 
@@ -254,6 +255,8 @@ class Store(Protocol):
     def app_files(self) -> AppFileRepository: ...
     @property
     def links(self) -> LinkVault | None: ...
+    @property
+    def identity(self) -> IdentityStore: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
 from storage.link_vault import LinkVault
 from storage.mongo_app_files import MongoAppFiles
+from storage.mongo_identity import MongoIdentity
 from storage.mongo_statistics import MongoStatistics
 from storage.shredding import ShreddingPackages
 
@@ -279,6 +280,7 @@ class MongoStore:
         self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
         self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"])
         self.app_files = MongoAppFiles(self._db, self._db["packages"])
+        self.identity = MongoIdentity(self._db)
 
     def ping(self) -> bool:
         """True when the server answers a ping."""
@@ -302,6 +304,7 @@ class MongoStore:
             unique=True,
         )
         self.app_files.ensure_indexes()
+        self.identity.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

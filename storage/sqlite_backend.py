@@ -15,6 +15,7 @@ from storage.link_vault import LinkVault
 from storage.shredding import ShreddingPackages
 from storage.sqlite_app_files import SQLiteAppFiles
 from storage.sqlite_connection import SCHEMA, Connections
+from storage.sqlite_identity import SQLiteIdentity
 from storage.sqlite_statistics import SQLiteStatistics
 
 _CLAIMABLE = "(status = 'QUEUED' OR (status IN ('DOWNLOADING', 'ANALYZING') AND heartbeat_at < ?))"
@@ -238,6 +239,7 @@ class SQLiteStore:
         self.statistics = SQLiteStatistics(self._connections, packages_table="packages")
         folder = Path(app_files_dir) if app_files_dir else self.path.parent / "appfiles"
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
+        self.identity = SQLiteIdentity(self._connections)
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).
@@ -256,6 +258,7 @@ class SQLiteStore:
     def ensure_indexes(self) -> None:
         """Create the tables and indexes (idempotent)."""
         self._connections.get().executescript(SCHEMA)
+        self.identity.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""

@@ -1,0 +1,142 @@
+"""Accounts on the API: `POST /api/auth` trades an API key for a bearer token, and
+`require_principal()` is how a route learns which active account calls it.
+
+Bearer errors (each a 401 with `WWW-Authenticate: Bearer`):
+`NOT_AUTHENTICATED` "Not authenticated" (no `Authorization: Bearer` header, or a malformed one),
+`INVALID_CREDENTIALS` "Could not validate credentials" (a bad signature, an unknown or inactive
+account or organization, a revoked key), `TOKEN_EXPIRED` "JWT token expired".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Response, g, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from api import account_tokens
+from api.auth import parse_bearer
+from api.errors import ApiError
+from api.jsonio import json_response
+from api.schemas import ErrorResponse, RateLimitedResponse
+from api.services import get_settings, get_store, now, server_secret
+from storage.identity import Account, ApiKey, Organization
+
+ACCOUNT_BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "An access token from `POST /api/auth`.",
+}
+ACCOUNT_SECURITY: list[dict[str, list[str]]] = [{"accountToken": []}]
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+bp = APIBlueprint(
+    "identity",
+    __name__,
+    abp_tags=[Tag(name="accounts", description="API keys, access tokens, organizations")],
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The active account behind a request, and its organization."""
+
+    account: Account
+    organization: Organization
+
+
+class AuthBody(BaseModel):
+    api_key: str = Field(min_length=1, max_length=256, description="An API key of an account")
+
+
+class TokenResponse(BaseModel):
+    access_token: str = Field(description="A signed JWT, sent as `Authorization: Bearer ...`")
+    token_type: str = Field("Bearer", description="Always `Bearer`")
+
+
+def not_authenticated() -> ApiError:
+    return ApiError(401, "NOT_AUTHENTICATED", "Not authenticated", _CHALLENGE)
+
+
+def invalid_credentials() -> ApiError:
+    return ApiError(401, "INVALID_CREDENTIALS", "Could not validate credentials", _CHALLENGE)
+
+
+def token_expired() -> ApiError:
+    return ApiError(401, "TOKEN_EXPIRED", "JWT token expired", _CHALLENGE)
+
+
+@bp.post(
+    "/api/auth",
+    responses={
+        200: TokenResponse,
+        400: ErrorResponse,
+        401: ErrorResponse,
+        429: RateLimitedResponse,
+    },
+    summary="Trade an API key for an access token",
+)
+def authenticate(body: AuthBody) -> Response:
+    """An access token for the key's account, valid `JWT_EXPIRES_SECONDS` (default 1 hour).
+
+    401 `INVALID_CREDENTIALS` for an unknown or revoked key, or an inactive account.
+    """
+    identity = get_store().identity
+    key = identity.api_keys.find(body.api_key)
+    if key is None or key.is_revoked:
+        raise invalid_credentials()
+    principal = _active_principal(key.account_id)
+    _mark_used(key)
+    token = account_tokens.issue(
+        principal.account.id, key.id, server_secret(), now(), get_settings().jwt_expires_seconds
+    )
+    return json_response({"access_token": token, "token_type": "Bearer"})
+
+
+def require_principal() -> Principal:
+    """The account of the request's bearer token; else raise the matching 401."""
+    cached = g.get("principal")
+    if cached is not None:
+        return cached
+    token = parse_bearer(request.headers.get("Authorization", ""))
+    if token is None:
+        raise not_authenticated()
+    principal = principal_of(token)
+    g.principal = principal
+    return principal
+
+
+def principal_of(token: str) -> Principal:
+    """The active account a token names, its key still live; else raise the matching 401."""
+    try:
+        claims = account_tokens.read(token, server_secret())
+    except account_tokens.TokenExpired:
+        raise token_expired() from None
+    except account_tokens.TokenInvalid:
+        raise invalid_credentials() from None
+    key = get_store().identity.api_keys.get(claims.key_id)
+    if key is None or key.is_revoked or key.account_id != claims.account_id:
+        raise invalid_credentials()
+    principal = _active_principal(claims.account_id)
+    _mark_used(key)
+    return principal
+
+
+def _active_principal(account_id: str) -> Principal:
+    identity = get_store().identity
+    account = identity.accounts.get(account_id)
+    if account is None or not account.is_active:
+        raise invalid_credentials()
+    organization = identity.organizations.get(account.organization_id)
+    if organization is None or not organization.is_active:
+        raise invalid_credentials()
+    return Principal(account, organization)
+
+
+def _mark_used(key: ApiKey) -> None:
+    today = datetime.fromtimestamp(now(), UTC).date().isoformat()
+    if key.last_used_day != today:
+        get_store().identity.api_keys.mark_used(key.id, today)

@@ -1,0 +1,185 @@
+"""Identity on MongoDB: one collection each, `_id` the record's UUID."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from storage.identity import (
+    PREFIX_LENGTH,
+    Account,
+    ApiKey,
+    DuplicateEmail,
+    Organization,
+    Page,
+    UnknownOrganization,
+    hash_api_key,
+    normalize_email,
+)
+
+_OLDEST_FIRST = [("created_at", ASCENDING), ("_id", ASCENDING)]
+
+
+def _organization(doc: dict[str, Any]) -> Organization:
+    return Organization(doc["_id"], doc["name"], doc["is_active"], doc["created_at"])
+
+
+def _account(doc: dict[str, Any]) -> Account:
+    return Account(
+        doc["_id"], doc["email"], doc["username"], doc["organization_id"],
+        doc["is_superuser"], doc["is_active"], doc["created_at"],
+    )  # fmt: skip
+
+
+def _account_fields(account: Account) -> dict[str, Any]:
+    return {
+        "email": account.email,
+        "username": account.username,
+        "organization_id": account.organization_id,
+        "is_superuser": account.is_superuser,
+        "is_active": account.is_active,
+        "created_at": account.created_at,
+    }
+
+
+def _key(doc: dict[str, Any]) -> ApiKey:
+    return ApiKey(
+        doc["_id"], doc["account_id"], doc["name"], doc["prefix"], doc["created_at"],
+        doc.get("revoked_at"), doc.get("last_used_day"),
+    )  # fmt: skip
+
+
+class MongoOrganizations:
+    def __init__(self, collection):
+        self._c = collection
+
+    def create(self, name: str, now: float) -> Organization:
+        organization = Organization(str(uuid.uuid4()), name, True, now)
+        self._c.insert_one(
+            {"_id": organization.id, "name": name, "is_active": True, "created_at": now}
+        )
+        return organization
+
+    def get(self, organization_id: str) -> Organization | None:
+        doc = self._c.find_one({"_id": organization_id})
+        return _organization(doc) if doc else None
+
+    def list(self, offset: int, limit: int) -> Page[Organization]:
+        docs = self._c.find({}).sort(_OLDEST_FIRST).skip(offset).limit(limit)
+        return Page([_organization(doc) for doc in docs], self._c.count_documents({}))
+
+    def set_active(self, organization_id: str, active: bool) -> bool:
+        result = self._c.update_one({"_id": organization_id}, {"$set": {"is_active": active}})
+        return result.matched_count == 1
+
+
+class MongoAccounts:
+    def __init__(self, collection, organizations):
+        self._c, self._organizations = collection, organizations
+
+    def create(
+        self, email: str, username: str, organization_id: str, is_superuser: bool, now: float
+    ) -> Account:
+        if self._organizations.count_documents({"_id": organization_id}, limit=1) == 0:
+            raise UnknownOrganization(organization_id)
+        account = Account(
+            str(uuid.uuid4()), normalize_email(email), username, organization_id,
+            is_superuser, True, now,
+        )  # fmt: skip
+        try:
+            self._c.insert_one(
+                {
+                    "_id": account.id,
+                    "email": account.email,
+                    "username": username,
+                    "organization_id": organization_id,
+                    "is_superuser": is_superuser,
+                    "is_active": True,
+                    "created_at": now,
+                }
+            )
+        except DuplicateKeyError:
+            raise DuplicateEmail(account.email) from None
+        return account
+
+    def get(self, account_id: str) -> Account | None:
+        doc = self._c.find_one({"_id": account_id})
+        return _account(doc) if doc else None
+
+    def get_by_email(self, email: str) -> Account | None:
+        doc = self._c.find_one({"email": normalize_email(email)})
+        return _account(doc) if doc else None
+
+    def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Account]:
+        query = {"organization_id": organization_id} if organization_id else {}
+        docs = self._c.find(query).sort(_OLDEST_FIRST).skip(offset).limit(limit)
+        return Page([_account(doc) for doc in docs], self._c.count_documents(query))
+
+    def set_active(self, account_id: str, active: bool) -> bool:
+        result = self._c.update_one({"_id": account_id}, {"$set": {"is_active": active}})
+        return result.matched_count == 1
+
+
+class MongoApiKeys:
+    def __init__(self, collection):
+        self._c = collection
+
+    def create(self, account_id: str, name: str, key: str, now: float) -> ApiKey:
+        record = ApiKey(str(uuid.uuid4()), account_id, name, key[:PREFIX_LENGTH], now)
+        self._c.insert_one(
+            {
+                "_id": record.id,
+                "account_id": account_id,
+                "name": name,
+                "prefix": record.prefix,
+                "key_hash": hash_api_key(key),
+                "created_at": now,
+                "revoked_at": None,
+                "last_used_day": None,
+            }
+        )
+        return record
+
+    def find(self, key: str) -> ApiKey | None:
+        doc = self._c.find_one({"key_hash": hash_api_key(key)})
+        return _key(doc) if doc else None
+
+    def get(self, key_id: str) -> ApiKey | None:
+        doc = self._c.find_one({"_id": key_id})
+        return _key(doc) if doc else None
+
+    def list(self, account_id: str) -> list[ApiKey]:
+        return [_key(doc) for doc in self._c.find({"account_id": account_id}).sort(_OLDEST_FIRST)]
+
+    def revoke(self, key_id: str, now: float) -> bool:
+        result = self._c.update_one(
+            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
+        return result.modified_count == 1
+
+    def mark_used(self, key_id: str, day: str) -> None:
+        self._c.update_one(
+            {"_id": key_id, "$or": [{"last_used_day": None}, {"last_used_day": {"$lt": day}}]},
+            {"$set": {"last_used_day": day}},
+        )
+
+
+class MongoIdentity:
+    """The three repositories over one database."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        self.organizations = MongoOrganizations(db["organizations"])
+        self.accounts = MongoAccounts(db["accounts"], db["organizations"])
+        self.api_keys = MongoApiKeys(db["api_keys"])
+
+    def ensure_indexes(self) -> None:
+        self._db["organizations"].create_index(_OLDEST_FIRST)
+        self._db["accounts"].create_index("email", unique=True)
+        self._db["accounts"].create_index([("organization_id", ASCENDING), *_OLDEST_FIRST])
+        self._db["api_keys"].create_index("key_hash", unique=True)
+        self._db["api_keys"].create_index([("account_id", ASCENDING), *_OLDEST_FIRST])
