@@ -79,6 +79,11 @@ class Settings:
     cors_origins: tuple[str, ...] = DUMPUS_APP_ORIGINS  # CORS_ORIGINS: of the /dumpus routes
     dumpus_app_files: bool = True  # DUMPUS_APP_FILES: build the app's data file ("0" turns it off)
     dumpus_blob_url_ttl: int = 300  # DUMPUS_BLOB_URL_TTL: seconds a signed download URL works
+    # --- observability ---
+    log_level: str = "INFO"  # LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL (every process)
+    log_format: str = "text"  # LOG_FORMAT: text, or json (one JSON object a line)
+    metrics_enabled: bool = True  # METRICS_ENABLED: "0" removes the API's GET /metrics
+    metrics_token: str = ""  # METRICS_TOKEN: bearer token /metrics requires; open when empty
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +120,10 @@ class Settings:
             cors_origins=_cors_origins(env.get("CORS_ORIGINS", "")) or d.cors_origins,
             dumpus_app_files=env.get("DUMPUS_APP_FILES", "").strip() not in _OFF,
             dumpus_blob_url_ttl=max(1, _int(env, "DUMPUS_BLOB_URL_TTL", d.dumpus_blob_url_ttl)),
+            log_level=(env.get("LOG_LEVEL") or d.log_level).strip().upper(),
+            log_format=(env.get("LOG_FORMAT") or d.log_format).strip().lower(),
+            metrics_enabled=env.get("METRICS_ENABLED", "").strip().lower() not in _OFF,
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
         )
 
     def with_overrides(self, **changes) -> Settings:

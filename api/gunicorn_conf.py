@@ -11,17 +11,37 @@ package link out of logs and error pages:
 - gunicorn's own refusals answered as JSON in the API's error shape (`api.gunicorn_worker`);
 - request lines up to 16 KiB and header fields up to 16 KiB, so the path form and the
   `Authorization: Bearer` header of the longest valid UPN (8,192 characters) both fit;
-- `logsafe`'s filter on every handler of the arbiter and the workers.
+- `logsafe`'s filter on every handler of the arbiter and the workers;
+
+and the process-wide parts of logging and metrics:
+
+- `logconfig`'s configuration (LOG_LEVEL, LOG_FORMAT) in the arbiter and the workers, through
+  `logconfig_dict`; a bad value stops gunicorn before it starts, with one line;
+- Prometheus' multiprocess mode (`api.metrics`): each worker writes its request figures to files
+  under `DATA_DIR/metrics`, emptied when the arbiter starts, and a scrape sums them all.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import logconfig
 import logsafe
 from api.accesslog import flush_lines
+from settings import Settings
 
+_settings = Settings.from_env()
+METRICS_DIR = (_settings.data_dir / "metrics").absolute()
+
+# Set in the arbiter before any worker starts. prometheus_client picks its multiprocess mode
+# once, when first imported: nothing imports it in the arbiter before this (`api.create_app`
+# imports `api.metrics` in each worker, and `child_exit` runs only once workers exist).
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={METRICS_DIR}"]
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
 accesslog = None
+logconfig_dict = logconfig.dict_config(_settings)  # SystemExit with one line if not valid
 # The Python parser, whose request-line cap our worker raises; gunicorn_h1c (if ever installed)
 # would apply its own.
 http_parser = "python"
@@ -33,16 +53,32 @@ limit_request_line = 8190
 limit_request_field_size = 16384
 
 
+def empty_metrics_dir(directory: Path = METRICS_DIR) -> None:
+    """Start with no figures: files left by an earlier run would be summed with this one's."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+
+
 def on_starting(server) -> None:
-    """In the arbiter, once its logging is set up."""
+    """In the arbiter, once its logging is set up and before any worker starts."""
+    empty_metrics_dir()
+    logconfig.install_context()
     logsafe.install()
 
 
 def post_worker_init(worker) -> None:
     """In each worker, once the app is loaded (its factory may have added handlers)."""
+    logconfig.install_context()
     logsafe.install()
 
 
 def worker_exit(server, worker) -> None:
     """In each worker as it exits: the access lines it still buffers are written."""
     flush_lines()
+
+
+def child_exit(server, worker) -> None:
+    """In the arbiter, once a worker has exited (even killed): its live gauges are dropped."""
+    from prometheus_client.multiprocess import mark_process_dead  # see raw_env
+
+    mark_process_dead(worker.pid, str(METRICS_DIR))
