@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -172,7 +172,7 @@ def metrics() -> Response:
         challenge = {"WWW-Authenticate": 'Bearer realm="metrics"'}
         return error_response(401, "UNAUTHORIZED", message, challenge)
     body = scrape([*store_figures(get_store), *queue_figures(get_queue())])
-    return Response(body, content_type=CONTENT_TYPE_LATEST)
+    return Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def init_app(app: Flask, enabled: bool) -> None:
