@@ -26,9 +26,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import logconfig
 import logsafe
 from api.accesslog import flush_lines
+
+# Not `import logconfig`: gunicorn reads every name of this module, and `logconfig` is one of its
+# settings (a logging config file).
+from logconfig import dict_config, install_context
 from settings import Settings
 
 _settings = Settings.from_env()
@@ -41,7 +44,7 @@ raw_env = [f"PROMETHEUS_MULTIPROC_DIR={METRICS_DIR}"]
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
 accesslog = None
-logconfig_dict = logconfig.dict_config(_settings)  # SystemExit with one line if not valid
+logconfig_dict = dict_config(_settings)  # SystemExit with one line if not valid
 # The Python parser, whose request-line cap our worker raises; gunicorn_h1c (if ever installed)
 # would apply its own.
 http_parser = "python"
@@ -62,13 +65,13 @@ def empty_metrics_dir(directory: Path = METRICS_DIR) -> None:
 def on_starting(server) -> None:
     """In the arbiter, once its logging is set up and before any worker starts."""
     empty_metrics_dir()
-    logconfig.install_context()
+    install_context()
     logsafe.install()
 
 
 def post_worker_init(worker) -> None:
     """In each worker, once the app is loaded (its factory may have added handlers)."""
-    logconfig.install_context()
+    install_context()
     logsafe.install()
 
 
