@@ -9,6 +9,10 @@ would carry the link of the path form (in any encoding) or Discord ids next to a
 gunicorn's access log is off (`api.gunicorn_conf`) and Werkzeug's development-server request lines
 are dropped.
 
+Each line is an INFO record of the `api.access` logger, written by the process's logging
+configuration (`logconfig`: time, level, logger and the request id come with it, in text or JSON);
+the same call hands the request to the observers (`observe`), the API's request metrics.
+
 In a gunicorn worker the lines go through `BufferedLines`: the root logger's handlers (and their
 filters, logsafe's among them) get them in batches, at most `FLUSH_SECONDS` late, and as the
 worker exits. A worker killed outright (SIGKILL, OOM) loses its last `FLUSH_SECONDS` of lines.
