@@ -32,7 +32,6 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
-    values,
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -88,10 +87,8 @@ def observe_request(method: str, route: str, status: int, milliseconds: float | 
 
 
 def multiprocess_dir() -> str | None:
-    """The directory of every process's figures when this process writes to one, else None."""
-    if getattr(values.ValueClass, "_multiprocess", False):
-        return os.environ.get(MULTIPROCESS_ENV)
-    return None
+    """The directory where every worker writes its figures (gunicorn), or None (one process)."""
+    return os.environ.get(MULTIPROCESS_ENV) or None
 
 
 def store_figures(store_of: Callable[[], Store]) -> list[Metric]:
