@@ -66,12 +66,13 @@ def _context(record: logging.LogRecord) -> dict[str, str]:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-12-02T16:40:00.123Z INFO api.access: GET /health 200 1.2ms request_id=4f0c...`."""
+    """`2026-12-02T16:40:00.123Z INFO api.access [request_id=4f0c...]: GET /health 200 1.2ms`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """One line (plus the traceback, if any, on the lines after it)."""
-        line = f"{utc_time(record)} {record.levelname} {record.name}: {record.getMessage()}"
-        line += "".join(f" {name}={value}" for name, value in _context(record).items())
+        """One line (plus the traceback, if any, on the lines after it); the message ends it."""
+        ids = " ".join(f"{name}={value}" for name, value in _context(record).items())
+        where = f"{record.name} [{ids}]" if ids else record.name
+        line = f"{utc_time(record)} {record.levelname} {where}: {record.getMessage()}"
         details = self._details(record)
         return f"{line}\n{details}" if details else line
 

@@ -73,9 +73,11 @@ def test_the_time_is_utc():
     assert logconfig.utc_time(record) == "1970-01-01T00:00:00.250Z"
 
 
-def test_a_text_line_ends_with_the_known_ids():
+def test_a_text_line_shows_the_known_ids_before_the_message():
     line = logconfig.TextFormatter().format(make_record(request_id=None, package_id="p" * 32))
-    assert re.fullmatch(ISO_UTC + rf" WARNING some.logger: hello x package_id={'p' * 32}", line)
+    assert re.fullmatch(ISO_UTC + rf" WARNING some.logger \[package_id={'p' * 32}\]: hello x", line)
+    plain = logconfig.TextFormatter().format(make_record())
+    assert re.fullmatch(ISO_UTC + " WARNING some.logger: hello x", plain)
 
 
 @pytest.fixture

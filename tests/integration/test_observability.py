@@ -5,7 +5,7 @@
   with, and a scrape of /metrics, whichever worker answers it, sums the requests of both
   (Prometheus' multiprocess files under DATA_DIR/metrics). Only the broker and the API run: the
   packages it accepts stay queued, so the queue depth and the counts are known.
-- The session stack's Celery worker (text format): its lines about a package end with its id.
+- The session stack's Celery worker (text format): its lines about a package show its id.
 - A bad LOG_LEVEL or LOG_FORMAT stops gunicorn, the Celery worker and beat, and the Flower
   launcher with one line.
 """
@@ -137,7 +137,7 @@ def test_the_queue_depth_and_the_packages_are_read_at_scrape_time(api):
 # -- the Celery worker (the session stack, text format) -----------------------------------------
 
 
-def test_a_workers_lines_about_a_package_end_with_its_id(stack, file_server, client):
+def test_a_workers_lines_about_a_package_show_its_id(stack, file_server, client):
     link = f"{file_server.origin}/missing-{secrets.token_hex(4)}.zip"
     package_id = client.submit(link).json()["packageId"]
     started = f"start packages.process[{package_id}]"
@@ -146,7 +146,7 @@ def test_a_workers_lines_about_a_package_end_with_its_id(stack, file_server, cli
         assert time.monotonic() < deadline, "the worker never started the package"
         time.sleep(0.2)
     line = next(line for line in log.splitlines() if started in line)
-    assert line.endswith(f" package_id={package_id}")
+    assert f" [package_id={package_id}]: " in line
 
 
 # -- bad settings -------------------------------------------------------------------------------
