@@ -5,6 +5,8 @@ gunicorn path (several workers summed) is in tests/integration/test_observabilit
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
@@ -170,6 +172,21 @@ def test_an_unreachable_broker_leaves_the_depths_out(settings, store):
     assert value(samples, "dumpus_broker_up") == 0
     assert not any(name == "dumpus_queue_messages" for name, _ in samples)
     assert value(samples, "dumpus_store_up") == 1
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts connections and never answers (a hung broker)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+@pytest.mark.timeout(60)  # without the socket timeouts, the scrape would wait here forever
+def test_a_broker_that_never_answers_leaves_the_depths_out(settings, store, silent_port):
+    hung = PackageQueue(Celery("metrics-test", broker=f"redis://127.0.0.1:{silent_port}/0"))
+    client = create_app(TEST_CONFIG, settings=settings, store=store, queue=hung).test_client()
+    samples = scrape(client)
+    assert value(samples, "dumpus_broker_up") == 0 and value(samples, "dumpus_store_up") == 1
 
 
 # -- access ---------------------------------------------------------------------------------------
