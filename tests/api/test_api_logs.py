@@ -237,8 +237,14 @@ def test_celerys_logging_set_up_installs_the_filter(handlers, own_logging):
 
     import tasks.celery_app  # noqa: F401  (connects the receivers)
 
-    setup_logging.send(sender=None, loglevel=logging.INFO, logfile=None, format="", colorize=False)
-    assert root_handlers_have_the_filter() and other_handlers_have_the_filter(handlers)
+    late = logging.StreamHandler()
+    logging.getLogger("celery").addHandler(late)  # one a library added before the set-up
+    try:
+        setup_logging.send(sender=None, loglevel=logging.INFO, logfile=None, format="", colorize=0)
+        assert root_handlers_have_the_filter() and other_handlers_have_the_filter(handlers)
+        assert has_filter(late)
+    finally:
+        logging.getLogger("celery").removeHandler(late)
 
 
 def test_the_flower_launcher_installs_the_filter_after_flowers_logging(
