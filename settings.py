@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -45,7 +45,7 @@ DUMPUS_APP_ORIGINS = (
 BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp")
 MONGO_SCHEMES = ("mongodb", "mongodb+srv")
 # Variables whose value is never printed whole (`--check`, error lines).
-SECRET_VARIABLES = frozenset({"SECRET_KEY", "FLOWER_BASIC_AUTH"})
+SECRET_VARIABLES = frozenset({"SECRET_KEY", "FLOWER_BASIC_AUTH", "METRICS_TOKEN"})
 URL_VARIABLES = frozenset({"MONGO_URL", "BROKER_URL", "RATE_LIMIT_STORAGE_URL"})
 
 # The environment `from_env` reads (None: `Settings(...)` reads none, its arguments only).
@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     jwt_expires_seconds: int = Field(
         3600, ge=60, le=30 * 86400, description="seconds an access token works, 60-2592000"
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="text or json")
+    metrics_enabled: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
+    metrics_token: str = Field(
+        "", pattern=r"^[\x21-\x7e]*$", description="printable ASCII without spaces, or empty"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,6 +195,16 @@ class Settings(BaseSettings):
         for entry in entries:
             proxy_entry(entry)
         return entries
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("broker_url")
     @classmethod

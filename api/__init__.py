@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
 
+import logconfig
 import logsafe
 from api import (
     accesslog,
@@ -29,6 +30,7 @@ from api import (
     proxies,
     ratelimit,
     read_path,
+    request_ids,
 )
 from api.auth import BEARER_SCHEME
 from api.identity import ACCOUNT_BEARER_SCHEME
@@ -71,6 +73,15 @@ def _default_queue() -> Any:
     return PackageQueue(celery_app)
 
 
+def _init_metrics(app: OpenAPI, settings: Settings) -> None:
+    # Imported here, not with the api package: prometheus_client chooses its multiprocess mode
+    # once, when first imported, and gunicorn sets PROMETHEUS_MULTIPROC_DIR (api.gunicorn_conf)
+    # only after its config module, which is in this package, was imported.
+    from api import metrics
+
+    metrics.init_app(app, settings.metrics_enabled)
+
+
 def create_app(
     test_config: dict | None = None,
     *,
@@ -82,6 +93,7 @@ def create_app(
     config = dict(test_config or {})
     configured = config.pop("SETTINGS", None)
     settings = settings or configured or Settings.from_env()
+    logconfig.configure_unless_configured(settings)  # gunicorn's workers have theirs already
     app = DumpusOpenAPI(
         __name__,
         info=Info(
@@ -116,6 +128,8 @@ def create_app(
     app.register_api(identity.bp)
     app.register_api(admin.bp)
     app.register_blueprint(docs.bp)
+    _init_metrics(app, settings)
     read_path.init_app(app)  # it reads the routes and the limits
+    request_ids.init_app(app)  # read_path's answers get an id too
     proxies.init_app(app, settings)  # last: every layer sees the client a trusted proxy names
     return app

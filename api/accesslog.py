@@ -9,6 +9,10 @@ would carry the link of the path form (in any encoding) or Discord ids next to a
 gunicorn's access log is off (`api.gunicorn_conf`) and Werkzeug's development-server request lines
 are dropped.
 
+Each line is an INFO record of the `api.access` logger, written by the process's logging
+configuration (`logconfig`: time, level, logger and the request id come with it, in text or JSON);
+the same call hands the request to the observers (`observe`), the API's request metrics.
+
 In a gunicorn worker the lines go through `BufferedLines`: the root logger's handlers (and their
 filters, logsafe's among them) get them in batches, at most `FLUSH_SECONDS` late, and as the
 worker exits. A worker killed outright (SIGKILL, OOM) loses its last `FLUSH_SECONDS` of lines.
@@ -23,6 +27,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 
@@ -33,6 +38,8 @@ UNPARSED = "<unparsed>"
 PACKAGE_ID_PARAMETER = "<package_id>"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
+# A filled-in package id: a whole path segment of 32 hex digits (no rule has such a literal).
+_FILLED_PACKAGE_ID = re.compile(r"(?<=/)[0-9a-f]{32}(?=/|$)")
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^:<>]+)>")  # `<link:package_link>` -> `<package_link>`
 # Werkzeug's development server prefixes its request and error lines this way.
 _DEV_SERVER_LINE = re.compile(r"^\S+ - - \[")
@@ -42,12 +49,30 @@ FLUSH_SECONDS = 0.2  # how long an access line may wait in a gunicorn worker
 MAX_BUFFERED = 10_000  # a request that finds this many lines waiting writes them itself
 
 
+# Called with each request's method (as shown), filled template, status and milliseconds: the
+# API's request metrics (`api.metrics`). A process has one set, whatever the number of apps.
+Observer = Callable[[str, str, int, "float | None"], None]
+_observers: list[Observer] = []
+
+
+def observe(observer: Observer) -> None:
+    """Call `observer` for every access line from now on (once, however often it is added)."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
 def write_line(method: str, route: str, status: int, milliseconds: float | None) -> None:
-    """Write one access line; a method outside the usual ones is written `OTHER`."""
+    """Write one access line; a method outside the usual ones is written `OTHER`.
+
+    The line is an INFO record of `api.access` made by the logging configuration of the process
+    (`logconfig`): time, level and the request id come with it.
+    """
+    shown = method if method in METHODS or method == "-" else "OTHER"
+    for observer in _observers:
+        observer(shown, route, status, milliseconds)
     if not log.isEnabledFor(logging.INFO):
         return
     duration = "-" if milliseconds is None else f"{milliseconds:.1f}ms"
-    shown = method if method in METHODS or method == "-" else "OTHER"
     # makeRecord, not info(): info() first walks the stack for a file and line no format shows.
     args = (shown, route, status, duration)
     log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, _LINE, args, None))
@@ -158,6 +183,11 @@ def filled_template(rule: str, package_id: object = None) -> str:
     if _PACKAGE_ID.fullmatch(package_id):
         template = template.replace(PACKAGE_ID_PARAMETER, package_id)
     return template
+
+
+def unfilled(route: str) -> str:
+    """A written route with its package id back to `<package_id>` (the inverse of the fill)."""
+    return _FILLED_PACKAGE_ID.sub(PACKAGE_ID_PARAMETER, route)
 
 
 def _start_clock() -> None:

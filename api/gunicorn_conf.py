@@ -11,21 +11,41 @@ package link out of logs and error pages:
 - gunicorn's own refusals answered as JSON in the API's error shape (`api.gunicorn_worker`);
 - request lines up to 16 KiB and header fields up to 16 KiB, so the path form and the
   `Authorization: Bearer` header of the longest valid UPN (8,192 characters) both fit;
-- `logsafe`'s filter on every handler of the arbiter and the workers.
+- `logsafe`'s filter on every handler of the arbiter and the workers;
+
+and the process-wide parts of logging and metrics:
+
+- `logconfig`'s configuration (LOG_LEVEL, LOG_FORMAT) in the arbiter and the workers, through
+  `logconfig_dict`; a bad value stops gunicorn before it starts, with one line;
+- Prometheus' multiprocess mode (`api.metrics`): each worker writes its request figures to files
+  under `DATA_DIR/metrics`, emptied when the arbiter starts, and a scrape sums them all.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import logsafe
 from api.accesslog import flush_lines
+
+# Not `import logconfig`: gunicorn reads every name of this module, and `logconfig` is one of its
+# settings (a logging config file).
+from logconfig import dict_config, install_context
 from settings import load_or_exit
 
 # Checked in the arbiter before any worker starts: a bad variable stops gunicorn with one line.
 _settings = load_or_exit()
+METRICS_DIR = (_settings.data_dir / "metrics").absolute()
 
+# Set in the arbiter before any worker starts. prometheus_client picks its multiprocess mode
+# once, when first imported: nothing imports it in the arbiter before this (`api.create_app`
+# imports `api.metrics` in each worker, and `child_exit` runs only once workers exist).
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={METRICS_DIR}"]
 worker_class = "api.gunicorn_worker.JsonErrorWorker"  # gthread, with JSON refusals
 logger_class = "api.gunicorn_worker.QuietAccessLogger"  # no gunicorn access lines, ever
 accesslog = None
+logconfig_dict = dict_config(_settings)
 # The Python parser, whose request-line cap our worker raises; gunicorn_h1c (if ever installed)
 # would apply its own.
 http_parser = "python"
@@ -44,16 +64,32 @@ secure_scheme_headers: dict[str, str] = {}
 control_socket = str((_settings.data_dir / "gunicorn.ctl").resolve())
 
 
+def empty_metrics_dir(directory: Path = METRICS_DIR) -> None:
+    """Start with no figures: files left by an earlier run would be summed with this one's."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+
+
 def on_starting(server) -> None:
-    """In the arbiter, once its logging is set up."""
+    """In the arbiter, once its logging is set up and before any worker starts."""
+    empty_metrics_dir()
+    install_context()
     logsafe.install()
 
 
 def post_worker_init(worker) -> None:
     """In each worker, once the app is loaded (its factory may have added handlers)."""
+    install_context()
     logsafe.install()
 
 
 def worker_exit(server, worker) -> None:
     """In each worker as it exits: the access lines it still buffers are written."""
     flush_lines()
+
+
+def child_exit(server, worker) -> None:
+    """In the arbiter, once a worker has exited (even killed): its live gauges are dropped."""
+    from prometheus_client.multiprocess import mark_process_dead  # see raw_env
+
+    mark_process_dead(worker.pid, str(METRICS_DIR))

@@ -6,9 +6,10 @@ task id, so Flower, logs and storage line up and no link or UPN ever reaches the
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from kombu.exceptions import OperationalError
+from kombu.exceptions import ChannelError, OperationalError
 
 from tasks import names
 
@@ -57,3 +58,42 @@ class PackageQueue:
             return False
         finally:
             conn.release()
+
+    def depths(self, queues: tuple[str, ...], timeout: float) -> dict[str, int]:
+        """Messages waiting in each queue (the API's /metrics); raises when the broker does not
+        answer within about `timeout` seconds."""
+        conn = self.celery_app.connection_for_read(
+            connect_timeout=timeout, transport_options=_read_timeouts(timeout)
+        )
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            return {name: _depth(conn, name) for name in queues}
+        finally:
+            conn.release()
+
+
+def _read_timeouts(seconds: float) -> dict[str, float]:
+    """Socket timeouts of a broker read, under the names of the Redis and the AMQP transports
+    (each reads its own and ignores the others)."""
+    return {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
+        "read_timeout": seconds,
+        "write_timeout": seconds,
+    }
+
+
+def _depth(conn: Any, queue: str) -> int:
+    """`queue_declare(passive=True)`'s message count on a channel of its own; a queue the broker
+    does not know (Redis drops an empty one) holds nothing."""
+    channel = conn.channel()
+    try:
+        return int(channel.queue_declare(queue=queue, passive=True).message_count)
+    except ChannelError as exc:
+        if "NOT_FOUND" in str(exc) or str(getattr(exc, "reply_code", "")) == "404":
+            return 0
+        raise
+    finally:
+        # The broker closes an AMQP channel itself after NOT_FOUND.
+        with contextlib.suppress(Exception):
+            channel.close()

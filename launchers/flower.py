@@ -6,7 +6,9 @@ than a loopback one it refuses to start without it. Flower reads FLOWER_BASIC_AU
 environment itself, so the password never shows on a command line.
 
 Flower runs in this process (Celery's command line, called here) rather than in an exec'd one, so
-`logsafe`'s filter can be put on the handlers Flower and Tornado set up.
+the project's logging configuration (`logconfig`, logsafe's filter with it) replaces what Flower
+and Tornado set up, and Flower's `/metrics` asks for the same password as its pages (Flower
+2.2.0 serves it to anyone).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-import logsafe
+import logconfig
 from settings import Settings, load_or_exit
+
+METRICS_ROUTE = r"/metrics"
 
 
 def is_loopback(address: str) -> bool:
@@ -48,31 +52,66 @@ def flower_command(settings: Settings) -> list[str]:
     ]
 
 
-def redact_flower_logs() -> None:
-    """Make Flower's logging setup end by installing logsafe's filter on every handler."""
+def configure_flower_logging(settings: Settings) -> None:
+    """Make Flower's logging setup end with `logconfig`'s (which installs logsafe's filter)."""
     from flower import command  # Flower and Tornado are imported only by this launcher
 
     setup = command.setup_logging
-    if getattr(setup, "redacts", False):
+    if getattr(setup, "configures", False):
         return
 
     # Flower offers no hook: its command calls this module-level function once Tornado has
-    # added its handlers, and it is looked up at call time.
-    def setup_then_redact() -> None:
+    # parsed its options (setting the root level) and added its handlers, and it is looked up at
+    # call time. A Flower that dropped it fails `tests/api/test_api_logs.py`.
+    def setup_then_configure() -> None:
         setup()
-        logsafe.install()
+        logconfig.configure(settings)
 
     # a marker attribute on the function (the getattr above): functions take any attribute
-    setup_then_redact.redacts = True  # type: ignore[attr-defined]
-    command.setup_logging = setup_then_redact
+    setup_then_configure.configures = True  # type: ignore[attr-defined]
+    command.setup_logging = setup_then_configure
+
+
+def require_auth_on_metrics() -> None:
+    """Serve Flower's `/metrics` through a handler that asks for the login its pages ask for.
+
+    Flower 2.2.0 routes `/metrics` to `flower.views.monitor.Metrics`, whose `get` lacks the
+    `tornado.web.authenticated` its other pages have, so it answers without FLOWER_BASIC_AUTH.
+    Its route table, `flower.urls.handlers`, is the list every Flower app is built from: the
+    entry is replaced there, before the app exists. A Flower whose table has no such entry
+    stops this launcher (and `tests/integration/test_flower.py`) rather than run unprotected.
+    """
+    from flower import urls
+    from flower.views import monitor
+    from tornado import web
+
+    class AuthenticatedMetrics(monitor.Metrics):
+        """Flower's metrics handler behind Flower's own authentication."""
+
+        asks_for_login = True
+
+        @web.authenticated
+        async def get(self) -> None:
+            """Flower's answer, once `current_user` is known (401 without the password)."""
+            await super().get()
+
+    for index, route in enumerate(urls.handlers):
+        if isinstance(route, tuple) and route[0] == METRICS_ROUTE:
+            if not getattr(route[1], "asks_for_login", False):
+                urls.handlers[index] = (METRICS_ROUTE, AuthenticatedMetrics)
+            return
+    raise RuntimeError(f"Flower has no {METRICS_ROUTE} route to protect: see launchers/flower.py")
 
 
 def main() -> None:
     """Check the settings, then run Flower through Celery's command line in this process."""
     from celery.__main__ import main as celery_main
 
-    command = flower_command(load_or_exit())
-    redact_flower_logs()
+    settings = load_or_exit()
+    command = flower_command(settings)
+    logconfig.configure(settings)  # Celery's and Flower's start-up lines too
+    configure_flower_logging(settings)
+    require_auth_on_metrics()
     sys.argv = ["celery", *command[3:]]  # what `python -m celery ...` would see
     celery_main()
 

@@ -157,6 +157,12 @@ class PackageRepository(Protocol):
     def delete(self, package_id: str) -> bool:
         """Remove the package document; True when one existed."""
 
+    def count_by_status(self) -> dict[Status, int]:
+        """How many packages are in each status; every status is a key (0 when none)."""
+
+    def count_by_error_code(self) -> dict[str, int]:
+        """How many ERRORED packages there are per error code (only codes that occur)."""
+
 
 class StatisticsRepository(Protocol):
     """Sealed statistics documents keyed (package id, generation, view id)."""

@@ -37,6 +37,8 @@ _FIELDS = (
     "bytes_total",
     "sent_at",
 )
+# Counts feed the API's /metrics: a slow server makes them absent rather than hold the scrape.
+COUNT_DEADLINE_MS = 2000
 _CLEARED = dict.fromkeys(("started_at", "finished_at", "heartbeat_at", "claim_token"))
 _NO_BYTES: dict[str, Any] = {"bytes_done": None, "bytes_total": None}
 # Where release and requeue_stale put an active package: QUEUED, place in line and attempts kept.
@@ -259,6 +261,22 @@ class MongoPackages:
     def delete(self, package_id: str) -> bool:
         """Remove the package document; True when one existed."""
         return self._col.delete_one({"_id": package_id}).deleted_count == 1
+
+    def count_by_status(self) -> dict[Status, int]:
+        """How many packages are in each status; every status is a key (0 when none)."""
+        groups = self._grouped_counts({}, "$status")
+        return dict.fromkeys(Status, 0) | {Status(status): count for status, count in groups}
+
+    def count_by_error_code(self) -> dict[str, int]:
+        """How many ERRORED packages there are per error code (only codes that occur)."""
+        errored = {"status": Status.ERRORED.value, "error_code": {"$ne": None}}
+        return dict(self._grouped_counts(errored, "$error_code"))
+
+    def _grouped_counts(self, match: dict[str, Any], key: str) -> list[tuple[Any, int]]:
+        """(value of `key`, documents) over the documents matching `match`, within a deadline."""
+        pipeline = [{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}]
+        cursor = self._col.aggregate(pipeline, maxTimeMS=COUNT_DEADLINE_MS)
+        return [(group["_id"], int(group["n"])) for group in cursor]
 
 
 class MongoStore:

@@ -215,6 +215,19 @@ class SQLitePackages:
         """Remove the package document; True when one existed."""
         return bool(self._run("DELETE FROM packages WHERE package_id = ?", (package_id,)))
 
+    def count_by_status(self) -> dict[Status, int]:
+        """How many packages are in each status; every status is a key (0 when none)."""
+        rows = self._db.get().execute("SELECT status, COUNT(*) FROM packages GROUP BY status")
+        return dict.fromkeys(Status, 0) | {Status(status): count for status, count in rows}
+
+    def count_by_error_code(self) -> dict[str, int]:
+        """How many ERRORED packages there are per error code (only codes that occur)."""
+        rows = self._db.get().execute(
+            "SELECT error_code, COUNT(*) FROM packages WHERE status = 'ERRORED' "
+            "AND error_code IS NOT NULL GROUP BY error_code"
+        )
+        return dict(rows.fetchall())
+
 
 class SQLiteStore:
     """The embedded store: packages and statistics in one SQLite file (WAL mode), app data

@@ -13,7 +13,9 @@ import pytest
 
 import logsafe
 from api import accesslog, gunicorn_conf
+from settings import Settings
 from tests.api.api_support import bearer, discord_link, new_upn, path_form
+from tests.support.logging_state import restored_logging
 
 PACKAGE_ID = "0123456789abcdef0123456789abcdef"
 DISCORD_ID = "112233445566778899"
@@ -213,34 +215,53 @@ def test_the_gunicorn_hooks_install_the_filter(handlers):
     assert all(has_filter(h) for h in handlers.values())
 
 
-def test_celerys_logging_signals_install_the_filter(handlers):
-    from celery.signals import after_setup_logger, after_setup_task_logger
+@pytest.fixture
+def own_logging():
+    """A process's logging configuration applied in this test only."""
+    with restored_logging():
+        yield
+
+
+def other_handlers_have_the_filter(handlers) -> bool:
+    """The fixture's handlers off the root logger (a configuration replaces the root's)."""
+    return all(has_filter(h) for name, h in handlers.items() if name)
+
+
+def root_handlers_have_the_filter() -> bool:
+    root = logging.getLogger()
+    return bool(root.handlers) and all(has_filter(h) for h in root.handlers)
+
+
+def test_celerys_logging_set_up_installs_the_filter(handlers, own_logging):
+    from celery.signals import setup_logging
 
     import tasks.celery_app  # noqa: F401  (connects the receivers)
 
-    after_setup_task_logger.send(sender=None, logger=logging.getLogger("celery.task"))
-    assert all(has_filter(h) for h in handlers.values())
     late = logging.StreamHandler()
-    logging.getLogger("celery").addHandler(late)
+    logging.getLogger("celery").addHandler(late)  # one a library added before the set-up
     try:
-        after_setup_logger.send(sender=None, logger=logging.getLogger("celery"))
+        setup_logging.send(sender=None, loglevel=logging.INFO, logfile=None, format="", colorize=0)
+        assert root_handlers_have_the_filter() and other_handlers_have_the_filter(handlers)
         assert has_filter(late)
     finally:
         logging.getLogger("celery").removeHandler(late)
 
 
-def test_the_flower_launcher_installs_the_filter_after_flowers_logging(handlers, monkeypatch):
+def test_the_flower_launcher_installs_the_filter_after_flowers_logging(
+    handlers, monkeypatch, own_logging
+):
     from flower import command
 
     from launchers import flower
 
     monkeypatch.setattr(command, "setup_logging", lambda: None)
-    flower.redact_flower_logs()
-    flower.redact_flower_logs()  # wrapped once only
+    flower.configure_flower_logging(Settings())
+    flower.configure_flower_logging(Settings())  # wrapped once only
     late = logging.StreamHandler()
     logging.getLogger("tornado.application").addHandler(late)  # as Tornado's own setup would
     try:
         command.setup_logging()
-        assert has_filter(late) and all(has_filter(h) for h in handlers.values())
+        assert has_filter(late) and root_handlers_have_the_filter()
+        assert other_handlers_have_the_filter(handlers)
     finally:
         logging.getLogger("tornado.application").removeHandler(late)

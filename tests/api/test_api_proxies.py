@@ -12,6 +12,7 @@ import pytest
 from api import create_app
 from api.proxies import ForwardedClient, TrustedProxies, parse_address
 from api.read_path import ReadPath
+from api.request_ids import RequestIds
 from settings import InvalidSettings, Settings
 from storage.crypto import package_id_for
 from tests.api.api_support import (
@@ -75,13 +76,14 @@ def test_by_default_a_spoofed_forwarded_for_is_ignored(build):
     assert submit(client, via(STRANGER, "203.0.113.77")) == 429  # one budget: the peer's
 
 
-def test_by_default_nothing_wraps_the_app(make_app):
-    assert isinstance(make_app().wsgi_app, ReadPath)
+def test_by_default_no_proxy_layer_wraps_the_app(make_app):
+    assert isinstance(make_app().wsgi_app, RequestIds)
 
 
-def test_with_proxies_the_fast_read_path_is_behind_the_middleware(make_app):
+def test_with_proxies_every_other_layer_is_behind_the_middleware(make_app):
     outer = make_app(PROXY).wsgi_app
-    assert isinstance(outer, ForwardedClient) and isinstance(outer.wsgi_app, ReadPath)
+    assert isinstance(outer, ForwardedClient) and isinstance(outer.wsgi_app, RequestIds)
+    assert isinstance(outer.wsgi_app.wsgi_app, ReadPath)
 
 
 def test_a_trusted_proxy_gives_each_client_its_own_budget(build):

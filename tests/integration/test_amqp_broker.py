@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,23 @@ def test_a_package_goes_through_rabbitmq(file_server):
             assert client.get("/health", link).json() == {"broker": "ok", "store": "ok"}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_apis_queue_depths_read_rabbitmq():
+    from celery import Celery
+
+    from api.queue import PackageQueue
+
+    queue = f"obs-depth-{secrets.token_hex(4)}"
+    app = Celery("depth-test", broker=AMQP_URL)
+    try:
+        app.send_task("depth.test", args=["a"], queue=queue)  # declares the queue
+        app.send_task("depth.test", args=["b"], queue=queue)
+        names = (queue, f"{queue}-never-declared")
+        deadline = time.monotonic() + 10  # another connection's publishes land a moment later
+        while (depths := PackageQueue(app).depths(names, 2.0)) != {queue: 2, names[1]: 0}:
+            assert time.monotonic() < deadline, depths
+            time.sleep(0.1)
+    finally:
+        with Connection(AMQP_URL) as conn:
+            conn.default_channel.queue_delete(queue)

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from launchers.devstack import PROJECT_ROOT, free_port
-from launchers.flower import flower_command
+from launchers.flower import flower_command, require_auth_on_metrics
 from samples import SampleSpec, generate_package
 from settings import Settings
 
@@ -42,6 +42,32 @@ def flower(stack):
 def test_flower_asks_for_a_password(flower):
     assert requests.get(f"{flower}/tasks", timeout=5).status_code == 401
     assert requests.get(f"{flower}/api/tasks", timeout=5).status_code == 401
+
+
+def test_flowers_metrics_ask_for_the_password(flower):
+    assert requests.get(f"{flower}/metrics", timeout=5).status_code == 401
+    wrong = requests.get(f"{flower}/metrics", auth=(AUTH[0], "wrong"), timeout=5)
+    assert wrong.status_code == 401
+    answer = requests.get(f"{flower}/metrics", auth=AUTH, timeout=5)
+    assert answer.status_code == 200 and "flower_events_total" in answer.text
+
+
+def test_the_launcher_protects_the_route_flower_builds_its_app_from():
+    from flower import app, urls
+
+    require_auth_on_metrics()
+    require_auth_on_metrics()  # replaced once
+    routes = [r for r in app.default_handlers if isinstance(r, tuple) and r[0] == "/metrics"]
+    assert len(routes) == 1 and routes[0][1].asks_for_login
+    assert urls.handlers is app.default_handlers  # the list Flower's app is built from
+
+
+def test_a_flower_without_the_route_stops_the_launcher(monkeypatch):
+    from flower import urls
+
+    monkeypatch.setattr(urls, "handlers", [r for r in urls.handlers if "/metrics" not in str(r)])
+    with pytest.raises(RuntimeError, match="/metrics"):
+        require_auth_on_metrics()
 
 
 def test_flower_shows_the_task_by_package_id_and_no_secret(flower, file_server, client):

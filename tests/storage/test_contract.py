@@ -371,3 +371,37 @@ def test_statistics_delete_generation_removes_exactly_that_generation(store):
     assert store.statistics.get("p1", 1, "v2") == b"b"
     assert store.statistics.get("p2", 2, "v1") == b"d"
     assert store.statistics.delete_generation("p1", 2) == 0
+
+
+# --- counts (the API's /metrics) ----------------------------------------------------------------
+
+
+def test_counts_of_an_empty_store(store):
+    assert store.packages.count_by_status() == dict.fromkeys(Status, 0)
+    assert store.packages.count_by_error_code() == {}
+
+
+def test_count_by_status_and_by_error_code(store):
+    store.packages.enqueue("queued", LINK, NOW)
+    _claimed(store, "running")
+    _processed(store, "done")
+    for package_id, code in [("e1", "DOWNLOAD_FAILED"), ("e2", "DOWNLOAD_FAILED"), ("e3", "X")]:
+        _claimed(store, package_id)
+        assert store.packages.fail(package_id, "t1", code, NOW + 1)
+    counts = store.packages.count_by_status()
+    assert counts == dict.fromkeys(Status, 0) | {
+        Status.QUEUED: 1,
+        Status.DOWNLOADING: 1,
+        Status.PROCESSED: 1,
+        Status.ERRORED: 3,
+    }
+    assert all(isinstance(status, Status) for status in counts)
+    assert store.packages.count_by_error_code() == {"DOWNLOAD_FAILED": 2, "X": 1}
+
+
+def test_count_by_error_code_forgets_a_requeued_package(store):
+    _claimed(store)
+    assert store.packages.fail("p1", "t1", "DOWNLOAD_FAILED", NOW + 1)
+    store.packages.enqueue("p1", LINK, NOW + 2)
+    assert store.packages.count_by_error_code() == {}
+    assert store.packages.count_by_status()[Status.QUEUED] == 1
