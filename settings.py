@@ -79,6 +79,8 @@ class Settings:
     cors_origins: tuple[str, ...] = DUMPUS_APP_ORIGINS  # CORS_ORIGINS: of the /dumpus routes
     dumpus_app_files: bool = True  # DUMPUS_APP_FILES: build the app's data file ("0" turns it off)
     dumpus_blob_url_ttl: int = 300  # DUMPUS_BLOB_URL_TTL: seconds a signed download URL works
+    # --- shutdown ---
+    shutdown_grace_seconds: int = 20  # SHUTDOWN_GRACE_SECONDS: to hand running packages back
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +117,9 @@ class Settings:
             cors_origins=_cors_origins(env.get("CORS_ORIGINS", "")) or d.cors_origins,
             dumpus_app_files=env.get("DUMPUS_APP_FILES", "").strip() not in _OFF,
             dumpus_blob_url_ttl=max(1, _int(env, "DUMPUS_BLOB_URL_TTL", d.dumpus_blob_url_ttl)),
+            shutdown_grace_seconds=max(
+                1, _int(env, "SHUTDOWN_GRACE_SECONDS", d.shutdown_grace_seconds)
+            ),
         )
 
     def with_overrides(self, **changes) -> Settings:

@@ -1,0 +1,99 @@
+"""A worker stopped with SIGTERM mid-package hands the package back: QUEUED again, no attempt
+used, its message back in the queue, so the next worker takes it at once (no reaper runs here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from launchers.devstack import LocalStack
+from tests.faults.conftest import FAST_CRASH_HANDLING, generations, status_of, wait_for
+from tests.support.client import Client
+from tests.support.httpserver import ScriptedServer, gated_file
+
+GRACE_SECONDS = 8
+# how long a stopped worker may take beyond its grace period (its own start-up, the broker)
+EXIT_MARGIN_SECONDS = 10
+
+
+@pytest.fixture
+def download_gate():
+    gate = threading.Event()
+    yield gate
+    gate.set()  # no request handler left waiting
+
+
+@pytest.fixture
+def gated_server(package_file, download_gate):
+    """Serves half the package, then holds the download until the gate opens."""
+    with ScriptedServer({"/held.zip": gated_file(package_file, download_gate)}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def stack(gated_server):
+    """Broker and API only: no beat, so no reaper can re-queue anything behind the test's back."""
+    root = Path(tempfile.mkdtemp(prefix="dms-"))
+    env = {
+        **FAST_CRASH_HANDLING,
+        "DL_ZIP_WHITELISTED_DOMAINS": gated_server.origin,
+        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+    }
+    with LocalStack(root / "data", env) as local:
+        local.data_dir.mkdir(parents=True)
+        local.start_broker()
+        local.start_api()
+        yield local
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _attempts(stack: LocalStack, package_id: str) -> int:
+    with sqlite3.connect(stack.settings.sqlite_path) as db:
+        return db.execute(
+            "SELECT attempts FROM packages WHERE package_id = ?", (package_id,)
+        ).fetchone()[0]
+
+
+def _downloading(client: Client, package_id: str, link: str) -> bool:
+    status = status_of(client, package_id, link)
+    return status["processingStep"] == "DOWNLOADING" and bool(status["progress"]["bytesDone"])
+
+
+@pytest.mark.parametrize("whom", ["main process", "process group"])
+def test_sigterm_mid_download_hands_the_package_back_without_using_an_attempt(
+    stack, gated_server, download_gate, whom
+):
+    """`kill <pid>` reaches the main process only; honcho and systemd signal the whole group."""
+    worker = stack.start_worker("w1")
+    client = Client(stack.api_url)
+    link = f"{gated_server.origin}/held.zip?k={whom.replace(' ', '-')}"
+    package_id = client.submit(link).json()["packageId"]
+    wait_for(lambda: _downloading(client, package_id, link))  # held at half the package
+    assert _attempts(stack, package_id) == 1
+
+    if whom == "main process":
+        worker.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=GRACE_SECONDS + EXIT_MARGIN_SECONDS)  # TimeoutExpired fails the test
+
+    status = status_of(client, package_id, link)
+    assert (status["processingStep"], status["isErrored"]) == ("QUEUED", False)
+    assert _attempts(stack, package_id) == 0  # as before the interrupted claim
+    assert generations(stack, package_id) == 0
+    assert not list(stack.settings.temp_dir.glob("*.zip"))  # the partial download is gone
+    assert "handed back" in stack.log_path("w1").read_text()
+
+    download_gate.set()
+    stack.start_worker("w2")  # its message is back in the queue: no reaper needed
+    status = client.wait_processed(package_id, link)
+    assert status["isDataAvailable"] and not status["isErrored"]
+    assert _attempts(stack, package_id) == 1  # the claim that finished, nothing for the shutdown
+    assert generations(stack, package_id) == 1
