@@ -196,8 +196,9 @@ class LocalStack:
     def stop(self, name: str | None = None, timeout: float | None = None) -> None:
         """Stop one child (or all, API first, broker last); SIGKILL after `timeout` seconds
         (default: long enough for a worker to hand its packages back, docs/shutdown.md)."""
-        names = [name] if name else [n for n in ("api", "worker", "beat") if n in self.processes]
-        names += [] if name else [n for n in self.processes if n not in names]
+        # the API first (no new work), the broker last (the workers hand packages back through it)
+        order = sorted(self.processes, key=lambda key: (key == "broker", key != "api"))
+        names = [name] if name else order
         if timeout is None:
             timeout = self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
         for key in names:

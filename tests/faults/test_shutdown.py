@@ -97,3 +97,14 @@ def test_sigterm_mid_download_hands_the_package_back_without_using_an_attempt(
     assert status["isDataAvailable"] and not status["isErrored"]
     assert _attempts(stack, package_id) == 1  # the claim that finished, nothing for the shutdown
     assert generations(stack, package_id) == 1
+
+
+def test_beat_and_an_idle_worker_stop_promptly_on_sigterm(stack):
+    beat, worker = stack.start_beat(), stack.start_worker("idle")
+    wait_for(lambda: "beat: Starting" in stack.log_path("beat").read_text())
+    wait_for(lambda: "ready." in stack.log_path("idle").read_text())
+    beat.send_signal(signal.SIGTERM)
+    worker.send_signal(signal.SIGTERM)
+    # well within the grace period: nothing runs, so nothing is waited for
+    assert beat.wait(timeout=EXIT_MARGIN_SECONDS) == 0
+    assert worker.wait(timeout=EXIT_MARGIN_SECONDS) == 0
