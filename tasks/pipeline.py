@@ -127,9 +127,7 @@ class _PackageRun:
             self._discard_unpublished()
             return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
         except HandBackRequested:
-            if not self._hand_back():
-                return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
-            raise
+            return self._hand_back()
         except (InvalidLink, DecryptionError):
             return self._fail("INVALID_LINK")
         except InvalidPackage as exc:
@@ -232,21 +230,35 @@ class _PackageRun:
         return round(time.monotonic() - self.started, 3)
 
     def _fail(self, code: str) -> RunOutcome:
+        if self._stopping():
+            return self._hand_back()
         self.store.packages.fail(self.package_id, self.token, code, time.time())
         self._discard_unpublished()
         return RunOutcome(self.package_id, f"ERRORED:{code}", seconds=self._elapsed())
 
     def _release(self) -> bool:
         """Give the package back to the queue for a later attempt, if it is still this run's."""
+        if self._stopping():
+            self._hand_back()
+            return False
         self._discard_unpublished()
         return self.store.packages.release(self.package_id, self.token, time.time())
 
-    def _hand_back(self) -> bool:
-        """Give the package back without using an attempt (the worker is stopping), if it is
-        still this run's; what this run wrote and never published goes either way."""
+    def _stopping(self) -> bool:
+        """The worker is stopping. A failure seen meanwhile is no verdict on the package: the
+        shutdown's SIGTERM reaches the run's helper processes too (honcho and systemd signal the
+        whole process group), and their death looks like any other error."""
+        return self.stop is not None and self.stop.requested
+
+    def _hand_back(self) -> RunOutcome:
+        """Give the package back without using an attempt, then raise HandBackRequested; if it
+        is no longer this run's, SKIPPED. What this run wrote and never published goes either way.
+        """
         handed_back = self.store.packages.hand_back(self.package_id, self.token, time.time())
         self._discard_unpublished()
-        return handed_back
+        if handed_back:
+            raise HandBackRequested
+        return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
 
     def _discard_unpublished(self) -> None:
         """Drop what this run wrote and will never publish (all of it if the package is gone)."""

@@ -103,6 +103,27 @@ def test_views_written_before_the_stop_are_discarded(store, settings, package_id
     assert store.statistics.delete_package(package_id) == 0
 
 
+class _HelperDyingWithTheStop(_StoppingAt):
+    """The shutdown's SIGTERM also reached a helper process of the analysis, which died."""
+
+    def set_step(self, package_id, token, step, progress, done, total, now):
+        if _analyzing(step, done):
+            self.stop.request()
+            raise RuntimeError("the activity reader died (exit code -15)")
+        return self.inner.set_step(package_id, token, step, progress, done, total, now)
+
+
+def test_an_error_while_stopping_hands_the_package_back_instead_of_failing_it(
+    store, settings, package_id
+):
+    stop = StopRequest()
+    store.packages = _HelperDyingWithTheStop(store, stop, _analyzing)
+    with pytest.raises(HandBackRequested):
+        run_package(package_id, settings, store, stop=stop)
+    record = store.packages.get(package_id)
+    assert (record.status, record.error_code, record.attempts) == (Status.QUEUED, None, 0)
+
+
 def test_a_run_stopping_before_its_claim_leaves_the_package_untouched(store, settings, package_id):
     before = store.packages.get(package_id)
     stop = StopRequest()
