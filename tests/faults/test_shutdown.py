@@ -4,6 +4,7 @@ used, its message back in the queue, so the next worker takes it at once (no rea
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -66,22 +67,27 @@ def _downloading(client: Client, package_id: str, link: str) -> bool:
     return status["processingStep"] == "DOWNLOADING" and bool(status["progress"]["bytesDone"])
 
 
-@pytest.mark.parametrize("whom", ["main process", "process group"])
-def test_sigterm_mid_download_hands_the_package_back_without_using_an_attempt(
-    stack, gated_server, download_gate, whom
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGQUIT, False)],
+    ids=["SIGTERM to the main process", "SIGTERM to the process group", "SIGQUIT (cold)"],
+)
+def test_a_stopped_worker_hands_its_package_back_without_using_an_attempt(
+    stack, gated_server, download_gate, signum, to_group
 ):
-    """`kill <pid>` reaches the main process only; honcho and systemd signal the whole group."""
+    """`kill <pid>` reaches the main process only; honcho and systemd signal the whole group;
+    SIGQUIT is Celery's cold shutdown, which cancels running tasks itself."""
     worker = stack.start_worker("w1")
     client = Client(stack.api_url)
-    link = f"{gated_server.origin}/held.zip?k={whom.replace(' ', '-')}"
+    link = f"{gated_server.origin}/held.zip?k={secrets.token_urlsafe(8)}"
     package_id = client.submit(link).json()["packageId"]
     wait_for(lambda: _downloading(client, package_id, link))  # held at half the package
     assert _attempts(stack, package_id) == 1
 
-    if whom == "main process":
-        worker.send_signal(signal.SIGTERM)
+    if to_group:
+        os.killpg(worker.pid, signum)
     else:
-        os.killpg(worker.pid, signal.SIGTERM)
+        worker.send_signal(signum)
     worker.wait(timeout=GRACE_SECONDS + EXIT_MARGIN_SECONDS)  # TimeoutExpired fails the test
 
     status = status_of(client, package_id, link)
