@@ -40,11 +40,12 @@ def package_run_watch() -> Iterator[StopRequest | None]:
     Yields the child's StopRequest, or None outside a prefork pool child (a solo pool, eager
     tests: the main process keeps Celery's own SIGTERM handling).
     """
-    global _running
+    global _running, _stop
     if not _in_pool_child:
         yield None
         return
     _install_handler()
+    _stop = StopRequest()  # one per run: a child stopped between runs exits instead
     _running = True
     try:
         yield _stop

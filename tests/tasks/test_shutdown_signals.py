@@ -9,7 +9,7 @@ import billiard
 import pytest
 
 from tasks import shutdown
-from tasks.stop import HandBackRequested, StopRequest
+from tasks.stop import HandBackRequested
 from tests.faults.conftest import wait_for
 
 
@@ -19,7 +19,6 @@ def pool_child(monkeypatch):
     idle_calls = []
     previous = signal.signal(signal.SIGTERM, lambda *_: idle_calls.append("idle"))
     monkeypatch.setattr(shutdown, "_in_pool_child", True)
-    monkeypatch.setattr(shutdown, "_stop", StopRequest())
     yield idle_calls
     signal.signal(signal.SIGTERM, previous)
 
@@ -34,6 +33,8 @@ def test_sigterm_during_a_run_asks_for_a_hand_back_and_an_idle_child_stops_as_be
     assert pool_child == []
     os.kill(os.getpid(), signal.SIGTERM)  # between runs: billiard's handler (here, the recorder)
     wait_for(lambda: pool_child == ["idle"], timeout=10)
+    with shutdown.package_run_watch() as next_run:  # a later run starts with no stop asked
+        assert next_run is not None and not next_run.requested
 
 
 def test_sigterm_interrupts_a_run_blocked_in_an_interruptible_wait(pool_child):
