@@ -27,15 +27,10 @@ def _scaled(share: tuple[int, int], done: int, total: int | None) -> int:
 class ProgressReporter:
     """Writes step and progress at most once a second; raises ClaimLost when the claim is gone."""
 
-    def __init__(
-        self,
-        packages: PackageRepository,
-        package_id: str,
-        token: str,
-        stop_check: Callable[[], None] | None = None,
-    ):
+    def __init__(self, packages: PackageRepository, package_id: str, token: str):
         self.packages, self.package_id, self.token = packages, package_id, token
-        self.stop_check = stop_check  # raises when the run must stop (its worker is stopping)
+        # raises when the run must stop (its worker is stopping); set by the run
+        self.stop_check: Callable[[], None] | None = None
         self.every = MIN_REPORT_SECONDS
         self.last_at = 0.0
         self.last_step: Status | None = None
