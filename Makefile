@@ -30,8 +30,9 @@ demo: venv  ## the main job end to end on embedded defaults
 	$(PY) -m launchers.demo
 
 run: $(RUN_STAMP)  ## API, worker, beat, Flower (and the embedded broker when no broker URL is set)
-	# honcho gives the first Procfile process (web) exactly $$PORT, the others $$PORT+100*n.
-	PORT=$${PORT:-8000} PATH="$(abspath $(RUN_VENV))/bin:$$PATH" $(RUN_VENV)/bin/honcho start
+	# honcho gives the first Procfile process (web) exactly $$PORT, the others $$PORT+100*n;
+	# launchers.procfile is `honcho start` given the time to stop in order (docs/shutdown.md).
+	PORT=$${PORT:-8000} PATH="$(abspath $(RUN_VENV))/bin:$$PATH" $(RUN_VENV)/bin/python -m launchers.procfile
 
 test: venv  ## the whole test suite, integration tests included
 	$(PY) -m pytest

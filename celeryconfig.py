@@ -48,6 +48,9 @@ worker_send_task_events = True
 task_send_sent_event = True
 worker_hijack_root_logger = False
 worker_max_memory_per_child = 400_000  # KiB: a worker child recycles past this
+# Shutdown (docs/shutdown.md): a warm shutdown in which tasks/shutdown.py has the running
+# packages handed back. Celery's soft shutdown (cold shutdowns only) would just add a fixed wait.
+worker_soft_shutdown_timeout = 0.0
 
 
 def _every(seconds: int, task: str) -> dict:

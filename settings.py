@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = Field("text", description="text or json")
     metrics_enabled: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
+    shutdown_grace_seconds: int = Field(
+        20, ge=1, le=3600, description="whole seconds a stopping worker gives its packages, 1-3600"
+    )
     metrics_token: str = Field(
         "", pattern=r"^[\x21-\x7e]*$", description="printable ASCII without spaces, or empty"
     )

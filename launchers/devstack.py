@@ -25,6 +25,7 @@ from launchers import embedded_broker
 from settings import Settings
 
 READY_TIMEOUT_SECONDS = 60
+STOP_MARGIN_SECONDS = 5  # beyond SHUTDOWN_GRACE_SECONDS, before a child is killed
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -192,10 +193,14 @@ class LocalStack:
         self.start_api()
         return self
 
-    def stop(self, name: str | None = None, timeout: float = 15) -> None:
-        """Stop one child (or all, API first, broker last)."""
-        names = [name] if name else [n for n in ("api", "worker", "beat") if n in self.processes]
-        names += [] if name else [n for n in self.processes if n not in names]
+    def stop(self, name: str | None = None, timeout: float | None = None) -> None:
+        """Stop one child (or all, API first, broker last); SIGKILL after `timeout` seconds
+        (default: long enough for a worker to hand its packages back, docs/shutdown.md)."""
+        # the API first (no new work), the broker last (the workers hand packages back through it)
+        order = sorted(self.processes, key=lambda key: (key == "broker", key != "api"))
+        names = [name] if name else order
+        if timeout is None:
+            timeout = self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
         for key in names:
             process = self.processes.pop(key, None)
             if process is None or process.poll() is not None:

@@ -124,6 +124,15 @@ class PackageRepository(Protocol):
         `queued_at` and `attempts`. False otherwise (another worker's claim, deleted, finished).
         """
 
+    def hand_back(self, package_id: str, token: str, now: float) -> bool:
+        """`release`, and the claim's attempt given back: the run was stopped, it did not fail.
+
+        Only when it is DOWNLOADING or ANALYZING with `claim_token == token`: QUEUED as after
+        `release` (claim released, heartbeat, progress and byte counts cleared, `sent_at=now`,
+        `queued_at` kept) with `attempts` one lower: as before the claim, which raised it.
+        False otherwise. A worker shutting down calls it (docs/shutdown.md).
+        """
+
     def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
         """QUEUED packages with `sent_at < sent_before` (or never sent), oldest `sent_at` first.
 

@@ -207,6 +207,13 @@ class MongoPackages:
             {"$set": _REQUEUED | {"sent_at": now}},
         )
 
+    def hand_back(self, package_id: str, token: str, now: float) -> bool:
+        """`release` with the claim's attempt given back (a worker shutting down)."""
+        return self._update(
+            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
+            {"$set": _REQUEUED | {"sent_at": now}, "$inc": {"attempts": -1}},
+        )
+
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.
 

@@ -24,12 +24,16 @@ _COLUMNS = (
     "package_id, status, error_code, sealed_link, queued_at, started_at, finished_at, "
     "heartbeat_at, attempts, claim_token, generation, progress, bytes_done, bytes_total, sent_at"
 )
-# Back to QUEUED, keeping queued_at and attempts (release, requeue_stale); params: sent_at, id.
-_REQUEUE_ACTIVE = f"""
+_BACK_TO_QUEUED = """
 UPDATE packages SET status = 'QUEUED', claim_token = NULL, heartbeat_at = NULL, progress = 0,
-    bytes_done = NULL, bytes_total = NULL, sent_at = ?
-WHERE package_id = ? AND {_IS_ACTIVE}
-"""
+    bytes_done = NULL, bytes_total = NULL, sent_at = ?"""
+# Back to QUEUED, keeping queued_at and attempts (release, requeue_stale); params: sent_at, id.
+_REQUEUE_ACTIVE = f"{_BACK_TO_QUEUED}\nWHERE package_id = ? AND {_IS_ACTIVE}"
+# The same, giving the claim's attempt back (hand_back); params: sent_at, id, token.
+_HAND_BACK = (
+    f"{_BACK_TO_QUEUED}, attempts = attempts - 1\n"
+    f"WHERE package_id = ? AND {_IS_ACTIVE} AND claim_token = ?"
+)
 _FAIL = (
     "UPDATE packages SET status = 'ERRORED', error_code = ?, finished_at = ?, "
     "sealed_link = NULL, claim_token = NULL WHERE package_id = ? AND "
@@ -156,6 +160,10 @@ class SQLitePackages:
     def release(self, package_id: str, token: str, now: float) -> bool:
         """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
         return bool(self._run(_REQUEUE_ACTIVE + " AND claim_token = ?", (now, package_id, token)))
+
+    def hand_back(self, package_id: str, token: str, now: float) -> bool:
+        """`release` with the claim's attempt given back (a worker shutting down)."""
+        return bool(self._run(_HAND_BACK, (now, package_id, token)))
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.

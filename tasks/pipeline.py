@@ -26,6 +26,7 @@ from storage.links import InvalidLink, key_material_of
 from tasks.app_file import AppFileJob
 from tasks.download_limits import DownloadError, DownloadLimits
 from tasks.progress import ClaimLost, ProgressReporter
+from tasks.stop import HandBackRequested, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def run_package(
     local_zip: Path | None = None,
     may_retry: bool = True,
     time_limit_errors: tuple[type[BaseException], ...] = (),
+    stop: StopRequest | None = None,
 ) -> RunOutcome:
     """Process one package end to end if it is this run's to process.
 
@@ -60,7 +62,12 @@ def run_package(
     A network failure gives the package back for a retry when `may_retry`, else fails it.
     `time_limit_errors` are what the caller raises when the run's time is up (the Celery task:
     its soft time limit): the package then fails with TIME_LIMIT.
+    `stop` is set when the worker is stopping: the package is handed back (QUEUED, the attempt
+    given back, nothing of this run kept) and HandBackRequested raised, for the caller to put
+    its message back in the queue.
     """
+    if stop is not None:
+        stop.check()  # stopping already: not even claimed
     now = time.time()
     stale_before = now - settings.stale_after_seconds
     record = store.packages.get(package_id)
@@ -75,6 +82,7 @@ def run_package(
         return RunOutcome(package_id, "SKIPPED:BUSY")
     run = _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link, local_zip)
     run.time_limit_errors = time_limit_errors
+    run.use_stop(stop)
     return run.run(may_retry)
 
 
@@ -97,6 +105,12 @@ class _PackageRun:
         self.zip_path = local_zip or settings.temp_dir / f"{package_id}.{token[:12]}.zip"
         self.generation: int | None = None
         self.time_limit_errors: tuple[type[BaseException], ...] = ()
+        self.stop: StopRequest | None = None
+
+    def use_stop(self, stop: StopRequest | None) -> None:
+        """Progress reports (and the download, anywhere) raise HandBackRequested once it is set."""
+        self.stop = stop
+        self.progress.stop_check = stop.check if stop is not None else None
 
     def run(self, may_retry: bool = True) -> RunOutcome:
         if self.local_zip is not None:
@@ -112,6 +126,8 @@ class _PackageRun:
         except ClaimLost:
             self._discard_unpublished()
             return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
+        except HandBackRequested:
+            return self._hand_back()
         except (InvalidLink, DecryptionError):
             return self._fail("INVALID_LINK")
         except InvalidPackage as exc:
@@ -175,7 +191,9 @@ class _PackageRun:
         # requests is loaded by the runs that download only, not by launchers.local
         from tasks.download import download
 
-        download(self.link, self.zip_path, limits, self.progress.downloading)
+        # a blocked read would outlast the grace period: a stop interrupts the download anywhere
+        with self.stop.interruptible() if self.stop is not None else nullcontext():
+            download(self.link, self.zip_path, limits, self.progress.downloading)
         self.link = None
 
     def _analyze(self, app_database: AppDatabaseWriter | None) -> PackageAnalysis:
@@ -212,14 +230,35 @@ class _PackageRun:
         return round(time.monotonic() - self.started, 3)
 
     def _fail(self, code: str) -> RunOutcome:
+        if self._stopping():
+            return self._hand_back()
         self.store.packages.fail(self.package_id, self.token, code, time.time())
         self._discard_unpublished()
         return RunOutcome(self.package_id, f"ERRORED:{code}", seconds=self._elapsed())
 
     def _release(self) -> bool:
         """Give the package back to the queue for a later attempt, if it is still this run's."""
+        if self._stopping():
+            self._hand_back()
+            return False
         self._discard_unpublished()
         return self.store.packages.release(self.package_id, self.token, time.time())
+
+    def _stopping(self) -> bool:
+        """The worker is stopping. A failure seen meanwhile is no verdict on the package: the
+        shutdown's SIGTERM reaches the run's helper processes too (honcho and systemd signal the
+        whole process group), and their death looks like any other error."""
+        return self.stop is not None and self.stop.requested
+
+    def _hand_back(self) -> RunOutcome:
+        """Give the package back without using an attempt, then raise HandBackRequested; if it
+        is no longer this run's, SKIPPED. What this run wrote and never published goes either way.
+        """
+        handed_back = self.store.packages.hand_back(self.package_id, self.token, time.time())
+        self._discard_unpublished()
+        if handed_back:
+            raise HandBackRequested
+        return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
 
     def _discard_unpublished(self) -> None:
         """Drop what this run wrote and will never publish (all of it if the package is gone)."""

@@ -1,8 +1,9 @@
-"""Progress reports of a running package: they double as its heartbeat and its abort check."""
+"""Progress reports of a running package: its heartbeat, abort check and stop check."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from storage import Status
 from storage.base import PackageRepository
@@ -28,6 +29,8 @@ class ProgressReporter:
 
     def __init__(self, packages: PackageRepository, package_id: str, token: str):
         self.packages, self.package_id, self.token = packages, package_id, token
+        # raises when the run must stop (its worker is stopping); set by the run
+        self.stop_check: Callable[[], None] | None = None
         self.every = MIN_REPORT_SECONDS
         self.last_at = 0.0
         self.last_step: Status | None = None
@@ -45,6 +48,8 @@ class ProgressReporter:
         self._report(Status.ANALYZING, ANALYZE_SHARE[1], None, None, force=views_done == 0)
 
     def _report(self, step, percent, done, total, force: bool = False) -> None:
+        if self.stop_check is not None:
+            self.stop_check()
         now = time.time()
         if not force and step == self.last_step and now - self.last_at < self.every:
             return

@@ -104,6 +104,56 @@ def test_release_refused_for_a_queued_or_unknown_package(store):
     assert not store.packages.release("nope", "t1", NOW + 5)
 
 
+# --- hand_back -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [Status.DOWNLOADING, Status.ANALYZING])
+def test_hand_back_by_the_claimer_gives_the_attempt_back(store, step):
+    _claimed(store)
+    assert store.packages.set_step("p1", "t1", step, 40, 10, 20, NOW + 1)
+    assert store.packages.hand_back("p1", "t1", NOW + 5)
+    record = store.packages.get("p1")
+    assert (record.status, record.claim_token, record.heartbeat_at) == (Status.QUEUED, None, None)
+    assert (record.progress, record.bytes_done, record.bytes_total) == (0, None, None)
+    assert (record.sent_at, record.queued_at, record.attempts) == (NOW + 5, NOW, 0)
+    assert (record.sealed_link, record.error_code) == (LINK, None)
+    assert not store.packages.hand_back("p1", "t1", NOW + 6)  # the claim is gone
+    assert not store.packages.set_step("p1", "t1", Status.ANALYZING, 50, None, None, NOW + 6)
+    assert store.packages.get("p1").attempts == 0
+    again = store.packages.claim("p1", "t2", NOW + 7, NOW + 7 - STALE)
+    assert (again.claim_token, again.attempts) == ("t2", 1)
+
+
+def test_hand_back_keeps_the_attempts_of_earlier_claims(store):
+    _claimed(store)
+    assert store.packages.release("p1", "t1", NOW + 1)  # a failed attempt: counted
+    assert store.packages.claim("p1", "t2", NOW + 2, NOW + 2 - STALE).attempts == 2
+    assert store.packages.hand_back("p1", "t2", NOW + 3)
+    assert store.packages.get("p1").attempts == 1
+
+
+def test_hand_back_refused_for_another_token(store):
+    _claimed(store)
+    before = store.packages.get("p1")
+    assert not store.packages.hand_back("p1", "t2", NOW + 5)
+    assert store.packages.get("p1") == before
+
+
+@pytest.mark.parametrize("final", ["processed", "errored", "deleted"])
+def test_hand_back_refused_when_finished_or_deleted(store, final):
+    _finish(store, "p1", final)
+    before = store.packages.get("p1")
+    assert not store.packages.hand_back("p1", "t1", NOW + 5)
+    assert store.packages.get("p1") == before
+
+
+def test_hand_back_refused_for_a_queued_or_unknown_package(store):
+    store.packages.enqueue("p1", LINK, NOW)
+    assert not store.packages.hand_back("p1", "t1", NOW + 5)
+    assert (store.packages.get("p1").sent_at, store.packages.get("p1").attempts) == (NOW, 0)
+    assert not store.packages.hand_back("nope", "t1", NOW + 5)
+
+
 # --- find_unsent and mark_sent ---------------------------------------------------------------
 
 
