@@ -27,6 +27,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _positive(value: float, name: str) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than 0")
+    return value
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
 
@@ -79,6 +85,14 @@ class Settings:
     cors_origins: tuple[str, ...] = DUMPUS_APP_ORIGINS  # CORS_ORIGINS: of the /dumpus routes
     dumpus_app_files: bool = True  # DUMPUS_APP_FILES: build the app's data file ("0" turns it off)
     dumpus_blob_url_ttl: int = 300  # DUMPUS_BLOB_URL_TTL: seconds a signed download URL works
+    # --- health and store (docs/health-and-store.md) ---
+    ready_check_timeout: float = 0.5  # READY_CHECK_TIMEOUT: seconds per /readyz check (> 0)
+    store_retry_after: int = 5  # STORE_RETRY_AFTER: Retry-After of a 503 STORE_UNAVAILABLE (>= 1)
+    mongo_server_selection_timeout: float = 30.0  # MONGO_SERVER_SELECTION_TIMEOUT: workers (s, > 0)
+    mongo_api_server_selection_timeout: float = 10.0  # MONGO_API_SERVER_SELECTION_TIMEOUT: API
+    mongo_connect_timeout: float = 10.0  # MONGO_CONNECT_TIMEOUT: one TCP connection (s, > 0)
+    mongo_retry_attempts: int = 3  # MONGO_RETRY_ATTEMPTS: calls of a safe-to-repeat op (>= 1)
+    package_retention_days: float = 0  # PACKAGE_RETENTION_DAYS: 0 keeps ended packages forever
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +129,29 @@ class Settings:
             cors_origins=_cors_origins(env.get("CORS_ORIGINS", "")) or d.cors_origins,
             dumpus_app_files=env.get("DUMPUS_APP_FILES", "").strip() not in _OFF,
             dumpus_blob_url_ttl=max(1, _int(env, "DUMPUS_BLOB_URL_TTL", d.dumpus_blob_url_ttl)),
+            # --- health and store ---
+            ready_check_timeout=_positive(
+                _float(env, "READY_CHECK_TIMEOUT", d.ready_check_timeout), "READY_CHECK_TIMEOUT"
+            ),
+            store_retry_after=max(1, _int(env, "STORE_RETRY_AFTER", d.store_retry_after)),
+            mongo_server_selection_timeout=_positive(
+                _float(env, "MONGO_SERVER_SELECTION_TIMEOUT", d.mongo_server_selection_timeout),
+                "MONGO_SERVER_SELECTION_TIMEOUT",
+            ),
+            mongo_api_server_selection_timeout=_positive(
+                _float(
+                    env, "MONGO_API_SERVER_SELECTION_TIMEOUT", d.mongo_api_server_selection_timeout
+                ),
+                "MONGO_API_SERVER_SELECTION_TIMEOUT",
+            ),
+            mongo_connect_timeout=_positive(
+                _float(env, "MONGO_CONNECT_TIMEOUT", d.mongo_connect_timeout),
+                "MONGO_CONNECT_TIMEOUT",
+            ),
+            mongo_retry_attempts=max(1, _int(env, "MONGO_RETRY_ATTEMPTS", d.mongo_retry_attempts)),
+            package_retention_days=max(
+                0.0, _float(env, "PACKAGE_RETENTION_DAYS", d.package_retention_days)
+            ),
         )
 
     def with_overrides(self, **changes) -> Settings:

@@ -153,8 +153,30 @@ class PackageRepository(Protocol):
         Order is `queued_at`, then package id; a package not QUEUED (or unknown) is at 0.
         """
 
-    def delete(self, package_id: str) -> bool:
-        """Remove the package document; True when one existed."""
+    def delete(self, package_id: str, now: float | None = None) -> bool:
+        """Remove the package document; True when one existed.
+
+        Leaves a tombstone `(package_id, now)` (default: the current time), even when no document
+        existed: the sweeper then removes what a worker racing the deletion may still write.
+        """
+
+    def find_tombstones(self, before: float, limit: int = 100) -> list[tuple[str, float]]:
+        """`(package_id, at)` of tombstones left before `before`, oldest first (ties by id).
+
+        `delete`, `delete_expired`, and `fail` and `fail_stale` when they change a package, leave
+        one (a backend that cannot write both at once writes the tombstone first, so one may
+        name a package that did not change: the sweeper checks the package's state itself).
+        """
+
+    def clear_tombstone(self, package_id: str, at: float) -> bool:
+        """Remove the package's tombstone if it is still the one left at `at` (not a newer one)."""
+
+    def find_expired(self, finished_before: float, limit: int = 100) -> list[PackageRecord]:
+        """PROCESSED or ERRORED packages with `finished_at < finished_before`, oldest first."""
+
+    def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
+        """`delete`, only while the package is PROCESSED or ERRORED with `finished_at <
+        finished_before` (a package submitted again meanwhile is kept); leaves a tombstone."""
 
 
 class StatisticsRepository(Protocol):
@@ -183,13 +205,10 @@ class StatisticsRepository(Protocol):
         """Delete exactly one generation (what an unpublished run wrote); returns how many."""
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
-        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        """Package ids that have statistics but no package document.
 
-    def purge_orphans(self, limit: int = 100) -> int:
-        """Delete the statistics of up to `limit` package ids that have no package document.
-
-        Absence is re-checked at delete time, so a package enqueued meanwhile keeps its
-        statistics. Returns how many statistics documents were deleted.
+        An audit that reads the whole collection: never scheduled (the tombstone sweeper finds
+        what a deletion left without it); for operators and tests.
         """
 
 
@@ -258,8 +277,8 @@ class Store(Protocol):
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""
 
-    def ping(self) -> bool:
-        """True when the backend answers."""
+    def ping(self, timeout: float | None = None) -> bool:
+        """True when the backend answers (within `timeout` seconds where the backend can bound it)."""
 
     def ensure_indexes(self) -> None:
         """Create tables / indexes (idempotent); called at start-up."""
