@@ -115,12 +115,16 @@ class PackageRepository(Protocol):
         Sets `sent_at=now`: the reaper sends its message right after.
         """
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
         """The claimer gives the package back for a later attempt; only for the claimer.
 
         Only when it is DOWNLOADING or ANALYZING with `claim_token == token`: QUEUED, claim
         released, heartbeat, progress and byte counts cleared, `sent_at=now`; it keeps its
-        `queued_at` and `attempts`. False otherwise (another worker's claim, deleted, finished).
+        `queued_at` and `attempts` (`attempts - 1` with `refund_attempt`, never below 0: a run
+        the store stopped, not the package, does not count). False otherwise (another worker's
+        claim, deleted, finished).
         """
 
     def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:

@@ -221,12 +221,16 @@ class MongoPackages:
         self._leave_tombstone(package_id, now)
         return self._update(filter_, {"$set": _failed(code, now)})
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
-        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
-        return self._update(
-            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
-            {"$set": _REQUEUED | {"sent_at": now}},
-        )
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts
+        (one fewer with `refund_attempt`; a claimed package has at least one)."""
+        update: dict[str, Any] = {"$set": _REQUEUED | {"sent_at": now}}
+        if refund_attempt:
+            update["$inc"] = {"attempts": -1}
+        filter_ = {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}}
+        return self._update(filter_, update)
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.

@@ -169,9 +169,15 @@ class SQLitePackages:
         params = (code, now, package_id, stale_before)
         return self._run_leaving_tombstone(_FAIL + _CLAIMABLE, params, package_id, now)
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
-        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
-        return bool(self._run(_REQUEUE_ACTIVE + " AND claim_token = ?", (now, package_id, token)))
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts
+        (one fewer with `refund_attempt`)."""
+        sql = _REQUEUE_ACTIVE + " AND claim_token = ?"
+        if refund_attempt:
+            sql = sql.replace("sent_at = ?", "sent_at = ?, attempts = max(attempts - 1, 0)", 1)
+        return bool(self._run(sql, (now, package_id, token)))
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.

@@ -82,6 +82,16 @@ def test_release_by_the_claimer(store, step):
     assert (again.claim_token, again.attempts) == ("t2", 2)
 
 
+def test_release_may_refund_the_attempt(store):
+    _claimed(store)
+    assert store.packages.release("p1", "t1", NOW + 5, refund_attempt=True)
+    record = store.packages.get("p1")
+    assert (record.status, record.attempts, record.sent_at) == (Status.QUEUED, 0, NOW + 5)
+    assert store.packages.claim("p1", "t2", NOW + 6, NOW + 6 - STALE).attempts == 1
+    assert not store.packages.release("p1", "t1", NOW + 7, refund_attempt=True)  # not the claimer
+    assert store.packages.get("p1").attempts == 1
+
+
 def test_release_refused_for_another_token(store):
     _claimed(store)
     before = store.packages.get("p1")
