@@ -282,7 +282,7 @@ class Store(Protocol):
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""
 
     def ping(self, timeout: float | None = None) -> bool:
-        """True when the backend answers (within `timeout` seconds where the backend can bound it)."""
+        """True when the backend answers (within `timeout` seconds where it can bound that)."""
 
     def ensure_indexes(self) -> None:
         """Create tables / indexes (idempotent); called at start-up."""

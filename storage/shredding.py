@@ -3,9 +3,9 @@
 Every way a package ends (processed, failed by its worker, the API or the reaper, deleted or
 expired) goes through `publish`, `fail`, `fail_stale`, `delete` or `delete_expired`, so wrapping
 those here, rather than in each caller, is what makes "the link is unrecoverable once the
-package has ended" hold by construction. The key is destroyed after the state change: destroyed first, a change that then
-fails (a lost claim, say) would leave a live package with no link. A process dying between the
-two leaves a key that `LinkVault.sweep` removes.
+package has ended" hold by construction. The key is destroyed after the state change: destroyed
+first, a change that then fails (a lost claim, say) would leave a live package with no link. A
+process dying between the two leaves a key that `LinkVault.sweep` removes.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ ROUTES = {
     "/api/data/{package_id}/channel/{channel_id}/stats/{period}": {"get"},
     "/api/data/{package_id}/user/{user_id}": {"get"},
     "/health": {"get"},
+    "/livez": {"get"},
+    "/readyz": {"get"},
     "/dumpus/process": {"post"},
     "/dumpus/process/{package_id}/status": {"get"},
     "/dumpus/process/{package_id}/blob": {"get"},

@@ -7,6 +7,7 @@ import pytest
 
 from storage.mongo_backend import MongoStore
 
+
 @pytest.fixture
 def mongo_store():
     store = MongoStore(mongomock.MongoClient(), "test_storage_mongo")
