@@ -10,10 +10,12 @@ for existing monitors.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from flask import Response
+from flask import Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.jsonio import json_response
@@ -25,6 +27,7 @@ from tasks.names import PACKAGES_QUEUE
 log = logging.getLogger(__name__)
 
 PATHS = ("/health", "/livez", "/readyz")
+WATCH_EXTENSION = "dumpus.workers_watch"
 # Beyond READY_CHECK_TIMEOUT, what a check may take to hand its answer back.
 READY_GRACE_SECONDS = 0.2
 # Checks run on these threads. A check stuck past its deadline (a store being opened, say) keeps
@@ -83,11 +86,63 @@ def _broker_check(found: Services, timeout: float) -> str:
     return "ok" if found.queue.ping() else "unreachable"
 
 
-def _workers_check(found: Services, timeout: float) -> str:
+def _ask_workers(found: Services, timeout: float) -> str:
     try:
         return "ok" if found.queue.has_consumer(PACKAGES_QUEUE, timeout) else "none"
     except QueueUnavailable:
         return "unreachable"
+
+
+class WorkersWatch:
+    """Whether a worker consumes the packages queue, asked at most every `REFRESH_SECONDS`.
+
+    Asking is a broadcast to every worker whose replies are awaited for the whole timeout (and,
+    on Redis, up to about a second more): too slow and too noisy to do on every probe. An answer
+    younger than `REFRESH_SECONDS` is given as is; an older one, while younger than
+    `VALID_SECONDS`, is given while a new one is asked in the background; with none usable,
+    the probe asks and waits for the answer within its deadline ("unreachable" until then).
+    """
+
+    REFRESH_SECONDS = 10.0
+    VALID_SECONDS = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answer: tuple[float, str] | None = None  # (when, answer)
+        self._asking = False
+
+    def _usable(self, now: float, age_limit: float) -> str | None:
+        if self._answer is None or now - self._answer[0] >= age_limit:
+            return None
+        return self._answer[1]
+
+    def check(self, found: Services, timeout: float) -> str:
+        """The answer to give now (see the class)."""
+        with self._lock:
+            now = self._clock()
+            fresh, usable = (
+                self._usable(now, self.REFRESH_SECONDS),
+                self._usable(now, self.VALID_SECONDS),
+            )
+            ask = fresh is None and not self._asking
+            self._asking = self._asking or ask
+        if fresh is not None or not ask:
+            return fresh or usable or "unreachable"
+        if usable is not None:
+            _checks.submit(self._ask, found, timeout)
+            return usable
+        return self._ask(found, timeout)
+
+    def _ask(self, found: Services, timeout: float) -> str:
+        try:
+            answer = _ask_workers(found, timeout)
+            with self._lock:
+                self._answer = (self._clock(), answer)
+            return answer
+        finally:
+            with self._lock:
+                self._asking = False
 
 
 def _secret_check(found: Services) -> str:
@@ -99,19 +154,21 @@ def _secret_check(found: Services) -> str:
     return "ok"
 
 
-BOUNDED_CHECKS: dict[str, Callable[[Services, float], str]] = {
-    "store": _store_check,
-    "broker": _broker_check,
-    "workers": _workers_check,
-}
+Check = Callable[[Services, float], str]
 DOWN = {"store": "unreachable", "broker": "unreachable", "workers": "unreachable"}
 
 
-def _run_bounded_checks(found: Services, timeout: float) -> dict[str, str]:
+def _bounded_checks() -> dict[str, Check]:
+    """The checks of /readyz that may wait on a dependency; the app keeps one WorkersWatch."""
+    watch = current_app.extensions.setdefault(WATCH_EXTENSION, WorkersWatch())
+    return {"store": _store_check, "broker": _broker_check, "workers": watch.check}
+
+
+def _run_bounded_checks(
+    found: Services, timeout: float, checks: dict[str, Check]
+) -> dict[str, str]:
     """Every bounded check at once; one not done by the deadline (or failing) is down."""
-    futures = {
-        name: _checks.submit(check, found, timeout) for name, check in BOUNDED_CHECKS.items()
-    }
+    futures = {name: _checks.submit(check, found, timeout) for name, check in checks.items()}
     wait(futures.values(), timeout=timeout + READY_GRACE_SECONDS)
     results = {}
     for name, future in futures.items():
@@ -134,13 +191,14 @@ def readyz() -> Response:
     Request: `GET /readyz`. Checks, all at once, each within READY_CHECK_TIMEOUT seconds: the
     store answers a ping; the broker accepts a connection; the server secret is readable
     (SECRET_KEY or SECRET_KEY_FILE: with MONGO_URL there is no generated one); a worker
-    consumes the `packages` queue (asked by broadcast, so it takes READY_CHECK_TIMEOUT).
+    consumes the `packages` queue (asked by broadcast at most every 10 seconds, see
+    `WorkersWatch`).
     200 `{"store": "ok", "broker": "ok", "secret": "ok", "workers": "ok"}`;
     503 the same with `store`/`broker`/`workers` `unreachable`, `secret` `missing` or
     `workers` `none` (no worker consumes the queue).
     """
     found = services()
-    body = _run_bounded_checks(found, found.settings.ready_check_timeout)
+    body = _run_bounded_checks(found, found.settings.ready_check_timeout, _bounded_checks())
     body["secret"] = _secret_check(found)
     ready = all(value == "ok" for value in body.values())
     return json_response(body, 200 if ready else 503)

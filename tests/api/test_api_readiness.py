@@ -4,10 +4,12 @@ time, concurrently, and says which one is down."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from api import create_app
+from api.health import WorkersWatch
 from api.queue import PackageQueue, QueueUnavailable
 from settings import Settings
 from tests.api.api_support import TEST_CONFIG, RecordingQueue
@@ -162,3 +164,72 @@ def test_has_consumer_looks_for_the_queue_in_every_workers_reply():
 def test_has_consumer_raises_when_the_broker_cannot_be_reached():
     with pytest.raises(QueueUnavailable):
         PackageQueue(FakeCeleryApp({}, reachable=False)).has_consumer("packages", 0.4)
+
+
+# -- the workers' answer, kept between probes ----------------------------------------------------
+
+
+class CountingQueue(RecordingQueue):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def has_consumer(self, queue: str, timeout: float) -> bool:
+        self.asked += 1
+        return super().has_consumer(queue, timeout)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def watched(settings):
+    """(client, queue, clock) of an app whose workers' answer is kept by a fake clock."""
+    from api.health import WATCH_EXTENSION
+
+    queue, clock = CountingQueue(), Clock()
+    app = create_app(TEST_CONFIG, settings=settings, store=PingStore(), queue=queue)
+    app.extensions[WATCH_EXTENSION] = WorkersWatch(clock)
+    return app.test_client(), queue, clock
+
+
+def workers(client) -> str:
+    return client.get("/readyz").get_json()["workers"]
+
+
+def wait_for(condition) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the background question was never asked"
+        time.sleep(0.01)
+
+
+def test_a_fresh_answer_is_given_without_asking_again(watched):
+    client, queue, clock = watched
+    assert workers(client) == "ok"
+    clock.now += WorkersWatch.REFRESH_SECONDS - 1
+    assert workers(client) == "ok"
+    assert queue.asked == 1
+
+
+def test_an_older_answer_is_given_while_a_new_one_is_asked(watched):
+    client, queue, clock = watched
+    assert workers(client) == "ok"
+    queue.consumed = []  # the packages worker stopped
+    clock.now += WorkersWatch.REFRESH_SECONDS
+    assert workers(client) == "ok"  # the last answer, while the new one comes
+    wait_for(lambda: queue.asked == 2)
+    wait_for(lambda: workers(client) == "none")
+
+
+def test_an_answer_too_old_is_never_given(watched):
+    client, queue, clock = watched
+    assert workers(client) == "ok"
+    queue.consumed = []
+    clock.now += WorkersWatch.VALID_SECONDS
+    assert workers(client) == "none"
