@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 PATHS = ("/health", "/livez", "/readyz")
 WATCH_EXTENSION = "dumpus.workers_watch"
+# What /health gives the store's ping, as when the client's own server selection took 3 s.
+HEALTH_PING_SECONDS = 3.0
 # Beyond READY_CHECK_TIMEOUT, what a check may take to hand its answer back.
 READY_GRACE_SECONDS = 0.2
 # Checks run on these threads. A check stuck past its deadline (a store being opened, say) keeps
@@ -42,7 +44,7 @@ bp = APIBlueprint(
 
 def _store_ok() -> bool:
     try:
-        return bool(get_store().ping())
+        return bool(get_store().ping(HEALTH_PING_SECONDS))
     except Exception as exc:  # an unopenable store is unreachable too
         log.warning("store unreachable: %s", type(exc).__name__)
         return False

@@ -63,7 +63,7 @@ def test_health_is_503_when_the_broker_is_down(client, queue):
 
 
 class DownStore:
-    def ping(self) -> bool:
+    def ping(self, timeout: float | None = None) -> bool:
         raise OSError("database is locked")
 
 
