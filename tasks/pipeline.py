@@ -90,7 +90,7 @@ def _store_down(package_id: str, may_retry: bool) -> RunOutcome:
     backoff), or leave it to the reaper, which sends it again after RESEND_AFTER_SECONDS."""
     log.warning("package %s: store unavailable, tried again later", package_id)
     if may_retry:
-        raise RetryableError(STORE_UNAVAILABLE)
+        raise RetryableError(STORE_UNAVAILABLE) from None
     return RunOutcome(package_id, f"SKIPPED:{STORE_UNAVAILABLE}")
 
 
