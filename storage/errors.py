@@ -47,16 +47,12 @@ def _has_transient_label(exc: BaseException) -> bool:
 
 def is_store_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the store could not be reached or used right now (transient)."""
-    if isinstance(exc, (StoreUnavailable, *_mongo_connection_errors())):
+    if isinstance(exc, _mongo_connection_errors()):
         return True
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()
         return any(part in message for part in SQLITE_TRANSIENT_MESSAGES)
     return _has_transient_label(exc)
-
-
-class StoreUnavailable(Exception):
-    """Raised by storage code itself when the store cannot be used (counted as unavailable)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pymongo.errors import (
     WaitQueueTimeoutError,
 )
 
-from storage.errors import RetryPolicy, StoreUnavailable, is_store_unavailable
+from storage.errors import RetryPolicy, is_store_unavailable
 from storage.mongo_backend import MongoStore
 
 
@@ -32,7 +32,6 @@ from storage.mongo_backend import MongoStore
         sqlite3.OperationalError("database is locked"),
         sqlite3.OperationalError("unable to open database file"),
         sqlite3.OperationalError("disk I/O error"),
-        StoreUnavailable(),
     ],
     ids=repr,
 )
