@@ -105,3 +105,41 @@ def test_the_link_keys_live_where_link_key_dir_says(tmp_path):
     assert [p.name[:32] for p in (tmp_path / "vault").iterdir()] == ["d" * 32]
     assert not (settings.data_dir / "keys").exists()
     store.close()
+
+
+def test_the_store_settings_come_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "MONGO_SERVER_SELECTION_TIMEOUT": "45",
+            "MONGO_API_SERVER_SELECTION_TIMEOUT": "2.5",
+            "MONGO_CONNECT_TIMEOUT": "4",
+            "MONGO_RETRY_ATTEMPTS": "0",
+            "STORE_RETRY_AFTER": "0",
+            "PACKAGE_RETENTION_DAYS": "-3",
+        }
+    )
+    assert (
+        settings.mongo_server_selection_timeout,
+        settings.mongo_api_server_selection_timeout,
+    ) == (
+        45.0,
+        2.5,
+    )
+    assert settings.mongo_connect_timeout == 4.0
+    # floors: one attempt, one second, no retention
+    assert (settings.mongo_retry_attempts, settings.store_retry_after) == (1, 1)
+    assert settings.package_retention_days == 0
+    assert Settings.from_env({"PACKAGE_RETENTION_DAYS": "0.5"}).package_retention_days == 0.5
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MONGO_SERVER_SELECTION_TIMEOUT",
+        "MONGO_API_SERVER_SELECTION_TIMEOUT",
+        "MONGO_CONNECT_TIMEOUT",
+    ],
+)
+def test_mongo_timeouts_must_be_positive(name):
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: "0"})
