@@ -60,6 +60,10 @@ def _every(seconds: int, task: str) -> dict:
 
 beat_schedule = {
     "reap-stale-packages": _every(_settings.reaper_interval_seconds, names.REAP_STALE_PACKAGES),
-    "purge-orphan-statistics": _every(3600, names.PURGE_ORPHAN_STATISTICS),
+    "purge-orphan-app-files": _every(3600, names.PURGE_ORPHAN_APP_FILES),
+    "sweep-tombstones": _every(_settings.reaper_interval_seconds, names.SWEEP_TOMBSTONES),
+    "purge-expired-packages": _every(
+        _settings.reaper_interval_seconds, names.PURGE_EXPIRED_PACKAGES
+    ),
     "clean-temp-files": _every(_settings.reaper_interval_seconds, names.CLEAN_TEMP_FILES),
 }

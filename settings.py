@@ -135,6 +135,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         20, ge=1, le=3600, description="whole seconds a stopping worker gives its packages, 1-3600"
     )
+    ready_check_timeout: float = Field(0.5, gt=0, description="seconds per check, more than 0")
+    store_retry_after: int = Field(5, ge=1, le=3600, description="whole seconds, 1-3600")
+    mongo_server_selection_timeout: float = Field(30.0, gt=0, description="seconds, more than 0")
+    mongo_api_server_selection_timeout: float = Field(
+        10.0, gt=0, description="seconds, more than 0"
+    )
+    mongo_connect_timeout: float = Field(10.0, gt=0, description="seconds, more than 0")
+    mongo_retry_attempts: int = Field(3, ge=1, le=20, description="calls, 1-20")
+    package_retention_days: float = Field(
+        0, ge=0, description="days, at least 0 (0 keeps ended packages forever)"
+    )
     metrics_token: str = Field(
         "", pattern=r"^[\x21-\x7e]*$", description="printable ASCII without spaces, or empty"
     )

@@ -64,6 +64,7 @@ class DumpusOpenAPI(OpenAPI):
                 schema = bad.get("content", {}).get("application/json", {}).get("schema", {})
                 if schema.get("type") == "array":
                     del operation["responses"][self.validation_error_status]
+        errors.document_store_unavailable(self.spec_json, exempt=health.PATHS)
 
 
 def _default_queue() -> Any:

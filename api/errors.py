@@ -4,6 +4,12 @@ The process routes keep the Dumpus shape (`isAccepted` / `errorMessageCode`) for
 refusals; everything else, including 404/405 of unknown paths, request validation errors and
 unexpected exceptions, uses the shape above. Nothing a client sent is ever echoed back.
 
+A store outage (`storage.errors.is_store_unavailable`: MongoDB unreachable or without a primary,
+SQLite locked or unopenable) is 503 STORE_UNAVAILABLE with `Retry-After` (STORE_RETRY_AFTER) on
+every route, never a 500 and never the driver's message. On the process routes the body also
+carries their own fields (`isAccepted: false`, `errorMessageCode: "STORE_UNAVAILABLE"`), so a
+client reading either shape understands it.
+
 Two answers Werkzeug would otherwise give outside that shape are turned into it: a routing
 redirect (a path with `//`, or `..%2F/` once decoded, matches a rule only after merging slashes;
 Flask returns that 308 as-is, HTML page and all) is a 404, and a chunked body over
@@ -22,11 +28,17 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEnti
 from werkzeug.routing import RequestRedirect
 
 from api.jsonio import json_response
+from api.schemas import RETRY_AFTER_HEADER
+from api.services import get_settings
+from storage.errors import is_store_unavailable
 
 log = logging.getLogger(__name__)
+ERROR_RESPONSE_REF = "#/components/schemas/ErrorResponse"
 
 INVALID_REQUEST = "INVALID_REQUEST"
 INVALID_LINK = "INVALID_LINK"
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+STORE_UNAVAILABLE_MESSAGE = "the store is unavailable; try again later"
 PROCESS_ENDPOINTS = (
     "process.submit_package",
     "process.submit_package_in_path",
@@ -106,9 +118,42 @@ def _http_error(exc: HTTPException) -> Response:
     return error_response(exc.code or 500, code, message, headers)
 
 
+def store_unavailable_body(process_route: bool) -> dict[str, Any]:
+    """The 503 STORE_UNAVAILABLE body (with the process routes' own fields on those routes)."""
+    error = {"code": STORE_UNAVAILABLE, "message": STORE_UNAVAILABLE_MESSAGE}
+    body: dict[str, Any] = {"error": error}
+    if process_route:
+        body |= {"isAccepted": False, "packageId": None, "errorMessageCode": STORE_UNAVAILABLE}
+    return body
+
+
+def _store_unavailable(exc: Exception) -> Response:
+    log.warning("store unavailable while serving a request: %s", type(exc).__name__)
+    headers = {"Retry-After": str(get_settings().store_retry_after)}
+    body = store_unavailable_body(request.endpoint in PROCESS_ENDPOINTS)
+    return json_response(body, 503, headers)
+
+
+def document_store_unavailable(spec: dict[str, Any], exempt: tuple[str, ...]) -> None:
+    """Add the 503 STORE_UNAVAILABLE answer to every operation of the OpenAPI document that
+    does not already document a 503 (those say which shapes it takes), except `exempt` paths."""
+    answer = {
+        "description": "STORE_UNAVAILABLE: the store is down for now; see `Retry-After`",
+        "headers": RETRY_AFTER_HEADER,
+        "content": {"application/json": {"schema": {"$ref": ERROR_RESPONSE_REF}}},
+    }
+    for path, item in spec.get("paths", {}).items():
+        if path in exempt:
+            continue
+        for operation in item.values():
+            operation.get("responses", {}).setdefault("503", answer)
+
+
 def _unexpected_error(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_error(exc)
+    if is_store_unavailable(exc):
+        return _store_unavailable(exc)
     # The exception type only: messages of lower layers are not ours to log or return.
     log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")

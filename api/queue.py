@@ -59,6 +59,21 @@ class PackageQueue:
         finally:
             conn.release()
 
+    def has_consumer(self, queue: str, timeout: float) -> bool:
+        """Whether a worker consumes `queue`, asked of every worker within `timeout` seconds.
+
+        One broadcast (`inspect().active_queues()`) whose replies are awaited for `timeout`.
+        Raises QueueUnavailable when the broker cannot be reached to ask.
+        """
+        try:
+            with self.celery_app.connection_for_write(connect_timeout=timeout) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+                inspector = self.celery_app.control.inspect(timeout=timeout, connection=conn)
+                replies = inspector.active_queues() or {}
+        except Exception as exc:  # a broken broker URL is an unreachable broker too
+            raise QueueUnavailable(type(exc).__name__) from exc
+        return any(q.get("name") == queue for queues in replies.values() for q in queues or ())
+
     def depths(self, queues: tuple[str, ...], timeout: float) -> dict[str, int]:
         """Messages waiting in each queue (the API's /metrics); raises when the broker does not
         answer within about `timeout` seconds."""

@@ -11,6 +11,10 @@ with the same steps, in the same order, from the same functions:
 3. `api.data.owned_package`: key (`storage.key_cache`), `get_current`, status, AES-GCM open;
 4. the access line (`api.accesslog`), then `200 application/json` with the view's text.
 
+A store outage (`storage.errors.is_store_unavailable`) is answered here too, exactly as Flask
+would answer it (503 STORE_UNAVAILABLE with `Retry-After`): asking a store that is down a second
+time through Flask would only double the wait.
+
 Anything else is left to Flask, which then answers exactly as it always does: another method or
 path, a body, a refusal by the limits (marked in the environ, so Flask answers 429 without
 counting again), no or a wrong bearer, an unknown, unprocessed or tampered package, any error.
@@ -24,13 +28,16 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+import orjson
 from flask import Flask
 
 from api import accesslog, ratelimit
 from api.auth import owner_token
 from api.data import owned_package
+from api.errors import store_unavailable_body
 from api.schemas import PERIODS
 from api.services import EXTENSION, Services
+from storage.errors import is_store_unavailable
 
 # Flask endpoint -> the view it answers whole (`{period}` from the path).
 WHOLE_VIEWS = {
@@ -45,6 +52,9 @@ PARAMETERS = {
 }
 _PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^:<>]+)>")
 HEADERS = "Content-Type", "Content-Length"
+OK = "200 OK"
+STORE_UNAVAILABLE = "503 SERVICE UNAVAILABLE"
+Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
 
 
 def rule_pattern(rule: str) -> str:
@@ -76,8 +86,9 @@ class ReadPath:
         if environ.get("REQUEST_METHOD") == "GET" and _no_body(environ):
             answer = self._answer(environ)
             if answer is not None:
-                start_response("200 OK", [(HEADERS[0], "application/json"), answer[0]])
-                return [answer[1]]
+                status, headers, body = answer
+                start_response(status, [(HEADERS[0], "application/json"), *headers])
+                return [body]
         return self.wsgi_app(environ, start_response)
 
     def _match(self, path: str) -> tuple[str, str, dict[str, str]] | None:
@@ -87,8 +98,9 @@ class ReadPath:
                 return rule, view, found.groupdict()
         return None
 
-    def _answer(self, environ: dict) -> tuple[tuple[str, str], bytes] | None:
-        """The Content-Length header and body of a 200, or None to let Flask answer."""
+    def _answer(self, environ: dict) -> Answer | None:
+        """The status, headers (but Content-Type) and body of a 200 or a 503 STORE_UNAVAILABLE,
+        or None to let Flask answer."""
         matched = self._match(environ.get("PATH_INFO", ""))
         if matched is None:
             return None
@@ -105,13 +117,32 @@ class ReadPath:
         environ[ratelimit.COUNTED] = None
         try:
             body = self._read(environ, package_id, view.format(**parameters))
-        except Exception:  # 404, 409, a blob that does not open, a store error: Flask's answer
-            return None
+        except Exception as exc:  # 404, 409, a blob that does not open: Flask's answer
+            if not is_store_unavailable(exc):
+                return None
+            return self._answered(rule, package_id, started, STORE_UNAVAILABLE, self._unavailable())
         if body is None:
             return None
+        return self._answered(rule, package_id, started, OK, ([], body))
+
+    def _unavailable(self) -> tuple[list[tuple[str, str]], bytes]:
+        retry_after = str(self.services.settings.store_retry_after)
+        return [("Retry-After", retry_after)], orjson.dumps(store_unavailable_body(False))
+
+    def _answered(
+        self,
+        rule: str,
+        package_id: str,
+        started: float,
+        status: str,
+        answer: tuple[list[tuple[str, str]], bytes],
+    ) -> Answer:
+        """The access line written, the answer with its Content-Length."""
+        headers, body = answer
         milliseconds = (time.perf_counter() - started) * 1000
-        accesslog.write_line("GET", accesslog.filled_template(rule, package_id), 200, milliseconds)
-        return (HEADERS[1], str(len(body))), body
+        code = int(status.split(" ", 1)[0])
+        accesslog.write_line("GET", accesslog.filled_template(rule, package_id), code, milliseconds)
+        return status, [*headers, (HEADERS[1], str(len(body)))], body
 
     def _read(self, environ: dict, package_id: str, view_name: str) -> bytes | None:
         """The view's JSON text for the package's owner; None for anyone else."""

@@ -169,11 +169,14 @@ class RateLimitedResponse(ErrorResponse):
 class ProcessResponse(BaseModel):
     isAccepted: bool
     packageId: str | None = Field(description="md5 of the UPN; null when refused")
-    errorMessageCode: Literal["INVALID_LINK", "BROKER_UNAVAILABLE", "RATE_LIMITED"] | None
+    errorMessageCode: (
+        Literal["INVALID_LINK", "BROKER_UNAVAILABLE", "RATE_LIMITED", "STORE_UNAVAILABLE"] | None
+    )
 
 
 class ProcessRetryLater(ProcessResponse):
-    """A refusal to retry later (429 RATE_LIMITED, 503 BROKER_UNAVAILABLE): see `Retry-After`."""
+    """A refusal to retry later (429 RATE_LIMITED, 503 BROKER_UNAVAILABLE or STORE_UNAVAILABLE,
+    the latter with the common `error` object too): see `Retry-After`."""
 
     model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
@@ -208,8 +211,28 @@ class DeleteResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
+    """The old combined check (`/health`): broker and store only."""
+
     broker: Literal["ok", "unreachable"]
     store: Literal["ok", "unreachable"]
+
+
+class LiveResponse(BaseModel):
+    """The process is up (`/livez`); nothing else was asked."""
+
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    """Each dependency of `/readyz` and how it answered."""
+
+    store: Literal["ok", "unreachable"]
+    broker: Literal["ok", "unreachable"]
+    secret: Literal["ok", "missing"]
+    workers: Literal["ok", "none", "unreachable"] = Field(
+        description="ok: a worker consumes the packages queue; none: no worker does; "
+        "unreachable: the workers could not be asked (broker down)"
+    )
 
 
 class View(BaseModel):

@@ -61,7 +61,7 @@ class Services:
             if self._store is None or self._store_pid != os.getpid():
                 from storage import open_store  # the backend is chosen at run time
 
-                self._store = open_store(self.settings)
+                self._store = open_store(self.settings, role="api")
                 self._store_pid = os.getpid()
         return self._store
 

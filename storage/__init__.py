@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from storage.base import EnqueueOutcome, PackageRecord, Status, Store
+from storage.errors import RetryPolicy
 from storage.link_vault import LinkVault
 
 if TYPE_CHECKING:
@@ -12,11 +13,40 @@ if TYPE_CHECKING:
 
 __all__ = ["EnqueueOutcome", "PackageRecord", "Status", "Store", "open_store"]
 
+Role = Literal["api", "worker"]
 
-def open_store(settings: Settings) -> Store:
+
+def mongo_client_options(settings: Settings, role: Role) -> dict[str, Any]:
+    """The MongoClient keyword arguments of a production deployment, for one kind of process.
+
+    Majority, journaled writes survive a failover; the driver retries a read or a write once
+    after a network error or an election. Workers wait for a primary long enough to ride out an
+    election; the API gives up sooner and answers 503 STORE_UNAVAILABLE instead.
+    """
+    selection = (
+        settings.mongo_api_server_selection_timeout
+        if role == "api"
+        else settings.mongo_server_selection_timeout
+    )
+    return {
+        "w": "majority",
+        "journal": True,
+        "retryWrites": True,
+        "retryReads": True,
+        "serverSelectionTimeoutMS": int(selection * 1000),
+        "connectTimeoutMS": int(settings.mongo_connect_timeout * 1000),
+        "appname": f"dumpus-{role}",
+        "connect": False,  # nothing is sent before the first operation, after the fork
+    }
+
+
+def open_store(settings: Settings, role: Role = "worker") -> Store:
     """The configured backend with its indexes ensured: MongoDB when MONGO_URL is set, else SQLite.
 
-    Call it once per process, after the fork (pymongo clients are not fork-safe).
+    `role` is the kind of process ("api" or "worker", beat and commands included): it names the
+    MongoDB connection and picks its server-selection timeout. The database is the one named in
+    MONGO_URL's path, else MONGO_DB. Call it once per process, after the fork (pymongo clients
+    are not fork-safe).
     """
     links = LinkVault(settings.link_key_dir, settings.server_secret())
     if settings.mongo_url:
@@ -25,9 +55,11 @@ def open_store(settings: Settings) -> Store:
         from storage.mongo_backend import MongoStore
 
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            settings.mongo_url, serverSelectionTimeoutMS=3000, connect=False
+            settings.mongo_url, **mongo_client_options(settings, role)
         )
-        store: Store = MongoStore(client, settings.mongo_db, links)
+        database = client.get_default_database(default=settings.mongo_db)
+        retry = RetryPolicy(attempts=settings.mongo_retry_attempts)
+        store: Store = MongoStore(database, links=links, retry=retry)
     else:
         from storage.sqlite_backend import SQLiteStore
 

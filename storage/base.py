@@ -116,21 +116,16 @@ class PackageRepository(Protocol):
         Sets `sent_at=now`: the reaper sends its message right after.
         """
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
         """The claimer gives the package back for a later attempt; only for the claimer.
 
         Only when it is DOWNLOADING or ANALYZING with `claim_token == token`: QUEUED, claim
         released, heartbeat, progress and byte counts cleared, `sent_at=now`; it keeps its
-        `queued_at` and `attempts`. False otherwise (another worker's claim, deleted, finished).
-        """
-
-    def hand_back(self, package_id: str, token: str, now: float) -> bool:
-        """`release`, and the claim's attempt given back: the run was stopped, it did not fail.
-
-        Only when it is DOWNLOADING or ANALYZING with `claim_token == token`: QUEUED as after
-        `release` (claim released, heartbeat, progress and byte counts cleared, `sent_at=now`,
-        `queued_at` kept) with `attempts` one lower: as before the claim, which raised it.
-        False otherwise. A worker shutting down calls it (docs/shutdown.md).
+        `queued_at` and `attempts` (`attempts - 1` with `refund_attempt`, never below 0: a run
+        the store stopped, not the package, does not count). False otherwise (another worker's
+        claim, deleted, finished).
         """
 
     def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
@@ -163,8 +158,30 @@ class PackageRepository(Protocol):
         Order is `queued_at`, then package id; a package not QUEUED (or unknown) is at 0.
         """
 
-    def delete(self, package_id: str) -> bool:
-        """Remove the package document; True when one existed."""
+    def delete(self, package_id: str, now: float | None = None) -> bool:
+        """Remove the package document; True when one existed.
+
+        Leaves a tombstone `(package_id, now)` (default: the current time), even when no document
+        existed: the sweeper then removes what a worker racing the deletion may still write.
+        """
+
+    def find_tombstones(self, before: float, limit: int = 100) -> list[tuple[str, float]]:
+        """`(package_id, at)` of tombstones left before `before`, oldest first (ties by id).
+
+        `delete`, `delete_expired`, and `fail` and `fail_stale` when they change a package, leave
+        one (a backend that cannot write both at once writes the tombstone first, so one may
+        name a package that did not change: the sweeper checks the package's state itself).
+        """
+
+    def clear_tombstone(self, package_id: str, at: float) -> bool:
+        """Remove the package's tombstone if it is still the one left at `at` (not a newer one)."""
+
+    def find_expired(self, finished_before: float, limit: int = 100) -> list[PackageRecord]:
+        """PROCESSED or ERRORED packages with `finished_at < finished_before`, oldest first."""
+
+    def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
+        """`delete`, only while the package is PROCESSED or ERRORED with `finished_at <
+        finished_before` (a package submitted again meanwhile is kept); leaves a tombstone."""
 
     def count_by_status(self) -> dict[Status, int]:
         """How many packages are in each status; every status is a key (0 when none)."""
@@ -199,13 +216,10 @@ class StatisticsRepository(Protocol):
         """Delete exactly one generation (what an unpublished run wrote); returns how many."""
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
-        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        """Package ids that have statistics but no package document.
 
-    def purge_orphans(self, limit: int = 100) -> int:
-        """Delete the statistics of up to `limit` package ids that have no package document.
-
-        Absence is re-checked at delete time, so a package enqueued meanwhile keeps its
-        statistics. Returns how many statistics documents were deleted.
+        An audit that reads the whole collection: never scheduled (the tombstone sweeper finds
+        what a deletion left without it); for operators and tests.
         """
 
 
@@ -276,8 +290,8 @@ class Store(Protocol):
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""
 
-    def ping(self) -> bool:
-        """True when the backend answers."""
+    def ping(self, timeout: float | None = None) -> bool:
+        """True when the backend answers (within `timeout` seconds where it can bound that)."""
 
     def ensure_indexes(self) -> None:
         """Create tables / indexes (idempotent); called at start-up."""

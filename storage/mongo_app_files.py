@@ -16,6 +16,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from storage.base import AppFileRecord
+from storage.errors import RetryPolicy, retried
 from storage.mongo_statistics import orphan_ids
 
 BUCKET = "app_files"
@@ -41,7 +42,8 @@ def _record(doc: dict[str, Any]) -> AppFileRecord:
 class MongoAppFiles:
     """App data files in a GridFS bucket of the store's database."""
 
-    def __init__(self, database, packages_collection):
+    def __init__(self, database, packages_collection, retry: RetryPolicy | None = None):
+        self.retry = retry or RetryPolicy()
         self._database = database
         self._gridfs: gridfs.GridFS | None = None
         self._files = database[f"{BUCKET}.files"]
@@ -75,6 +77,7 @@ class MongoAppFiles:
         """An empty file whose metadata says why there is no data file."""
         self._store(package_id, generation, b"", iv=None, error_code=error_code)
 
+    @retried
     def get(self, package_id: str, generation: int) -> AppFileRecord | None:
         """The record of a generation, or None."""
         doc = self._files.find_one({"_id": _file_id(package_id, generation)})

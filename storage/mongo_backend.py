@@ -7,13 +7,16 @@ Package documents use `_id = package_id`; every state change is one filtered upd
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pymongo
 from bson import Binary
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
+from storage.errors import RetryPolicy, retried
 from storage.link_vault import LinkVault
 from storage.mongo_app_files import MongoAppFiles
 from storage.mongo_identity import MongoIdentity
@@ -22,6 +25,7 @@ from storage.shredding import ShreddingPackages
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop
+_ENDED = [Status.PROCESSED.value, Status.ERRORED.value]
 _FIELDS = (
     "error_code",
     "sealed_link",
@@ -66,6 +70,11 @@ def _unsent(sent_before: float) -> dict[str, Any]:
     }
 
 
+def _expired(finished_before: float) -> dict[str, Any]:
+    """PROCESSED or ERRORED, finished before `finished_before`."""
+    return {"status": {"$in": _ENDED}, "finished_at": {"$lt": finished_before}}
+
+
 def _new_package(package_id: str, sealed_link: bytes, now: float) -> dict[str, Any]:
     """A fresh QUEUED package document with every field present."""
     doc: dict[str, Any] = dict.fromkeys(_FIELDS)
@@ -99,10 +108,21 @@ def _failed(code: str, now: float) -> dict[str, Any]:
 
 
 class MongoPackages:
-    """Package documents in the `packages` collection."""
+    """Package documents in the `packages` collection, tombstones in `tombstones`.
 
-    def __init__(self, collection):
+    A tombstone is written before the change it records (two collections cannot change
+    together without a transaction): a crash in between leaves a tombstone of a package that
+    did not change, which the sweeper handles, never a change without its tombstone.
+    """
+
+    def __init__(self, collection, tombstones, retry: RetryPolicy | None = None):
         self._col = collection
+        self._tombstones = tombstones
+        self.retry = retry or RetryPolicy()
+
+    @retried  # an upsert of the same value
+    def _leave_tombstone(self, package_id: str, now: float) -> None:
+        self._tombstones.update_one({"_id": package_id}, {"$set": {"at": now}}, upsert=True)
 
     def _update(self, filter_: dict, update: dict) -> bool:
         # matched, not modified: a heartbeat with unchanged values still proves the claim holds.
@@ -133,6 +153,7 @@ class MongoPackages:
             return EnqueueOutcome.REQUEUED
         return EnqueueOutcome.EXISTING
 
+    @retried
     def get(self, package_id: str) -> PackageRecord | None:
         """The package, or None."""
         doc = self._col.find_one({"_id": package_id})
@@ -155,6 +176,7 @@ class MongoPackages:
         )
         return _record(doc) if doc else None
 
+    @retried  # the same values and heartbeat again; still matched while the claim holds
     def set_step(
         self,
         package_id: str,
@@ -193,26 +215,25 @@ class MongoPackages:
             filter_ = {"_id": package_id, "status": {"$in": _LIVE}}
         else:
             filter_ = {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}}
+        self._leave_tombstone(package_id, now)
         return self._update(filter_, {"$set": _failed(code, now)})
 
     def fail_stale(self, package_id: str, stale_before: float, code: str, now: float) -> bool:
         """ERRORED like `fail(token=None)`, only when QUEUED or active with a stale heartbeat."""
         filter_ = {"_id": package_id, "$or": _claimable(stale_before)}
+        self._leave_tombstone(package_id, now)
         return self._update(filter_, {"$set": _failed(code, now)})
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
-        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
-        return self._update(
-            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
-            {"$set": _REQUEUED | {"sent_at": now}},
-        )
-
-    def hand_back(self, package_id: str, token: str, now: float) -> bool:
-        """`release` with the claim's attempt given back (a worker shutting down)."""
-        return self._update(
-            {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}},
-            {"$set": _REQUEUED | {"sent_at": now}, "$inc": {"attempts": -1}},
-        )
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts
+        (one fewer with `refund_attempt`; a claimed package has at least one)."""
+        update: dict[str, Any] = {"$set": _REQUEUED | {"sent_at": now}}
+        if refund_attempt:
+            update["$inc"] = {"attempts": -1}
+        filter_ = {"_id": package_id, "claim_token": token, "status": {"$in": _ACTIVE}}
+        return self._update(filter_, update)
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.
@@ -224,6 +245,7 @@ class MongoPackages:
             {"$set": _REQUEUED | {"sent_at": now}},
         )
 
+    @retried
     def find_stale(self, stale_before: float, limit: int = 100) -> list[PackageRecord]:
         """Active packages whose heartbeat is older than `stale_before`, oldest first."""
         cursor = (
@@ -233,6 +255,7 @@ class MongoPackages:
         )
         return [_record(doc) for doc in cursor]
 
+    @retried
     def find_unsent(self, sent_before: float, limit: int = 100) -> list[PackageRecord]:
         """QUEUED packages sent before `sent_before` (or never), oldest `sent_at` first."""
         cursor = (
@@ -246,6 +269,7 @@ class MongoPackages:
         """`sent_at=now` only when QUEUED and sent before `sent_before` (or never): one winner."""
         return self._update({"_id": package_id} | _unsent(sent_before), {"$set": {"sent_at": now}})
 
+    @retried
     def queue_position(self, package_id: str) -> tuple[int, int]:
         """(QUEUED packages queued before this one, all QUEUED packages); ties by package id.
 
@@ -265,8 +289,9 @@ class MongoPackages:
         )
         return before, total
 
-    def delete(self, package_id: str) -> bool:
-        """Remove the package document; True when one existed."""
+    def delete(self, package_id: str, now: float | None = None) -> bool:
+        """Leave a tombstone, then remove the package document; True when one existed."""
+        self._leave_tombstone(package_id, time.time() if now is None else now)
         return self._col.delete_one({"_id": package_id}).deleted_count == 1
 
     def count_by_status(self) -> dict[Status, int]:
@@ -285,6 +310,37 @@ class MongoPackages:
         cursor = self._col.aggregate(pipeline, maxTimeMS=COUNT_DEADLINE_MS)
         return [(group["_id"], int(group["n"])) for group in cursor]
 
+    @retried
+    def find_tombstones(self, before: float, limit: int = 100) -> list[tuple[str, float]]:
+        """`(package_id, at)` of tombstones left before `before`, oldest first."""
+        cursor = (
+            self._tombstones.find({"at": {"$lt": before}})
+            .sort([("at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [(doc["_id"], doc["at"]) for doc in cursor]
+
+    @retried  # conditional on `at`: a second call removes nothing more
+    def clear_tombstone(self, package_id: str, at: float) -> bool:
+        """Remove the package's tombstone if it is still the one left at `at`."""
+        return self._tombstones.delete_one({"_id": package_id, "at": at}).deleted_count == 1
+
+    @retried
+    def find_expired(self, finished_before: float, limit: int = 100) -> list[PackageRecord]:
+        """PROCESSED or ERRORED packages finished before `finished_before`, oldest first."""
+        cursor = (
+            self._col.find(_expired(finished_before))
+            .sort([("finished_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [_record(doc) for doc in cursor]
+
+    def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
+        """Leave a tombstone, then delete the package only while it is ended and old enough."""
+        self._leave_tombstone(package_id, now)
+        filter_ = {"_id": package_id} | _expired(finished_before)
+        return self._col.delete_one(filter_).deleted_count == 1
+
 
 class MongoStore:
     """The MongoDB store: packages and statistics collections in one database, app data files
@@ -295,22 +351,30 @@ class MongoStore:
     their package has ended.
     """
 
-    def __init__(self, client_or_db, db_name: str | None = None, links: LinkVault | None = None):
+    def __init__(
+        self,
+        client_or_db,
+        db_name: str | None = None,
+        links: LinkVault | None = None,
+        retry: RetryPolicy | None = None,
+    ):
         if db_name is None:  # a Database was given
             self._db, self._client = client_or_db, client_or_db.client
         else:
             self._client, self._db = client_or_db, client_or_db[db_name]
         self.links = links
-        packages = MongoPackages(self._db["packages"])
+        retry = retry or RetryPolicy()
+        packages = MongoPackages(self._db["packages"], self._db["tombstones"], retry)
         self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
-        self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"])
-        self.app_files = MongoAppFiles(self._db, self._db["packages"])
+        self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"], retry)
+        self.app_files = MongoAppFiles(self._db, self._db["packages"], retry)
         self.identity = MongoIdentity(self._db)
 
-    def ping(self) -> bool:
-        """True when the server answers a ping."""
+    def ping(self, timeout: float | None = None) -> bool:
+        """True when the server answers a ping (within `timeout` seconds when given)."""
         try:
-            self._client.admin.command("ping")
+            with pymongo.timeout(timeout):
+                self._client.admin.command("ping")
         except Exception:  # any failure (timeout, auth, DNS) means "not reachable"
             return False
         return True
@@ -324,6 +388,8 @@ class MongoStore:
         packages.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
         packages.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
         packages.create_index([("status", ASCENDING), ("sent_at", ASCENDING)])
+        packages.create_index([("status", ASCENDING), ("finished_at", ASCENDING)])
+        self._db["tombstones"].create_index([("at", ASCENDING), ("_id", ASCENDING)])
         self._db["statistics"].create_index(
             [("package_id", ASCENDING), ("generation", ASCENDING), ("view_id", ASCENDING)],
             unique=True,

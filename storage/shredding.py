@@ -1,11 +1,11 @@
 """Whenever a package ends, its link keys are destroyed: one wrapper around any package repository.
 
-Every way a package ends (processed, failed by its worker, the API or the reaper, deleted) goes
-through `publish`, `fail`, `fail_stale` or `delete`, so wrapping those four here, rather than in
-each caller, is what makes "the link is unrecoverable once the package has ended" hold by
-construction. The key is destroyed after the state change: destroyed first, a change that then
-fails (a lost claim, say) would leave a live package with no link. A process dying between the
-two leaves a key that `LinkVault.sweep` removes.
+Every way a package ends (processed, failed by its worker, the API or the reaper, deleted or
+expired) goes through `publish`, `fail`, `fail_stale`, `delete` or `delete_expired`, so wrapping
+those here, rather than in each caller, is what makes "the link is unrecoverable once the
+package has ended" hold by construction. The key is destroyed after the state change: destroyed
+first, a change that then fails (a lost claim, say) would leave a live package with no link. A
+process dying between the two leaves a key that `LinkVault.sweep` removes.
 """
 
 from __future__ import annotations
@@ -46,9 +46,14 @@ class ShreddingPackages:
         changed = self._packages.fail_stale(package_id, stale_before, code, now)
         return self._ended(package_id, changed)
 
-    def delete(self, package_id: str) -> bool:
+    def delete(self, package_id: str, now: float | None = None) -> bool:
         """The document removed, then the link keys shredded (even if it was already gone)."""
-        deleted = self._packages.delete(package_id)
+        deleted = self._packages.delete(package_id, now)
         self._vault.shred(package_id)
         self._compact()
         return deleted
+
+    def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
+        """Deleted when expired (see `PackageRepository.delete_expired`), then the keys shredded."""
+        changed = self._packages.delete_expired(package_id, finished_before, now)
+        return self._ended(package_id, changed)

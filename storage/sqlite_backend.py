@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
@@ -29,11 +30,6 @@ UPDATE packages SET status = 'QUEUED', claim_token = NULL, heartbeat_at = NULL, 
     bytes_done = NULL, bytes_total = NULL, sent_at = ?"""
 # Back to QUEUED, keeping queued_at and attempts (release, requeue_stale); params: sent_at, id.
 _REQUEUE_ACTIVE = f"{_BACK_TO_QUEUED}\nWHERE package_id = ? AND {_IS_ACTIVE}"
-# The same, giving the claim's attempt back (hand_back); params: sent_at, id, token.
-_HAND_BACK = (
-    f"{_BACK_TO_QUEUED}, attempts = attempts - 1\n"
-    f"WHERE package_id = ? AND {_IS_ACTIVE} AND claim_token = ?"
-)
 _FAIL = (
     "UPDATE packages SET status = 'ERRORED', error_code = ?, finished_at = ?, "
     "sealed_link = NULL, claim_token = NULL WHERE package_id = ? AND "
@@ -52,6 +48,11 @@ UPDATE packages SET status = 'DOWNLOADING', claim_token = ?, attempts = attempts
 WHERE package_id = ? AND {_CLAIMABLE}
 """
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_ENDED = "status IN ('PROCESSED', 'ERRORED')"
+_TOMBSTONE = (
+    "INSERT INTO tombstones (package_id, at) VALUES (?, ?) "
+    "ON CONFLICT (package_id) DO UPDATE SET at = excluded.at"
+)
 
 
 def _record(row: tuple) -> PackageRecord:
@@ -67,6 +68,16 @@ class SQLitePackages:
 
     def _run(self, sql: str, params: tuple = ()) -> int:
         return self._db.get().execute(sql, params).rowcount
+
+    def _run_leaving_tombstone(
+        self, sql: str, params: tuple, package_id: str, now: float, always: bool = False
+    ) -> bool:
+        """Run a change and, in the same transaction, leave a tombstone if it changed anything."""
+        with self._db.transaction() as conn:
+            changed = bool(conn.execute(sql, params).rowcount)
+            if changed or always:
+                conn.execute(_TOMBSTONE, (package_id, now))
+        return changed
 
     def enqueue(self, package_id: str, sealed_link: bytes, now: float) -> EnqueueOutcome:
         """Create as QUEUED, or reset an ERRORED one to QUEUED; otherwise change nothing.
@@ -149,21 +160,24 @@ class SQLitePackages:
         """ERRORED with the code, link wiped, claim released (token None: any QUEUED or active)."""
         if token is None:
             sql = _FAIL + "status IN ('QUEUED', 'DOWNLOADING', 'ANALYZING')"
-            return bool(self._run(sql, (code, now, package_id)))
+            return self._run_leaving_tombstone(sql, (code, now, package_id), package_id, now)
         sql = _FAIL + f"claim_token = ? AND {_IS_ACTIVE}"
-        return bool(self._run(sql, (code, now, package_id, token)))
+        return self._run_leaving_tombstone(sql, (code, now, package_id, token), package_id, now)
 
     def fail_stale(self, package_id: str, stale_before: float, code: str, now: float) -> bool:
         """ERRORED like `fail(token=None)`, only when QUEUED or active with a stale heartbeat."""
-        return bool(self._run(_FAIL + _CLAIMABLE, (code, now, package_id, stale_before)))
+        params = (code, now, package_id, stale_before)
+        return self._run_leaving_tombstone(_FAIL + _CLAIMABLE, params, package_id, now)
 
-    def release(self, package_id: str, token: str, now: float) -> bool:
-        """The claimer gives the package back: QUEUED, keeping its place in line and attempts."""
-        return bool(self._run(_REQUEUE_ACTIVE + " AND claim_token = ?", (now, package_id, token)))
-
-    def hand_back(self, package_id: str, token: str, now: float) -> bool:
-        """`release` with the claim's attempt given back (a worker shutting down)."""
-        return bool(self._run(_HAND_BACK, (now, package_id, token)))
+    def release(
+        self, package_id: str, token: str, now: float, refund_attempt: bool = False
+    ) -> bool:
+        """The claimer gives the package back: QUEUED, keeping its place in line and attempts
+        (one fewer with `refund_attempt`)."""
+        sql = _REQUEUE_ACTIVE + " AND claim_token = ?"
+        if refund_attempt:
+            sql = sql.replace("sent_at = ?", "sent_at = ?, attempts = max(attempts - 1, 0)", 1)
+        return bool(self._run(sql, (now, package_id, token)))
 
     def requeue_stale(self, package_id: str, stale_before: float, now: float) -> bool:
         """An active package with a stale heartbeat back to QUEUED, keeping its place in line.
@@ -219,9 +233,32 @@ class SQLitePackages:
         )
         return int(row[0]), int(row[1])
 
-    def delete(self, package_id: str) -> bool:
-        """Remove the package document; True when one existed."""
-        return bool(self._run("DELETE FROM packages WHERE package_id = ?", (package_id,)))
+    def delete(self, package_id: str, now: float | None = None) -> bool:
+        """Remove the package document (True when one existed) and leave a tombstone."""
+        sql, at = "DELETE FROM packages WHERE package_id = ?", time.time() if now is None else now
+        return self._run_leaving_tombstone(sql, (package_id,), package_id, at, always=True)
+
+    def find_tombstones(self, before: float, limit: int = 100) -> list[tuple[str, float]]:
+        """`(package_id, at)` of tombstones left before `before`, oldest first."""
+        sql = "SELECT package_id, at FROM tombstones WHERE at < ? ORDER BY at, package_id LIMIT ?"
+        return [(row[0], row[1]) for row in self._db.get().execute(sql, (before, limit))]
+
+    def clear_tombstone(self, package_id: str, at: float) -> bool:
+        """Remove the package's tombstone if it is still the one left at `at`."""
+        sql = "DELETE FROM tombstones WHERE package_id = ? AND at = ?"
+        return bool(self._run(sql, (package_id, at)))
+
+    def find_expired(self, finished_before: float, limit: int = 100) -> list[PackageRecord]:
+        """PROCESSED or ERRORED packages finished before `finished_before`, oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM packages WHERE {_ENDED} AND finished_at < ? "
+        sql += "ORDER BY finished_at, package_id LIMIT ?"
+        rows = self._db.get().execute(sql, (finished_before, limit)).fetchall()
+        return [_record(row) for row in rows]
+
+    def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
+        """Delete the package only while it is ended and finished before `finished_before`."""
+        sql = f"DELETE FROM packages WHERE package_id = ? AND {_ENDED} AND finished_at < ?"
+        return self._run_leaving_tombstone(sql, (package_id, finished_before), package_id, now)
 
     def count_by_status(self) -> dict[Status, int]:
         """How many packages are in each status; every status is a key (0 when none)."""
@@ -269,8 +306,8 @@ class SQLiteStore:
         """
         self._connections.get().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
-    def ping(self) -> bool:
-        """True when the database answers SELECT 1."""
+    def ping(self, timeout: float | None = None) -> bool:
+        """True when the database answers SELECT 1 (a local file: `timeout` is not needed)."""
         try:
             return self._connections.get().execute("SELECT 1").fetchone() == (1,)
         except sqlite3.Error:

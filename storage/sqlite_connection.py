@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS packages (
 CREATE INDEX IF NOT EXISTS packages_status_queued_at ON packages (status, queued_at);
 CREATE INDEX IF NOT EXISTS packages_status_heartbeat_at ON packages (status, heartbeat_at);
 CREATE INDEX IF NOT EXISTS packages_status_sent_at ON packages (status, sent_at);
+CREATE INDEX IF NOT EXISTS packages_status_finished_at ON packages (status, finished_at);
+CREATE TABLE IF NOT EXISTS tombstones (
+    package_id TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at, package_id);
 CREATE TABLE IF NOT EXISTS statistics (
     package_id TEXT NOT NULL,
     generation INTEGER NOT NULL,

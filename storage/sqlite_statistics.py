@@ -90,14 +90,6 @@ class SQLiteStatistics:
         return self._db.get().execute(sql, (package_id, generation)).rowcount
 
     def orphan_package_ids(self, limit: int = 100) -> list[str]:
-        """Package ids that have statistics but no package document (for the purge sweeper)."""
+        """Package ids that have statistics but no package document (an audit, never scheduled)."""
         sql = f"{self._orphans} ORDER BY s.package_id LIMIT ?"
         return [row[0] for row in self._db.get().execute(sql, (limit,)).fetchall()]
-
-    def purge_orphans(self, limit: int = 100) -> int:
-        """Delete the statistics of up to `limit` orphan package ids; returns how many rows.
-
-        One statement: the absence of the package row is checked under the write lock.
-        """
-        sql = f"DELETE FROM statistics WHERE package_id IN ({self._orphans} LIMIT ?)"
-        return self._db.get().execute(sql, (limit,)).rowcount

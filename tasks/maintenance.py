@@ -71,12 +71,61 @@ def _send(package_id: str) -> None:
     app.send_task(**names.package_message(package_id))
 
 
-@app.task(name=names.PURGE_ORPHAN_STATISTICS, base=BaseTask)
-def purge_orphan_statistics() -> int:
-    """Delete statistics and app files whose package document is gone (a DELETE racing a
-    worker), and app file bytes that no record names."""
-    store = get_store()
-    return store.statistics.purge_orphans() + store.app_files.purge_orphans()
+@app.task(name=names.PURGE_ORPHAN_APP_FILES, base=BaseTask)
+def purge_orphan_app_files() -> int:
+    """Delete app files whose package document is gone, and app file bytes no record names
+    (a writer that died halfway). Reads the app files' records: one small one per generation."""
+    return get_store().app_files.purge_orphans()
+
+
+@app.task(name=names.SWEEP_TOMBSTONES, base=BaseTask)
+def sweep_tombstones() -> int:
+    """Remove what deleted, failed and expired packages left (a DELETE racing a worker, a process
+    dying between a package's end and its clean-up), then their tombstones.
+
+    Only tombstones older than STALE_AFTER_SECONDS: a run that lost its claim stops at its next
+    heartbeat, so by then nothing more of it is written. Reads the tombstones by an index, never
+    the statistics collection. Returns how many tombstones were handled.
+    """
+    settings, store = get_settings(), get_store()
+    tombstones = store.packages.find_tombstones(time.time() - settings.stale_after_seconds)
+    for package_id, at in tombstones:
+        _remove_leftovers(store, package_id)
+        store.packages.clear_tombstone(package_id, at)
+    return len(tombstones)
+
+
+def _remove_leftovers(store, package_id: str) -> None:
+    """Statistics and app files of a package that no run may still be writing."""
+    record = store.packages.get(package_id)
+    if record is None:
+        keep = None
+    elif record.status in (Status.PROCESSED, Status.ERRORED):
+        keep = record.generation  # what was published stays; other generations are leftovers
+    else:
+        return  # submitted again: its run owns what it writes and cleans up after itself
+    store.statistics.delete_package(package_id, keep_generation=keep)
+    store.app_files.delete_package(package_id, keep_generation=keep)
+
+
+@app.task(name=names.PURGE_EXPIRED_PACKAGES, base=BaseTask)
+def purge_expired_packages() -> int:
+    """Delete packages that ended more than PACKAGE_RETENTION_DAYS ago, with their statistics,
+    app files and link keys (nothing when the retention is 0). Returns how many."""
+    settings, store = get_settings(), get_store()
+    if settings.package_retention_days <= 0:
+        return 0
+    now = time.time()
+    finished_before = now - settings.package_retention_days * 86_400
+    deleted = 0
+    for record in store.packages.find_expired(finished_before):
+        if store.packages.delete_expired(record.package_id, finished_before, now):
+            store.statistics.delete_package(record.package_id)
+            store.app_files.delete_package(record.package_id)
+            deleted += 1
+    if deleted:
+        log.info("retention: %d ended packages deleted", deleted)
+    return deleted
 
 
 @app.task(name=names.CLEAN_TEMP_FILES, base=BaseTask)

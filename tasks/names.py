@@ -2,7 +2,9 @@
 
 PROCESS_PACKAGE = "packages.process"
 REAP_STALE_PACKAGES = "maintenance.reap_stale_packages"
-PURGE_ORPHAN_STATISTICS = "maintenance.purge_orphan_statistics"
+PURGE_ORPHAN_APP_FILES = "maintenance.purge_orphan_app_files"
+SWEEP_TOMBSTONES = "maintenance.sweep_tombstones"
+PURGE_EXPIRED_PACKAGES = "maintenance.purge_expired_packages"
 CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
 
 PACKAGES_QUEUE = "packages"
@@ -19,4 +21,11 @@ def package_message(package_id: str) -> dict:
     }
 
 
-ALL = (PROCESS_PACKAGE, REAP_STALE_PACKAGES, PURGE_ORPHAN_STATISTICS, CLEAN_TEMP_FILES)
+ALL = (
+    PROCESS_PACKAGE,
+    REAP_STALE_PACKAGES,
+    PURGE_ORPHAN_APP_FILES,
+    SWEEP_TOMBSTONES,
+    PURGE_EXPIRED_PACKAGES,
+    CLEAN_TEMP_FILES,
+)

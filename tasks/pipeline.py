@@ -22,6 +22,7 @@ from parsers.views.app_database import AppDatabaseWriter
 from settings import Settings
 from storage import Status, Store, scratch
 from storage.crypto import DecryptionError, PackageKey
+from storage.errors import is_store_unavailable
 from storage.links import InvalidLink, key_material_of
 from tasks.app_file import AppFileJob
 from tasks.download_limits import DownloadError, DownloadLimits
@@ -31,10 +32,11 @@ from tasks.stop import HandBackRequested, StopRequest
 log = logging.getLogger(__name__)
 
 WORKER_LOST = "WORKER_LOST"
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
 
 
 class RetryableError(Exception):
-    """A failure worth another attempt later (network); the package went back to QUEUED."""
+    """A failure worth another attempt later (network, store); the package went back to QUEUED."""
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,34 @@ def run_package(
         stop.check()  # stopping already: not even claimed
     now = time.time()
     stale_before = now - settings.stale_after_seconds
-    record = store.packages.get(package_id)
-    if record is None or record.status in (Status.PROCESSED, Status.ERRORED):
-        return RunOutcome(package_id, f"SKIPPED:{record.status if record else 'UNKNOWN'}")
-    if record.attempts >= settings.max_attempts and _is_idle(record, stale_before):
-        store.packages.fail(package_id, None, WORKER_LOST, now)
-        return RunOutcome(package_id, f"ERRORED:{WORKER_LOST}")
     token = uuid.uuid4().hex
-    claimed = store.packages.claim(package_id, token, now, stale_before)
+    try:
+        record = store.packages.get(package_id)
+        if record is None or record.status in (Status.PROCESSED, Status.ERRORED):
+            return RunOutcome(package_id, f"SKIPPED:{record.status if record else 'UNKNOWN'}")
+        if record.attempts >= settings.max_attempts and _is_idle(record, stale_before):
+            store.packages.fail(package_id, None, WORKER_LOST, now)
+            return RunOutcome(package_id, f"ERRORED:{WORKER_LOST}")
+        claimed = store.packages.claim(package_id, token, now, stale_before)
+    except Exception as exc:
+        if not is_store_unavailable(exc):
+            raise
+        return _store_down(package_id, may_retry)  # nothing claimed: nothing to give back
     if claimed is None:
         return RunOutcome(package_id, "SKIPPED:BUSY")
     run = _PackageRun(settings, store, claimed.package_id, token, claimed.sealed_link, local_zip)
     run.time_limit_errors = time_limit_errors
     run.use_stop(stop)
     return run.run(may_retry)
+
+
+def _store_down(package_id: str, may_retry: bool) -> RunOutcome:
+    """The store failed with the package QUEUED: retry the message later (with the task's
+    backoff), or leave it to the reaper, which sends it again after RESEND_AFTER_SECONDS."""
+    log.warning("package %s: store unavailable, tried again later", package_id)
+    if may_retry:
+        raise RetryableError(STORE_UNAVAILABLE) from None
+    return RunOutcome(package_id, f"SKIPPED:{STORE_UNAVAILABLE}")
 
 
 def _is_idle(record, stale_before: float) -> bool:
@@ -141,6 +157,8 @@ class _PackageRun:
         except Exception as exc:
             if isinstance(exc, self.time_limit_errors):
                 return self._fail("TIME_LIMIT")
+            if is_store_unavailable(exc):
+                return self._give_back_after_store_error(may_retry)
             # The type only: messages of library errors may quote the link.
             log.error("package %s failed unexpectedly: %s", self.package_id, type(exc).__name__)
             return self._fail("UNKNOWN_ERROR")
@@ -236,13 +254,30 @@ class _PackageRun:
         self._discard_unpublished()
         return RunOutcome(self.package_id, f"ERRORED:{code}", seconds=self._elapsed())
 
-    def _release(self) -> bool:
+    def _release(self, refund_attempt: bool = False) -> bool:
         """Give the package back to the queue for a later attempt, if it is still this run's."""
         if self._stopping():
             self._hand_back()
             return False
         self._discard_unpublished()
-        return self.store.packages.release(self.package_id, self.token, time.time())
+        return self.store.packages.release(
+            self.package_id, self.token, time.time(), refund_attempt=refund_attempt
+        )
+
+    def _give_back_after_store_error(self, may_retry: bool) -> RunOutcome:
+        """The store failed mid-run: the package goes back to QUEUED, this attempt refunded (the
+        store stopped it, not the package). If the store is still down for that, the claim
+        stays until the reaper finds its heartbeat stale and re-queues it."""
+        try:
+            released = self._release(refund_attempt=True)
+        except Exception as exc:
+            if not is_store_unavailable(exc):
+                raise
+            log.warning("package %s: store unavailable, left to the reaper", self.package_id)
+            return RunOutcome(self.package_id, f"SKIPPED:{STORE_UNAVAILABLE}")
+        if not released:
+            return RunOutcome(self.package_id, "SKIPPED:CLAIM_LOST")
+        return _store_down(self.package_id, may_retry)
 
     def _stopping(self) -> bool:
         """The worker is stopping. A failure seen meanwhile is no verdict on the package: the
@@ -254,7 +289,9 @@ class _PackageRun:
         """Give the package back without using an attempt, then raise HandBackRequested; if it
         is no longer this run's, SKIPPED. What this run wrote and never published goes either way.
         """
-        handed_back = self.store.packages.hand_back(self.package_id, self.token, time.time())
+        handed_back = self.store.packages.release(
+            self.package_id, self.token, time.time(), refund_attempt=True
+        )
         self._discard_unpublished()
         if handed_back:
             raise HandBackRequested

@@ -24,6 +24,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.submitted: list[str] = []
         self.broken = False
+        self.consumed = ["packages"]
 
     def submit(self, package_id: str) -> None:
         if self.broken:
@@ -32,6 +33,12 @@ class RecordingQueue:
 
     def ping(self) -> bool:
         return not self.broken
+
+    def has_consumer(self, queue: str, timeout: float) -> bool:
+        """Whether `consumed` (the queues its fake workers consume) has `queue`."""
+        if self.broken:
+            raise QueueUnavailable("ConnectionRefusedError")
+        return queue in self.consumed
 
 
 def make_upn(seed: int | None = None) -> str:

@@ -34,6 +34,8 @@ ROUTES = {
     "/api/data/{package_id}/channel/{channel_id}/stats/{period}": {"get"},
     "/api/data/{package_id}/user/{user_id}": {"get"},
     "/health": {"get"},
+    "/livez": {"get"},
+    "/readyz": {"get"},
     "/dumpus/process": {"post"},
     "/dumpus/process/{package_id}/status": {"get"},
     "/dumpus/process/{package_id}/blob": {"get"},
@@ -67,7 +69,7 @@ def test_health_is_503_when_the_broker_is_down(client, queue):
 
 
 class DownStore:
-    def ping(self) -> bool:
+    def ping(self, timeout: float | None = None) -> bool:
         raise OSError("database is locked")
 
 

@@ -130,6 +130,8 @@ def test_health_and_the_documentation_are_never_limited(limited):
     client = limited(rate_limit_read="1/minute", rate_limit_submit="1/minute").test_client()
     for _ in range(5):
         assert client.get("/health").status_code == 200
+        assert client.get("/livez").status_code == 200
+        assert client.get("/readyz").status_code == 200
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/openapi/openapi.json").status_code == 200
         assert client.get("/docs").status_code == 302
@@ -143,7 +145,7 @@ def test_every_limited_operation_documents_its_429(client):
     for path, item in document["paths"].items():
         for method, operation in item.items():
             responses = operation["responses"]
-            if path == "/health":
+            if path in ("/health", "/livez", "/readyz"):
                 assert "429" not in responses
                 continue
             assert "Retry-After" in responses["429"]["headers"], (method, path)

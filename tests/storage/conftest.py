@@ -1,7 +1,9 @@
 """Fixtures of the storage tests: one `store` per backend, so the contract suite runs on both.
 
-MongoDB is a real server when MONGO_URL is set (a fresh database per test, dropped after), and
-mongomock otherwise, so the pymongo code path is always exercised.
+MongoDB is a real server when TEST_MONGO_URL (or MONGO_URL) is set (a fresh database per test,
+dropped after), and mongomock otherwise, so the pymongo code path is always exercised. Against a
+real server the client has the production options (`storage.mongo_client_options`: majority
+writes, retryable reads and writes); docs/health-and-store.md shows how to run it on a replica set.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import uuid
 
 import pytest
 
+from settings import Settings
+from storage import mongo_client_options
 from storage.link_vault import LinkVault
 from storage.mongo_backend import MongoStore
 from storage.sqlite_backend import SQLiteStore
@@ -31,11 +35,12 @@ def _sqlite_store(tmp_path):
 
 
 def _mongo_store(tmp_path):
-    url = os.environ.get("MONGO_URL")
+    url = os.environ.get("TEST_MONGO_URL") or os.environ.get("MONGO_URL")
     if url:
         import pymongo
 
-        client = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
+        options = mongo_client_options(Settings(), "worker") | {"serverSelectionTimeoutMS": 5000}
+        client = pymongo.MongoClient(url, **options)
     else:
         import mongomock
 

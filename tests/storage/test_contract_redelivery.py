@@ -104,54 +104,54 @@ def test_release_refused_for_a_queued_or_unknown_package(store):
     assert not store.packages.release("nope", "t1", NOW + 5)
 
 
-# --- hand_back -------------------------------------------------------------------------------
+# --- release with the attempt refunded (a worker stopping, a store outage) -----------------
 
 
 @pytest.mark.parametrize("step", [Status.DOWNLOADING, Status.ANALYZING])
-def test_hand_back_by_the_claimer_gives_the_attempt_back(store, step):
+def test_a_refunding_release_by_the_claimer_gives_the_attempt_back(store, step):
     _claimed(store)
     assert store.packages.set_step("p1", "t1", step, 40, 10, 20, NOW + 1)
-    assert store.packages.hand_back("p1", "t1", NOW + 5)
+    assert store.packages.release("p1", "t1", NOW + 5, refund_attempt=True)
     record = store.packages.get("p1")
     assert (record.status, record.claim_token, record.heartbeat_at) == (Status.QUEUED, None, None)
     assert (record.progress, record.bytes_done, record.bytes_total) == (0, None, None)
     assert (record.sent_at, record.queued_at, record.attempts) == (NOW + 5, NOW, 0)
     assert (record.sealed_link, record.error_code) == (LINK, None)
-    assert not store.packages.hand_back("p1", "t1", NOW + 6)  # the claim is gone
+    assert not store.packages.release("p1", "t1", NOW + 6, refund_attempt=True)  # the claim is gone
     assert not store.packages.set_step("p1", "t1", Status.ANALYZING, 50, None, None, NOW + 6)
     assert store.packages.get("p1").attempts == 0
     again = store.packages.claim("p1", "t2", NOW + 7, NOW + 7 - STALE)
     assert (again.claim_token, again.attempts) == ("t2", 1)
 
 
-def test_hand_back_keeps_the_attempts_of_earlier_claims(store):
+def test_a_refunding_release_keeps_the_attempts_of_earlier_claims(store):
     _claimed(store)
     assert store.packages.release("p1", "t1", NOW + 1)  # a failed attempt: counted
     assert store.packages.claim("p1", "t2", NOW + 2, NOW + 2 - STALE).attempts == 2
-    assert store.packages.hand_back("p1", "t2", NOW + 3)
+    assert store.packages.release("p1", "t2", NOW + 3, refund_attempt=True)
     assert store.packages.get("p1").attempts == 1
 
 
-def test_hand_back_refused_for_another_token(store):
+def test_a_refunding_release_refused_for_another_token(store):
     _claimed(store)
     before = store.packages.get("p1")
-    assert not store.packages.hand_back("p1", "t2", NOW + 5)
+    assert not store.packages.release("p1", "t2", NOW + 5, refund_attempt=True)
     assert store.packages.get("p1") == before
 
 
 @pytest.mark.parametrize("final", ["processed", "errored", "deleted"])
-def test_hand_back_refused_when_finished_or_deleted(store, final):
+def test_a_refunding_release_refused_when_finished_or_deleted(store, final):
     _finish(store, "p1", final)
     before = store.packages.get("p1")
-    assert not store.packages.hand_back("p1", "t1", NOW + 5)
+    assert not store.packages.release("p1", "t1", NOW + 5, refund_attempt=True)
     assert store.packages.get("p1") == before
 
 
-def test_hand_back_refused_for_a_queued_or_unknown_package(store):
+def test_a_refunding_release_refused_for_a_queued_or_unknown_package(store):
     store.packages.enqueue("p1", LINK, NOW)
-    assert not store.packages.hand_back("p1", "t1", NOW + 5)
+    assert not store.packages.release("p1", "t1", NOW + 5, refund_attempt=True)
     assert (store.packages.get("p1").sent_at, store.packages.get("p1").attempts) == (NOW, 0)
-    assert not store.packages.hand_back("nope", "t1", NOW + 5)
+    assert not store.packages.release("nope", "t1", NOW + 5, refund_attempt=True)
 
 
 # --- find_unsent and mark_sent ---------------------------------------------------------------
@@ -259,44 +259,3 @@ def test_fail_stale_refused_when_finished_or_deleted(store, final):
     far = NOW + 100 * STALE
     assert not store.packages.fail_stale("p1", far, "WORKER_LOST", far)
     assert store.packages.get("p1") == before
-
-
-# --- purge_orphans ---------------------------------------------------------------------------
-
-
-def _views(count: int) -> list[tuple[str, bytes]]:
-    return [(f"v{i}", b"x") for i in range(count)]
-
-
-def test_purge_orphans_deletes_only_orphans_and_counts_documents(store):
-    store.packages.enqueue("kept", LINK, NOW)
-    store.statistics.put_many("kept", 1, _views(2))
-    store.statistics.put_many("orphan-a", 1, _views(2))
-    store.statistics.put_many("orphan-b", 1, _views(1))
-    store.statistics.put_many("orphan-b", 2, _views(2))
-    assert store.statistics.purge_orphans() == 5
-    assert store.statistics.orphan_package_ids() == []
-    assert store.statistics.get("kept", 1, "v1") == b"x"
-    assert store.statistics.get("orphan-b", 2, "v0") is None
-    assert store.statistics.purge_orphans() == 0
-    assert store.statistics.delete_package("kept") == 2
-
-
-def test_purge_orphans_limit_counts_package_ids(store):
-    sizes = {"o1": 1, "o2": 2, "o3": 3}
-    for package_id, size in sizes.items():
-        store.statistics.put_many(package_id, 1, _views(size))
-    deleted = store.statistics.purge_orphans(limit=1)
-    left = store.statistics.orphan_package_ids()
-    assert len(left) == 2
-    gone = (set(sizes) - set(left)).pop()
-    assert deleted == sizes[gone]
-    assert store.statistics.purge_orphans(limit=2) == 6 - deleted
-    assert store.statistics.orphan_package_ids() == []
-
-
-def test_purge_orphans_when_there_are_none(store):
-    assert store.statistics.purge_orphans() == 0
-    store.packages.enqueue("kept", LINK, NOW)
-    store.statistics.put_many("kept", 1, _views(1))
-    assert store.statistics.purge_orphans() == 0

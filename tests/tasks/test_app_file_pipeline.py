@@ -119,10 +119,19 @@ def test_a_run_that_fails_after_building_the_file_leaves_none(
     assert store.app_files.orphan_package_ids() == []
 
 
-def test_a_deleted_package_leaves_a_file_the_purge_removes(package, settings, store):
+def test_a_deleted_package_leaves_a_file_the_tombstone_sweep_removes(package, settings, store):
     _, _, record = process(package, settings, store)
-    store.packages.delete(record.package_id)  # a DELETE racing the end of a run
-    assert maintenance.purge_orphan_statistics() >= 1
+    # a DELETE racing the end of a run: the document goes, the file stays behind
+    store.packages.delete(record.package_id, time.time() - settings.stale_after_seconds - 1)
+    assert maintenance.sweep_tombstones() == 1
+    assert list(store.app_files.folder.iterdir()) == []
+    assert store.statistics.orphan_package_ids() == []
+
+
+def test_the_app_file_purge_removes_files_no_record_names(package, settings, store):
+    _, _, record = process(package, settings, store)
+    store.packages._packages.delete(record.package_id)  # a process killed before the clean-up
+    assert maintenance.purge_orphan_app_files() == 1
     assert list(store.app_files.folder.iterdir()) == []
 
 

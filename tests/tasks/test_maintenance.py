@@ -49,13 +49,67 @@ def test_reaper_leaves_a_heart_beating_package_alone(store, sent):
     assert store.packages.get("c" * 32).status == Status.DOWNLOADING
 
 
-def test_purge_removes_statistics_of_deleted_packages_only(store):
-    store.packages.enqueue("d" * 32, b"s", NOW)
-    store.statistics.put_many("d" * 32, 1, [("v1", b"x")])
+def _long_ago(settings) -> float:
+    """A time older than the tombstone sweep's grace period."""
+    return time.time() - settings.stale_after_seconds - 5
+
+
+def test_tombstone_sweep_removes_what_a_deleted_package_left(store, settings):
     store.statistics.put_many("e" * 32, 1, [("v1", b"x"), ("v2", b"y")])
-    assert maintenance.purge_orphan_statistics() == 2
-    assert store.statistics.get("d" * 32, 1, "v1") == b"x"
-    assert maintenance.purge_orphan_statistics() == 0
+    store.app_files.put("e" * 32, 1, "00" * 16, b"z" * 16)
+    store.packages.delete("e" * 32, _long_ago(settings))  # a worker wrote after the DELETE
+    assert maintenance.sweep_tombstones() == 1
+    assert store.statistics.get("e" * 32, 1, "v1") is None
+    assert store.app_files.get("e" * 32, 1) is None
+    assert maintenance.sweep_tombstones() == 0  # the tombstone is gone
+
+
+def test_tombstone_sweep_waits_out_the_grace_period(store, settings):
+    store.statistics.put_many("e" * 32, 1, [("v1", b"x")])
+    store.packages.delete("e" * 32, time.time())  # a racing worker may still be writing
+    assert maintenance.sweep_tombstones() == 0
+    assert store.statistics.get("e" * 32, 1, "v1") == b"x"
+
+
+def test_tombstone_sweep_keeps_a_package_submitted_again(store, settings):
+    store.packages.delete("d" * 32, _long_ago(settings))
+    store.packages.enqueue("d" * 32, b"s", NOW)
+    assert store.packages.claim("d" * 32, "t", time.time(), 0.0)
+    store.statistics.put_many("d" * 32, 9, [("v1", b"new run")])
+    assert maintenance.sweep_tombstones() == 1
+    assert store.statistics.get("d" * 32, 9, "v1") == b"new run"
+    assert store.packages.find_tombstones(float("inf")) == []
+
+
+def test_tombstone_sweep_cleans_a_failed_package_whose_worker_died_before_discarding(
+    store, settings
+):
+    _running(store, "c" * 32)
+    store.statistics.put_many("c" * 32, 5, [("v", b"unpublished")])
+    assert store.packages.fail("c" * 32, None, "UNKNOWN_ERROR", _long_ago(settings))
+    assert maintenance.sweep_tombstones() == 1
+    assert store.statistics.get("c" * 32, 5, "v") is None
+
+
+def test_tombstone_sweep_keeps_the_published_generation(store, settings):
+    store.statistics.put_many("b" * 32, 1, [("v", b"left by a run racing the DELETE")])
+    store.packages.delete("b" * 32, _long_ago(settings))
+    store.packages.enqueue("b" * 32, b"s", NOW)  # submitted again and processed since
+    assert store.packages.claim("b" * 32, "t", time.time(), 0.0)
+    store.statistics.put_many("b" * 32, 2, [("v", b"published")])
+    assert store.packages.publish("b" * 32, "t", 2, time.time())
+    assert maintenance.sweep_tombstones() == 1
+    assert store.statistics.get("b" * 32, 2, "v") == b"published"
+    assert store.statistics.get("b" * 32, 1, "v") is None
+
+
+def test_the_hourly_purge_no_longer_reads_the_statistics(store, monkeypatch):
+    def forbidden(*_args, **_kwargs):
+        raise AssertionError("the statistics collection was scanned")
+
+    monkeypatch.setattr(store.statistics, "orphan_package_ids", forbidden)
+    maintenance.purge_orphan_app_files()
+    maintenance.sweep_tombstones()
 
 
 def test_temp_cleanup_removes_what_no_live_run_holds(store, settings):
@@ -106,3 +160,72 @@ def test_a_worker_lost_package_leaves_no_sealed_statistics(store, sent, settings
     store.statistics.put_many("9" * 32, 5, [("v", b"sealed")])
     maintenance.reap_stale_packages()
     assert store.statistics.get("9" * 32, 5, "v") is None
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+DAY = 86_400
+
+
+def _ended(store, package_id, days_ago, processed=True):
+    at = time.time() - days_ago * DAY
+    sealed = store.links.seal(package_id, "https://click.discord.com/ls/click?upn=" + "r" * 600)
+    store.packages.enqueue(package_id, sealed, at - 60)
+    assert store.packages.claim(package_id, "t", at - 30, 0.0)
+    if processed:
+        store.statistics.put_many(package_id, 3, [("v", b"sealed view")])
+        store.app_files.put(package_id, 3, "00" * 16, b"f" * 16)
+        assert store.packages.publish(package_id, "t", 3, at)
+    else:
+        assert store.packages.fail(package_id, "t", "DOWNLOAD_FAILED", at)
+
+
+@pytest.fixture
+def retention(store, settings):
+    """The sweeper's settings with a retention of 30 days."""
+    from tasks import services
+
+    kept = settings.with_overrides(package_retention_days=30)
+    services.use(kept, store)
+    return kept
+
+
+def test_retention_deletes_packages_ended_longer_ago_with_everything_they_had(store, retention):
+    old, failed, recent = "1" * 32, "2" * 32, "3" * 32
+    _ended(store, old, days_ago=31)
+    _ended(store, failed, days_ago=40, processed=False)
+    _ended(store, recent, days_ago=29)
+    store.links.seal(old, "https://click.discord.com/ls/click?upn=" + "s" * 600)  # a stray key
+    assert maintenance.purge_expired_packages() == 2
+    assert store.packages.get(old) is None and store.packages.get(failed) is None
+    assert store.statistics.get(old, 3, "v") is None
+    assert store.app_files.get(old, 3) is None
+    assert [p.name[:32] for p in store.links.key_dir.iterdir()] == []
+    assert store.packages.get(recent).status == Status.PROCESSED
+    assert store.statistics.get(recent, 3, "v") == b"sealed view"
+    assert maintenance.purge_expired_packages() == 0
+
+
+def test_retention_never_touches_a_live_package(store, retention):
+    store.packages.enqueue("4" * 32, b"s", time.time() - 90 * DAY)
+    _running(store, "5" * 32)
+    assert maintenance.purge_expired_packages() == 0
+    assert store.packages.get("4" * 32).status == Status.QUEUED
+
+
+def test_no_retention_keeps_packages_forever(store, settings):
+    assert settings.package_retention_days == 0
+    _ended(store, "6" * 32, days_ago=3650)
+    assert maintenance.purge_expired_packages() == 0
+    assert store.packages.get("6" * 32).status == Status.PROCESSED
+
+
+def test_every_sweeper_is_on_the_beat_schedule():
+    import celeryconfig
+
+    scheduled = {entry["task"] for entry in celeryconfig.beat_schedule.values()}
+    assert {
+        names.SWEEP_TOMBSTONES,
+        names.PURGE_EXPIRED_PACKAGES,
+        names.PURGE_ORPHAN_APP_FILES,
+    } <= scheduled

@@ -148,9 +148,9 @@ def test_a_handed_back_package_is_processed_by_the_next_run_with_one_attempt(
 class _DeletedBeforeHandBack(_StoppingAt):
     """The user's DELETE lands between the stop request and the hand-back."""
 
-    def hand_back(self, package_id, token, now):
+    def release(self, package_id, token, now, refund_attempt=False):
         self.inner.delete(package_id)
-        return self.inner.hand_back(package_id, token, now)
+        return self.inner.release(package_id, token, now, refund_attempt=refund_attempt)
 
 
 def test_a_hand_back_after_losing_the_claim_is_a_lost_claim(store, settings, package_id):
