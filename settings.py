@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     jwt_expires_seconds: int = Field(
         3600, ge=60, le=30 * 86400, description="seconds an access token works, 60-2592000"
     )
+    audit_enabled: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
+    audit_retention_days: int = Field(90, ge=1, le=3650, description="days, 1-3650")
+    audit_flush_seconds: float = Field(1.0, gt=0, le=60, description="seconds, more than 0, <= 60")
+    audit_buffer_max: int = Field(100_000, ge=100, description="records, at least 100")
+    audit_fold_seconds: int = Field(30, ge=1, le=3600, description="whole seconds, 1-3600")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)"
     )

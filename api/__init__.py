@@ -19,6 +19,7 @@ import logsafe
 from api import (
     accesslog,
     admin,
+    audit,
     cors,
     data,
     docs,
@@ -31,6 +32,7 @@ from api import (
     ratelimit,
     read_path,
     request_ids,
+    usage,
 )
 from api.auth import BEARER_SCHEME
 from api.identity import ACCOUNT_BEARER_SCHEME
@@ -83,6 +85,18 @@ def _init_metrics(app: OpenAPI, settings: Settings) -> None:
     metrics.init_app(app, settings.metrics_enabled)
 
 
+def _audit_recorder(settings: Settings, services: Services) -> audit.AuditRecorder | None:
+    if not settings.audit_enabled:
+        return None
+    return audit.AuditRecorder(
+        services.store,
+        services.server_secret,
+        services.clock,
+        settings.audit_flush_seconds,
+        settings.audit_buffer_max,
+    )
+
+
 def create_app(
     test_config: dict | None = None,
     *,
@@ -110,7 +124,7 @@ def create_app(
     )
     app.config.from_mapping(DEFAULT_CONFIG)
     app.config.from_mapping(config)
-    app.extensions[EXTENSION] = Services(
+    services = app.extensions[EXTENSION] = Services(
         settings,
         queue if queue is not None else _default_queue(),
         store,
@@ -128,6 +142,8 @@ def create_app(
     app.register_api(health.bp)
     app.register_api(identity.bp)
     app.register_api(admin.bp)
+    app.register_api(usage.bp)
+    audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)
     read_path.init_app(app)  # it reads the routes and the limits

@@ -39,6 +39,8 @@ INVALID_REQUEST = "INVALID_REQUEST"
 INVALID_LINK = "INVALID_LINK"
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
 STORE_UNAVAILABLE_MESSAGE = "the store is unavailable; try again later"
+# Routes whose seed answers a bad query with 422 rather than 400.
+UNPROCESSABLE_ENDPOINTS = ("usage.usage_trends",)
 PROCESS_ENDPOINTS = (
     "process.submit_package",
     "process.submit_package_in_path",
@@ -102,6 +104,8 @@ def validation_error_response(exc: ValidationError) -> Response:
     if code.isupper():
         return error_response(404 if code.startswith("UNKNOWN_") else 400, code, first["msg"])
     where = ".".join(str(part) for part in first["loc"]) or "request"
+    if request.endpoint in UNPROCESSABLE_ENDPOINTS:
+        return error_response(422, "INVALID_QUERY", f"{where}: {first['msg']}")
     return error_response(400, INVALID_REQUEST, f"{where}: {first['msg']}")
 
 

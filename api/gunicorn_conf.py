@@ -28,6 +28,7 @@ from pathlib import Path
 
 import logsafe
 from api.accesslog import flush_lines
+from api.audit import flush as flush_audit
 
 # Not `import logconfig`: gunicorn reads every name of this module, and `logconfig` is one of its
 # settings (a logging config file).
@@ -84,8 +85,10 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """In each worker as it exits: the access lines it still buffers are written."""
+    """In each worker as it exits: the access lines and audit records it still buffers are
+    written."""
     flush_lines()
+    flush_audit()
 
 
 def child_exit(server, worker) -> None:

@@ -89,9 +89,15 @@ def authenticate(body: AuthBody) -> Response:
     if key is None or key.is_revoked:
         raise invalid_credentials()
     principal = _active_principal(key.account_id)
+    g.principal = principal  # the audit log files this call under the key's account
     _mark_used(key)
     token = account_tokens.issue(
-        principal.account.id, key.id, server_secret(), now(), get_settings().jwt_expires_seconds
+        principal.account.id,
+        key.id,
+        server_secret(),
+        now(),
+        get_settings().jwt_expires_seconds,
+        principal.organization.id,
     )
     return json_response({"access_token": token, "token_type": "Bearer"})
 
@@ -112,7 +118,7 @@ def require_principal() -> Principal:
 def principal_of(token: str) -> Principal:
     """The active account a token names, its key still live; else raise the matching 401."""
     try:
-        claims = account_tokens.read(token, server_secret())
+        claims = account_tokens.read(token, server_secret(), now())
     except account_tokens.TokenExpired:
         raise token_expired() from None
     except account_tokens.TokenInvalid:

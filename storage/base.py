@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from storage.audit import AuditLog
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
 
@@ -286,6 +287,8 @@ class Store(Protocol):
     def links(self) -> LinkVault | None: ...
     @property
     def identity(self) -> IdentityStore: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

@@ -15,6 +15,7 @@ from storage.base import ACTIVE_STATUSES, EnqueueOutcome, PackageRecord, Status
 from storage.link_vault import LinkVault
 from storage.shredding import ShreddingPackages
 from storage.sqlite_app_files import SQLiteAppFiles
+from storage.sqlite_audit import SQLiteAuditLog
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_identity import SQLiteIdentity
 from storage.sqlite_statistics import SQLiteStatistics
@@ -298,6 +299,7 @@ class SQLiteStore:
         folder = Path(app_files_dir) if app_files_dir else self.path.parent / "appfiles"
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
         self.identity = SQLiteIdentity(self._connections)
+        self.audit = SQLiteAuditLog(self._connections)
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).
@@ -317,6 +319,7 @@ class SQLiteStore:
         """Create the tables and indexes (idempotent)."""
         self._connections.get().executescript(SCHEMA)
         self.identity.ensure_schema()
+        self.audit.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""

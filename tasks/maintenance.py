@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from celery.signals import worker_ready
 
@@ -126,6 +127,36 @@ def purge_expired_packages() -> int:
     if deleted:
         log.info("retention: %d ended packages deleted", deleted)
     return deleted
+
+
+FOLD_BATCH = 10_000  # audit records counted per store round trip
+FOLD_MAX_PER_RUN = 1_000_000  # then the next run goes on: one run never holds the sweeper long
+
+
+@app.task(name=names.FOLD_AUDIT_LOG, base=BaseTask)
+def fold_audit_log() -> int:
+    """Count the audit log's new records into the per-day usage counters, each exactly once."""
+    store, folded = get_store(), 0
+    while folded < FOLD_MAX_PER_RUN:
+        done = store.audit.fold(FOLD_BATCH, time.time())
+        if not done:
+            break
+        folded += done
+    if folded:
+        log.info("audit log: %d calls counted", folded)
+    return folded
+
+
+@app.task(name=names.EXPIRE_AUDIT_RECORDS, base=BaseTask)
+def expire_audit_records() -> int:
+    """Delete counted audit records older than AUDIT_RETENTION_DAYS (the counters stay)."""
+    settings, store = get_settings(), get_store()
+    cutoff = datetime.fromtimestamp(time.time(), UTC).date()
+    before_day = (cutoff - timedelta(days=settings.audit_retention_days)).isoformat()
+    expired = 0
+    while removed := store.audit.expire(before_day, FOLD_BATCH):
+        expired += removed
+    return expired
 
 
 @app.task(name=names.CLEAN_TEMP_FILES, base=BaseTask)

@@ -6,6 +6,8 @@ PURGE_ORPHAN_APP_FILES = "maintenance.purge_orphan_app_files"
 SWEEP_TOMBSTONES = "maintenance.sweep_tombstones"
 PURGE_EXPIRED_PACKAGES = "maintenance.purge_expired_packages"
 CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
+FOLD_AUDIT_LOG = "maintenance.fold_audit_log"
+EXPIRE_AUDIT_RECORDS = "maintenance.expire_audit_records"
 
 PACKAGES_QUEUE = "packages"
 DEFAULT_QUEUE = "default"
@@ -28,4 +30,6 @@ ALL = (
     SWEEP_TOMBSTONES,
     PURGE_EXPIRED_PACKAGES,
     CLEAN_TEMP_FILES,
+    FOLD_AUDIT_LOG,
+    EXPIRE_AUDIT_RECORDS,
 )

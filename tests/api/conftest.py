@@ -31,6 +31,7 @@ def settings(tmp_path) -> Settings:
         whitelisted_origins=(ALLOWED_ORIGIN,),
         rate_limit_submit=GENEROUS_LIMIT,
         rate_limit_read=GENEROUS_LIMIT,
+        audit_enabled=False,  # tests/api/test_api_usage.py turns it on
     )
 
 

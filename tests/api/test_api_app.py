@@ -49,6 +49,7 @@ ROUTES = {
     "/api/v1/organizations/{organization_id}": {"patch"},
     "/api/v1/accounts": {"get", "post"},
     "/api/v1/accounts/{account_id}": {"patch"},
+    "/api/v1/analytics/usage/trends": {"get"},
 }
 SIGNED = "{signature}"  # a signed download: the URL is its own authorisation
 
