@@ -36,6 +36,9 @@ def stack(served_dir, file_server):
         "DL_ZIP_WHITELISTED_DOMAINS": file_server.origin,
         "SECRET_KEY": "integration-secret",
         "RATE_LIMIT_READ": "100000/minute",  # tests poll status often; limits have their own tests
+        # the audit log's trip from a call to the trends, in seconds rather than half a minute
+        "AUDIT_FLUSH_SECONDS": "0.2",
+        "AUDIT_FOLD_SECONDS": "1",
     }
     with LocalStack(served_dir / "data", env) as local:
         local.start_all()
