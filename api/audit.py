@@ -13,12 +13,13 @@ outright loses its last unwritten batch. Workers fold the records into per-day c
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import date, timedelta
 
 from flask import Flask, g, has_request_context, request
 
@@ -29,6 +30,7 @@ from storage.base import Store
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # records per store write
+EPOCH = date(1970, 1, 1)
 
 
 class AuditRecorder:
@@ -52,7 +54,7 @@ class AuditRecorder:
         """The access log's observer: one call, queued."""
         now = self._clock()
         account_id, organization_id = self._caller(now)
-        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        day = _utc_day(int(now // 86400))
         route = accesslog.unfilled(route)
         self._records.append(
             AuditRecord(day, now, account_id, organization_id, route, method, status, milliseconds)
@@ -94,6 +96,12 @@ class AuditRecorder:
                     break
                 written += len(batch)
             return written
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_day(day_number: int) -> str:
+    """`YYYY-MM-DD` of a day counted from the epoch (UTC days have 86,400 seconds)."""
+    return (EPOCH + timedelta(days=day_number)).isoformat()
 
 
 _recorder: AuditRecorder | None = None

@@ -271,3 +271,12 @@ def test_an_unknown_user_in_an_organization_has_no_calls(client, people):
     headers = _headers(client, people["root"][1])
     query = f"?days=2&user_id={uuid.uuid4()}&organization_id={people['acme'].id}"
     assert _trends(client, headers, query)[1]["total_calls"] == 0
+
+
+def test_a_call_is_filed_under_its_utc_day(app, client, store, clock):
+    for moment in ("2026-12-31T23:59:59.999", "2027-01-01T00:00:00"):
+        clock.set(moment)
+        client.get("/health")
+    app.extensions["audit"].flush()
+    days = store.audit._db.get().execute("SELECT day FROM audit_records ORDER BY seq").fetchall()
+    assert days == [("2026-12-31",), ("2027-01-01",)]
