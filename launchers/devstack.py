@@ -154,7 +154,7 @@ class LocalStack:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def start_api(self) -> None:
+    def start_api(self, workers: int = 1) -> None:
         """The API under gunicorn on a free port; waits for /health."""
         self.api_port = self.api_port or free_port()
         args = [
@@ -166,7 +166,7 @@ class LocalStack:
             "--bind",
             f"127.0.0.1:{self.api_port}",
             "--workers",
-            "1",
+            str(workers),
             "--threads",
             "4",
             "api:create_app()",

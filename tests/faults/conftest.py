@@ -5,11 +5,13 @@ Each test gets its own stack (broker, API, beat, workers) with short heartbeat a
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,16 +52,25 @@ def server(package_file):
         yield srv
 
 
+@contextlib.contextmanager
+def broker_and_api(prefix: str, env: dict[str, str]) -> Iterator[LocalStack]:
+    """The embedded broker and the API, crash handling fast, under a short temporary folder
+    (the broker's Unix socket path must stay short); workers are the test's to start."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with LocalStack(root / "data", {**FAST_CRASH_HANDLING, **env}) as local:
+            local.data_dir.mkdir(parents=True)
+            local.start_broker()
+            local.start_api()
+            yield local
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def stack(server):
-    root = Path(tempfile.mkdtemp(prefix="dmf-"))
-    env = {**FAST_CRASH_HANDLING, "DL_ZIP_WHITELISTED_DOMAINS": server.origin}
-    with LocalStack(root / "data", env) as local:
-        local.data_dir.mkdir(parents=True)
-        local.start_broker()
-        local.start_api()
+    with broker_and_api("dmf-", {"DL_ZIP_WHITELISTED_DOMAINS": server.origin}) as local:
         yield local
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def new_link(server) -> str:

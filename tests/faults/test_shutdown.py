@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
 from launchers.devstack import LocalStack
-from tests.faults.conftest import FAST_CRASH_HANDLING, generations, status_of, wait_for
+from tests.faults.conftest import (
+    broker_and_api,
+    generations,
+    status_of,
+    wait_for,
+)
 from tests.support.client import Client
 from tests.support.httpserver import ScriptedServer, gated_file
 
@@ -42,18 +44,12 @@ def gated_server(package_file, download_gate):
 @pytest.fixture
 def stack(gated_server):
     """Broker and API only: no beat, so no reaper can re-queue anything behind the test's back."""
-    root = Path(tempfile.mkdtemp(prefix="dms-"))
     env = {
-        **FAST_CRASH_HANDLING,
         "DL_ZIP_WHITELISTED_DOMAINS": gated_server.origin,
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     }
-    with LocalStack(root / "data", env) as local:
-        local.data_dir.mkdir(parents=True)
-        local.start_broker()
-        local.start_api()
+    with broker_and_api("dms-", env) as local:
         yield local
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _attempts(stack: LocalStack, package_id: str) -> int:

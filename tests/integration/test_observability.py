@@ -26,7 +26,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from launchers.devstack import PROJECT_ROOT, LocalStack, free_port
+from launchers.devstack import PROJECT_ROOT, LocalStack
 
 WORKERS = 2
 DEADLINE_SECONDS = 20
@@ -39,29 +39,9 @@ def api():
     with LocalStack(root / "data", env) as stack:
         stack.data_dir.mkdir(parents=True)
         stack.start_broker()
-        stack.api_port = free_port()
-        # `start_api` runs one worker; summing across workers needs more.
-        stack._spawn("api", api_command(stack.api_port))
-        stack._wait_for_api()
+        stack.start_api(workers=WORKERS)  # summing across workers needs more than one
         yield stack
     shutil.rmtree(root, ignore_errors=True)
-
-
-def api_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:api.gunicorn_conf",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(WORKERS),
-        "--threads",
-        "2",
-        "api:create_app()",
-    ]
 
 
 def fresh_get(url: str, **headers: str) -> requests.Response:
