@@ -140,6 +140,7 @@ def create_app(
     app.register_api(data.bp)
     app.register_api(dumpus_app.bp)
     app.register_api(health.bp)
+    health.watch_workers(app, services)
     app.register_api(identity.bp)
     app.register_api(admin.bp)
     app.register_api(usage.bp)

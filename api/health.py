@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from flask import Response, current_app
+from flask import Flask, Response, current_app
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.jsonio import json_response
@@ -98,53 +98,62 @@ def _ask_workers(found: Services, timeout: float) -> str:
 class WorkersWatch:
     """Whether a worker consumes the packages queue, asked at most every `REFRESH_SECONDS`.
 
-    Asking is a broadcast to every worker whose replies are awaited for the whole timeout (and,
-    on Redis, up to about a second more): too slow and too noisy to do on every probe. An answer
-    younger than `REFRESH_SECONDS` is given as is; an older one, while younger than
-    `VALID_SECONDS`, is given while a new one is asked in the background; with none usable,
-    the probe asks and waits for the answer within its deadline ("unreachable" until then).
+    Asking is a broadcast to every worker whose replies are awaited for `ASK_SECONDS` (on Redis,
+    over a second whatever the timeout): too slow and too noisy for a probe to wait on. So a
+    probe never asks itself: an answer younger than `REFRESH_SECONDS` is given as is; an older
+    one, while younger than `VALID_SECONDS`, is given while a new one is asked in the
+    background; with none usable (a process's first probes, a long silence), the probe waits for
+    the question in flight within its own deadline, and says "unreachable" past it. `watch`
+    asks once when the app starts, so the first probes find an answer.
     """
 
     REFRESH_SECONDS = 10.0
-    VALID_SECONDS = 60.0
+    VALID_SECONDS = 300.0
+    ASK_SECONDS = 2.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._answer: tuple[float, str] | None = None  # (when, answer)
-        self._asking = False
+        self._asking: Future[str] | None = None
 
     def _usable(self, now: float, age_limit: float) -> str | None:
         if self._answer is None or now - self._answer[0] >= age_limit:
             return None
         return self._answer[1]
 
+    def watch(self, found: Services) -> Future[str]:
+        """The question in flight, asked now if none is."""
+        with self._lock:
+            if self._asking is None:
+                self._asking = _checks.submit(self._ask, found)
+            return self._asking
+
     def check(self, found: Services, timeout: float) -> str:
         """The answer to give now (see the class)."""
         with self._lock:
             now = self._clock()
-            fresh, usable = (
-                self._usable(now, self.REFRESH_SECONDS),
-                self._usable(now, self.VALID_SECONDS),
-            )
-            ask = fresh is None and not self._asking
-            self._asking = self._asking or ask
-        if fresh is not None or not ask:
-            return fresh or usable or "unreachable"
+            fresh = self._usable(now, self.REFRESH_SECONDS)
+            usable = self._usable(now, self.VALID_SECONDS)
+        if fresh is not None:
+            return fresh
+        asking = self.watch(found)
         if usable is not None:
-            _checks.submit(self._ask, found, timeout)
             return usable
-        return self._ask(found, timeout)
-
-    def _ask(self, found: Services, timeout: float) -> str:
         try:
-            answer = _ask_workers(found, timeout)
+            return asking.result(timeout)
+        except Exception:  # not answered within the probe's deadline
+            return "unreachable"
+
+    def _ask(self, found: Services) -> str:
+        try:
+            answer = _ask_workers(found, self.ASK_SECONDS)
             with self._lock:
                 self._answer = (self._clock(), answer)
             return answer
         finally:
             with self._lock:
-                self._asking = False
+                self._asking = None
 
 
 def _secret_check(found: Services) -> str:
@@ -162,8 +171,14 @@ DOWN = {"store": "unreachable", "broker": "unreachable", "workers": "unreachable
 
 def _bounded_checks() -> dict[str, Check]:
     """The checks of /readyz that may wait on a dependency; the app keeps one WorkersWatch."""
-    watch = current_app.extensions.setdefault(WATCH_EXTENSION, WorkersWatch())
+    watch = current_app.extensions[WATCH_EXTENSION]
     return {"store": _store_check, "broker": _broker_check, "workers": watch.check}
+
+
+def watch_workers(app: Flask, found: Services) -> None:
+    """Give the app its WorkersWatch and ask the workers once now, before the first probe."""
+    app.extensions[WATCH_EXTENSION] = watch = WorkersWatch()
+    watch.watch(found)
 
 
 def _run_bounded_checks(

@@ -6,6 +6,7 @@ accessors below, so nothing is a module-level global and tests inject their own.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from storage.crypto import PackageKey
 
 EXTENSION = "dumpus"
+
+
+log = logging.getLogger(__name__)
+INDEX_RETRY_SECONDS = 30.0
 
 
 class Services:
@@ -61,9 +66,31 @@ class Services:
             if self._store is None or self._store_pid != os.getpid():
                 from storage import open_store  # the backend is chosen at run time
 
-                self._store = open_store(self.settings, role="api")
-                self._store_pid = os.getpid()
+                store = open_store(self.settings, role="api", ensure_indexes=False)
+                self._ensure_indexes(store)
+                self._store, self._store_pid = store, os.getpid()
         return self._store
+
+    def _ensure_indexes(self, store: Store) -> None:
+        """SQLite's tables at once (local and quick); MongoDB's indexes in the background,
+        tried again every `INDEX_RETRY_SECONDS` while it does not answer: a request never waits
+        on a server that is away (it gets 503 STORE_UNAVAILABLE from its own operation)."""
+        if not self.settings.mongo_url:
+            store.ensure_indexes()
+            return
+        threading.Thread(
+            target=_ensure_until_done, args=(store,), name="ensure-indexes", daemon=True
+        ).start()
+
+
+def _ensure_until_done(store: Store) -> None:
+    while True:
+        try:
+            store.ensure_indexes()
+            return
+        except Exception as exc:  # the store is away: try again later
+            log.warning("store indexes not ensured yet: %s", type(exc).__name__)
+            time.sleep(INDEX_RETRY_SECONDS)
 
 
 def services() -> Services:

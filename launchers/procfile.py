@@ -19,7 +19,7 @@ import honcho.environ  # type: ignore[import-untyped]
 import honcho.manager  # type: ignore[import-untyped]
 
 from launchers.embedded_broker import wait_seconds
-from settings import Settings
+from settings import Settings, load_or_exit
 
 KILL_MARGIN_SECONDS = 5  # beyond the broker's own wait: its SHUTDOWN and the journal's sync
 
@@ -34,7 +34,7 @@ def _settings(dotenv: Path = Path(".env")) -> Settings:
     env = dict(os.environ)
     if dotenv.is_file():
         env.update(honcho.environ.parse(dotenv.read_text(encoding="utf-8")))
-    return Settings.from_env(env)
+    return load_or_exit(env)
 
 
 def main(argv: Sequence[str] = ()) -> None:

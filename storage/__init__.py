@@ -40,13 +40,14 @@ def mongo_client_options(settings: Settings, role: Role) -> dict[str, Any]:
     }
 
 
-def open_store(settings: Settings, role: Role = "worker") -> Store:
+def open_store(settings: Settings, role: Role = "worker", ensure_indexes: bool = True) -> Store:
     """The configured backend with its indexes ensured: MongoDB when MONGO_URL is set, else SQLite.
 
     `role` is the kind of process ("api" or "worker", beat and commands included): it names the
     MongoDB connection and picks its server-selection timeout. The database is the one named in
     MONGO_URL's path, else MONGO_DB. Call it once per process, after the fork (pymongo clients
-    are not fork-safe).
+    are not fork-safe). Without `ensure_indexes` the caller ensures them (`api.services`: in
+    the background, so that no request waits on a MongoDB that is away).
     """
     links = LinkVault(settings.link_key_dir, settings.server_secret())
     if settings.mongo_url:
@@ -65,5 +66,6 @@ def open_store(settings: Settings, role: Role = "worker") -> Store:
 
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         store = SQLiteStore(settings.sqlite_path, links, settings.app_files_dir)
-    store.ensure_indexes()
+    if ensure_indexes:
+        store.ensure_indexes()
     return store

@@ -306,10 +306,12 @@ class MongoPackages:
         return dict(self._grouped_counts(errored, "$error_code"))
 
     def _grouped_counts(self, match: dict[str, Any], key: str) -> list[tuple[Any, int]]:
-        """(value of `key`, documents) over the documents matching `match`, within a deadline."""
+        """(value of `key`, documents) over the documents matching `match`, within a deadline
+        that bounds the wait for a server too (a scrape while MongoDB is away)."""
         pipeline = [{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}]
-        cursor = self._col.aggregate(pipeline, maxTimeMS=COUNT_DEADLINE_MS)
-        return [(group["_id"], int(group["n"])) for group in cursor]
+        with pymongo.timeout(COUNT_DEADLINE_MS / 1000):
+            cursor = self._col.aggregate(pipeline)
+            return [(group["_id"], int(group["n"])) for group in cursor]
 
     @retried
     def find_tombstones(self, before: float, limit: int = 100) -> list[tuple[str, float]]:

@@ -111,7 +111,10 @@ def test_the_store_users_share_the_secret_and_the_link_keys(compose):
         assert environment["LINK_KEY_DIR"] == LINK_KEY_DIR
         assert f"link-keys:{LINK_KEY_DIR}" in service["volumes"], name
         assert "replicaSet=rs0" in environment["MONGO_URL"]
-    for name in ("beat", "flower", "redis", "mongo"):
+    for name in ("beat", "flower"):  # their settings are checked too: MONGO_URL wants a secret
+        assert services[name]["secrets"] == ["secret_key"], name
+        assert services[name]["environment"]["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
+    for name in ("redis", "mongo"):
         assert "secrets" not in services[name], f"{name} needs no server secret"
 
 
@@ -157,5 +160,5 @@ def test_flower_off_loopback_has_its_password_and_nothing_listens_publicly(compo
 
 def test_the_build_context_leaves_out_secrets_stores_and_host_builds():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for entry in (".env", "secrets/", "var/", ".venv/", "**/*.so", ".git"):
+    for entry in (".env", "secrets/", "var/", ".venv/", ".venv-run/", "**/*.so", ".git"):
         assert entry in ignored

@@ -58,3 +58,12 @@ def test_the_dev_lock_agrees_with_the_runtime_lock():
 def test_the_build_lock_holds_the_build_system_pins():
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     assert _locked("requirements-build.lock") == _pins(build)
+
+
+def test_the_wheel_holds_every_top_level_module_and_package():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    modules = {path.stem for path in ROOT.glob("*.py")}
+    assert set(setuptools["py-modules"]) == modules
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    included = setuptools["packages"]["find"]["include"]
+    assert {name.removesuffix("*") for name in included} == packages

@@ -197,8 +197,18 @@ def watched(settings):
 
     queue, clock = CountingQueue(), Clock()
     app = create_app(TEST_CONFIG, settings=settings, store=PingStore(), queue=queue)
+    wait_for(lambda: queue.asked == 1)  # the app asks once as it starts
+    queue.asked = 0
     app.extensions[WATCH_EXTENSION] = WorkersWatch(clock)
     return app.test_client(), queue, clock
+
+
+def test_the_app_asks_the_workers_as_it_starts(settings):
+    queue = CountingQueue()
+    app = create_app(TEST_CONFIG, settings=settings, store=PingStore(), queue=queue)
+    wait_for(lambda: queue.asked == 1)
+    assert app.test_client().get("/readyz").get_json()["workers"] == "ok"
+    assert queue.asked == 1  # the probe used the answer asked at start
 
 
 def workers(client) -> str:
