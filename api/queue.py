@@ -15,6 +15,9 @@ from tasks import names
 
 RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 PING_TIMEOUT_SECONDS = 2.0
+# A broker that accepts connections and then stops answering (stalled, out of memory, paused)
+# must not hold a request thread: every socket operation of the API's broker calls has this bound.
+SEND_TIMEOUT_SECONDS = 5.0
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -39,16 +42,26 @@ class PackageQueue:
     def submit(self, package_id: str) -> None:
         """Queue the processing of one package; raise QueueUnavailable if the broker is down."""
         try:
-            self.celery_app.send_task(
-                **names.package_message(package_id), retry=True, retry_policy=RETRY_POLICY
-            )
+            with self._connection(SEND_TIMEOUT_SECONDS) as conn:
+                self.celery_app.send_task(
+                    **names.package_message(package_id),
+                    connection=conn,
+                    retry=True,
+                    retry_policy=RETRY_POLICY,
+                )
         except _connection_errors() as exc:
             raise QueueUnavailable(type(exc).__name__) from exc
+
+    def _connection(self, timeout: float) -> Any:
+        """A broker connection whose every socket operation gives up after `timeout` seconds."""
+        return self.celery_app.connection_for_write(
+            connect_timeout=timeout, transport_options=_read_timeouts(timeout)
+        )
 
     def ping(self) -> bool:
         """True when the broker accepts a connection within a couple of seconds."""
         try:
-            conn = self.celery_app.connection_for_write(connect_timeout=PING_TIMEOUT_SECONDS)
+            conn = self._connection(PING_TIMEOUT_SECONDS)
         except Exception:  # a broken broker URL is an unreachable broker, not a 500
             return False
         try:
@@ -66,7 +79,7 @@ class PackageQueue:
         Raises QueueUnavailable when the broker cannot be reached to ask.
         """
         try:
-            with self.celery_app.connection_for_write(connect_timeout=timeout) as conn:
+            with self._connection(timeout) as conn:
                 conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
                 inspector = self.celery_app.control.inspect(timeout=timeout, connection=conn)
                 replies = inspector.active_queues() or {}

@@ -13,7 +13,7 @@ import pytest
 from kombu.exceptions import OperationalError
 
 from api import create_app
-from api.queue import RETRY_POLICY, PackageQueue, QueueUnavailable
+from api.queue import RETRY_POLICY, SEND_TIMEOUT_SECONDS, PackageQueue, QueueUnavailable
 from settings import Settings
 from tasks import names
 from tests.api.api_support import TEST_CONFIG, RecordingQueue, discord_link, new_upn, path_form
@@ -225,6 +225,12 @@ class FakeConnection:
     def release(self):
         self.released = True
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.release()
+
 
 def test_submit_sends_only_the_package_id_by_name():
     celery = FakeCelery()
@@ -236,11 +242,15 @@ def test_submit_sends_only_the_package_id_by_name():
                 "args": ["0123456789abcdef0123456789abcdef"],
                 "task_id": "0123456789abcdef0123456789abcdef",
                 "queue": names.PACKAGES_QUEUE,
+                "connection": celery.connections[0],
                 "retry": True,
                 "retry_policy": RETRY_POLICY,
             },
         )
     ]
+    (connection,) = celery.connections  # bounded: a hung broker holds no request thread
+    assert connection.options["transport_options"]["socket_timeout"] == SEND_TIMEOUT_SECONDS
+    assert connection.released
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,7 @@ class FakeCeleryApp:
         self.replies, self.reachable, self.asked = replies, reachable, []
         self.control = self
 
-    def connection_for_write(self, connect_timeout):
+    def connection_for_write(self, connect_timeout, transport_options=None):
         return FakeConnection(self.reachable)
 
     def inspect(self, timeout, connection):
