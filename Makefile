@@ -19,11 +19,12 @@ $(STAMP): requirements-dev.lock pyproject.toml parsers/activity/_linescan.c
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# What `make run` runs in: the locked runtime dependencies only, no test or lint tool.
-$(RUN_STAMP): requirements.lock pyproject.toml parsers/activity/_linescan.c
+# What `make run` runs in: the locked runtime dependencies only (and the locked build backend,
+# setuptools, for the editable install), no test or lint tool.
+$(RUN_STAMP): requirements.lock requirements-build.lock pyproject.toml parsers/activity/_linescan.c
 	$(PYTHON) -m venv $(RUN_VENV)
-	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock -r requirements-build.lock
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(RUN_STAMP)
 
 demo: venv  ## the main job end to end on embedded defaults

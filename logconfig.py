@@ -124,6 +124,7 @@ def configure(settings: Settings) -> None:
         root.removeHandler(previous)
     root.addHandler(handler(settings))
     root.setLevel(settings.log_level)
+    logging.captureWarnings(True)  # Python's warnings (Celery's SecurityWarning) as records too
     install_context()
     logsafe.install()
 
