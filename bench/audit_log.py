@@ -123,10 +123,10 @@ def overhead_figures(load: Load) -> dict:
                     "overview": (f"/api/data/{package_id}/overview", f"Bearer {upn}"),
                     "accounts_me": ("/api/v1/accounts/me", f"Bearer {token}"),
                 }
+                servers = {"on": on, "off": off}
                 rounds = []
                 for number in range(load.rounds):
-                    servers = {"on": on, "off": off}
-                    order = list(servers) if number % 2 == 0 else list(servers)[::-1]
+                    order = ["on", "off"] if number % 2 == 0 else ["off", "on"]
                     rounds.append(
                         {
                             (route, audit): load_route(
