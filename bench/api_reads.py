@@ -108,6 +108,8 @@ def web_command(port: int, app_spec: str | None = None) -> list[str]:
     line = next(ln for ln in lines if ln.startswith("web:"))[4:]
     line = line.replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-8000}", str(port))
     words = shlex.split(line)
+    if words[0] == "exec":  # the Procfile execs its commands (signals reach gunicorn itself)
+        words = words[1:]
     if words[0] != "gunicorn" or not re.fullmatch(r"\S+:\S+\(\)", words[-1]):
         raise SystemExit(f"unexpected Procfile web line: {line}")
     return [sys.executable, "-m", "gunicorn", *words[1:-1], app_spec or words[-1]]
@@ -136,14 +138,25 @@ def prepared_package(stack: LocalStack) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(stack: LocalStack, name: str, ready_path: str, app_spec: str | None = None):
-    """gunicorn as the Procfile runs it; yields (base URL, pid) once `ready_path` answers 200."""
+def gunicorn(
+    stack: LocalStack,
+    name: str,
+    ready_path: str,
+    app_spec: str | None = None,
+    env: dict[str, str] | None = None,
+):
+    """gunicorn as the Procfile runs it, in the stack's environment with `env` on top; yields
+    (base URL, pid) once `ready_path` answers 200."""
     port = free_port()
     log = stack.log_path(name)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            web_command(port, app_spec), env=stack.env, cwd=PROJECT_ROOT, stdout=out, stderr=out
+            web_command(port, app_spec),
+            env={**stack.env, **(env or {})},
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=out,
         )
     try:
         url = f"http://127.0.0.1:{port}"

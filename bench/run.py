@@ -9,7 +9,9 @@ resident memory of the child's process tree, the load average before the case (f
 busy machine mislead), and whether the figures of the package's views agree with the
 generator's counts on every run (bench/check.py).
 Then `api-reads` (bench/api_reads.py): requests per second of two data routes against a
-hello-world Flask route under the Procfile's gunicorn. `--case NAME` runs one; `--list` lists them.
+hello-world Flask route under the Procfile's gunicorn; `audit-log` (bench/audit_log.py): requests
+per second with the audit log on and off, and the usage trends read over 10 million recorded calls.
+`--case NAME` runs one; `--list` lists them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
-from bench import api_reads
+from bench import api_reads, audit_log
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
 from launchers.local import random_discord_link
@@ -197,6 +199,7 @@ def _positive(text: str) -> int:
 
 
 API_READS = "api-reads"
+AUDIT_LOG = "audit-log"
 # Cases that are not a package to process: name -> (what it measures, how to run it).
 OTHER_CASES = {
     API_READS: (
@@ -204,6 +207,12 @@ OTHER_CASES = {
         "Flask route, gunicorn as in the Procfile, rate limits and decryption on "
         "(bench/api_reads.py; wrk when installed, else a Python load generator)",
         lambda: api_reads.main([]),
+    ),
+    AUDIT_LOG: (
+        "requests/s with the audit log on and off (AUDIT_ENABLED=1/0, gunicorn as in the "
+        "Procfile), then usage trends read times over 10 million recorded calls, with fill and "
+        "fold times (bench/audit_log.py; python -m bench.audit_log --calls N for fewer)",
+        lambda: audit_log.main([]),
     ),
 }
 
