@@ -437,7 +437,8 @@ def load_or_exit(env: Mapping[str, str] | None = None) -> Settings:
     try:
         return Settings.from_env(env)
     except InvalidSettings as exc:
-        print(f"dumpus: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one line per refused variable, each marked
+            print(f"dumpus: {line}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -35,11 +35,13 @@ def is_loopback(address: str) -> bool:
 def flower_command(settings: Settings) -> list[str]:
     """The Flower command line, or SystemExit when it would run open on a public address."""
     if not settings.flower_basic_auth and not is_loopback(settings.flower_address):
-        raise SystemExit(
-            f"refusing to start Flower on {settings.flower_address} without FLOWER_BASIC_AUTH"
+        # one line and status 2, as any setting refused at start (settings.load_or_exit)
+        print(
+            f"dumpus: refusing to start Flower on {settings.flower_address} without "
+            "FLOWER_BASIC_AUTH",
+            file=sys.stderr,
         )
-    if settings.flower_basic_auth and ":" not in settings.flower_basic_auth:
-        raise SystemExit("FLOWER_BASIC_AUTH must look like user:password")
+        raise SystemExit(2)
     return [
         sys.executable,
         "-m",

@@ -166,3 +166,10 @@ def test_every_variable_is_in_env_example():
 def _check_lines() -> list[str]:
     done = _run("-m", "settings", "--check", DATA_DIR="var")
     return [line for line in done.stdout.splitlines() if not line.startswith("#")]
+
+
+def test_each_refused_variable_is_its_own_marked_line(capsys):
+    with pytest.raises(SystemExit):
+        load_or_exit({"MAX_ATTEMPTS": "0", "PORT": "x"})
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("dumpus: invalid ") for line in lines)
