@@ -92,6 +92,23 @@ class Load:
     generator: str = "auto"  # "wrk", "python", or "auto": wrk when installed
     rounds: int = 3  # hello, overview, stats/lifetime measured in turn this many times
 
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        """The command-line options of a load (`from_arguments` reads them back)."""
+        parser.add_argument("--seconds", type=float, default=Load.seconds)
+        parser.add_argument("--connections", type=int, default=Load.connections)
+        parser.add_argument("--rounds", type=int, default=Load.rounds)
+        parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> Load:
+        return cls(
+            seconds=args.seconds,
+            connections=args.connections,
+            generator=args.generator,
+            rounds=args.rounds,
+        )
+
 
 def hello_app():
     """The baseline: a minimal Flask app with one route answering a small JSON."""
@@ -501,18 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: `python -m bench.api_reads [--runs N] [--seconds S] [--generator G]`."""
     parser = argparse.ArgumentParser(prog="python -m bench.api_reads", description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=Load.seconds)
-    parser.add_argument("--connections", type=int, default=Load.connections)
-    parser.add_argument("--rounds", type=int, default=Load.rounds)
-    parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto")
+    Load.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args(argv)
-    load = Load(
-        seconds=args.seconds,
-        connections=args.connections,
-        generator=args.generator,
-        rounds=args.rounds,
-    )
+    load = Load.from_arguments(args)
     print(generator_note(load), file=sys.stderr, flush=True)
     failed = False
     for _ in range(args.runs):

@@ -375,10 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=ACCOUNTS)
     parser.add_argument("--organizations", type=int, default=ORGANIZATIONS)
     parser.add_argument("--reads", type=int, default=READS, help="reads per trends case")
-    parser.add_argument("--seconds", type=float, default=Load.seconds)
-    parser.add_argument("--connections", type=int, default=Load.connections)
-    parser.add_argument("--rounds", type=int, default=Load.rounds)
-    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    Load.add_arguments(parser)
     parser.add_argument("--part", choices=("overhead", "trends", "both"), default="both")
     parser.add_argument("--json", action="store_true", help="one JSON line per part")
     args = parser.parse_args(argv)
@@ -386,12 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("at least 2 accounts, 1 organization, 1 call and 1 read")
     failed = False
     if args.part in ("overhead", "both"):
-        load = Load(
-            seconds=args.seconds,
-            connections=args.connections,
-            generator=args.generator,
-            rounds=args.rounds,
-        )
+        load = Load.from_arguments(args)
         print(generator_note(load), file=sys.stderr, flush=True)
         figures = overhead_figures(load)
         print(json.dumps(figures) if args.json else overhead_report(figures), flush=True)
