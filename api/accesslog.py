@@ -68,8 +68,10 @@ def write_line(method: str, route: str, status: int, milliseconds: float | None)
     (`logconfig`): time, level and the request id come with it.
     """
     shown = method if method in METHODS or method == "-" else "OTHER"
-    for observer in _observers:
-        observer(shown, route, status, milliseconds)
+    if _observers:
+        template = unfilled(route)  # observers get the template, package id as a placeholder
+        for observer in _observers:
+            observer(shown, template, status, milliseconds)
     if not log.isEnabledFor(logging.INFO):
         return
     duration = "-" if milliseconds is None else f"{milliseconds:.1f}ms"

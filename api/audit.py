@@ -55,7 +55,6 @@ class AuditRecorder:
         now = self._clock()
         account_id, organization_id = self._caller(now)
         day = _utc_day(int(now // 86400))
-        route = accesslog.unfilled(route)
         self._records.append(
             AuditRecord(day, now, account_id, organization_id, route, method, status, milliseconds)
         )

@@ -19,11 +19,12 @@ has no rate limit and stays out of the OpenAPI document (it is for operators' sc
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, request
 from prometheus_client import (
@@ -74,16 +75,23 @@ bp = Blueprint("metrics", __name__)
 
 
 def observe_request(method: str, route: str, status: int, milliseconds: float | None) -> None:
-    """Count one request (an `api.accesslog` observer); `/metrics` itself is not counted."""
+    """Count one request (an `api.accesslog` observer, given the route template); `/metrics`
+    itself is not counted."""
     if route == PATH:
         return
-    template = accesslog.unfilled(route)
     try:
-        REQUESTS.labels(method, template, str(status)).inc()
+        counter, latency = _series(method, route, status)
+        counter.inc()
         if milliseconds is not None:
-            LATENCY.labels(method, template).observe(milliseconds / 1000)
+            latency.observe(milliseconds / 1000)
     except Exception as exc:  # a full disk under the multiprocess files must not fail requests
         log.debug("request not counted: %s", type(exc).__name__)
+
+
+@functools.lru_cache(maxsize=4096)  # routes x methods x statuses: a few hundred in practice
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one label set, looked up once."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 def multiprocess_dir() -> str | None:

@@ -47,13 +47,8 @@ class SQLiteAuditLog:
         self._db.get().executescript(SCHEMA)
 
     def append(self, records: list[AuditRecord]) -> None:
-        rows = [
-            (r.day, r.at, r.account_id, r.organization_id, r.route, r.method, r.status,
-             r.duration_ms)
-            for r in records
-        ]  # fmt: skip
-        with self._db.transaction() as conn:
-            conn.executemany(_INSERT, rows)
+        with self._db.transaction() as conn:  # a record is a tuple in the INSERT's column order
+            conn.executemany(_INSERT, records)
 
     def fold(self, limit: int, now: float) -> int:
         with self._db.transaction() as conn:
