@@ -58,7 +58,8 @@ def _document_app():
     `schemathesis.pytest.from_fixture` would build the schema from the test's app, but it reads
     a pytest internal that pytest 9 removed; the document is the same for every app.
     """
-    settings = Settings(data_dir=Path("unused"), secret_key="unused")
+    # no audit log: its flusher would open a store under ./unused for the document request
+    settings = Settings(data_dir=Path("unused"), secret_key="unused", audit_enabled=False)
     return create_app(TEST_CONFIG, settings=settings, queue=RecordingQueue())
 
 
