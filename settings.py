@@ -31,7 +31,6 @@ from pydantic_settings import (
 )
 
 GB = 1_000_000_000
-DISCORD_LINK_ORIGIN = "https://click.discord.com"
 
 # Where the official Dumpus app runs: web, iOS (Capacitor), Android (Capacitor), desktop (Tauri
 # on macOS/Linux, then on Windows).
@@ -318,11 +317,6 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"redis+socket://{self.embedded_broker_socket.resolve()}"
-
-    @property
-    def link_origins(self) -> tuple[str, ...]:
-        """Origins a package link may point to: Discord's, then the allow-listed ones."""
-        return (DISCORD_LINK_ORIGIN, *self.whitelisted_origins)
 
     def server_secret(self) -> bytes:
         """The server secret: SECRET_KEY, else SECRET_KEY_FILE, else DATA_DIR/secret_key.

@@ -91,17 +91,7 @@ class MongoAccounts:
             is_superuser, True, now,
         )  # fmt: skip
         try:
-            self._c.insert_one(
-                {
-                    "_id": account.id,
-                    "email": account.email,
-                    "username": username,
-                    "organization_id": organization_id,
-                    "is_superuser": is_superuser,
-                    "is_active": True,
-                    "created_at": now,
-                }
-            )
+            self._c.insert_one({"_id": account.id, **_account_fields(account)})
         except DuplicateKeyError:
             raise DuplicateEmail(account.email) from None
         return account
