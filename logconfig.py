@@ -23,6 +23,7 @@ other setting does (`settings.load_or_exit`).
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import sys
 import time
@@ -39,16 +40,19 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 package_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("package_id", default=None)
 
 
+@functools.lru_cache(maxsize=4)  # records come in time order: a second is formatted once
+def _utc_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def utc_time(record: logging.LogRecord) -> str:
     """The record's creation time, UTC, ISO 8601 with milliseconds: `2026-12-02T16:40:00.123Z`."""
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-    return f"{seconds}.{int(record.msecs):03d}Z"
+    return f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z"
 
 
 def _context(record: logging.LogRecord) -> dict[str, str]:
     """The ids stamped on the record (`install_context`), those that are known."""
-    found = {name: getattr(record, name, None) for name in CONTEXT_FIELDS}
-    return {name: value for name, value in found.items() if value}
+    return {name: value for name in CONTEXT_FIELDS if (value := getattr(record, name, None))}
 
 
 class TextFormatter(logging.Formatter):
@@ -94,7 +98,12 @@ FORMATTERS: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json":
 
 
 def install_context() -> None:
-    """Make every new record carry the current `request_id` and `package_id` (once a process)."""
+    """Make every new record carry the current `request_id` and `package_id` (once a process).
+
+    Records skip the thread and process names our formats never show (the `logging` module's
+    own switches): about a third of the cost of making one, paid by every API access line.
+    """
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     current = logging.getLogRecordFactory()
     if getattr(current, "stamps_context", False):
         return

@@ -45,8 +45,23 @@ def _is_link_like(token: str) -> bool:
 
 def redact(text: str) -> str:
     """`text` with each long run and each link-like token replaced by a placeholder."""
+    if _plainly_clean(text):
+        return text
     text = _LONG_RUN.sub(REDACTED, text)
     return _TOKEN.sub(lambda m: REDACTED if _is_link_like(m.group()) else m.group(), text)
+
+
+def _plainly_clean(text: str) -> bool:
+    """True when `text` has nothing to redact, found without splitting it into tokens.
+
+    Without a `%` no token decodes to anything but itself, so a marker in any token is a marker
+    in the lower-cased text (markers hold no space); most log lines (every access line) are
+    settled here, at a fraction of the token-by-token cost.
+    """
+    if "%" in text or _LONG_RUN.search(text):
+        return False
+    lowered = text.lower()
+    return not any(marker in lowered for marker in _MARKERS)
 
 
 class RedactLinks(logging.Filter):

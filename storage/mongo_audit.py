@@ -1,23 +1,37 @@
 """The audit log on MongoDB, where a fold spans several documents without a transaction.
 
-A fold claims a batch of records (`batch`, `claimed_at`), adds the batch to each counter at most
-once (the counter remembers the last batches it took, `applied`), then marks the records
-counted. A fold that died after the claim leaves its batch claimed and not counted: the next
-fold, once the claim is `CLAIM_SECONDS` old, applies that batch again, and counters that already
-took it skip it.
+Records are stored as batches (`storage.audit.batches`: one document per append and day, the
+records' columns packed in `body`). A fold claims batches (`batch`, `claimed_at`), adds them to
+each counter at most once (the counter remembers the last claims it took, `applied`), then marks
+the batches counted. A fold that died after the claim leaves its batches claimed and not
+counted: the next fold, once the claim is `CLAIM_SECONDS` old, applies that claim again, and
+counters that already took it skip it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+from bson import Binary
 from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from storage.audit import AuditRecord, Kind, tally
+from storage.audit import (
+    BATCH_RECORDS,
+    AuditRecord,
+    Batch,
+    Kind,
+    batches,
+    callers,
+    tally,
+    unpack,
+    whole_batches,
+)
 
 CLAIM_SECONDS = 60.0
 REMEMBERED_BATCHES = 64  # per counter: far more than folds that can die in a row
@@ -25,7 +39,8 @@ REMEMBERED_BATCHES = 64  # per counter: far more than folds that can die in a ro
 
 class MongoAuditLog:
     def __init__(self, db: Database):
-        self._records = db["audit_records"]
+        self._records = db["audit_batches"]
+        self._first_layout = db["audit_records"]
         self._counters = db["usage_daily"]
 
     def ensure_indexes(self) -> None:
@@ -35,66 +50,86 @@ class MongoAuditLog:
         self._counters.create_index(
             [("kind", ASCENDING), ("subject", ASCENDING), ("day", ASCENDING)]
         )
+        self._adopt_record_documents()
+
+    def _adopt_record_documents(self) -> None:
+        """Move the documents of the first layout (one `audit_records` document per call) into
+        batches, counted or not as they were. Each chunk's batches take ids made from its first
+        document's, so a move cut short and run again never stores a chunk twice."""
+        fields = dict.fromkeys((*AuditRecord._fields, "folded"), 1)
+        while chunk := list(self._first_layout.find({}, fields).sort("_id").limit(BATCH_RECORDS)):
+            for folded in (True, False):
+                kept = [_record_of(doc) for doc in chunk if bool(doc.get("folded")) is folded]
+                for number, batch in enumerate(batches(kept)):
+                    document = {**_document(batch), "folded": folded}
+                    document["_id"] = f"adopted-{chunk[0]['_id']}-{not folded:d}-{number:05d}"
+                    with contextlib.suppress(DuplicateKeyError):
+                        self._records.insert_one(document)
+            self._first_layout.delete_many({"_id": {"$in": [doc["_id"] for doc in chunk]}})
 
     def append(self, records: list[AuditRecord]) -> None:
-        if records:
-            self._records.insert_many([_document(r) for r in records], ordered=True)
+        documents = [_document(batch) for batch in batches(records)]
+        if documents:
+            self._records.insert_many(documents, ordered=True)
 
     def fold(self, limit: int, now: float) -> int:
-        folded = sum(self._apply(batch) for batch in self._abandoned_batches(now))
-        claimed = [
-            doc["_id"]
-            for doc in self._records.find({"batch": None}, {"_id": 1}).sort("_id").limit(limit)
-        ]
-        if not claimed:
+        folded = sum(self._apply(claim) for claim in self._abandoned_claims(now))
+        candidates = self._records.find({"batch": None}, {"records": 1}).sort("_id").limit(limit)
+        chosen = _whole(list(candidates), limit)
+        if not chosen:
             return folded
-        batch = uuid.uuid4().hex
+        claim = uuid.uuid4().hex
         self._records.update_many(
-            {"_id": {"$in": claimed}, "batch": None},
-            {"$set": {"batch": batch, "claimed_at": now}},
+            {"_id": {"$in": chosen}, "batch": None},
+            {"$set": {"batch": claim, "claimed_at": now}},
         )
-        return folded + self._apply(batch)
+        return folded + self._apply(claim)
 
-    def _abandoned_batches(self, now: float) -> list[str]:
+    def _abandoned_claims(self, now: float) -> list[str]:
         query = {"folded": False, "claimed_at": {"$lt": now - CLAIM_SECONDS}}
         return sorted({doc["batch"] for doc in self._records.find(query, {"batch": 1})})
 
-    def _apply(self, batch: str) -> int:
-        records = list(
-            self._records.find(
-                {"batch": batch, "folded": False}, {"day": 1, "account_id": 1, "organization_id": 1}
-            )
+    def _apply(self, claim: str) -> int:
+        documents = list(
+            self._records.find({"batch": claim, "folded": False}, {"records": 1, "body": 1})
         )
-        counts = tally((r["day"], r.get("account_id"), r.get("organization_id")) for r in records)
+        counts = tally(
+            itertools.chain.from_iterable(callers(bytes(doc["body"])) for doc in documents)
+        )
         for (kind, subject, day), calls in counts.items():
-            self._add_once(kind, subject, day, calls, batch)
-        self._records.update_many({"batch": batch}, {"$set": {"folded": True}})
-        return len(records)
+            self._add_once(kind, subject, day, calls, claim)
+        self._records.update_many({"batch": claim}, {"$set": {"folded": True}})
+        return sum(doc["records"] for doc in documents)
 
-    def _add_once(self, kind: str, subject: str, day: str, calls: int, batch: str) -> None:
+    def _add_once(self, kind: str, subject: str, day: str, calls: int, claim: str) -> None:
         key = f"{kind}|{subject}|{day}"
-        # DuplicateKeyError: the counter exists and took this batch already
+        # DuplicateKeyError: the counter exists and took this claim already
         with contextlib.suppress(DuplicateKeyError):
             self._counters.update_one(
-                {"_id": key, "applied": {"$ne": batch}},
+                {"_id": key, "applied": {"$ne": claim}},
                 {
                     "$inc": {"calls": calls},
                     "$set": {"kind": kind, "subject": subject, "day": day},
-                    "$push": {"applied": {"$each": [batch], "$slice": -REMEMBERED_BATCHES}},
+                    "$push": {"applied": {"$each": [claim], "$slice": -REMEMBERED_BATCHES}},
                 },
                 upsert=True,
             )
 
     def expire(self, before_day: str, limit: int) -> int:
-        ids = [
-            doc["_id"]
-            for doc in self._records.find(
-                {"day": {"$lt": before_day}, "folded": True}, {"_id": 1}
-            ).limit(limit)
-        ]
-        if not ids:
+        candidates = list(
+            self._records.find({"day": {"$lt": before_day}, "folded": True}, {"records": 1}).limit(
+                limit
+            )
+        )
+        taken = candidates[: whole_batches((doc["records"] for doc in candidates), limit)]
+        if not taken:
             return 0
-        return self._records.delete_many({"_id": {"$in": ids}}).deleted_count
+        self._records.delete_many({"_id": {"$in": [doc["_id"] for doc in taken]}})
+        return sum(doc["records"] for doc in taken)
+
+    def records(self) -> Iterator[AuditRecord]:
+        for doc in self._records.find({}, {"body": 1}).sort("_id"):
+            yield from unpack(bytes(doc["body"]))
 
     def daily_calls(
         self, kind: Kind, subject: str, first_day: str, last_day: str
@@ -105,19 +140,30 @@ class MongoAuditLog:
         }
 
     def pending(self) -> int:
-        return self._records.count_documents({"folded": False})
+        totals = self._records.aggregate(
+            [
+                {"$match": {"folded": False}},
+                {"$group": {"_id": None, "records": {"$sum": "$records"}}},
+            ]
+        )
+        return next((doc["records"] for doc in totals), 0)
 
 
-def _document(record: AuditRecord) -> dict[str, Any]:
+def _whole(candidates: list[dict[str, Any]], limit: int) -> list[Any]:
+    """The ids of the candidate batches one step takes (`storage.audit.whole_batches`)."""
+    taken = whole_batches((doc["records"] for doc in candidates), limit)
+    return [doc["_id"] for doc in candidates[:taken]]
+
+
+def _record_of(document: dict[str, Any]) -> AuditRecord:
+    return AuditRecord._make(document.get(name) for name in AuditRecord._fields)
+
+
+def _document(batch: Batch) -> dict[str, Any]:
     return {
-        "day": record.day,
-        "at": record.at,
-        "account_id": record.account_id,
-        "organization_id": record.organization_id,
-        "route": record.route,
-        "method": record.method,
-        "status": record.status,
-        "duration_ms": record.duration_ms,
+        "day": batch.day,
+        "records": batch.records,
+        "body": Binary(batch.body),
         "batch": None,
         "claimed_at": None,
         "folded": False,

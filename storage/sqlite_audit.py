@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from storage.audit import AuditRecord, Kind, tally
+import itertools
+import sqlite3
+from collections.abc import Iterator
+
+from storage.audit import (
+    BATCH_RECORDS,
+    AuditRecord,
+    Kind,
+    batches,
+    callers,
+    tally,
+    unpack,
+    whole_batches,
+)
 from storage.sqlite_connection import Connections
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_records (
+CREATE TABLE IF NOT EXISTS audit_batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     day TEXT NOT NULL,
-    at REAL NOT NULL,
-    account_id TEXT,
-    organization_id TEXT,
-    route TEXT NOT NULL,
-    method TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    duration_ms REAL,
+    records INTEGER NOT NULL,
+    body BLOB NOT NULL,
     folded INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS audit_records_unfolded ON audit_records (folded, seq);
-CREATE INDEX IF NOT EXISTS audit_records_day ON audit_records (day, folded);
+CREATE INDEX IF NOT EXISTS audit_batches_unfolded ON audit_batches (folded, seq);
+CREATE INDEX IF NOT EXISTS audit_batches_day ON audit_batches (day, folded);
 CREATE TABLE IF NOT EXISTS usage_daily (
     kind TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -29,13 +37,14 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 ) WITHOUT ROWID;
 """
 
-_INSERT = (
-    "INSERT INTO audit_records (day, at, account_id, organization_id, route, method, status,"
-    " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _ADD = (
     "INSERT INTO usage_daily (kind, subject, day, calls) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (kind, subject, day) DO UPDATE SET calls = calls + excluded.calls"
+)
+# The candidates of one step: a step takes whole batches, as many as fit in its limit.
+_UNFOLDED = "SELECT seq, records FROM audit_batches WHERE folded = 0 ORDER BY seq LIMIT ?"
+_EXPIRED = (
+    "SELECT seq, records FROM audit_batches WHERE day < ? AND folded = 1 ORDER BY seq LIMIT ?"
 )
 
 
@@ -45,35 +54,63 @@ class SQLiteAuditLog:
 
     def ensure_schema(self) -> None:
         self._db.get().executescript(SCHEMA)
+        self._adopt_record_rows()
+
+    def _adopt_record_rows(self) -> None:
+        """Move the rows of the first layout (one `audit_records` row per call) into batches,
+        counted or not as they were, then drop that table."""
+        with self._db.transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'"
+            ).fetchone():
+                return
+            for folded in (1, 0):
+                rows = conn.execute(
+                    f"SELECT {', '.join(AuditRecord._fields)} FROM audit_records"
+                    " WHERE folded = ? ORDER BY seq",
+                    (folded,),
+                )
+                while chunk := rows.fetchmany(BATCH_RECORDS):
+                    self._insert(conn, [AuditRecord(*row) for row in chunk], folded)
+            conn.execute("DROP TABLE audit_records")
 
     def append(self, records: list[AuditRecord]) -> None:
-        with self._db.transaction() as conn:  # a record is a tuple in the INSERT's column order
-            conn.executemany(_INSERT, records)
+        with self._db.transaction() as conn:
+            self._insert(conn, records, folded=0)
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, records: list[AuditRecord], folded: int) -> None:
+        conn.executemany(
+            "INSERT INTO audit_batches (day, records, body, folded) VALUES (?, ?, ?, ?)",
+            [(*batch, folded) for batch in batches(records)],
+        )
 
     def fold(self, limit: int, now: float) -> int:
         with self._db.transaction() as conn:
-            rows = conn.execute(
-                "SELECT seq, day, account_id, organization_id FROM audit_records"
-                " WHERE folded = 0 ORDER BY seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-            if not rows:
+            chosen, records = _whole(conn.execute(_UNFOLDED, (limit,)).fetchall(), limit)
+            if not chosen:
                 return 0
-            counts = tally((day, account, org) for _seq, day, account, org in rows)
+            bodies = conn.execute(
+                f"SELECT body FROM audit_batches WHERE seq IN ({_marks(chosen)})", chosen
+            ).fetchall()
+            counts = tally(itertools.chain.from_iterable(callers(body) for (body,) in bodies))
             conn.executemany(_ADD, [(*key, calls) for key, calls in counts.items()])
             conn.execute(
-                "UPDATE audit_records SET folded = 1 WHERE folded = 0 AND seq <= ?",
-                (rows[-1][0],),
+                f"UPDATE audit_batches SET folded = 1 WHERE seq IN ({_marks(chosen)})", chosen
             )
-        return len(rows)
+        return records
 
     def expire(self, before_day: str, limit: int) -> int:
-        cursor = self._db.get().execute(
-            "DELETE FROM audit_records WHERE seq IN (SELECT seq FROM audit_records"
-            " WHERE day < ? AND folded = 1 LIMIT ?)",
-            (before_day, limit),
-        )
-        return cursor.rowcount
+        with self._db.transaction() as conn:
+            chosen, records = _whole(conn.execute(_EXPIRED, (before_day, limit)).fetchall(), limit)
+            if chosen:
+                conn.execute(f"DELETE FROM audit_batches WHERE seq IN ({_marks(chosen)})", chosen)
+        return records
+
+    def records(self) -> Iterator[AuditRecord]:
+        rows = self._db.get().execute("SELECT body FROM audit_batches ORDER BY seq").fetchall()
+        for (body,) in rows:
+            yield from unpack(body)
 
     def daily_calls(
         self, kind: Kind, subject: str, first_day: str, last_day: str
@@ -91,6 +128,19 @@ class SQLiteAuditLog:
 
     def pending(self) -> int:
         (count,) = (
-            self._db.get().execute("SELECT COUNT(*) FROM audit_records WHERE folded = 0").fetchone()
+            self._db.get()
+            .execute("SELECT COALESCE(SUM(records), 0) FROM audit_batches WHERE folded = 0")
+            .fetchone()
         )
         return count
+
+
+def _whole(candidates: list[tuple[int, int]], limit: int) -> tuple[list[int], int]:
+    """The seqs of the candidate batches one step takes (`storage.audit.whole_batches`) and
+    how many records they hold."""
+    taken = candidates[: whole_batches((records for _seq, records in candidates), limit)]
+    return [seq for seq, _records in taken], sum(records for _seq, records in taken)
+
+
+def _marks(seqs: list[int]) -> str:
+    return ", ".join("?" * len(seqs))

@@ -9,7 +9,9 @@ import re
 import sys
 from urllib.parse import quote
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import logsafe
 from api import accesslog, gunicorn_conf
@@ -142,6 +144,31 @@ def test_the_filter_redacts_a_link_in_any_spelling(spelling):
     assert message.startswith("before ") and message.endswith(" after")
     assert logsafe.REDACTED in message
     assert_no_link(message, UPN)
+
+
+def _redacted_token_by_token(text: str) -> str:
+    """`logsafe.redact` without its shortcut for text with nothing to redact."""
+    text = logsafe._LONG_RUN.sub(logsafe.REDACTED, text)
+    return logsafe._TOKEN.sub(
+        lambda m: logsafe.REDACTED if logsafe._is_link_like(m.group()) else m.group(), text
+    )
+
+
+_LOG_TEXT = st.lists(
+    st.sampled_from([*"upnUPN=%23DdEe.clickCLICKdiscordcom/ _-x\t\n", "%3D", "%2E", "upn="]),
+    max_size=40,
+).map("".join)
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(
+    st.lists(
+        st.one_of(_LOG_TEXT, st.sampled_from([*LINK_SPELLINGS.values(), "a" * 120])), max_size=4
+    )
+)
+def test_the_shortcut_for_clean_text_redacts_exactly_as_token_by_token(parts):
+    text = " ".join(parts)
+    assert logsafe.redact(text) == _redacted_token_by_token(text)
 
 
 def test_the_filter_leaves_ordinary_records_alone():

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 
 import pytest
 
 import logconfig
+from api.request_ids import new_request_id
 from storage.crypto import package_id_for
 from tests.api.api_support import bearer, discord_link, new_upn, sample_views
 from tests.support.logging_state import restored_logging
@@ -22,6 +24,21 @@ def test_an_answer_without_a_request_id_gets_a_new_one(client):
     first = client.get("/health").headers["X-Request-ID"]
     second = client.get("/health").headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", first) and first != second
+
+
+def test_a_forked_process_draws_its_own_ids():
+    """gunicorn forks its workers: the ids of two processes never share their random prefix."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child writes one new id and leaves at once
+        os.write(write_end, new_request_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end) as pipe:
+        childs = pipe.read()
+    ours = new_request_id()
+    assert re.fullmatch(r"[0-9a-f]{32}", childs) and childs[:16] != ours[:16]
 
 
 def test_a_plain_request_id_is_echoed(client):

@@ -95,14 +95,10 @@ def test_every_call_is_recorded_with_its_account_and_route_template(app, client,
     client.get("/api/process/" + "a" * 32 + "/status")  # anonymous, a package id in the path
     client.get("/api/v1/accounts/me", headers={"Authorization": "Bearer eyJ.bad.token"})
     app.extensions["audit"].flush()
-    rows = (
-        store.audit._db.get()
-        .execute(
-            "SELECT account_id, organization_id, route, method, status, day FROM audit_records"
-            " ORDER BY seq"
-        )
-        .fetchall()
-    )
+    rows = [
+        (r.account_id, r.organization_id, r.route, r.method, r.status, r.day)
+        for r in store.audit.records()
+    ]
     assert rows == [
         (account.id, people["acme"].id, "/api/auth", "POST", 200, "2026-12-02"),
         (account.id, people["acme"].id, "/api/v1/accounts/me", "GET", 200, "2026-12-02"),
@@ -115,11 +111,7 @@ def test_a_token_on_an_anonymous_route_files_the_call_under_its_account(app, cli
     account, key = people["ada"]
     client.get("/health", headers=_headers(client, key))
     app.extensions["audit"].flush()
-    (row,) = (
-        store.audit._db.get()
-        .execute("SELECT account_id, route FROM audit_records WHERE route = '/health'")
-        .fetchall()
-    )
+    (row,) = [(r.account_id, r.route) for r in store.audit.records() if r.route == "/health"]
     assert row == (account.id, "/health")
 
 
@@ -278,5 +270,4 @@ def test_a_call_is_filed_under_its_utc_day(app, client, store, clock):
         clock.set(moment)
         client.get("/health")
     app.extensions["audit"].flush()
-    days = store.audit._db.get().execute("SELECT day FROM audit_records ORDER BY seq").fetchall()
-    assert days == [("2026-12-31",), ("2027-01-01",)]
+    assert [r.day for r in store.audit.records()] == ["2026-12-31", "2027-01-01"]

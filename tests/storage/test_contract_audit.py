@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from storage import audit
 from storage.audit import ACCOUNT, ALL, ORGANIZATION, AuditRecord
 from tests.storage.contract_support import NOW
 
@@ -63,3 +64,32 @@ def test_only_counted_old_records_expire(store):
     assert store.audit.expire("2026-10-01", limit=100) == 0
     # the counters outlive the raw records
     assert store.audit.daily_calls(ALL, "", "2026-09-01", "2026-09-01") == {"2026-09-01": 1}
+
+
+def test_records_come_back_as_they_were_appended(store):
+    first = [_record("2026-12-01", "a1", "o1"), _record("2026-12-02", None, None, "/health")]
+    second = [AuditRecord("2026-12-02", NOW + 0.25, "a2", None, "/r", "POST", 503, None)]
+    store.audit.append(first)
+    store.audit.append(second)
+    store.audit.append([])
+    # batched per append and per day, oldest batch first
+    assert list(store.audit.records()) == [first[0], first[1], second[0]]
+
+
+def test_a_fold_takes_whole_batches_as_many_as_fit_and_at_least_one(store):
+    store.audit.append([_record()] * 5)  # one batch of 5
+    store.audit.append([_record()] * 2)  # one batch of 2
+    store.audit.append([_record()] * 2)
+    assert store.audit.fold(limit=3, now=NOW) == 5  # the first, larger than the limit
+    assert store.audit.fold(limit=3, now=NOW) == 2  # the next one fits, the third would not
+    assert store.audit.fold(limit=4, now=NOW) == 2
+    assert store.audit.daily_calls(ALL, "", "2026-12-01", "2026-12-01") == {"2026-12-01": 9}
+
+
+def test_a_batch_holds_at_most_its_share_of_records(store, monkeypatch):
+    monkeypatch.setattr(audit, "BATCH_RECORDS", 4)
+    store.audit.append([_record()] * 10)  # batches of 4, 4 and 2
+    assert store.audit.fold(limit=1, now=NOW) == 4
+    assert store.audit.pending() == 6
+    assert store.audit.fold(limit=100, now=NOW) == 6
+    assert len(list(store.audit.records())) == 10

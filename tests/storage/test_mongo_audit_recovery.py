@@ -54,3 +54,53 @@ def test_a_batch_applied_again_is_not_counted_again():
     assert log.fold(limit=10, now=NOW + CLAIM_SECONDS + 1) == 3
     assert log.daily_calls(ALL, "", "2026-12-01", "2026-12-01") == {"2026-12-01": 3}
     assert batch in log._counters.find_one({"kind": ALL})["applied"]
+
+
+def _first_layout_document(day: str, account: str | None, folded: bool) -> dict:
+    return {
+        "day": day,
+        "at": NOW,
+        "account_id": account,
+        "organization_id": None,
+        "route": "/r",
+        "method": "GET",
+        "status": 200,
+        "duration_ms": 1.5,
+        "batch": None,
+        "claimed_at": None,
+        "folded": folded,
+    }
+
+
+def test_documents_of_the_first_layout_become_batches_once(monkeypatch):
+    db = mongomock.MongoClient()["audit_test"]
+    db["audit_records"].insert_many(
+        [
+            _first_layout_document("2026-12-01", "a1", True),
+            _first_layout_document("2026-12-01", "a2", False),
+            _first_layout_document("2026-12-02", None, False),
+        ]
+    )
+    log = MongoAuditLog(db)
+    moved = log._first_layout.delete_many
+
+    def die(query):
+        raise Dies
+
+    monkeypatch.setattr(log._first_layout, "delete_many", die)
+    with pytest.raises(Dies):
+        log.ensure_indexes()  # the batches are stored, then the process dies
+    monkeypatch.setattr(log._first_layout, "delete_many", moved)
+    log.ensure_indexes()  # run again: the same batches, not stored twice
+    assert db["audit_records"].count_documents({}) == 0
+    assert [(r.day, r.account_id) for r in log.records()] == [
+        ("2026-12-01", "a1"),
+        ("2026-12-01", "a2"),
+        ("2026-12-02", None),
+    ]
+    assert log.pending() == 2
+    assert log.fold(limit=10, now=NOW) == 2
+    assert log.daily_calls(ALL, "", "2026-12-01", "2026-12-02") == {
+        "2026-12-01": 1,
+        "2026-12-02": 1,
+    }

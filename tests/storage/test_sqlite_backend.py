@@ -240,3 +240,33 @@ def test_an_ended_package_leaves_no_copy_of_its_sealed_link_in_the_files(tmp_pat
     assert all(blob not in contents() for blob in sealed.values())
     assert store._connections.get().execute("PRAGMA secure_delete").fetchone() == (1,)
     store.close()
+
+
+def test_audit_rows_of_the_first_layout_become_batches(tmp_path):
+    """A data directory from before audit batches: its one-row-per-call table is adopted, counted
+    rows as counted, the others left for the next fold, and dropped."""
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE audit_records (seq INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL,"
+            " at REAL NOT NULL, account_id TEXT, organization_id TEXT, route TEXT NOT NULL,"
+            " method TEXT NOT NULL, status INTEGER NOT NULL, duration_ms REAL,"
+            " folded INTEGER NOT NULL DEFAULT 0);"
+            "INSERT INTO audit_records (day, at, account_id, organization_id, route, method,"
+            " status, duration_ms, folded) VALUES"
+            " ('2026-12-01', 1.5, 'a1', 'o1', '/r', 'GET', 200, 2.5, 1),"
+            " ('2026-12-02', 2.5, NULL, NULL, '/health', 'GET', 200, NULL, 0);"
+        )
+    store = _store(path)
+    try:
+        assert [(r.day, r.account_id, r.duration_ms) for r in store.audit.records()] == [
+            ("2026-12-01", "a1", 2.5),
+            ("2026-12-02", None, None),
+        ]
+        assert store.audit.pending() == 1
+        assert store.audit.fold(limit=10, now=3.0) == 1
+        with sqlite3.connect(path) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "audit_records" not in tables
+    finally:
+        store.close()

@@ -29,8 +29,7 @@ def test_expiry_keeps_the_retention_window_and_the_counters(store, settings):
     maintenance.fold_audit_log()
     assert maintenance.expire_audit_records() == 3
     assert maintenance.expire_audit_records() == 0
-    remaining = store.audit._db.get().execute("SELECT day FROM audit_records").fetchall()
-    assert remaining == [(kept,), (kept,)]
+    assert [r.day for r in store.audit.records()] == [kept, kept]
     assert store.audit.daily_calls(ALL, "", old, old) == {old: 3}
 
 
