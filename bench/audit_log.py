@@ -12,11 +12,11 @@
    and the ratio of CPU per request off / on (server and load generator), which a busy machine
    moves far less than the rates.
 2. Trends: a DATA_DIR whose SQLite store gets `--calls` recorded calls (10 million by default)
-   spread over the last 365 days, `--accounts` accounts in `--organizations` organizations (a
-   fifth of the calls anonymous), appended in batches through `store.audit.append` (streamed:
-   one batch in memory), then counted by `store.audit.fold` in the worker's batches
-   (`tasks.maintenance.FOLD_BATCH`), with the time of each and the file's size. Then
-   `GET /api/v1/analytics/usage/trends` with days=30 and 365 for an account (its own), an
+   spread evenly over the last 365 days in time order (as the API records them), `--accounts`
+   accounts in `--organizations` organizations (a fifth of the calls anonymous), appended in batches
+   through `store.audit.append` (streamed: one batch in memory), then counted by `store.audit.fold`
+   in the worker's batches (`tasks.maintenance.FOLD_BATCH`), with the time of each and the file's
+   size. Then `GET /api/v1/analytics/usage/trends` with days=30 and 365 for an account (its own), an
    organization (its member's token) and a superuser (every call), `--reads` times each over a
    keep-alive connection to gunicorn: the median and 90th percentile of the server's time (the
    access log's duration, 0.1 ms steps), of the round trip seen by the client, and of the store's
@@ -207,16 +207,18 @@ def overhead_report(figures: dict) -> str:
 def recorded_calls(
     calls: int, accounts: list[Account], today: datetime
 ) -> Iterator[list[AuditRecord]]:
-    """`calls` audit records over the `DAYS` days ending `today`, in batches of APPEND_BATCH."""
+    """`calls` audit records over the `DAYS` days ending `today`, in time order (as the API
+    records them), in batches of APPEND_BATCH."""
     rng = random.Random(7)
     start = today.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
     first = start.timestamp()
     days = [(start + timedelta(days=d)).date().isoformat() for d in range(DAYS)]
-    left = calls
+    left, made = calls, 0
     while left:
         batch = []
         for _ in range(min(APPEND_BATCH, left)):
-            offset = rng.random() * DAYS
+            offset = (made + rng.random()) * DAYS / calls
+            made += 1
             who = None if rng.random() < ANONYMOUS_SHARE else rng.choice(accounts)
             route, method, status = rng.choice(ROUTES)
             batch.append(
