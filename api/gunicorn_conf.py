@@ -85,10 +85,13 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """In each worker as it exits: the access lines and audit records it still buffers are
-    written."""
+    """In each worker as it exits: the access lines, audit records and request figures it still
+    buffers are written."""
+    from api.metrics import pending_requests  # see raw_env: imported in workers only
+
     flush_lines()
     flush_audit()
+    pending_requests.flush()
 
 
 def child_exit(server, worker) -> None:

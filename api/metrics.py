@@ -5,7 +5,8 @@
   access line (`api.accesslog`), by route template, the package id left as `<package_id>`, so no
   id or link is ever a label. `/metrics` itself is not counted (a scraper's own traffic is not the
   API's). Under gunicorn each worker writes its figures to files in `PROMETHEUS_MULTIPROC_DIR`
-  (`api.gunicorn_conf`) and a scrape, answered by any worker, sums them all.
+  (`api.gunicorn_conf`) and a scrape, answered by any worker, sums them all. Requests are added
+  in batches, at most `FLUSH_SECONDS` late (`PendingRequests`).
 - `dumpus_packages{status}`, `dumpus_packages_errored{error_code}` and `dumpus_store_up`: counted
   in the store at scrape time.
 - `dumpus_queue_messages{queue}` and `dumpus_broker_up`: messages waiting in the `packages` and
@@ -19,10 +20,13 @@ has no rate limit and stays out of the OpenAPI document (it is for operators' sc
 
 from __future__ import annotations
 
+import collections
 import functools
 import hmac
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -74,18 +78,59 @@ LATENCY = Histogram(
 bp = Blueprint("metrics", __name__)
 
 
-def observe_request(method: str, route: str, status: int, milliseconds: float | None) -> None:
-    """Count one request (an `api.accesslog` observer, given the route template); `/metrics`
-    itself is not counted."""
-    if route == PATH:
-        return
-    try:
-        counter, latency = _series(method, route, status)
-        counter.inc()
+Observation = tuple[str, str, int, "float | None"]  # method, route template, status, ms
+FLUSH_SECONDS = 0.5  # how late a request may reach the figures of a scrape by another worker
+
+
+class PendingRequests:
+    """Requests waiting to be added to the figures: a request pays a deque append, and a flusher
+    thread adds them up (one counter increment per label set and batch) every `FLUSH_SECONDS`.
+
+    Prometheus' values live in shared files under gunicorn, each write under a lock: counted one
+    request at a time they cost a whole-view read about 27,000 instructions (7 %, callgrind).
+    A scrape flushes its own process first, and a gunicorn worker flushes as it exits; a request
+    answered by another worker shows up to `FLUSH_SECONDS` late.
+    """
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[Observation] = collections.deque()
+        self._flusher_pid: int | None = None
+        self._lock = threading.Lock()  # one flush at a time (the thread, a scrape, an exit)
+
+    def add(self, method: str, route: str, status: int, milliseconds: float | None) -> None:
+        """Queue one request (an `api.accesslog` observer); `/metrics` itself is not counted."""
+        if route == PATH:
+            return
+        self._pending.append((method, route, status, milliseconds))
+        if self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_forever, name="metrics", daemon=True).start()
+
+    def flush(self) -> None:
+        """Add every queued request to the figures now."""
+        with self._lock:
+            batch = [self._pending.popleft() for _ in range(len(self._pending))]
+            try:
+                _count(batch)
+            except Exception as exc:  # a full disk under the multiprocess files: drop the batch
+                log.debug("%d requests not counted: %s", len(batch), type(exc).__name__)
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+def _count(batch: list[Observation]) -> None:
+    per_series = collections.Counter((method, route, status) for method, route, status, _ in batch)
+    for (method, route, status), requests in per_series.items():
+        _series(method, route, status)[0].inc(requests)
+    for method, route, status, milliseconds in batch:
         if milliseconds is not None:
-            latency.observe(milliseconds / 1000)
-    except Exception as exc:  # a full disk under the multiprocess files must not fail requests
-        log.debug("request not counted: %s", type(exc).__name__)
+            _series(method, route, status)[1].observe(milliseconds / 1000)
+
+
+pending_requests = PendingRequests()
 
 
 @functools.lru_cache(maxsize=4096)  # routes x methods x statuses: a few hundred in practice
@@ -152,6 +197,7 @@ class Figures(Collector):
 
 def scrape(live: Iterable[Metric]) -> bytes:
     """The text exposition: request figures (of every worker, under gunicorn) and `live` ones."""
+    pending_requests.flush()
     registry = CollectorRegistry()
     directory = multiprocess_dir()
     if directory:
@@ -184,5 +230,5 @@ def init_app(app: Flask, enabled: bool) -> None:
     """Serve /metrics and count requests, unless metrics are turned off (METRICS_ENABLED=0)."""
     if not enabled:
         return
-    accesslog.observe(observe_request)
+    accesslog.observe(pending_requests.add)
     app.register_blueprint(bp)

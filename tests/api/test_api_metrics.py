@@ -9,9 +9,10 @@ import socket
 
 import pytest
 from celery import Celery
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from api import create_app
+from api import create_app, metrics
 from api.queue import PackageQueue
 from storage.crypto import package_id_for
 from tests.api.api_support import (
@@ -88,6 +89,32 @@ def test_latencies_are_a_histogram_per_route_template(client):
         le="+Inf",
     )
     assert infinite == value(after, count, method="GET", route="/health")
+
+
+def test_requests_wait_in_memory_until_a_flush_adds_them_once():
+    pending = metrics.PendingRequests()
+    route = "/test/pending/<package_id>"
+    before = requests_of(_registry_samples(), route, "200")
+    for _ in range(3):
+        pending.add("GET", route, 200, 1.5)
+    pending.add("GET", metrics.PATH, 200, 1.0)  # the scrape itself: never counted
+    assert requests_of(_registry_samples(), route, "200") == before  # not yet
+    pending.flush()
+    pending.flush()  # nothing left: nothing counted twice
+    samples = _registry_samples()
+    assert requests_of(samples, route, "200") - before == 3
+    assert not any(dict(labels).get("route") == metrics.PATH for _, labels in samples)
+
+
+def _registry_samples() -> dict[tuple[str, tuple], float]:
+    """The request figures of this process, without flushing anything."""
+    registry = CollectorRegistry()
+    registry.register(metrics.REQUESTS)
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+    }
 
 
 def test_the_scrape_does_not_count_itself(client):
