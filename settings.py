@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     flower_port: int = Field(5555, ge=1, le=65535, description="Flower's TCP port, 1-65535")
     mongo_url: str = Field("", description="a mongodb:// or mongodb+srv:// URL; empty: SQLite")
     mongo_db: str = Field("dumpus", min_length=1, description="a MongoDB database name")
+    pii_mongo_url: str = Field(
+        "",
+        description="a mongodb:// or mongodb+srv:// URL for shoppers' personal information; empty:"
+        " the MONGO_URL server's <database>_pii database, or pii.sqlite3 under DATA_DIR",
+    )
     broker_url: str = Field(
         "",
         validation_alias=AliasChoices("broker_url", "redis_url"),
@@ -229,7 +234,7 @@ class Settings(BaseSettings):
     def _broker(cls, value: str) -> str:
         return _require_scheme(value, BROKER_SCHEMES)
 
-    @field_validator("mongo_url")
+    @field_validator("mongo_url", "pii_mongo_url")
     @classmethod
     def _mongo(cls, value: str) -> str:
         return _require_scheme(value, MONGO_SCHEMES)
@@ -288,6 +293,11 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """The embedded store's database file."""
         return self.data_dir / "dumpus.sqlite3"
+
+    @property
+    def pii_sqlite_path(self) -> Path:
+        """The embedded shopper vault's own database file (`storage.shoppers`)."""
+        return self.data_dir / "pii.sqlite3"
 
     @property
     def temp_dir(self) -> Path:

@@ -7,11 +7,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from storage.base import EnqueueOutcome, PackageRecord, Status, Store
 from storage.errors import RetryPolicy
 from storage.link_vault import LinkVault
+from storage.shoppers import ShopperCipher, ShopperVault
 
 if TYPE_CHECKING:
     from settings import Settings
 
-__all__ = ["EnqueueOutcome", "PackageRecord", "Status", "Store", "open_store"]
+__all__ = [
+    "EnqueueOutcome",
+    "PackageRecord",
+    "Status",
+    "Store",
+    "open_shopper_vault",
+    "open_store",
+]
 
 Role = Literal["api", "worker"]
 
@@ -69,3 +77,38 @@ def open_store(settings: Settings, role: Role = "worker", ensure_indexes: bool =
     if ensure_indexes:
         store.ensure_indexes()
     return store
+
+
+def open_shopper_vault(settings: Settings, role: Role = "worker") -> ShopperVault:
+    """Shoppers' personal information, in a store of its own (`storage.shoppers`): the MongoDB
+    database of PII_MONGO_URL (its path's database, else `<MONGO_DB>_pii`); else, with MONGO_URL,
+    that server's `<database>_pii` database; else `pii.sqlite3` under DATA_DIR."""
+    cipher = ShopperCipher(settings.server_secret())
+    url = settings.pii_mongo_url or settings.mongo_url
+    if url:
+        import pymongo
+
+        from storage.mongo_shoppers import MongoShopperVault
+
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            url, **mongo_client_options(settings, role)
+        )
+        vault: ShopperVault = MongoShopperVault(
+            client[pii_database_name(settings)], cipher, close=client.close
+        )
+    else:
+        from storage.sqlite_shoppers import SQLiteShopperVault
+
+        settings.pii_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        vault = SQLiteShopperVault(settings.pii_sqlite_path, cipher)
+    vault.ensure_indexes()
+    return vault
+
+
+def pii_database_name(settings: Settings) -> str:
+    """The shopper vault's MongoDB database (see `open_shopper_vault`)."""
+    from pymongo.uri_parser import parse_uri
+
+    if settings.pii_mongo_url:
+        return parse_uri(settings.pii_mongo_url)["database"] or f"{settings.mongo_db}_pii"
+    return f"{parse_uri(settings.mongo_url)['database'] or settings.mongo_db}_pii"
