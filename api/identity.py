@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from flask import Response, g, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -86,7 +87,7 @@ def authenticate(body: AuthBody) -> Response:
     """
     identity = get_store().identity
     key = identity.api_keys.find(body.api_key)
-    if key is None or key.is_revoked:
+    if not _an_accounts_live_key(key):
         raise invalid_credentials()
     principal = _active_principal(key.account_id)
     g.principal = principal  # the audit log files this call under the key's account
@@ -124,11 +125,17 @@ def principal_of(token: str) -> Principal:
     except account_tokens.TokenInvalid:
         raise invalid_credentials() from None
     key = get_store().identity.api_keys.get(claims.key_id)
-    if key is None or key.is_revoked or key.account_id != claims.account_id:
+    if not _an_accounts_live_key(key) or key.account_id != claims.account_id:
         raise invalid_credentials()
     principal = _active_principal(claims.account_id)
     _mark_used(key)
     return principal
+
+
+def _an_accounts_live_key(key: ApiKey | None) -> TypeGuard[ApiKey]:
+    """A key that is not revoked and is its account's own: a storefront's key (made by an
+    account for its store) never stands for that account."""
+    return key is not None and not key.is_revoked and key.storefront_id is None
 
 
 def _active_principal(account_id: str) -> Principal:

@@ -45,7 +45,21 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Storefront:
+    """An online store of an organization, posting its shoppers' events (issue 13). Called a
+    storefront in the code, a store in its routes: `Store` is the storage backend here."""
+
+    id: str
+    name: str
+    organization_id: str
+    is_active: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
 class ApiKey:
+    """An account's key; with `storefront_id`, a storefront's key, made by that account."""
+
     id: str
     account_id: str
     name: str
@@ -53,6 +67,7 @@ class ApiKey:
     created_at: float
     revoked_at: float | None = None
     last_used_day: str | None = None
+    storefront_id: str | None = None
 
     @property
     def is_revoked(self) -> bool:
@@ -118,9 +133,31 @@ class AccountRepository(Protocol):
         """Activate or deactivate; False when unknown."""
 
 
+class StorefrontRepository(Protocol):
+    def create(self, name: str, organization_id: str, now: float) -> Storefront:
+        """A new active storefront; UnknownOrganization when the organization does not exist."""
+
+    def get(self, storefront_id: str) -> Storefront | None:
+        """The storefront, or None."""
+
+    def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Storefront]:
+        """Storefronts oldest first, of one organization or all."""
+
+    def update(
+        self, storefront_id: str, name: str | None = None, is_active: bool | None = None
+    ) -> Storefront | None:
+        """Rename and/or block (`is_active` False) or unblock; None when unknown."""
+
+    def delete(self, storefront_id: str) -> bool:
+        """Remove the storefront and its keys; False when unknown."""
+
+
 class ApiKeyRepository(Protocol):
-    def create(self, account_id: str, name: str, key: str, now: float) -> ApiKey:
-        """Record a key (its hash and prefix only) for an account."""
+    def create(
+        self, account_id: str, name: str, key: str, now: float, storefront_id: str | None = None
+    ) -> ApiKey:
+        """Record a key (its hash and prefix only) for an account, or for a storefront (made
+        by that account)."""
 
     def find(self, key: str) -> ApiKey | None:
         """The record of a presented key (revoked ones included), or None."""
@@ -128,8 +165,11 @@ class ApiKeyRepository(Protocol):
     def get(self, key_id: str) -> ApiKey | None:
         """The record of a key id, or None."""
 
+    def list_for_storefront(self, storefront_id: str) -> list[ApiKey]:
+        """A storefront's keys, oldest first."""
+
     def list(self, account_id: str) -> list[ApiKey]:
-        """An account's keys, oldest first."""
+        """An account's own keys (not the storefront keys it made), oldest first."""
 
     def revoke(self, key_id: str, now: float) -> bool:
         """Revoke a live key; False when unknown or already revoked."""
@@ -145,3 +185,5 @@ class IdentityStore(Protocol):
     def accounts(self) -> AccountRepository: ...
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def storefronts(self) -> StorefrontRepository: ...

@@ -16,6 +16,7 @@ from storage.identity import (
     DuplicateEmail,
     Organization,
     Page,
+    Storefront,
     UnknownOrganization,
     hash_api_key,
     normalize_email,
@@ -49,8 +50,14 @@ def _account_fields(account: Account) -> dict[str, Any]:
 def _key(doc: dict[str, Any]) -> ApiKey:
     return ApiKey(
         doc["_id"], doc["account_id"], doc["name"], doc["prefix"], doc["created_at"],
-        doc.get("revoked_at"), doc.get("last_used_day"),
+        doc.get("revoked_at"), doc.get("last_used_day"), doc.get("storefront_id"),
     )  # fmt: skip
+
+
+def _storefront(doc: dict[str, Any]) -> Storefront:
+    return Storefront(
+        doc["_id"], doc["name"], doc["organization_id"], doc["is_active"], doc["created_at"]
+    )
 
 
 class MongoOrganizations:
@@ -118,18 +125,24 @@ class MongoApiKeys:
     def __init__(self, collection):
         self._c = collection
 
-    def create(self, account_id: str, name: str, key: str, now: float) -> ApiKey:
-        record = ApiKey(str(uuid.uuid4()), account_id, name, key[:PREFIX_LENGTH], now)
+    def create(
+        self, account_id: str, name: str, key: str, now: float, storefront_id: str | None = None
+    ) -> ApiKey:
+        prefix = key[:PREFIX_LENGTH]
+        record = ApiKey(
+            str(uuid.uuid4()), account_id, name, prefix, now, storefront_id=storefront_id
+        )
         self._c.insert_one(
             {
                 "_id": record.id,
                 "account_id": account_id,
                 "name": name,
-                "prefix": record.prefix,
+                "prefix": prefix,
                 "key_hash": hash_api_key(key),
                 "created_at": now,
                 "revoked_at": None,
                 "last_used_day": None,
+                "storefront_id": storefront_id,
             }
         )
         return record
@@ -142,8 +155,15 @@ class MongoApiKeys:
         doc = self._c.find_one({"_id": key_id})
         return _key(doc) if doc else None
 
+    def list_for_storefront(self, storefront_id: str) -> list[ApiKey]:
+        return self._many({"storefront_id": storefront_id})
+
+    def _many(self, query: dict[str, Any]) -> list[ApiKey]:
+        return [_key(doc) for doc in self._c.find(query).sort(_OLDEST_FIRST)]
+
     def list(self, account_id: str) -> list[ApiKey]:
-        return [_key(doc) for doc in self._c.find({"account_id": account_id}).sort(_OLDEST_FIRST)]
+        # Keys of the first layout have no storefront_id field: `None` matches those too.
+        return self._many({"account_id": account_id, "storefront_id": None})
 
     def revoke(self, key_id: str, now: float) -> bool:
         result = self._c.update_one(
@@ -158,14 +178,64 @@ class MongoApiKeys:
         )
 
 
+class MongoStorefronts:
+    def __init__(self, collection, organizations, api_keys):
+        self._c = collection
+        self._organizations = organizations
+        self._api_keys = api_keys
+
+    def create(self, name: str, organization_id: str, now: float) -> Storefront:
+        if self._organizations.count_documents({"_id": organization_id}, limit=1) == 0:
+            raise UnknownOrganization(organization_id)
+        storefront = Storefront(str(uuid.uuid4()), name, organization_id, True, now)
+        self._c.insert_one(
+            {
+                "_id": storefront.id,
+                "name": name,
+                "organization_id": organization_id,
+                "is_active": True,
+                "created_at": now,
+            }
+        )
+        return storefront
+
+    def get(self, storefront_id: str) -> Storefront | None:
+        doc = self._c.find_one({"_id": storefront_id})
+        return _storefront(doc) if doc else None
+
+    def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Storefront]:
+        query = {"organization_id": organization_id} if organization_id else {}
+        docs = self._c.find(query).sort(_OLDEST_FIRST).skip(offset).limit(limit)
+        return Page([_storefront(doc) for doc in docs], self._c.count_documents(query))
+
+    def update(
+        self, storefront_id: str, name: str | None = None, is_active: bool | None = None
+    ) -> Storefront | None:
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if is_active is not None:
+            changes["is_active"] = is_active
+        if changes:
+            self._c.update_one({"_id": storefront_id}, {"$set": changes})
+        return self.get(storefront_id)
+
+    def delete(self, storefront_id: str) -> bool:
+        # The storefront first: once it is gone, its keys open nothing even before they go.
+        deleted = self._c.delete_one({"_id": storefront_id}).deleted_count == 1
+        self._api_keys.delete_many({"storefront_id": storefront_id})
+        return deleted
+
+
 class MongoIdentity:
-    """The three repositories over one database."""
+    """The four repositories over one database."""
 
     def __init__(self, db: Database):
         self._db = db
         self.organizations = MongoOrganizations(db["organizations"])
         self.accounts = MongoAccounts(db["accounts"], db["organizations"])
         self.api_keys = MongoApiKeys(db["api_keys"])
+        self.storefronts = MongoStorefronts(db["storefronts"], db["organizations"], db["api_keys"])
 
     def ensure_indexes(self) -> None:
         self._db["organizations"].create_index(_OLDEST_FIRST)
@@ -173,3 +243,5 @@ class MongoIdentity:
         self._db["accounts"].create_index([("organization_id", ASCENDING), *_OLDEST_FIRST])
         self._db["api_keys"].create_index("key_hash", unique=True)
         self._db["api_keys"].create_index([("account_id", ASCENDING), *_OLDEST_FIRST])
+        self._db["api_keys"].create_index([("storefront_id", ASCENDING), *_OLDEST_FIRST])
+        self._db["storefronts"].create_index([("organization_id", ASCENDING), *_OLDEST_FIRST])

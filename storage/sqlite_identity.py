@@ -1,4 +1,4 @@
-"""Identity on the embedded backend: three tables beside the packages, in the same file."""
+"""Identity on the embedded backend: four tables beside the packages, in the same file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from storage.identity import (
     DuplicateEmail,
     Organization,
     Page,
+    Storefront,
     UnknownOrganization,
     hash_api_key,
     normalize_email,
@@ -46,11 +47,27 @@ CREATE TABLE IF NOT EXISTS api_keys (
     last_used_day TEXT
 );
 CREATE INDEX IF NOT EXISTS api_keys_account ON api_keys (account_id, created_at);
+CREATE TABLE IF NOT EXISTS storefronts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    organization_id TEXT NOT NULL REFERENCES organizations (id),
+    is_active INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS storefronts_organization ON storefronts (organization_id, created_at);
+"""
+# Added to api_keys after its first layout (ensure_schema adds it to an older file).
+STOREFRONT_KEYS = """
+ALTER TABLE api_keys ADD COLUMN storefront_id TEXT REFERENCES storefronts (id);
+"""
+STOREFRONT_KEYS_INDEX = """
+CREATE INDEX IF NOT EXISTS api_keys_storefront ON api_keys (storefront_id, created_at);
 """
 
 _ORGANIZATION = "id, name, is_active, created_at"
 _ACCOUNT = "id, email, username, organization_id, is_superuser, is_active, created_at"
-_KEY = "id, account_id, name, prefix, created_at, revoked_at, last_used_day"
+_KEY = "id, account_id, name, prefix, created_at, revoked_at, last_used_day, storefront_id"
+_STOREFRONT = "id, name, organization_id, is_active, created_at"
 
 
 def _organization(row: tuple) -> Organization:
@@ -63,6 +80,10 @@ def _account(row: tuple) -> Account:
 
 def _key(row: tuple) -> ApiKey:
     return ApiKey(*row)
+
+
+def _storefront(row: tuple) -> Storefront:
+    return Storefront(row[0], row[1], row[2], bool(row[3]), row[4])
 
 
 class SQLiteOrganizations:
@@ -163,12 +184,17 @@ class SQLiteApiKeys:
     def __init__(self, connections: Connections):
         self._db = connections
 
-    def create(self, account_id: str, name: str, key: str, now: float) -> ApiKey:
-        record = ApiKey(str(uuid.uuid4()), account_id, name, key[:PREFIX_LENGTH], now)
+    def create(
+        self, account_id: str, name: str, key: str, now: float, storefront_id: str | None = None
+    ) -> ApiKey:
+        prefix = key[:PREFIX_LENGTH]
+        record = ApiKey(
+            str(uuid.uuid4()), account_id, name, prefix, now, storefront_id=storefront_id
+        )
         self._db.get().execute(
-            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (record.id, account_id, name, record.prefix, hash_api_key(key), now),
+            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at,"
+            " storefront_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.id, account_id, name, prefix, hash_api_key(key), now, storefront_id),
         )
         return record
 
@@ -186,16 +212,19 @@ class SQLiteApiKeys:
         )
         return _key(row) if row else None
 
-    def list(self, account_id: str) -> list[ApiKey]:
+    def list_for_storefront(self, storefront_id: str) -> list[ApiKey]:
+        return self._many("storefront_id = ?", storefront_id)
+
+    def _many(self, where: str, value: str) -> list[ApiKey]:
         rows = (
             self._db.get()
-            .execute(
-                f"SELECT {_KEY} FROM api_keys WHERE account_id = ? ORDER BY created_at, id",
-                (account_id,),
-            )
+            .execute(f"SELECT {_KEY} FROM api_keys WHERE {where} ORDER BY created_at, id", (value,))
             .fetchall()
         )
         return [_key(row) for row in rows]
+
+    def list(self, account_id: str) -> list[ApiKey]:
+        return self._many("account_id = ? AND storefront_id IS NULL", account_id)
 
     def revoke(self, key_id: str, now: float) -> bool:
         cursor = self._db.get().execute(
@@ -211,14 +240,80 @@ class SQLiteApiKeys:
         )
 
 
+class SQLiteStorefronts:
+    def __init__(self, connections: Connections):
+        self._db = connections
+
+    def create(self, name: str, organization_id: str, now: float) -> Storefront:
+        storefront = Storefront(str(uuid.uuid4()), name, organization_id, True, now)
+        with self._db.transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM organizations WHERE id = ?", (organization_id,)
+            ).fetchone():
+                raise UnknownOrganization(organization_id)
+            conn.execute(
+                f"INSERT INTO storefronts ({_STOREFRONT}) VALUES (?, ?, ?, 1, ?)",
+                (storefront.id, name, organization_id, now),
+            )
+        return storefront
+
+    def get(self, storefront_id: str) -> Storefront | None:
+        row = (
+            self._db.get()
+            .execute(f"SELECT {_STOREFRONT} FROM storefronts WHERE id = ?", (storefront_id,))
+            .fetchone()
+        )
+        return _storefront(row) if row else None
+
+    def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Storefront]:
+        where, params = (
+            ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+        )
+        conn = self._db.get()
+        rows = conn.execute(
+            f"SELECT {_STOREFRONT} FROM storefronts {where}"
+            " ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM storefronts {where}", params).fetchone()
+        return Page([_storefront(row) for row in rows], total)
+
+    def update(
+        self, storefront_id: str, name: str | None = None, is_active: bool | None = None
+    ) -> Storefront | None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE storefronts SET name = COALESCE(?, name),"
+                " is_active = COALESCE(?, is_active) WHERE id = ?",
+                (name, None if is_active is None else int(is_active), storefront_id),
+            )
+            return self.get(storefront_id)
+
+    def delete(self, storefront_id: str) -> bool:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM api_keys WHERE storefront_id = ?", (storefront_id,))
+            cursor = conn.execute("DELETE FROM storefronts WHERE id = ?", (storefront_id,))
+        return cursor.rowcount == 1
+
+
 class SQLiteIdentity:
-    """The three repositories over one connection pool."""
+    """The four repositories over one connection pool."""
 
     def __init__(self, connections: Connections):
         self.organizations = SQLiteOrganizations(connections)
         self.accounts = SQLiteAccounts(connections)
         self.api_keys = SQLiteApiKeys(connections)
+        self.storefronts = SQLiteStorefronts(connections)
         self._connections = connections
 
     def ensure_schema(self) -> None:
-        self._connections.get().executescript(SCHEMA)
+        conn = self._connections.get()
+        conn.executescript(SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
+        if "storefront_id" not in columns:
+            try:
+                conn.executescript(STOREFRONT_KEYS)
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
+        conn.executescript(STOREFRONT_KEYS_INDEX)

@@ -143,6 +143,20 @@ def test_an_inactive_account_or_organization_ends_its_tokens(client, store, org,
     _refused(client.post("/api/auth", json={"api_key": key}), "INVALID_CREDENTIALS", message)
 
 
+def test_a_storefront_key_never_stands_for_the_account_that_made_it(client, store, org, admin):
+    account, _key, _record = admin
+    storefront = store.identity.storefronts.create("Shop", org.id, time.time())
+    key = new_api_key()
+    record = store.identity.api_keys.create(
+        account.id, "checkout", key, time.time(), storefront_id=storefront.id
+    )
+    message = "Could not validate credentials"
+    _refused(client.post("/api/auth", json={"api_key": key}), "INVALID_CREDENTIALS", message)
+    forged = account_tokens.issue(account.id, record.id, SECRET, time.time(), 3600, org.id)
+    answer = client.get("/api/v1/accounts/me", headers=_bearer(forged))
+    _refused(answer, "INVALID_CREDENTIALS", message)
+
+
 def test_a_token_for_an_unknown_account_is_refused(client, member):
     _, _, record = member
     ghost = account_tokens.issue(str(uuid.uuid4()), record.id, SECRET, time.time(), 3600)

@@ -127,3 +127,57 @@ def test_no_key_is_stored_in_clear(store, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret_part.encode() not in path.read_bytes()
+
+
+# -- storefronts (issue 13: an online store of an organization, with its own keys) --------------
+
+
+def test_a_storefront_belongs_to_an_existing_organization(store):
+    organization = _organization(store)
+    made = store.identity.storefronts.create("Shop", organization.id, NOW)
+    assert uuid.UUID(made.id) and made.is_active and made.organization_id == organization.id
+    assert store.identity.storefronts.get(made.id) == made
+    assert store.identity.storefronts.get(str(uuid.uuid4())) is None
+    with pytest.raises(UnknownOrganization):
+        store.identity.storefronts.create("Shop", str(uuid.uuid4()), NOW)
+
+
+def test_storefronts_are_listed_per_organization_or_all(store):
+    first, second = _organization(store, "A"), _organization(store, "B")
+    made = [
+        store.identity.storefronts.create(f"s{i}", (first if i % 2 else second).id, NOW + i)
+        for i in range(5)
+    ]
+    everything = store.identity.storefronts.list(None, offset=0, limit=10)
+    assert [s.id for s in everything.items] == [s.id for s in made] and everything.total == 5
+    page = store.identity.storefronts.list(first.id, offset=1, limit=1)
+    assert [s.id for s in page.items] == [made[3].id] and page.total == 2
+
+
+def test_a_storefront_is_renamed_blocked_and_unblocked(store):
+    made = store.identity.storefronts.create("Shop", _organization(store).id, NOW)
+    renamed = store.identity.storefronts.update(made.id, name="Boutique")
+    assert renamed is not None and renamed.name == "Boutique" and renamed.is_active
+    blocked = store.identity.storefronts.update(made.id, is_active=False)
+    assert blocked is not None and blocked.name == "Boutique" and not blocked.is_active
+    assert store.identity.storefronts.update(made.id, is_active=True).is_active
+    assert store.identity.storefronts.update(str(uuid.uuid4()), name="x") is None
+
+
+def test_a_storefronts_keys_are_apart_from_its_makers_and_go_with_it(store):
+    account = _account(store)
+    storefront = store.identity.storefronts.create("Shop", account.organization_id, NOW)
+    own_key, shop_key = new_api_key(), new_api_key()
+    own = store.identity.api_keys.create(account.id, "mine", own_key, NOW)
+    shop = store.identity.api_keys.create(
+        account.id, "checkout", shop_key, NOW + 1, storefront_id=storefront.id
+    )
+    assert shop.storefront_id == storefront.id and own.storefront_id is None
+    assert store.identity.api_keys.find(shop_key) == shop
+    assert store.identity.api_keys.list(account.id) == [own]
+    assert store.identity.api_keys.list_for_storefront(storefront.id) == [shop]
+    assert store.identity.storefronts.delete(storefront.id)
+    assert not store.identity.storefronts.delete(storefront.id)
+    assert store.identity.storefronts.get(storefront.id) is None
+    assert store.identity.api_keys.find(shop_key) is None
+    assert store.identity.api_keys.find(own_key) == own

@@ -270,3 +270,22 @@ def test_audit_rows_of_the_first_layout_become_batches(tmp_path):
         assert "audit_records" not in tables
     finally:
         store.close()
+
+
+def test_api_keys_of_the_first_layout_get_their_storefront_column(tmp_path):
+    """A data directory from before storefronts: its keys stay an account's own keys."""
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+            " name TEXT NOT NULL, prefix TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,"
+            " created_at REAL NOT NULL, revoked_at REAL, last_used_day TEXT);"
+            "INSERT INTO api_keys VALUES ('k1', 'a1', 'old', 'dpk_abcdefgh', 'h', 1.0, NULL, NULL);"
+        )
+    store = _store(path)
+    try:
+        (key,) = store.identity.api_keys.list("a1")
+        assert key.id == "k1" and key.storefront_id is None
+        store.identity.ensure_schema()  # again: nothing to add
+    finally:
+        store.close()
