@@ -32,6 +32,7 @@ from api import (
     ratelimit,
     read_path,
     request_ids,
+    storefronts,
     usage,
 )
 from api.auth import BEARER_SCHEME
@@ -144,6 +145,7 @@ def create_app(
     app.register_api(identity.bp)
     app.register_api(admin.bp)
     app.register_api(usage.bp)
+    app.register_api(storefronts.bp)
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)

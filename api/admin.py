@@ -98,11 +98,16 @@ def forbidden() -> ApiError:
     return ApiError(403, "FORBIDDEN", "Superuser rights are required")
 
 
-def _superuser() -> Principal:
+def require_superuser() -> Principal:
+    """The calling account when it is an active superuser; else 401 or 403 `FORBIDDEN`."""
     principal = require_principal()
     if not principal.account.is_superuser:
         raise forbidden()
     return principal
+
+
+def unknown_organization() -> ApiError:
+    return ApiError(404, "UNKNOWN_ORGANIZATION", "no organization has this id")
 
 
 def organization_json(organization: Organization) -> dict[str, Any]:
@@ -130,7 +135,7 @@ def me() -> Response:
     "/organizations", summary="Create an organization (superuser)", responses={201: OrganizationOut}
 )
 def create_organization(body: OrganizationBody) -> Response:
-    _superuser()
+    require_superuser()
     organization = get_store().identity.organizations.create(body.name, now())
     return json_response(organization_json(organization), 201)
 
@@ -139,7 +144,7 @@ def create_organization(body: OrganizationBody) -> Response:
     "/organizations", summary="List organizations (superuser)", responses={200: OrganizationList}
 )
 def list_organizations(query: PageQuery) -> Response:
-    _superuser()
+    require_superuser()
     page = get_store().identity.organizations.list(query.offset, query.per_page)
     results = [organization_json(o) for o in page.items]
     return json_response({"results": results}, 200, page_headers(query, page.total))
@@ -151,10 +156,10 @@ def list_organizations(query: PageQuery) -> Response:
     responses={200: OrganizationOut, 404: ErrorResponse},
 )
 def set_organization_active(path: OrganizationPath, body: ActiveBody) -> Response:
-    _superuser()
+    require_superuser()
     organizations = get_store().identity.organizations
     if not organizations.set_active(path.organization_id, body.is_active):
-        raise ApiError(404, "UNKNOWN_ORGANIZATION", "no organization has this id")
+        raise unknown_organization()
     organization = organizations.get(path.organization_id)
     assert organization is not None
     return json_response(organization_json(organization))
@@ -166,7 +171,7 @@ def set_organization_active(path: OrganizationPath, body: ActiveBody) -> Respons
     responses={201: AccountOut, 404: ErrorResponse, 409: ErrorResponse},
 )
 def create_account(body: AccountBody) -> Response:
-    _superuser()
+    require_superuser()
     try:
         account = get_store().identity.accounts.create(
             body.email, body.username, body.organization_id, body.is_superuser, now()
@@ -174,7 +179,7 @@ def create_account(body: AccountBody) -> Response:
     except DuplicateEmail:
         raise ApiError(409, "EMAIL_TAKEN", "an account with this e-mail already exists") from None
     except UnknownOrganization:
-        raise ApiError(404, "UNKNOWN_ORGANIZATION", "no organization has this id") from None
+        raise unknown_organization() from None
     return json_response(account_json(account), 201)
 
 
@@ -184,7 +189,7 @@ def create_account(body: AccountBody) -> Response:
     responses={200: AccountList},
 )
 def list_accounts(query: AccountsQuery) -> Response:
-    _superuser()
+    require_superuser()
     page = get_store().identity.accounts.list(query.organization_id, query.offset, query.per_page)
     results = [account_json(a) for a in page.items]
     return json_response({"results": results}, 200, page_headers(query, page.total))
@@ -196,7 +201,7 @@ def list_accounts(query: AccountsQuery) -> Response:
     responses={200: AccountOut, 404: ErrorResponse, 409: ErrorResponse},
 )
 def set_account_active(path: AccountPath, body: ActiveBody) -> Response:
-    principal = _superuser()
+    principal = require_superuser()
     if path.account_id == principal.account.id and not body.is_active:
         raise ApiError(409, "SELF_DEACTIVATION", "a superuser cannot deactivate itself")
     accounts = get_store().identity.accounts

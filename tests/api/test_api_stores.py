@@ -1,0 +1,116 @@
+"""The admin's store routes (issue 13): every route, status code and the superuser rule."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from storage.identity import new_api_key
+
+
+@pytest.fixture
+def acme(store):
+    return store.identity.organizations.create("Acme", time.time())
+
+
+def _headers(client, store, organization, superuser: bool) -> dict[str, str]:
+    email = f"{uuid.uuid4().hex[:8]}@acme.io"
+    account = store.identity.accounts.create(email, "x", organization.id, superuser, time.time())
+    key = new_api_key()
+    store.identity.api_keys.create(account.id, "test", key, time.time())
+    token = client.post("/api/auth", json={"api_key": key}).get_json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def root(client, store, acme):
+    return _headers(client, store, acme, superuser=True)
+
+
+def _error(answer, status: int, code: str) -> None:
+    assert answer.status_code == status, answer.get_json()
+    assert answer.get_json()["error"]["code"] == code
+
+
+def test_a_store_is_created_listed_renamed_blocked_and_deleted(client, store, acme, root):
+    made = client.post(
+        "/api/store", json={"name": "Shop", "organization_id": acme.id}, headers=root
+    )
+    assert made.status_code == 201
+    shop = made.get_json()
+    assert shop["name"] == "Shop" and shop["is_active"] is True
+    assert shop["organization_id"] == acme.id and uuid.UUID(shop["id"])
+    listed = client.get("/api/store", headers=root)
+    assert listed.status_code == 200 and listed.headers["X-Total"] == "1"
+    assert listed.get_json() == [{"id": shop["id"], "name": "Shop", "is_active": True}]
+    renamed = client.patch(f"/api/store/{shop['id']}", json={"name": "Boutique"}, headers=root)
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Boutique"
+    blocked = client.patch(f"/api/store/{shop['id']}", json={"is_active": False}, headers=root)
+    assert blocked.get_json()["is_active"] is False
+    assert store.identity.storefronts.get(shop["id"]).is_active is False
+    deleted = client.delete(f"/api/store/{shop['id']}", headers=root)
+    assert deleted.status_code == 200
+    assert deleted.get_json() == {"message": "Store successfully deleted"}
+    assert client.get("/api/store", headers=root).get_json() == []
+
+
+def test_stores_are_listed_per_organization_a_page_at_a_time(client, store, acme, root):
+    beta = store.identity.organizations.create("Beta", time.time())
+    for i in range(3):
+        store.identity.storefronts.create(f"a{i}", acme.id, time.time() + i)
+    store.identity.storefronts.create("b", beta.id, time.time())
+    page = client.get(f"/api/store?organization_id={acme.id}&per_page=2&page=2", headers=root)
+    assert [s["name"] for s in page.get_json()] == ["a2"]
+    assert page.headers["X-Total"] == "3" and page.headers["X-Prev-Page"] == "1"
+
+
+def test_unknown_stores_and_organizations_are_404(client, root):
+    ghost = str(uuid.uuid4())
+    _error(
+        client.patch(f"/api/store/{ghost}", json={"name": "x"}, headers=root), 404, "UNKNOWN_STORE"
+    )
+    _error(client.delete(f"/api/store/{ghost}", headers=root), 404, "UNKNOWN_STORE")
+    body = {"name": "x", "organization_id": ghost}
+    _error(client.post("/api/store", json=body, headers=root), 404, "UNKNOWN_ORGANIZATION")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/store", {"name": "", "organization_id": "0" * 36}),
+        ("post", "/api/store", {"name": "x", "organization_id": "not-a-uuid"}),
+        ("post", "/api/store", {"name": "x"}),
+        ("patch", f"/api/store/{uuid.uuid4()}", {}),
+        ("patch", f"/api/store/{uuid.uuid4()}", {"is_active": "perhaps"}),
+        ("patch", "/api/store/not-a-uuid", {"name": "x"}),
+        ("delete", "/api/store/not-a-uuid", None),
+        ("get", "/api/store?per_page=1000", None),
+    ],
+)
+def test_bad_requests_are_400(client, root, method, path, body):
+    answer = client.open(path, method=method.upper(), json=body, headers=root)
+    _error(answer, 400, "INVALID_REQUEST")
+
+
+def test_only_a_superuser_manages_stores(client, store, acme):
+    member = _headers(client, store, acme, superuser=False)
+    shop = store.identity.storefronts.create("Shop", acme.id, time.time())
+    for method, path, body in [
+        ("get", "/api/store", None),
+        ("post", "/api/store", {"name": "x", "organization_id": acme.id}),
+        ("patch", f"/api/store/{shop.id}", {"name": "x"}),
+        ("delete", f"/api/store/{shop.id}", None),
+    ]:
+        _error(
+            client.open(path, method=method.upper(), json=body, headers=member), 403, "FORBIDDEN"
+        )
+        _error(client.open(path, method=method.upper(), json=body), 401, "NOT_AUTHENTICATED")
+    assert store.identity.storefronts.get(shop.id).name == "Shop"
+
+
+def test_the_store_routes_are_in_the_openapi_document(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/store"])
+    assert {"patch", "delete"} <= set(paths["/api/store/{store_id}"])
