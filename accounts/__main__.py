@@ -1,9 +1,12 @@
-"""`python -m accounts <command>`: organizations, accounts and API keys from the command line.
+"""`python -m accounts <command>`: organizations, accounts, stores and their API keys.
 
     python -m accounts create-organization "Acme"
     python -m accounts create-account --email ada@acme.io --username ada --organization <id> \\
         [--superuser]
     python -m accounts create-key --email ada@acme.io --name laptop     # the key is shown once
+    python -m accounts create-store --organization <id> --name "Acme shop"
+    python -m accounts create-store-key --store <id> --email ada@acme.io --name checkout  # once
+    python -m accounts list-stores [--organization <id>] | list-store-keys --store <id>
     python -m accounts list-organizations | list-accounts [--organization <id>]
     python -m accounts list-keys --email ada@acme.io
     python -m accounts revoke-key <key id>
@@ -23,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 from settings import load_or_exit
 from storage import Store, open_store
-from storage.identity import Account, DuplicateEmail, UnknownOrganization, new_api_key
+from storage.identity import Account, ApiKey, DuplicateEmail, UnknownOrganization, new_api_key
 
 PAGE = 1000
 
@@ -65,6 +68,41 @@ def create_key(store: Store, args: argparse.Namespace) -> None:
     print(key)
 
 
+def create_store(store: Store, args: argparse.Namespace) -> None:
+    try:
+        storefront = store.identity.storefronts.create(args.name, args.organization, time.time())
+    except UnknownOrganization:
+        raise CommandError(f"no organization has the id {args.organization}") from None
+    print(storefront.id)
+
+
+def create_store_key(store: Store, args: argparse.Namespace) -> None:
+    """A key for the store, made by (and recorded under) an account of its organization."""
+    maker = _account(store, args.email)
+    storefront = store.identity.storefronts.get(args.store)
+    if storefront is None:
+        raise CommandError(f"no store has the id {args.store}")
+    if maker.organization_id != storefront.organization_id and not maker.is_superuser:
+        raise CommandError(f"{maker.email} is not in the store's organization")
+    key = new_api_key()
+    record = store.identity.api_keys.create(
+        maker.id, args.name, key, time.time(), storefront_id=storefront.id
+    )
+    print(f"key id: {record.id}", file=sys.stderr)
+    print("the key below is shown once: keep it now", file=sys.stderr)
+    print(key)
+
+
+def list_stores(store: Store, args: argparse.Namespace) -> None:
+    for storefront in store.identity.storefronts.list(args.organization, 0, PAGE).items:
+        state = "active" if storefront.is_active else "blocked"
+        print(f"{storefront.id}\t{state}\t{storefront.organization_id}\t{storefront.name}")
+
+
+def list_store_keys(store: Store, args: argparse.Namespace) -> None:
+    _print_keys(store.identity.api_keys.list_for_storefront(args.store))
+
+
 def list_organizations(store: Store, args: argparse.Namespace) -> None:
     for organization in store.identity.organizations.list(0, PAGE).items:
         state = "active" if organization.is_active else "inactive"
@@ -79,7 +117,11 @@ def list_accounts(store: Store, args: argparse.Namespace) -> None:
 
 
 def list_keys(store: Store, args: argparse.Namespace) -> None:
-    for key in store.identity.api_keys.list(_account(store, args.email).id):
+    _print_keys(store.identity.api_keys.list(_account(store, args.email).id))
+
+
+def _print_keys(keys: list[ApiKey]) -> None:
+    for key in keys:
         state = "revoked" if key.is_revoked else "live"
         used = key.last_used_day or "never"
         print(f"{key.id}\t{key.prefix}...\t{state}\tlast used {used}\t{key.name}")
@@ -128,6 +170,19 @@ def parser() -> argparse.ArgumentParser:
     sub = command("create-key", create_key, "print a new API key, once")
     sub.add_argument("--email", required=True)
     sub.add_argument("--name", required=True, help="what the key is for")
+    sub = command("create-store", create_store, "print the new id")
+    sub.add_argument("--organization", required=True, help="the organization's id")
+    sub.add_argument("--name", required=True)
+    sub = command("create-store-key", create_store_key, "print a new store API key, once")
+    sub.add_argument("--store", required=True, help="the store's id")
+    sub.add_argument("--email", required=True, help="the account making it")
+    sub.add_argument("--name", required=True, help="what the key is for")
+    command("list-stores", list_stores, "id, state, organization, name").add_argument(
+        "--organization", default=None
+    )
+    command("list-store-keys", list_store_keys, "id, prefix, state, last use, name").add_argument(
+        "--store", required=True
+    )
     command("list-organizations", list_organizations, "id, state, name")
     command("list-accounts", list_accounts, "id, e-mail, role, state").add_argument(
         "--organization", default=None

@@ -1,8 +1,10 @@
-"""Account access tokens: HS256 JWTs signed with a key derived from the server secret.
+"""Access tokens: HS256 JWTs signed with a key derived from the server secret.
 
 A token names its account (`sub`), its organization (`org`, for the audit log) and the API key it
 was traded for (`key`), so revoking the key or deactivating the account ends every token made
-from it at once. Nothing here touches Flask or the store: `api.identity` does.
+from it at once. A store's token (traded for a store's key) names the store instead, and says so
+(`kind`: `store`); an account's has no `kind`. Nothing here touches Flask or the store:
+`api.identity` does.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ class TokenInvalid(Exception):
     """Not a token of this server: malformed, wrongly signed, or missing a claim."""
 
 
+STORE_KIND = "store"
+
+
 @dataclass(frozen=True)
 class TokenClaims:
-    account_id: str
+    account_id: str  # a store's id in a store's token (`is_store`)
     key_id: str
     expires_at: int
     organization_id: str | None = None
+    is_store: bool = False
 
 
 def signing_key(server_secret: bytes) -> bytes:
@@ -45,12 +51,21 @@ def issue(
     now: float,
     lifetime: int,
     organization_id: str = "",
+    store: bool = False,
 ) -> str:
-    """A token for the account, valid `lifetime` seconds from `now`."""
+    """A token for the account (or, with `store`, the store of that id), valid `lifetime`
+    seconds from `now`."""
     issued = int(now)
-    claims = {"sub": account_id, "key": key_id, "iat": issued, "exp": issued + lifetime}
+    claims: dict[str, object] = {
+        "sub": account_id,
+        "key": key_id,
+        "iat": issued,
+        "exp": issued + lifetime,
+    }
     if organization_id:
         claims["org"] = organization_id  # what the audit log files a call under
+    if store:
+        claims["kind"] = STORE_KIND
     return jwt.encode(claims, signing_key(server_secret), algorithm=ALGORITHM)
 
 
@@ -77,4 +92,5 @@ def read(token: str, server_secret: bytes, now: float) -> TokenClaims:
         raise TokenExpired
     organization = claims.get("org")
     organization = organization if isinstance(organization, str) else None
-    return TokenClaims(claims["sub"], claims["key"], claims["exp"], organization)
+    is_store = claims.get("kind") == STORE_KIND
+    return TokenClaims(claims["sub"], claims["key"], claims["exp"], organization, is_store)

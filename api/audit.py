@@ -72,6 +72,9 @@ class AuditRecorder:
         principal = g.get("principal")
         if principal is not None:
             return principal.account.id, principal.organization.id
+        storefront = g.get("storefront")
+        if storefront is not None:  # a store's call: its organization's, no account's
+            return None, storefront.organization_id
         token = parse_bearer(request.headers.get("Authorization", ""))
         if token is None or not (token.startswith("eyJ") and token.count(".") == 2):
             return None, None  # no bearer, or a package's UPN
@@ -79,6 +82,8 @@ class AuditRecorder:
             claims = account_tokens.read(token, self._secret(), now)
         except (account_tokens.TokenExpired, account_tokens.TokenInvalid):
             return None, None
+        if claims.is_store:
+            return None, claims.organization_id
         return claims.account_id, claims.organization_id
 
     def flush(self) -> int:

@@ -1,5 +1,7 @@
-"""Accounts on the API: `POST /api/auth` trades an API key for a bearer token, and
-`require_principal()` is how a route learns which active account calls it.
+"""Accounts and stores on the API: `POST /api/auth` trades an API key for a bearer token,
+`require_principal()` is how a route learns which active account calls it, and
+`require_storefront()` which store (a store's key gives a store's token; a blocked store is 403
+`STORE_BLOCKED`, at `POST /api/auth` as on its routes).
 
 Bearer errors (each a 401 with `WWW-Authenticate: Bearer`):
 `NOT_AUTHENTICATED` "Not authenticated" (no `Authorization: Bearer` header, or a malformed one),
@@ -23,7 +25,7 @@ from api.errors import ApiError
 from api.jsonio import json_response
 from api.schemas import ErrorResponse, RateLimitedResponse
 from api.services import get_settings, get_store, now, server_secret
-from storage.identity import Account, ApiKey, Organization
+from storage.identity import Account, ApiKey, Organization, Storefront
 
 ACCOUNT_BEARER_SCHEME = {
     "type": "http",
@@ -76,17 +78,22 @@ def token_expired() -> ApiError:
         200: TokenResponse,
         400: ErrorResponse,
         401: ErrorResponse,
+        403: ErrorResponse,
         429: RateLimitedResponse,
     },
     summary="Trade an API key for an access token",
 )
 def authenticate(body: AuthBody) -> Response:
-    """An access token for the key's account, valid `JWT_EXPIRES_SECONDS` (default 1 hour).
+    """An access token for the key's account, or its store for a store's key, valid
+    `JWT_EXPIRES_SECONDS` (default 1 hour).
 
-    401 `INVALID_CREDENTIALS` for an unknown or revoked key, or an inactive account.
+    401 `INVALID_CREDENTIALS` for an unknown or revoked key, an inactive account or
+    organization, a deleted store; 403 `STORE_BLOCKED` for a blocked store's key.
     """
     identity = get_store().identity
     key = identity.api_keys.find(body.api_key)
+    if key is not None and not key.is_revoked and key.storefront_id is not None:
+        return _store_token(key, key.storefront_id)
     if not _an_accounts_live_key(key):
         raise invalid_credentials()
     principal = _active_principal(key.account_id)
@@ -101,6 +108,69 @@ def authenticate(body: AuthBody) -> Response:
         principal.organization.id,
     )
     return json_response({"access_token": token, "token_type": "Bearer"})
+
+
+def _store_token(key: ApiKey, storefront_id: str) -> Response:
+    storefront = _usable_storefront(storefront_id)
+    g.storefront = storefront  # the audit log files this call under the store's organization
+    _mark_used(key)
+    token = account_tokens.issue(
+        storefront.id,
+        key.id,
+        server_secret(),
+        now(),
+        get_settings().jwt_expires_seconds,
+        storefront.organization_id,
+        store=True,
+    )
+    return json_response({"access_token": token, "token_type": "Bearer"})
+
+
+def store_blocked() -> ApiError:
+    return ApiError(403, "STORE_BLOCKED", "This store is blocked")
+
+
+def require_storefront() -> Storefront:
+    """The store of the request's bearer token (a store's token, its key live); else the
+    matching 401, or 403 `STORE_BLOCKED` for a blocked store."""
+    cached = g.get("storefront")
+    if cached is not None:
+        return cached
+    token = parse_bearer(request.headers.get("Authorization", ""))
+    if token is None:
+        raise not_authenticated()
+    claims = _claims(token)
+    key = get_store().identity.api_keys.get(claims.key_id)
+    if not claims.is_store or key is None or key.is_revoked:
+        raise invalid_credentials()
+    if key.storefront_id != claims.account_id:
+        raise invalid_credentials()
+    storefront = _usable_storefront(claims.account_id)
+    _mark_used(key)
+    g.storefront = storefront
+    return storefront
+
+
+def _usable_storefront(storefront_id: str) -> Storefront:
+    identity = get_store().identity
+    storefront = identity.storefronts.get(storefront_id)
+    if storefront is None:
+        raise invalid_credentials()
+    organization = identity.organizations.get(storefront.organization_id)
+    if organization is None or not organization.is_active:
+        raise invalid_credentials()
+    if not storefront.is_active:
+        raise store_blocked()
+    return storefront
+
+
+def _claims(token: str) -> account_tokens.TokenClaims:
+    try:
+        return account_tokens.read(token, server_secret(), now())
+    except account_tokens.TokenExpired:
+        raise token_expired() from None
+    except account_tokens.TokenInvalid:
+        raise invalid_credentials() from None
 
 
 def require_principal() -> Principal:
@@ -118,12 +188,9 @@ def require_principal() -> Principal:
 
 def principal_of(token: str) -> Principal:
     """The active account a token names, its key still live; else raise the matching 401."""
-    try:
-        claims = account_tokens.read(token, server_secret(), now())
-    except account_tokens.TokenExpired:
-        raise token_expired() from None
-    except account_tokens.TokenInvalid:
-        raise invalid_credentials() from None
+    claims = _claims(token)
+    if claims.is_store:
+        raise invalid_credentials()
     key = get_store().identity.api_keys.get(claims.key_id)
     if not _an_accounts_live_key(key) or key.account_id != claims.account_id:
         raise invalid_credentials()

@@ -1,4 +1,5 @@
-"""The admin's store routes (issue 13): list, create, rename or block, delete.
+"""The admin's store routes (issue 13): list, create, rename or block, delete; and
+`GET /api/store/me` for a store's own token.
 
 `GET /api/store`, `POST /api/store`, `PATCH /api/store/<id>`, `DELETE /api/store/<id>`, each
 with an account token of an active superuser (401 without a valid one, 403 `FORBIDDEN` for any
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field, RootModel, model_validator
 
 from api.admin import UUID_PATTERN, require_superuser, unknown_organization
 from api.errors import ApiError
-from api.identity import ACCOUNT_SECURITY
+from api.identity import ACCOUNT_SECURITY, require_storefront
 from api.jsonio import json_response
 from api.pagination import PageQuery, page_headers
 from api.schemas import ErrorResponse, RateLimitedResponse
@@ -94,6 +95,12 @@ def store_detail_json(storefront: Storefront) -> dict[str, Any]:
 
 def unknown_store() -> ApiError:
     return ApiError(404, "UNKNOWN_STORE", "no store has this id")
+
+
+@bp.get("/me", summary="The calling store (a store's token)", responses={200: StoreDetail})
+def me() -> Response:
+    """The store whose key the bearer token was traded for; 403 `STORE_BLOCKED` once blocked."""
+    return json_response(store_detail_json(require_storefront()))
 
 
 @bp.get(

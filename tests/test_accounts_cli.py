@@ -93,3 +93,38 @@ def test_a_duplicate_email_is_refused(run):
     )
     run(*args)
     assert "already exists" in run(*args, ok=False).stderr
+
+
+def test_a_store_and_its_key_from_the_command_line(run, tmp_path):
+    organization = run("create-organization", "Acme").stdout.strip()
+    other = run("create-organization", "Beta").stdout.strip()
+    run(
+        "create-account",
+        "--email",
+        "ada@acme.io",
+        "--username",
+        "a",
+        "--organization",
+        organization,
+    )
+    run("create-account", "--email", "bob@beta.io", "--username", "b", "--organization", other)
+    shop = run("create-store", "--organization", organization, "--name", "Acme shop").stdout.strip()
+    made = run("create-store-key", "--store", shop, "--email", "ada@acme.io", "--name", "checkout")
+    key = made.stdout.strip()
+    assert key.startswith(KEY_PREFIX) and "shown once" in made.stderr
+    refused = run(
+        "create-store-key", "--store", shop, "--email", "bob@beta.io", "--name", "x", ok=False
+    )
+    assert "not in the store's organization" in refused.stderr
+    store = open_store(Settings(data_dir=tmp_path, secret_key="cli-secret"))
+    try:
+        record = store.identity.api_keys.find(key)
+        assert record is not None and record.storefront_id == shop
+    finally:
+        store.close()
+    assert shop in run("list-stores", "--organization", organization).stdout
+    listed = run("list-store-keys", "--store", shop).stdout
+    assert record.id in listed and key not in listed
+    assert record.id not in run("list-keys", "--email", "ada@acme.io").stdout
+    unknown = run("create-store", "--organization", "nope", "--name", "x", ok=False)
+    assert "no organization" in unknown.stderr

@@ -50,6 +50,9 @@ ROUTES = {
     "/api/v1/accounts": {"get", "post"},
     "/api/v1/accounts/{account_id}": {"patch"},
     "/api/v1/analytics/usage/trends": {"get"},
+    "/api/store": {"get", "post"},
+    "/api/store/me": {"get"},
+    "/api/store/{store_id}": {"patch", "delete"},
 }
 SIGNED = "{signature}"  # a signed download: the URL is its own authorisation
 

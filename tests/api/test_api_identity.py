@@ -151,7 +151,9 @@ def test_a_storefront_key_never_stands_for_the_account_that_made_it(client, stor
         account.id, "checkout", key, time.time(), storefront_id=storefront.id
     )
     message = "Could not validate credentials"
-    _refused(client.post("/api/auth", json={"api_key": key}), "INVALID_CREDENTIALS", message)
+    store_token = _token(client, key)  # a store's token, not the account's
+    answer = client.get("/api/v1/accounts/me", headers=_bearer(store_token))
+    _refused(answer, "INVALID_CREDENTIALS", message)
     forged = account_tokens.issue(account.id, record.id, SECRET, time.time(), 3600, org.id)
     answer = client.get("/api/v1/accounts/me", headers=_bearer(forged))
     _refused(answer, "INVALID_CREDENTIALS", message)

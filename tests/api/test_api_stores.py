@@ -110,7 +110,60 @@ def test_only_a_superuser_manages_stores(client, store, acme):
     assert store.identity.storefronts.get(shop.id).name == "Shop"
 
 
-def test_the_store_routes_are_in_the_openapi_document(client):
-    paths = client.get("/openapi.json").get_json()["paths"]
-    assert {"get", "post"} <= set(paths["/api/store"])
-    assert {"patch", "delete"} <= set(paths["/api/store/{store_id}"])
+# -- a store's own key and token ---------------------------------------------------------------
+
+
+def _store_key(store, acme, shop) -> tuple[str, str]:
+    email = f"maker-{uuid.uuid4().hex[:8]}@acme.io"
+    maker = store.identity.accounts.create(email, "m", acme.id, True, time.time())
+    key = new_api_key()
+    record = store.identity.api_keys.create(
+        maker.id, "checkout", key, time.time(), storefront_id=shop.id
+    )
+    return key, record.id
+
+
+def _store_token(client, key: str):
+    return client.post("/api/auth", json={"api_key": key})
+
+
+def test_a_stores_key_gives_a_token_naming_the_store(client, store, acme):
+    shop = store.identity.storefronts.create("Shop", acme.id, time.time())
+    key, _ = _store_key(store, acme, shop)
+    answer = _store_token(client, key)
+    assert answer.status_code == 200 and answer.get_json()["token_type"] == "Bearer"
+    headers = {"Authorization": f"Bearer {answer.get_json()['access_token']}"}
+    me = client.get("/api/store/me", headers=headers)
+    assert me.status_code == 200
+    assert me.get_json()["id"] == shop.id and me.get_json()["organization_id"] == acme.id
+    _error(client.get("/api/store", headers=headers), 401, "INVALID_CREDENTIALS")  # no admin
+
+
+def test_a_blocked_stores_key_and_tokens_are_403(client, store, acme, root):
+    shop = store.identity.storefronts.create("Shop", acme.id, time.time())
+    key, _ = _store_key(store, acme, shop)
+    headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
+    client.patch(f"/api/store/{shop.id}", json={"is_active": False}, headers=root)
+    _error(client.get("/api/store/me", headers=headers), 403, "STORE_BLOCKED")
+    _error(_store_token(client, key), 403, "STORE_BLOCKED")
+    client.patch(f"/api/store/{shop.id}", json={"is_active": True}, headers=root)
+    assert client.get("/api/store/me", headers=headers).status_code == 200
+
+
+def test_a_revoked_key_or_a_deleted_store_ends_its_tokens(client, store, acme, root):
+    shop = store.identity.storefronts.create("Shop", acme.id, time.time())
+    key, key_id = _store_key(store, acme, shop)
+    headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
+    store.identity.api_keys.revoke(key_id, time.time())
+    _error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
+    _error(_store_token(client, key), 401, "INVALID_CREDENTIALS")
+    other = store.identity.storefronts.create("Other", acme.id, time.time())
+    key, _ = _store_key(store, acme, other)
+    headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
+    client.delete(f"/api/store/{other.id}", headers=root)
+    _error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
+
+
+def test_an_accounts_token_is_not_a_stores(client, root):
+    _error(client.get("/api/store/me", headers=root), 401, "INVALID_CREDENTIALS")
+    _error(client.get("/api/store/me"), 401, "NOT_AUTHENTICATED")
