@@ -32,6 +32,7 @@ from api import (
     ratelimit,
     read_path,
     request_ids,
+    shoppers,
     storefronts,
     usage,
 )
@@ -146,6 +147,7 @@ def create_app(
     app.register_api(admin.bp)
     app.register_api(usage.bp)
     app.register_api(storefronts.bp)
+    app.register_api(shoppers.bp)
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.queue import PackageQueue
     from storage.base import Store
     from storage.crypto import PackageKey
+    from storage.shoppers import ShopperVault
 
 EXTENSION = "dumpus"
 
@@ -48,6 +49,8 @@ class Services:
         self._injected = store is not None
         self._lock = threading.Lock()
         self._server_secret: bytes | None = None
+        self._vault: ShopperVault | None = None
+        self._vault_pid: int | None = None
         self.package_keys = PackageKeyCache()  # this process's memory only (storage.key_cache)
 
     def server_secret(self) -> bytes:
@@ -71,7 +74,21 @@ class Services:
                 self._store, self._store_pid = store, os.getpid()
         return self._store
 
-    def _ensure_indexes(self, store: Store) -> None:
+    def shopper_vault(self) -> ShopperVault:
+        """Shoppers' personal information (`storage.shoppers`), opened on first use in this
+        process, its indexes ensured as the store's are."""
+        if self._vault is not None and self._vault_pid == os.getpid():
+            return self._vault
+        with self._lock:
+            if self._vault is None or self._vault_pid != os.getpid():
+                from storage import open_shopper_vault
+
+                vault = open_shopper_vault(self.settings, role="api", ensure_indexes=False)
+                self._ensure_indexes(vault)
+                self._vault, self._vault_pid = vault, os.getpid()
+        return self._vault
+
+    def _ensure_indexes(self, store: Store | ShopperVault) -> None:
         """SQLite's tables at once (local and quick); MongoDB's indexes in the background,
         tried again every `INDEX_RETRY_SECONDS` while it does not answer: a request never waits
         on a server that is away (it gets 503 STORE_UNAVAILABLE from its own operation)."""
@@ -83,7 +100,7 @@ class Services:
         ).start()
 
 
-def _ensure_until_done(store: Store) -> None:
+def _ensure_until_done(store: Store | ShopperVault) -> None:
     while True:
         try:
             store.ensure_indexes()
@@ -125,6 +142,11 @@ def forget_package_key(package_id: str) -> None:
 def get_store() -> Store:
     """The current app's store (opened lazily)."""
     return services().store()
+
+
+def get_shopper_vault() -> ShopperVault:
+    """The current app's shopper vault (opened lazily)."""
+    return services().shopper_vault()
 
 
 def get_queue() -> Any:

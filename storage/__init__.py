@@ -79,10 +79,13 @@ def open_store(settings: Settings, role: Role = "worker", ensure_indexes: bool =
     return store
 
 
-def open_shopper_vault(settings: Settings, role: Role = "worker") -> ShopperVault:
+def open_shopper_vault(
+    settings: Settings, role: Role = "worker", ensure_indexes: bool = True
+) -> ShopperVault:
     """Shoppers' personal information, in a store of its own (`storage.shoppers`): the MongoDB
     database of PII_MONGO_URL (its path's database, else `<MONGO_DB>_pii`); else, with MONGO_URL,
-    that server's `<database>_pii` database; else `pii.sqlite3` under DATA_DIR."""
+    that server's `<database>_pii` database; else `pii.sqlite3` under DATA_DIR. Without
+    `ensure_indexes` the caller ensures them (as `open_store`)."""
     cipher = ShopperCipher(settings.server_secret())
     url = settings.pii_mongo_url or settings.mongo_url
     if url:
@@ -101,7 +104,8 @@ def open_shopper_vault(settings: Settings, role: Role = "worker") -> ShopperVaul
 
         settings.pii_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         vault = SQLiteShopperVault(settings.pii_sqlite_path, cipher)
-    vault.ensure_indexes()
+    if ensure_indexes:
+        vault.ensure_indexes()
     return vault
 
 

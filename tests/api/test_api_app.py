@@ -53,6 +53,9 @@ ROUTES = {
     "/api/store": {"get", "post"},
     "/api/store/me": {"get"},
     "/api/store/{store_id}": {"patch", "delete"},
+    "/api/user": {"post", "patch"},
+    "/api/user/{email}": {"get"},
+    "/api/user/{user_id}": {"delete"},
 }
 SIGNED = "{signature}"  # a signed download: the URL is its own authorisation
 
