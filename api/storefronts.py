@@ -3,7 +3,8 @@
 
 `GET /api/store`, `POST /api/store`, `PATCH /api/store/<id>`, `DELETE /api/store/<id>`, each
 with an account token of an active superuser (401 without a valid one, 403 `FORBIDDEN` for any
-other account). A store is a `storage.identity.Storefront`; deleting one deletes its keys.
+other account). A store is a `storage.identity.Storefront`; deleting one deletes its keys and
+its shoppers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from api.identity import ACCOUNT_SECURITY, require_storefront
 from api.jsonio import json_response
 from api.pagination import PageQuery, page_headers
 from api.schemas import ErrorResponse, RateLimitedResponse
-from api.services import get_store, now
+from api.services import get_shopper_vault, get_store, now
 from storage.identity import Storefront, UnknownOrganization
 
 bp = APIBlueprint(
@@ -149,11 +150,17 @@ def update_store(path: StorePath, body: StoreChanges) -> Response:
 
 @bp.delete(
     "/<store_id>",
-    summary="Delete a store and its keys (superuser)",
+    summary="Delete a store, its keys and its users (superuser)",
     responses={200: MessageOut, 404: ErrorResponse},
 )
 def delete_store(path: StorePath) -> Response:
+    """The shoppers' personal information goes first: a failure after it leaves a store with
+    no shoppers (deleted again by the next try), never shoppers without their store."""
     require_superuser()
-    if not get_store().identity.storefronts.delete(path.store_id):
+    storefronts = get_store().identity.storefronts
+    if storefronts.get(path.store_id) is None:
+        raise unknown_store()
+    get_shopper_vault().delete_store(path.store_id)
+    if not storefronts.delete(path.store_id):
         raise unknown_store()
     return json_response({"message": "Store successfully deleted"})

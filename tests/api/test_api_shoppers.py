@@ -168,3 +168,19 @@ def test_no_personal_field_reaches_a_log_line(client, shop, caplog):
     assert "/api/user/<email>" in text  # the access lines name the template
     for value in ("example.org", "lovelace", "7946", "5550100"):
         assert value not in text, value
+
+
+def test_deleting_a_store_deletes_its_users(client, app, store, acme, shop):
+    store_id, headers = shop
+    made = _created(client, headers)
+    _other, other_headers = _store_headers(client, store, acme)
+    kept = _created(client, other_headers)
+    root = store.identity.accounts.create("root@acme.io", "r", acme.id, True, time.time())
+    key = new_api_key()
+    store.identity.api_keys.create(root.id, "laptop", key, time.time())
+    token = client.post("/api/auth", json={"api_key": key}).get_json()["access_token"]
+    answer = client.delete(f"/api/store/{store_id}", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    vault = app.extensions["dumpus"].shopper_vault()
+    assert vault.get(store_id, made["id"]) is None and vault.count(store_id) == 0
+    assert vault.get(_other, kept["id"]) is not None
