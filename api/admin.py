@@ -14,10 +14,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from api.errors import ApiError
-from api.identity import ACCOUNT_SECURITY, Principal, require_principal
+from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, Principal, require_principal
 from api.jsonio import json_response
 from api.pagination import PageQuery, page_headers
-from api.schemas import ErrorResponse, RateLimitedResponse
+from api.schemas import ErrorResponse
 from api.services import get_store, now
 from storage.identity import Account, DuplicateEmail, Organization, UnknownOrganization
 
@@ -30,12 +30,7 @@ bp = APIBlueprint(
     url_prefix="/api/v1",
     abp_tags=[Tag(name="accounts", description="API keys, access tokens, organizations")],
     abp_security=ACCOUNT_SECURITY,
-    abp_responses={
-        400: ErrorResponse,
-        401: ErrorResponse,
-        403: ErrorResponse,
-        429: RateLimitedResponse,
-    },
+    abp_responses=BEARER_ROUTE_RESPONSES,
 )
 
 

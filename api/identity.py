@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeGuard
+from http import HTTPStatus
+from typing import Any, TypeGuard
 
 from flask import Response, g, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -58,6 +59,15 @@ class AuthBody(BaseModel):
 class TokenResponse(BaseModel):
     access_token: str = Field(description="A signed JWT, sent as `Authorization: Bearer ...`")
     token_type: str = Field("Bearer", description="Always `Bearer`")
+
+
+# What every route behind an account or store token may answer besides its own outcomes.
+BEARER_ROUTE_RESPONSES: dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None] = {
+    400: ErrorResponse,
+    401: ErrorResponse,
+    403: ErrorResponse,
+    429: RateLimitedResponse,
+}
 
 
 def not_authenticated() -> ApiError:

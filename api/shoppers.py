@@ -13,29 +13,25 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Response
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel, Field, model_validator
 
 from api.admin import EMAIL_PATTERN, UUID_PATTERN
 from api.errors import ApiError
-from api.identity import ACCOUNT_SECURITY, require_storefront
+from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_storefront
 from api.jsonio import json_response
-from api.schemas import ErrorResponse, RateLimitedResponse
+from api.schemas import ErrorResponse
 from api.services import get_shopper_vault, now
+from api.storefronts import STORES_TAG
 from storage.shoppers import DuplicateShopper, Shopper, ShopperFields
 
 bp = APIBlueprint(
     "shoppers",
     __name__,
     url_prefix="/api/user",
-    abp_tags=[Tag(name="stores", description="Online stores and their shoppers' statistics")],
+    abp_tags=[STORES_TAG],
     abp_security=ACCOUNT_SECURITY,
-    abp_responses={
-        400: ErrorResponse,
-        401: ErrorResponse,
-        403: ErrorResponse,
-        429: RateLimitedResponse,
-    },
+    abp_responses=BEARER_ROUTE_RESPONSES,
 )
 
 EMAIL = Field(max_length=254, pattern=EMAIL_PATTERN)

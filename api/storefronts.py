@@ -17,25 +17,22 @@ from pydantic import BaseModel, Field, RootModel, model_validator
 
 from api.admin import UUID_PATTERN, require_superuser, unknown_organization
 from api.errors import ApiError
-from api.identity import ACCOUNT_SECURITY, require_storefront
+from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_storefront
 from api.jsonio import json_response
 from api.pagination import PageQuery, page_headers
-from api.schemas import ErrorResponse, RateLimitedResponse
+from api.schemas import ErrorResponse
 from api.services import get_shopper_vault, get_store, now
 from storage.identity import Storefront, UnknownOrganization
+
+STORES_TAG = Tag(name="stores", description="Online stores and their shoppers' statistics")
 
 bp = APIBlueprint(
     "storefronts",
     __name__,
     url_prefix="/api/store",
-    abp_tags=[Tag(name="stores", description="Online stores and their shoppers' statistics")],
+    abp_tags=[STORES_TAG],
     abp_security=ACCOUNT_SECURITY,
-    abp_responses={
-        400: ErrorResponse,
-        401: ErrorResponse,
-        403: ErrorResponse,
-        429: RateLimitedResponse,
-    },
+    abp_responses=BEARER_ROUTE_RESPONSES,
 )
 
 
