@@ -18,7 +18,7 @@ import itertools
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 import orjson
 
@@ -42,6 +42,7 @@ class AuditRecord(NamedTuple):
     duration_ms: float | None
 
 
+Id = TypeVar("Id")
 BATCH_RECORDS = 10_000  # records per stored batch: a MongoDB document stays far under 16 MB
 _COLUMNS = len(AuditRecord._fields)
 
@@ -90,15 +91,17 @@ def callers(body: bytes) -> Iterator[tuple[str, str | None, str | None]]:
     return zip(day, account_ids, organization_ids, strict=True)
 
 
-def whole_batches(sizes: Iterable[int], limit: int) -> int:
-    """How many of the batches (their sizes, in order) one step takes: as many as fit in
-    `limit` records, and always the first."""
-    taken = total = 0
-    for size in sizes:
+def whole_batches(candidates: Iterable[tuple[Id, int]], limit: int) -> tuple[list[Id], int]:
+    """The ids of the batches one step takes, from (id, records) in order, and how many records
+    they hold: as many batches as fit in `limit` records, and always the first."""
+    taken: list[Id] = []
+    total = 0
+    for batch_id, size in candidates:
         if taken and total + size > limit:
             break
-        taken, total = taken + 1, total + size
-    return taken
+        taken.append(batch_id)
+        total += size
+    return taken, total
 
 
 def counter_keys(day: str, account_id: str | None, organization_id: str | None):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bson import Binary
@@ -75,7 +75,7 @@ class MongoAuditLog:
     def fold(self, limit: int, now: float) -> int:
         folded = sum(self._apply(claim) for claim in self._abandoned_claims(now))
         candidates = self._records.find({"batch": None}, {"records": 1}).sort("_id").limit(limit)
-        chosen = _whole(list(candidates), limit)
+        chosen, _records = whole_batches(_sizes(candidates), limit)
         if not chosen:
             return folded
         claim = uuid.uuid4().hex
@@ -116,16 +116,12 @@ class MongoAuditLog:
             )
 
     def expire(self, before_day: str, limit: int) -> int:
-        candidates = list(
-            self._records.find({"day": {"$lt": before_day}, "folded": True}, {"records": 1}).limit(
-                limit
-            )
-        )
-        taken = candidates[: whole_batches((doc["records"] for doc in candidates), limit)]
-        if not taken:
-            return 0
-        self._records.delete_many({"_id": {"$in": [doc["_id"] for doc in taken]}})
-        return sum(doc["records"] for doc in taken)
+        query = {"day": {"$lt": before_day}, "folded": True}
+        candidates = self._records.find(query, {"records": 1}).limit(limit)
+        chosen, records = whole_batches(_sizes(candidates), limit)
+        if chosen:
+            self._records.delete_many({"_id": {"$in": chosen}})
+        return records
 
     def records(self) -> Iterator[AuditRecord]:
         for doc in self._records.find({}, {"body": 1}).sort("_id"):
@@ -149,10 +145,8 @@ class MongoAuditLog:
         return next((doc["records"] for doc in totals), 0)
 
 
-def _whole(candidates: list[dict[str, Any]], limit: int) -> list[Any]:
-    """The ids of the candidate batches one step takes (`storage.audit.whole_batches`)."""
-    taken = whole_batches((doc["records"] for doc in candidates), limit)
-    return [doc["_id"] for doc in candidates[:taken]]
+def _sizes(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, int]]:
+    return ((doc["_id"], doc["records"]) for doc in documents)
 
 
 def _record_of(document: dict[str, Any]) -> AuditRecord:

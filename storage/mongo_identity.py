@@ -60,6 +60,21 @@ def _storefront(doc: dict[str, Any]) -> Storefront:
     )
 
 
+def _require_organization(organizations, organization_id: str) -> None:
+    if organizations.count_documents({"_id": organization_id}, limit=1) == 0:
+        raise UnknownOrganization(organization_id)
+
+
+def _organization_page(
+    collection, organization_id: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a collection's documents, oldest first, of one organization or all; and
+    their total."""
+    query = {"organization_id": organization_id} if organization_id else {}
+    docs = list(collection.find(query).sort(_OLDEST_FIRST).skip(offset).limit(limit))
+    return docs, collection.count_documents(query)
+
+
 class MongoOrganizations:
     def __init__(self, collection):
         self._c = collection
@@ -91,8 +106,7 @@ class MongoAccounts:
     def create(
         self, email: str, username: str, organization_id: str, is_superuser: bool, now: float
     ) -> Account:
-        if self._organizations.count_documents({"_id": organization_id}, limit=1) == 0:
-            raise UnknownOrganization(organization_id)
+        _require_organization(self._organizations, organization_id)
         account = Account(
             str(uuid.uuid4()), normalize_email(email), username, organization_id,
             is_superuser, True, now,
@@ -112,9 +126,8 @@ class MongoAccounts:
         return _account(doc) if doc else None
 
     def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Account]:
-        query = {"organization_id": organization_id} if organization_id else {}
-        docs = self._c.find(query).sort(_OLDEST_FIRST).skip(offset).limit(limit)
-        return Page([_account(doc) for doc in docs], self._c.count_documents(query))
+        docs, total = _organization_page(self._c, organization_id, offset, limit)
+        return Page([_account(doc) for doc in docs], total)
 
     def set_active(self, account_id: str, active: bool) -> bool:
         result = self._c.update_one({"_id": account_id}, {"$set": {"is_active": active}})
@@ -185,8 +198,7 @@ class MongoStorefronts:
         self._api_keys = api_keys
 
     def create(self, name: str, organization_id: str, now: float) -> Storefront:
-        if self._organizations.count_documents({"_id": organization_id}, limit=1) == 0:
-            raise UnknownOrganization(organization_id)
+        _require_organization(self._organizations, organization_id)
         storefront = Storefront(str(uuid.uuid4()), name, organization_id, True, now)
         self._c.insert_one(
             {
@@ -204,9 +216,8 @@ class MongoStorefronts:
         return _storefront(doc) if doc else None
 
     def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Storefront]:
-        query = {"organization_id": organization_id} if organization_id else {}
-        docs = self._c.find(query).sort(_OLDEST_FIRST).skip(offset).limit(limit)
-        return Page([_storefront(doc) for doc in docs], self._c.count_documents(query))
+        docs, total = _organization_page(self._c, organization_id, offset, limit)
+        return Page([_storefront(doc) for doc in docs], total)
 
     def update(
         self, storefront_id: str, name: str | None = None, is_active: bool | None = None

@@ -87,7 +87,7 @@ class SQLiteAuditLog:
 
     def fold(self, limit: int, now: float) -> int:
         with self._db.transaction() as conn:
-            chosen, records = _whole(conn.execute(_UNFOLDED, (limit,)).fetchall(), limit)
+            chosen, records = whole_batches(conn.execute(_UNFOLDED, (limit,)).fetchall(), limit)
             if not chosen:
                 return 0
             bodies = conn.execute(
@@ -102,7 +102,8 @@ class SQLiteAuditLog:
 
     def expire(self, before_day: str, limit: int) -> int:
         with self._db.transaction() as conn:
-            chosen, records = _whole(conn.execute(_EXPIRED, (before_day, limit)).fetchall(), limit)
+            candidates = conn.execute(_EXPIRED, (before_day, limit)).fetchall()
+            chosen, records = whole_batches(candidates, limit)
             if chosen:
                 conn.execute(f"DELETE FROM audit_batches WHERE seq IN ({_marks(chosen)})", chosen)
         return records
@@ -133,13 +134,6 @@ class SQLiteAuditLog:
             .fetchone()
         )
         return count
-
-
-def _whole(candidates: list[tuple[int, int]], limit: int) -> tuple[list[int], int]:
-    """The seqs of the candidate batches one step takes (`storage.audit.whole_batches`) and
-    how many records they hold."""
-    taken = candidates[: whole_batches((records for _seq, records in candidates), limit)]
-    return [seq for seq, _records in taken], sum(records for _seq, records in taken)
 
 
 def _marks(seqs: list[int]) -> str:

@@ -86,6 +86,31 @@ def _storefront(row: tuple) -> Storefront:
     return Storefront(row[0], row[1], row[2], bool(row[3]), row[4])
 
 
+def _require_organization(conn: sqlite3.Connection, organization_id: str) -> None:
+    if not conn.execute("SELECT 1 FROM organizations WHERE id = ?", (organization_id,)).fetchone():
+        raise UnknownOrganization(organization_id)
+
+
+def _organization_page(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: str,
+    organization_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple], int]:
+    """One page of a table's rows, oldest first, of one organization or all; and their total."""
+    where, params = (
+        ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+    )
+    rows = conn.execute(
+        f"SELECT {columns} FROM {table} {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    ).fetchall()
+    (total,) = conn.execute(f"SELECT COUNT(*) FROM {table} {where}", params).fetchone()
+    return rows, total
+
+
 class SQLiteOrganizations:
     def __init__(self, connections: Connections):
         self._db = connections
@@ -134,10 +159,7 @@ class SQLiteAccounts:
             is_superuser, True, now,
         )  # fmt: skip
         with self._db.transaction() as conn:
-            if not conn.execute(
-                "SELECT 1 FROM organizations WHERE id = ?", (organization_id,)
-            ).fetchone():
-                raise UnknownOrganization(organization_id)
+            _require_organization(conn, organization_id)
             try:
                 conn.execute(
                     f"INSERT INTO accounts ({_ACCOUNT}) VALUES (?, ?, ?, ?, ?, 1, ?)",
@@ -162,15 +184,9 @@ class SQLiteAccounts:
         return _account(row) if row else None
 
     def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Account]:
-        where, params = (
-            ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+        rows, total = _organization_page(
+            self._db.get(), "accounts", _ACCOUNT, organization_id, offset, limit
         )
-        conn = self._db.get()
-        rows = conn.execute(
-            f"SELECT {_ACCOUNT} FROM accounts {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        ).fetchall()
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM accounts {where}", params).fetchone()
         return Page([_account(row) for row in rows], total)
 
     def set_active(self, account_id: str, active: bool) -> bool:
@@ -247,10 +263,7 @@ class SQLiteStorefronts:
     def create(self, name: str, organization_id: str, now: float) -> Storefront:
         storefront = Storefront(str(uuid.uuid4()), name, organization_id, True, now)
         with self._db.transaction() as conn:
-            if not conn.execute(
-                "SELECT 1 FROM organizations WHERE id = ?", (organization_id,)
-            ).fetchone():
-                raise UnknownOrganization(organization_id)
+            _require_organization(conn, organization_id)
             conn.execute(
                 f"INSERT INTO storefronts ({_STOREFRONT}) VALUES (?, ?, ?, 1, ?)",
                 (storefront.id, name, organization_id, now),
@@ -266,16 +279,9 @@ class SQLiteStorefronts:
         return _storefront(row) if row else None
 
     def list(self, organization_id: str | None, offset: int, limit: int) -> Page[Storefront]:
-        where, params = (
-            ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+        rows, total = _organization_page(
+            self._db.get(), "storefronts", _STOREFRONT, organization_id, offset, limit
         )
-        conn = self._db.get()
-        rows = conn.execute(
-            f"SELECT {_STOREFRONT} FROM storefronts {where}"
-            " ORDER BY created_at, id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        ).fetchall()
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM storefronts {where}", params).fetchone()
         return Page([_storefront(row) for row in rows], total)
 
     def update(
