@@ -100,38 +100,30 @@ def authenticate(body: AuthBody) -> Response:
     401 `INVALID_CREDENTIALS` for an unknown or revoked key, an inactive account or
     organization, a deleted store; 403 `STORE_BLOCKED` for a blocked store's key.
     """
-    identity = get_store().identity
-    key = identity.api_keys.find(body.api_key)
-    if key is not None and not key.is_revoked and key.storefront_id is not None:
-        return _store_token(key, key.storefront_id)
-    if not _an_accounts_live_key(key):
+    key = get_store().identity.api_keys.find(body.api_key)
+    if key is None or key.is_revoked:
         raise invalid_credentials()
+    if key.storefront_id is not None:
+        storefront = _usable_storefront(key.storefront_id)
+        g.storefront = storefront  # the audit log files this call under the store's organization
+        return _token_answer(key, storefront.id, storefront.organization_id, store=True)
     principal = _active_principal(key.account_id)
     g.principal = principal  # the audit log files this call under the key's account
+    return _token_answer(key, principal.account.id, principal.organization.id)
+
+
+def _token_answer(key: ApiKey, subject: str, organization_id: str, store: bool = False) -> Response:
+    """The key's use recorded, and a token for its account (or store) in `POST /api/auth`'s
+    answer."""
     _mark_used(key)
     token = account_tokens.issue(
-        principal.account.id,
+        subject,
         key.id,
         server_secret(),
         now(),
         get_settings().jwt_expires_seconds,
-        principal.organization.id,
-    )
-    return json_response({"access_token": token, "token_type": "Bearer"})
-
-
-def _store_token(key: ApiKey, storefront_id: str) -> Response:
-    storefront = _usable_storefront(storefront_id)
-    g.storefront = storefront  # the audit log files this call under the store's organization
-    _mark_used(key)
-    token = account_tokens.issue(
-        storefront.id,
-        key.id,
-        server_secret(),
-        now(),
-        get_settings().jwt_expires_seconds,
-        storefront.organization_id,
-        store=True,
+        organization_id,
+        store=store,
     )
     return json_response({"access_token": token, "token_type": "Bearer"})
 
@@ -151,9 +143,7 @@ def require_storefront() -> Storefront:
         raise not_authenticated()
     claims = _claims(token)
     key = get_store().identity.api_keys.get(claims.key_id)
-    if not claims.is_store or key is None or key.is_revoked:
-        raise invalid_credentials()
-    if key.storefront_id != claims.account_id:
+    if not claims.is_store or not _live_key(key, storefront_id=claims.account_id):
         raise invalid_credentials()
     storefront = _usable_storefront(claims.account_id)
     _mark_used(key)
@@ -202,17 +192,17 @@ def principal_of(token: str) -> Principal:
     if claims.is_store:
         raise invalid_credentials()
     key = get_store().identity.api_keys.get(claims.key_id)
-    if not _an_accounts_live_key(key) or key.account_id != claims.account_id:
+    if not _live_key(key, storefront_id=None) or key.account_id != claims.account_id:
         raise invalid_credentials()
     principal = _active_principal(claims.account_id)
     _mark_used(key)
     return principal
 
 
-def _an_accounts_live_key(key: ApiKey | None) -> TypeGuard[ApiKey]:
-    """A key that is not revoked and is its account's own: a storefront's key (made by an
-    account for its store) never stands for that account."""
-    return key is not None and not key.is_revoked and key.storefront_id is None
+def _live_key(key: ApiKey | None, storefront_id: str | None) -> TypeGuard[ApiKey]:
+    """A key that is not revoked and is that store's, or (None) its account's own: a store's
+    key (made by an account for its store) never stands for that account, nor the reverse."""
+    return key is not None and not key.is_revoked and key.storefront_id == storefront_id
 
 
 def _active_principal(account_id: str) -> Principal:

@@ -22,7 +22,7 @@ from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_store
 from api.jsonio import json_response
 from api.schemas import ErrorResponse
 from api.services import get_shopper_vault, now
-from api.storefronts import STORES_TAG
+from api.storefronts import STORES_TAG, MessageOut
 from storage.shoppers import DuplicateShopper, Shopper, ShopperFields
 
 bp = APIBlueprint(
@@ -92,10 +92,6 @@ class ShopperOut(BaseModel):
 
 class ShopperId(BaseModel):
     id: str
-
-
-class MessageOut(BaseModel):
-    message: str
 
 
 def shopper_json(shopper: Shopper) -> dict[str, Any]:
