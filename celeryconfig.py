@@ -68,4 +68,5 @@ beat_schedule = {
     "clean-temp-files": _every(_settings.reaper_interval_seconds, names.CLEAN_TEMP_FILES),
     "fold-audit-log": _every(_settings.audit_fold_seconds, names.FOLD_AUDIT_LOG),
     "expire-audit-records": _every(3600, names.EXPIRE_AUDIT_RECORDS),
+    "fold-events": _every(_settings.events_fold_seconds, names.FOLD_EVENTS),
 }

@@ -136,6 +136,19 @@ class Settings(BaseSettings):
     audit_flush_seconds: float = Field(1.0, gt=0, le=60, description="seconds, more than 0, <= 60")
     audit_buffer_max: int = Field(100_000, ge=100, description="records, at least 100")
     audit_fold_seconds: int = Field(30, ge=1, le=3600, description="whole seconds, 1-3600")
+    events_batch_max: int = Field(
+        10_000, ge=1, le=100_000, description="events per POST /api/events, 1-100000"
+    )
+    events_body_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, le=1024**3, description="bytes of a POST /api/events body"
+    )
+    event_data_max_bytes: int = Field(
+        16 * 1024, ge=2, le=1024 * 1024, description="bytes of one event's data, 2-1048576"
+    )
+    events_fold_seconds: int = Field(2, ge=1, le=3600, description="whole seconds, 1-3600")
+    events_fold_batch: int = Field(
+        10_000, ge=100, le=1_000_000, description="events counted per fold step, 100-1000000"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)"
     )

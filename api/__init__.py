@@ -25,6 +25,7 @@ from api import (
     docs,
     dumpus_app,
     errors,
+    events,
     health,
     identity,
     process,
@@ -68,6 +69,9 @@ class DumpusOpenAPI(OpenAPI):
                 schema = bad.get("content", {}).get("application/json", {}).get("schema", {})
                 if schema.get("type") == "array":
                     del operation["responses"][self.validation_error_status]
+        batch = self.spec_json.get("paths", {}).get(events.BATCH_BODY_PATH, {}).get("post")
+        if batch is not None:
+            batch["requestBody"] = events.BATCH_REQUEST_BODY
         errors.document_store_unavailable(self.spec_json, exempt=health.PATHS)
 
 
@@ -148,6 +152,7 @@ def create_app(
     app.register_api(usage.bp)
     app.register_api(storefronts.bp)
     app.register_api(shoppers.bp)
+    app.register_api(events.bp)
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)

@@ -197,9 +197,20 @@ def _refuse_oversized_streams() -> None:
         raise RequestEntityTooLarge()
 
 
+# Routes whose body may be larger than MAX_CONTENT_LENGTH, and the setting that bounds it.
+LARGE_BODY_ENDPOINTS = {"events.create_events": "events_body_max_bytes"}
+
+
+def _route_body_limit() -> None:
+    setting = LARGE_BODY_ENDPOINTS.get(request.endpoint or "")
+    if setting is not None:
+        request.max_content_length = getattr(get_settings(), setting)
+
+
 def init_app(app: Flask) -> None:
     """Register the error handlers and the checks that run before routing's answer."""
     app.before_request(_refuse_routing_redirects)
+    app.before_request(_route_body_limit)
     app.before_request(_refuse_oversized_streams)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

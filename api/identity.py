@@ -151,6 +151,15 @@ def require_storefront() -> Storefront:
     return storefront
 
 
+def bearer_is_a_store() -> bool:
+    """Whether the request's bearer token is a store's (its signature checked; whether its key
+    is live is for `require_storefront` or `require_principal`); else the matching 401."""
+    token = parse_bearer(request.headers.get("Authorization", ""))
+    if token is None:
+        raise not_authenticated()
+    return _claims(token).is_store
+
+
 def _usable_storefront(storefront_id: str) -> Storefront:
     identity = get_store().identity
     storefront = identity.storefronts.get(storefront_id)

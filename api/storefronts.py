@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, RootModel, model_validator
 
 from api.admin import UUID_PATTERN, require_superuser, unknown_organization
 from api.errors import ApiError
+from api.event_deletion import delete_store_events
 from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_storefront
 from api.jsonio import json_response
 from api.pagination import PageQuery, page_headers
@@ -151,12 +152,14 @@ def update_store(path: StorePath, body: StoreChanges) -> Response:
     responses={200: MessageOut, 404: ErrorResponse},
 )
 def delete_store(path: StorePath) -> Response:
-    """The shoppers' personal information goes first: a failure after it leaves a store with
-    no shoppers (deleted again by the next try), never shoppers without their store."""
+    """The events and the shoppers' personal information go first: a failure after them leaves
+    a store with no events or shoppers (deleted again by the next try), never shoppers or
+    events without their store."""
     require_superuser()
     storefronts = get_store().identity.storefronts
     if storefronts.get(path.store_id) is None:
         raise unknown_store()
+    delete_store_events(path.store_id)
     get_shopper_vault().delete_store(path.store_id)
     if not storefronts.delete(path.store_id):
         raise unknown_store()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from storage.audit import AuditLog
+    from storage.events import EventStore
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
 
@@ -289,6 +290,8 @@ class Store(Protocol):
     def identity(self) -> IdentityStore: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def events(self) -> EventStore: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

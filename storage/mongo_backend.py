@@ -20,6 +20,7 @@ from storage.errors import RetryPolicy, retried
 from storage.link_vault import LinkVault
 from storage.mongo_app_files import MongoAppFiles
 from storage.mongo_audit import MongoAuditLog
+from storage.mongo_events import MongoEventStore
 from storage.mongo_identity import MongoIdentity
 from storage.mongo_statistics import MongoStatistics
 from storage.shredding import ShreddingPackages
@@ -373,6 +374,7 @@ class MongoStore:
         self.app_files = MongoAppFiles(self._db, self._db["packages"], retry)
         self.identity = MongoIdentity(self._db)
         self.audit = MongoAuditLog(self._db)
+        self.events = MongoEventStore(self._db)
 
     def ping(self, timeout: float | None = None) -> bool:
         """True when the server answers a ping (within `timeout` seconds when given)."""
@@ -401,6 +403,7 @@ class MongoStore:
         self.app_files.ensure_indexes()
         self.identity.ensure_indexes()
         self.audit.ensure_indexes()
+        self.events.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

@@ -67,6 +67,10 @@ class MongoShopperVault:
             raise DuplicateShopper(store_id) from exc
         return updated if result.matched_count else None
 
+    def known_ids(self, store_id: str, shopper_ids: list[str]) -> set[str]:
+        query = {"_id": {"$in": sorted(set(shopper_ids))}, "store_id": store_id}
+        return {doc["_id"] for doc in self._shoppers.find(query, {"_id": 1})}
+
     def delete(self, store_id: str, shopper_id: str) -> bool:
         return (
             self._shoppers.delete_one({"_id": shopper_id, "store_id": store_id}).deleted_count > 0

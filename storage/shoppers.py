@@ -110,6 +110,9 @@ class ShopperVault(Protocol):
         """The shopper with `changes` (field name -> new value) applied, or None when unknown;
         DuplicateShopper when the new e-mail belongs to another shopper of the store."""
 
+    def known_ids(self, store_id: str, shopper_ids: list[str]) -> set[str]:
+        """Which of these ids are shoppers of the store."""
+
     def delete(self, store_id: str, shopper_id: str) -> bool:
         """Remove the shopper (its sealed row goes, zeroed on disk where the backend can)."""
 

@@ -17,6 +17,7 @@ from storage.shredding import ShreddingPackages
 from storage.sqlite_app_files import SQLiteAppFiles
 from storage.sqlite_audit import SQLiteAuditLog
 from storage.sqlite_connection import SCHEMA, Connections
+from storage.sqlite_events import SQLiteEventStore
 from storage.sqlite_identity import SQLiteIdentity
 from storage.sqlite_statistics import SQLiteStatistics
 
@@ -300,6 +301,7 @@ class SQLiteStore:
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
         self.identity = SQLiteIdentity(self._connections)
         self.audit = SQLiteAuditLog(self._connections)
+        self.events = SQLiteEventStore(self._connections)
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).
@@ -320,6 +322,7 @@ class SQLiteStore:
         self._connections.get().executescript(SCHEMA)
         self.identity.ensure_schema()
         self.audit.ensure_schema()
+        self.events.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""

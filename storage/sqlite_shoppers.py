@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS shoppers (
 );
 """
 _COLUMNS = "id, store_id, sealed, created_at"
+_IDS_PER_QUERY = 500  # well under SQLite's bound on parameters
 
 
 class SQLiteShopperVault:
@@ -74,6 +75,19 @@ class SQLiteShopperVault:
             except sqlite3.IntegrityError as exc:
                 raise DuplicateShopper(store_id) from exc
         return updated
+
+    def known_ids(self, store_id: str, shopper_ids: list[str]) -> set[str]:
+        wanted, known = sorted(set(shopper_ids)), set()
+        conn = self._db.get()
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT id FROM shoppers WHERE store_id = ? AND id IN ({marks})",
+                (store_id, *chunk),
+            )
+            known.update(row[0] for row in rows)
+        return known
 
     def delete(self, store_id: str, shopper_id: str) -> bool:
         cursor = self._db.get().execute(

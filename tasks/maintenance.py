@@ -147,6 +147,20 @@ def fold_audit_log() -> int:
     return folded
 
 
+@app.task(name=names.FOLD_EVENTS, base=BaseTask)
+def fold_events() -> int:
+    """Count the stores' new events into their per-day counters, each exactly once."""
+    store, step, folded = get_store(), get_settings().events_fold_batch, 0
+    while folded < FOLD_MAX_PER_RUN:
+        done = store.events.fold(step, time.time())
+        if not done:
+            break
+        folded += done
+    if folded:
+        log.info("events: %d counted", folded)
+    return folded
+
+
 @app.task(name=names.EXPIRE_AUDIT_RECORDS, base=BaseTask)
 def expire_audit_records() -> int:
     """Delete counted audit records older than AUDIT_RETENTION_DAYS (the counters stay)."""

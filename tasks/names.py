@@ -8,6 +8,7 @@ PURGE_EXPIRED_PACKAGES = "maintenance.purge_expired_packages"
 CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
 FOLD_AUDIT_LOG = "maintenance.fold_audit_log"
 EXPIRE_AUDIT_RECORDS = "maintenance.expire_audit_records"
+FOLD_EVENTS = "maintenance.fold_events"
 
 PACKAGES_QUEUE = "packages"
 DEFAULT_QUEUE = "default"
@@ -32,4 +33,5 @@ ALL = (
     CLEAN_TEMP_FILES,
     FOLD_AUDIT_LOG,
     EXPIRE_AUDIT_RECORDS,
+    FOLD_EVENTS,
 )

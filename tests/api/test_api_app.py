@@ -56,6 +56,12 @@ ROUTES = {
     "/api/user": {"post", "patch"},
     "/api/user/{email}": {"get"},
     "/api/user/{user_id}": {"delete"},
+    "/api/event": {"post"},
+    "/api/events": {"post"},
+    "/api/event/{user_id}": {"delete"},
+    "/api/event/amount/{event_type}": {"get"},
+    "/api/event/avg-time/{event_type}": {"get"},
+    "/api/event/store-events-amount/{store_id}": {"get"},
 }
 SIGNED = "{signature}"  # a signed download: the URL is its own authorisation
 

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from storage.identity import new_api_key
+from tests.api.store_support import assert_error, store_headers
 
 ADA = {
     "email": "Ada@Example.org",
@@ -20,17 +21,6 @@ ADA = {
 }
 
 
-def _store_headers(client, store, organization) -> tuple[str, dict[str, str]]:
-    shop = store.identity.storefronts.create("Shop", organization.id, time.time())
-    maker = store.identity.accounts.create(
-        f"{uuid.uuid4().hex[:8]}@acme.io", "m", organization.id, False, time.time()
-    )
-    key = new_api_key()
-    store.identity.api_keys.create(maker.id, "checkout", key, time.time(), storefront_id=shop.id)
-    token = client.post("/api/auth", json={"api_key": key}).get_json()["access_token"]
-    return shop.id, {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def acme(store):
     return store.identity.organizations.create("Acme", time.time())
@@ -38,12 +28,7 @@ def acme(store):
 
 @pytest.fixture
 def shop(client, store, acme):
-    return _store_headers(client, store, acme)
-
-
-def _error(answer, status: int, code: str) -> None:
-    assert answer.status_code == status, answer.get_json()
-    assert answer.get_json()["error"]["code"] == code
+    return store_headers(client, store, acme)
 
 
 def _created(client, headers, body=None) -> dict:
@@ -66,7 +51,7 @@ def test_a_user_is_created_found_by_email_updated_and_deleted(client, shop):
     assert by_email.get_json() == {"message": "User successfully updated"}
     new_email = {"id": made["id"], "email": "countess@example.org"}
     assert client.patch("/api/user", json=new_email, headers=headers).status_code == 201
-    _error(client.get(f"/api/user/{ADA['email']}", headers=headers), 404, "UNKNOWN_USER")
+    assert_error(client.get(f"/api/user/{ADA['email']}", headers=headers), 404, "UNKNOWN_USER")
     assert (
         client.get("/api/user/countess@example.org", headers=headers).get_json()["id"] == made["id"]
     )
@@ -74,7 +59,7 @@ def test_a_user_is_created_found_by_email_updated_and_deleted(client, shop):
     assert deleted.status_code == 200 and deleted.get_json() == {
         "message": "User successfully deleted"
     }
-    _error(client.delete(f"/api/user/{made['id']}", headers=headers), 404, "UNKNOWN_USER")
+    assert_error(client.delete(f"/api/user/{made['id']}", headers=headers), 404, "UNKNOWN_USER")
 
 
 def test_the_fields_live_in_the_vault_only(client, app, shop):
@@ -90,29 +75,29 @@ def test_the_fields_live_in_the_vault_only(client, app, shop):
 def test_an_email_is_taken_once_per_store(client, store, acme, shop):
     _, headers = shop
     first = _created(client, headers)
-    _error(
+    assert_error(
         client.post("/api/user", json={"email": "ADA@example.org"}, headers=headers),
         409,
         "USER_EXISTS",
     )
     second = _created(client, headers, {"email": "grace@example.org"})
     to_taken = {"id": second["id"], "email": "ada@example.org"}
-    _error(client.patch("/api/user", json=to_taken, headers=headers), 409, "USER_EXISTS")
-    _other_store, other_headers = _store_headers(client, store, acme)
+    assert_error(client.patch("/api/user", json=to_taken, headers=headers), 409, "USER_EXISTS")
+    _other_store, other_headers = store_headers(client, store, acme)
     assert _created(client, other_headers)["id"] != first["id"]  # another store: its own Ada
 
 
 def test_a_store_sees_and_changes_its_own_users_only(client, store, acme, shop):
     _, headers = shop
     made = _created(client, headers)
-    _other_store, other = _store_headers(client, store, acme)
-    _error(client.get(f"/api/user/{ADA['email']}", headers=other), 404, "UNKNOWN_USER")
-    _error(
+    _other_store, other = store_headers(client, store, acme)
+    assert_error(client.get(f"/api/user/{ADA['email']}", headers=other), 404, "UNKNOWN_USER")
+    assert_error(
         client.patch("/api/user", json={"id": made["id"], "phone": "1"}, headers=other),
         404,
         "UNKNOWN_USER",
     )
-    _error(client.delete(f"/api/user/{made['id']}", headers=other), 404, "UNKNOWN_USER")
+    assert_error(client.delete(f"/api/user/{made['id']}", headers=other), 404, "UNKNOWN_USER")
     assert client.get(f"/api/user/{ADA['email']}", headers=headers).status_code == 200
 
 
@@ -130,17 +115,17 @@ def test_a_store_sees_and_changes_its_own_users_only(client, store, acme, shop):
 )
 def test_bad_requests_are_400(client, shop, method, path, body):
     _, headers = shop
-    _error(
+    assert_error(
         client.open(path, method=method.upper(), json=body, headers=headers), 400, "INVALID_REQUEST"
     )
 
 
 def test_unknown_users_are_404(client, shop):
     _, headers = shop
-    _error(client.get("/api/user/nobody@example.org", headers=headers), 404, "UNKNOWN_USER")
+    assert_error(client.get("/api/user/nobody@example.org", headers=headers), 404, "UNKNOWN_USER")
     body = {"email": "nobody@example.org", "phone": "1"}
-    _error(client.patch("/api/user", json=body, headers=headers), 404, "UNKNOWN_USER")
-    _error(client.delete(f"/api/user/{uuid.uuid4()}", headers=headers), 404, "UNKNOWN_USER")
+    assert_error(client.patch("/api/user", json=body, headers=headers), 404, "UNKNOWN_USER")
+    assert_error(client.delete(f"/api/user/{uuid.uuid4()}", headers=headers), 404, "UNKNOWN_USER")
 
 
 def test_only_a_store_token_reaches_the_users(client, store, acme, shop):
@@ -150,10 +135,10 @@ def test_only_a_store_token_reaches_the_users(client, store, acme, shop):
     store.identity.api_keys.create(root.id, "laptop", key, time.time())
     token = client.post("/api/auth", json={"api_key": key}).get_json()["access_token"]
     account = {"Authorization": f"Bearer {token}"}
-    _error(client.post("/api/user", json=ADA, headers=account), 401, "INVALID_CREDENTIALS")
-    _error(client.post("/api/user", json=ADA), 401, "NOT_AUTHENTICATED")
+    assert_error(client.post("/api/user", json=ADA, headers=account), 401, "INVALID_CREDENTIALS")
+    assert_error(client.post("/api/user", json=ADA), 401, "NOT_AUTHENTICATED")
     store.identity.storefronts.update(store_id, is_active=False)
-    _error(client.post("/api/user", json=ADA, headers=headers), 403, "STORE_BLOCKED")
+    assert_error(client.post("/api/user", json=ADA, headers=headers), 403, "STORE_BLOCKED")
 
 
 def test_no_personal_field_reaches_a_log_line(client, shop, caplog):
@@ -173,7 +158,7 @@ def test_no_personal_field_reaches_a_log_line(client, shop, caplog):
 def test_deleting_a_store_deletes_its_users(client, app, store, acme, shop):
     store_id, headers = shop
     made = _created(client, headers)
-    _other, other_headers = _store_headers(client, store, acme)
+    _other, other_headers = store_headers(client, store, acme)
     kept = _created(client, other_headers)
     root = store.identity.accounts.create("root@acme.io", "r", acme.id, True, time.time())
     key = new_api_key()

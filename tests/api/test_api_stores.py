@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from storage.identity import new_api_key
+from tests.api.store_support import account_headers, assert_error
 
 
 @pytest.fixture
@@ -15,23 +16,9 @@ def acme(store):
     return store.identity.organizations.create("Acme", time.time())
 
 
-def _headers(client, store, organization, superuser: bool) -> dict[str, str]:
-    email = f"{uuid.uuid4().hex[:8]}@acme.io"
-    account = store.identity.accounts.create(email, "x", organization.id, superuser, time.time())
-    key = new_api_key()
-    store.identity.api_keys.create(account.id, "test", key, time.time())
-    token = client.post("/api/auth", json={"api_key": key}).get_json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def root(client, store, acme):
-    return _headers(client, store, acme, superuser=True)
-
-
-def _error(answer, status: int, code: str) -> None:
-    assert answer.status_code == status, answer.get_json()
-    assert answer.get_json()["error"]["code"] == code
+    return account_headers(client, store, acme, superuser=True)
 
 
 def test_a_store_is_created_listed_renamed_blocked_and_deleted(client, store, acme, root):
@@ -68,12 +55,12 @@ def test_stores_are_listed_per_organization_a_page_at_a_time(client, store, acme
 
 def test_unknown_stores_and_organizations_are_404(client, root):
     ghost = str(uuid.uuid4())
-    _error(
+    assert_error(
         client.patch(f"/api/store/{ghost}", json={"name": "x"}, headers=root), 404, "UNKNOWN_STORE"
     )
-    _error(client.delete(f"/api/store/{ghost}", headers=root), 404, "UNKNOWN_STORE")
+    assert_error(client.delete(f"/api/store/{ghost}", headers=root), 404, "UNKNOWN_STORE")
     body = {"name": "x", "organization_id": ghost}
-    _error(client.post("/api/store", json=body, headers=root), 404, "UNKNOWN_ORGANIZATION")
+    assert_error(client.post("/api/store", json=body, headers=root), 404, "UNKNOWN_ORGANIZATION")
 
 
 @pytest.mark.parametrize(
@@ -91,11 +78,11 @@ def test_unknown_stores_and_organizations_are_404(client, root):
 )
 def test_bad_requests_are_400(client, root, method, path, body):
     answer = client.open(path, method=method.upper(), json=body, headers=root)
-    _error(answer, 400, "INVALID_REQUEST")
+    assert_error(answer, 400, "INVALID_REQUEST")
 
 
 def test_only_a_superuser_manages_stores(client, store, acme):
-    member = _headers(client, store, acme, superuser=False)
+    member = account_headers(client, store, acme, superuser=False)
     shop = store.identity.storefronts.create("Shop", acme.id, time.time())
     for method, path, body in [
         ("get", "/api/store", None),
@@ -103,10 +90,10 @@ def test_only_a_superuser_manages_stores(client, store, acme):
         ("patch", f"/api/store/{shop.id}", {"name": "x"}),
         ("delete", f"/api/store/{shop.id}", None),
     ]:
-        _error(
+        assert_error(
             client.open(path, method=method.upper(), json=body, headers=member), 403, "FORBIDDEN"
         )
-        _error(client.open(path, method=method.upper(), json=body), 401, "NOT_AUTHENTICATED")
+        assert_error(client.open(path, method=method.upper(), json=body), 401, "NOT_AUTHENTICATED")
     assert store.identity.storefronts.get(shop.id).name == "Shop"
 
 
@@ -136,7 +123,7 @@ def test_a_stores_key_gives_a_token_naming_the_store(client, store, acme):
     me = client.get("/api/store/me", headers=headers)
     assert me.status_code == 200
     assert me.get_json()["id"] == shop.id and me.get_json()["organization_id"] == acme.id
-    _error(client.get("/api/store", headers=headers), 401, "INVALID_CREDENTIALS")  # no admin
+    assert_error(client.get("/api/store", headers=headers), 401, "INVALID_CREDENTIALS")  # no admin
 
 
 def test_a_blocked_stores_key_and_tokens_are_403(client, store, acme, root):
@@ -144,8 +131,8 @@ def test_a_blocked_stores_key_and_tokens_are_403(client, store, acme, root):
     key, _ = _store_key(store, acme, shop)
     headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
     client.patch(f"/api/store/{shop.id}", json={"is_active": False}, headers=root)
-    _error(client.get("/api/store/me", headers=headers), 403, "STORE_BLOCKED")
-    _error(_store_token(client, key), 403, "STORE_BLOCKED")
+    assert_error(client.get("/api/store/me", headers=headers), 403, "STORE_BLOCKED")
+    assert_error(_store_token(client, key), 403, "STORE_BLOCKED")
     client.patch(f"/api/store/{shop.id}", json={"is_active": True}, headers=root)
     assert client.get("/api/store/me", headers=headers).status_code == 200
 
@@ -155,15 +142,15 @@ def test_a_revoked_key_or_a_deleted_store_ends_its_tokens(client, store, acme, r
     key, key_id = _store_key(store, acme, shop)
     headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
     store.identity.api_keys.revoke(key_id, time.time())
-    _error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
-    _error(_store_token(client, key), 401, "INVALID_CREDENTIALS")
+    assert_error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
+    assert_error(_store_token(client, key), 401, "INVALID_CREDENTIALS")
     other = store.identity.storefronts.create("Other", acme.id, time.time())
     key, _ = _store_key(store, acme, other)
     headers = {"Authorization": f"Bearer {_store_token(client, key).get_json()['access_token']}"}
     client.delete(f"/api/store/{other.id}", headers=root)
-    _error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
+    assert_error(client.get("/api/store/me", headers=headers), 401, "INVALID_CREDENTIALS")
 
 
 def test_an_accounts_token_is_not_a_stores(client, root):
-    _error(client.get("/api/store/me", headers=root), 401, "INVALID_CREDENTIALS")
-    _error(client.get("/api/store/me"), 401, "NOT_AUTHENTICATED")
+    assert_error(client.get("/api/store/me", headers=root), 401, "INVALID_CREDENTIALS")
+    assert_error(client.get("/api/store/me"), 401, "NOT_AUTHENTICATED")

@@ -176,3 +176,13 @@ def test_the_mongodb_vault_is_a_database_apart(mongo_url, pii_mongo_url, expecte
 def test_a_bad_pii_mongo_url_is_refused_at_start_up():
     with pytest.raises(InvalidSettings, match="PII_MONGO_URL"):
         Settings.from_env({**os.environ, "PII_MONGO_URL": "postgres://x"})
+
+
+def test_known_ids_are_the_stores_own_shoppers_among_those_asked(vault):
+    ada = vault.create(STORE, ADA, NOW)
+    bob = vault.create(STORE, ShopperFields("bob@example.org"), NOW)
+    elsewhere = vault.create(OTHER_STORE, ADA, NOW)
+    stranger = str(uuid.uuid4())
+    asked = [ada.id, elsewhere.id, stranger, ada.id] + [str(uuid.uuid4()) for _ in range(600)]
+    assert vault.known_ids(STORE, [*asked, bob.id]) == {ada.id, bob.id}
+    assert vault.known_ids(STORE, []) == set()

@@ -1,0 +1,117 @@
+"""Stores' events and their per-day counters (the contract every backend provides; the routes
+are `api/events.py`, the design docs/shoppers.md).
+
+An event is a shopper's action posted by its store: a type, the shopper's UUID (never a personal
+field: those stay in `storage.shoppers`), a JSON object of data and the time it was accepted.
+Events are stored as they come (durable before the API answers) and left *pending*; a worker's
+fold then counts each one exactly once into three kinds of per-day counter, UTC days:
+
+- per store and day: events (`GET /api/event/store-events-amount/<store_id>`);
+- per store, type and day: events and distinct shoppers (`amount/<type>`, `avg-time/<type>`);
+- per store, type, day and shopper: events, what makes the distinct count and what deleting a
+  shopper's events takes back out of the two above.
+
+The statistics read the counters only: a read costs the days it covers, whatever the number of
+events. Deleting a shopper's events corrects the counters by the shopper's own per-day counters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple, Protocol
+
+
+class EventsBusy(Exception):
+    """The events are being folded or deleted by another process for longer than a deletion
+    waits (MongoDB only: SQLite waits for its write lock)."""
+
+
+class Event(NamedTuple):
+    id: str
+    store_id: str
+    user_id: str
+    type: str
+    data: bytes  # the event's JSON object, serialised
+    created_at: float  # UTC epoch seconds
+
+
+class DayCount(NamedTuple):
+    day: str  # YYYY-MM-DD (UTC)
+    events: int
+    shoppers: int  # distinct shoppers with an event that day (0 where not counted: store totals)
+
+
+@dataclass(frozen=True)
+class DayPage:
+    """One page of a per-day series: the days of the range that have events, oldest first."""
+
+    total_days: int
+    days: list[DayCount]
+
+
+class Counts(NamedTuple):
+    """What a fold adds: events per (store, type, day, shopper)."""
+
+    per_shopper_day: Counter[tuple[str, str, str, str]]
+
+    def per_type_day(self) -> Counter[tuple[str, str, str]]:
+        totals: Counter[tuple[str, str, str]] = Counter()
+        for (store_id, event_type, day, _user), events in self.per_shopper_day.items():
+            totals[store_id, event_type, day] += events
+        return totals
+
+    def per_store_day(self) -> Counter[tuple[str, str]]:
+        totals: Counter[tuple[str, str]] = Counter()
+        for (store_id, _type, day, _user), events in self.per_shopper_day.items():
+            totals[store_id, day] += events
+        return totals
+
+
+def tally(events: Iterable[tuple[str, str, str, str]]) -> Counts:
+    """Counts of (store_id, type, day, user_id) rows."""
+    return Counts(Counter(events))
+
+
+def utc_day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+class EventStore(Protocol):
+    def append(self, events: list[Event]) -> None:
+        """Store the events, all or none, pending; durable when this returns."""
+
+    def fold(self, limit: int, now: float) -> int:
+        """Count up to `limit` pending events into the counters, each exactly once (a fold that
+        dies is taken up by the next); how many were counted."""
+
+    def pending(self) -> int:
+        """How many stored events no fold has counted yet."""
+
+    def delete_shopper(self, store_id: str, user_id: str, now: float) -> int:
+        """Delete every event of the store's shopper, counted or not, and take the counted ones
+        out of the counters; how many events were deleted."""
+
+    def delete_store(self, store_id: str) -> int:
+        """Delete the store's events and counters; how many events."""
+
+    def type_days(
+        self, store_id: str, event_type: str, first_day: str, last_day: str, offset: int, limit: int
+    ) -> DayPage:
+        """The store's days with events of this type within [first_day, last_day]: events and
+        distinct shoppers per day."""
+
+    def store_days(
+        self, store_id: str, first_day: str, last_day: str, offset: int, limit: int
+    ) -> DayPage:
+        """The store's days with events within [first_day, last_day]: events per day."""
+
+    def events(self, store_id: str) -> Iterator[Event]:
+        """Every stored event of the store (for recounts and tests; not a serving path)."""
