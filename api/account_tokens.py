@@ -9,6 +9,7 @@ from it at once. A store's token (traded for a store's key) names the store inst
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class TokenClaims:
     is_store: bool = False
 
 
+@functools.lru_cache(maxsize=8)
 def signing_key(server_secret: bytes) -> bytes:
     """The token key: the server secret, bound to this one purpose."""
     return hmac.new(server_secret, _PURPOSE, hashlib.sha256).digest()
@@ -69,13 +71,28 @@ def issue(
     return jwt.encode(claims, signing_key(server_secret), algorithm=ALGORITHM)
 
 
+VERIFIED_TOKENS_KEPT = 4096  # per process: the claims of tokens whose signature was checked
+
+
 def read(token: str, server_secret: bytes, now: float) -> TokenClaims:
     """The claims of a token signed here and not expired at `now` (the API's clock);
     TokenExpired or TokenInvalid."""
+    claims = _verified(token, signing_key(server_secret))
+    if claims.expires_at <= now:
+        raise TokenExpired
+    return claims
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(token: str, key: bytes) -> TokenClaims:
+    """The claims of a token whose signature `key` checks, remembered: a client sends the same
+    token with every call, and checking it again (base64, JSON, HMAC) would cost more than the
+    rest of a small request. The expiry is checked by `read` on every call; a failed check
+    raises, and is not remembered."""
     try:
         claims = jwt.decode(
             token,
-            signing_key(server_secret),
+            key,
             algorithms=[ALGORITHM],
             # exp is checked below against the API's clock, which iat must not be held to either
             options={
@@ -88,8 +105,8 @@ def read(token: str, server_secret: bytes, now: float) -> TokenClaims:
         raise TokenInvalid from None
     if not isinstance(claims["sub"], str) or not isinstance(claims["key"], str):
         raise TokenInvalid
-    if not isinstance(claims["exp"], int) or claims["exp"] <= now:
-        raise TokenExpired
+    if not isinstance(claims["exp"], int):
+        raise TokenInvalid
     organization = claims.get("org")
     organization = organization if isinstance(organization, str) else None
     is_store = claims.get("kind") == STORE_KIND

@@ -56,10 +56,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 WRK_LUA = """
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) limit = tonumber(args[1]); count = 0; bad = 0 end
+function init(args) limit = tonumber(args[1]); expect = tonumber(args[2]); count = 0; bad = 0 end
 function response(status, headers, body)
   count = count + 1
-  if status ~= 200 then bad = bad + 1 end
+  if status ~= expect then bad = bad + 1 end
   if count >= limit then wrk.thread:stop() end
 end
 function done(summary, latency, requests)
@@ -134,11 +134,8 @@ def web_command(port: int, app_spec: str | None = None) -> list[str]:
 
 def prepared_package(stack: LocalStack) -> tuple[str, str]:
     """Generate and process a small sample package into the stack's store: (package id, UPN)."""
-    try:
-        from samples import SampleSpec, generate_package
-    except ImportError:  # the generator's former home
-        from samples import SampleSpec, generate_package
     from launchers.local import process_local_zip, random_discord_link
+    from samples import SampleSpec, generate_package
     from storage import open_store
 
     zip_path = stack.data_dir / "sample.zip"
@@ -244,16 +241,31 @@ def _self_cpu_seconds() -> float:
 # -- load generators -----------------------------------------------------------------------------
 
 
-def run_wrk(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+@dataclass(frozen=True)
+class Post:
+    """A request body to POST instead of a GET, and the status each answer should have."""
+
+    body: bytes
+    expect: int = 201
+    content_type: str = "application/json"
+
+
+def run_wrk(
+    url: str, headers: dict[str, str], load: Load, seconds: float, post: Post | None = None
+) -> dict:
     """Load `url` with wrk (one thread: the server keeps the other core); figures and wrk's CPU."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if post is not None:
+            body = post.body.decode().replace("\\", "\\\\").replace('"', '\\"')
+            script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n')
+            headers = {**headers, "Content-Type": post.content_type}
         script.write(WRK_LUA)
         script.flush()
         command = ["wrk", "-t1", f"-c{load.connections}", f"-d{max(1, round(seconds))}s"]
         command += ["--timeout", "5s", "-s", script.name]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
-        command += [url, "--", str(load.max_requests)]
+        command += [url, "--", str(load.max_requests), str(post.expect if post else 200)]
         wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         watchdog = threading.Timer(seconds + 60, wrk.kill)
         watchdog.start()
@@ -269,8 +281,11 @@ def run_wrk(url: str, headers: dict[str, str], load: Load, seconds: float) -> di
 class _Connection(asyncio.Protocol):
     """One keep-alive connection sending the same GET again as soon as the answer is complete."""
 
-    def __init__(self, request: bytes, tally: dict, deadline: float, done: asyncio.Future):
+    def __init__(
+        self, request: bytes, tally: dict, deadline: float, done: asyncio.Future, expect: bytes
+    ):
         self.request, self.tally, self.deadline, self.done = request, tally, deadline, done
+        self.expect = expect
         self.buffer = b""
         self.transport: Any = None
 
@@ -288,7 +303,7 @@ class _Connection(asyncio.Protocol):
         if len(self.buffer) < total:
             return
         self.tally["requests"] += 1
-        self.tally["non200"] += self.buffer[9:12] != b"200"
+        self.tally["non200"] += self.buffer[9:12] != self.expect
         self.buffer = self.buffer[total:]
         if time.monotonic() < self.deadline and self.tally["requests"] < self.tally["limit"]:
             self.transport.write(self.request)
@@ -301,19 +316,29 @@ class _Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def _python_load(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+def _request(host: str, port: str, path: str, headers: dict[str, str], post: Post | None) -> bytes:
+    lines = [f"{'POST' if post else 'GET'} {path} HTTP/1.1", f"Host: {host}:{port}"]
+    if post is not None:
+        lines += [f"Content-Type: {post.content_type}", f"Content-Length: {len(post.body)}"]
+    head = "\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()]) + "\r\n\r\n"
+    return head.encode() + (post.body if post else b"")
+
+
+async def _python_load(
+    url: str, headers: dict[str, str], load: Load, seconds: float, post: Post | None
+) -> dict:
     parts = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url)
     if parts is None:
         raise ValueError(f"not a plain http URL: {url}")
     host, port, path = parts.groups()
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
-    request = ("\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()]) + "\r\n\r\n").encode()
+    request = _request(host, port, path, headers, post)
+    expect = str(post.expect if post else 200).encode()
     tally = {"requests": 0, "non200": 0, "errors": 0, "limit": load.max_requests}
     loop, started = asyncio.get_running_loop(), time.monotonic()
     futures, transports = [], []
     for _ in range(load.connections):
         done = loop.create_future()
-        factory = lambda d=done: _Connection(request, tally, started + seconds, d)  # noqa: E731
+        factory = lambda d=done: _Connection(request, tally, started + seconds, d, expect)  # noqa: E731
         transports.append((await loop.create_connection(factory, host, int(port)))[0])
         futures.append(done)
     await asyncio.wait_for(asyncio.gather(*futures), seconds + 30)
@@ -324,10 +349,12 @@ async def _python_load(url: str, headers: dict[str, str], load: Load, seconds: f
             "errors": tally["errors"]}  # fmt: skip
 
 
-def run_python(url: str, headers: dict[str, str], load: Load, seconds: float) -> dict:
+def run_python(
+    url: str, headers: dict[str, str], load: Load, seconds: float, post: Post | None = None
+) -> dict:
     """Load `url` from this process (asyncio, raw keep-alive connections) when wrk is missing."""
     before = _self_cpu_seconds()
-    figures = asyncio.run(_python_load(url, headers, load, seconds))
+    figures = asyncio.run(_python_load(url, headers, load, seconds, post))
     return {**figures, "client_cpu": _self_cpu_seconds() - before}
 
 
@@ -358,14 +385,16 @@ def balance(worker_cpu: list[float]) -> float:
     return round(min(worker_cpu) * len(worker_cpu) / max(sum(worker_cpu), 1e-9), 2)
 
 
-def measure_once(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
+def measure_once(
+    url: str, headers: dict[str, str], load: Load, server: Server, post: Post | None = None
+) -> dict:
     """One measurement: req/s, errors, server CPU per request, how evenly the workers shared the
     work, and the share of the CPUs other processes used meanwhile."""
     workers = _children(server.master)
     processes = [server.master, *server.helpers]
     worker_before = [tree_cpu_seconds([w]) for w in workers]
     server_before, (busy_before, total_before) = tree_cpu_seconds(processes), machine_cpu_seconds()
-    figures = load_generator(load)(url, headers, load, load.seconds)
+    figures = load_generator(load)(url, headers, load, load.seconds, post)
     server_cpu = tree_cpu_seconds(processes) - server_before
     worker_cpu = [tree_cpu_seconds([w]) - b for w, b in zip(workers, worker_before, strict=True)]
     busy_after, total_after = machine_cpu_seconds()
@@ -384,13 +413,15 @@ def _usable(figures: dict) -> bool:
     return figures["others_share"] <= QUIET_SHARE and figures["workers_balance"] >= MIN_BALANCE
 
 
-def load_route(url: str, headers: dict[str, str], load: Load, server: Server) -> dict:
+def load_route(
+    url: str, headers: dict[str, str], load: Load, server: Server, post: Post | None = None
+) -> dict:
     """Warm up, then measure a route; again (new connections) when the workers did not share
     the load or other processes used the machine, keeping the most representative attempt."""
-    load_generator(load)(url, headers, load, load.warmup_seconds)
+    load_generator(load)(url, headers, load, load.warmup_seconds, post)
     attempts = []
     for _ in range(ATTEMPTS):
-        attempts.append(measure_once(url, headers, load, server))
+        attempts.append(measure_once(url, headers, load, server, post))
         if _usable(attempts[-1]):
             break
     return min(attempts, key=lambda f: (not _usable(f), f["others_share"] - f["workers_balance"]))

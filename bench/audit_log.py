@@ -272,12 +272,15 @@ def percentiles(values: list[float]) -> dict:
     }
 
 
-def access_durations(log: Path, offset: int) -> tuple[list[float], int]:
-    """The trends durations the access log wrote after `offset`, and the log's new end."""
+def access_durations(
+    log: Path, offset: int, line: re.Pattern[str] = _ACCESS_LINE
+) -> tuple[list[float], int]:
+    """The durations of the access lines matching `line` (default: the trends reads) the log
+    wrote after `offset`, and the log's new end."""
     with open(log, "rb") as lines:
         lines.seek(offset)
         text = lines.read().decode(errors="replace")
-    return [float(ms) for ms in _ACCESS_LINE.findall(text)], offset + len(text.encode())
+    return [float(ms) for ms in line.findall(text)], offset + len(text.encode())
 
 
 def time_reads(stack: LocalStack, store: Store, accounts: list[Account], reads: int) -> dict:

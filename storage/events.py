@@ -17,6 +17,7 @@ events. Deleting a shopper's events corrects the counters by the shopper's own p
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -80,8 +81,36 @@ def utc_day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).date().isoformat()
 
 
+def utc_days(events: list[Event]) -> list[str]:
+    """The UTC day of each event, each distinct day written out once."""
+    days: dict[int, str] = {}
+    found = []
+    for event in events:
+        number = int(event.created_at // 86_400)  # days since the epoch: UTC has no leap days
+        day = days.get(number)
+        if day is None:
+            day = days[number] = utc_day(event.created_at)
+        found.append(day)
+    return found
+
+
 def new_event_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_event_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs, as `new_event_id` gives, made several times faster
+    for a batch: one read of the system's random source, no UUID objects."""
+    randomness = bytearray(os.urandom(16 * count))
+    for start in range(0, 16 * count, 16):
+        randomness[start + 6] = (randomness[start + 6] & 0x0F) | 0x40  # version 4
+        randomness[start + 8] = (randomness[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = randomness.hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
+        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 class EventStore(Protocol):

@@ -3,7 +3,10 @@ each event is counted exactly once and taken out exactly once.
 
 Events get increasing sequence numbers in commit order (SQLite has one writer at a time), and
 the fold keeps the last one it counted (`event_fold_cursor`): an event is counted when its
-number is at most the cursor.
+number is at most the cursor. Each shopper of a store gets a small integer key
+(`event_shoppers`) that the events and the shoppers' per-day counters carry instead of two
+UUIDs: the index a deletion needs costs half as much to keep on every event, and a fold works
+on half the bytes.
 """
 
 from __future__ import annotations
@@ -11,32 +14,36 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from storage.events import DayCount, DayPage, Event, tally, utc_day
+from storage.events import DayCount, DayPage, Event, utc_days
 from storage.sqlite_connection import Connections
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_shoppers (
+    key INTEGER PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    UNIQUE (store_id, user_id)
+);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL,
-    store_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
+    shopper INTEGER NOT NULL,
     type TEXT NOT NULL,
     day TEXT NOT NULL,
     created_at REAL NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_shopper ON events (store_id, user_id);
+CREATE INDEX IF NOT EXISTS events_by_shopper ON events (shopper);
 CREATE TABLE IF NOT EXISTS event_fold_cursor (
     name TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_shopper_days (
-    store_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
+    shopper INTEGER NOT NULL,
     type TEXT NOT NULL,
     day TEXT NOT NULL,
     events INTEGER NOT NULL,
-    PRIMARY KEY (store_id, user_id, type, day)
+    PRIMARY KEY (shopper, type, day)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_type_days (
     store_id TEXT NOT NULL,
@@ -54,23 +61,49 @@ CREATE TABLE IF NOT EXISTS event_store_days (
 ) WITHOUT ROWID;
 """
 _CURSOR = "counters"
-_INSERT = (
-    "INSERT INTO events (id, store_id, user_id, type, day, created_at, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO events (id, shopper, type, day, created_at, data) VALUES (?, ?, ?, ?, ?, ?)"
+# The last sequence number of one fold step, and how many events the step takes.
+_STEP = "SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?)"
+_SCRATCH = """
+CREATE TEMP TABLE IF NOT EXISTS event_fold_groups (
+    shopper INTEGER NOT NULL,
+    store_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    day TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    new_shopper INTEGER NOT NULL
 )
-_ADD_SHOPPER_DAY = (
-    "INSERT INTO event_shopper_days (store_id, user_id, type, day, events) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT DO UPDATE SET events = events + excluded.events RETURNING events"
-)
-_ADD_TYPE_DAY = (
-    "INSERT INTO event_type_days (store_id, type, day, events, shoppers) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT DO UPDATE SET events = events + excluded.events,"
-    " shoppers = shoppers + excluded.shoppers"
-)
-_ADD_STORE_DAY = (
-    "INSERT INTO event_store_days (store_id, day, events) VALUES (?, ?, ?)"
-    " ON CONFLICT DO UPDATE SET events = events + excluded.events"
-)
+"""
+_GROUP = """
+INSERT INTO temp.event_fold_groups
+SELECT e.shopper, k.store_id, e.type, e.day, COUNT(*),
+    NOT EXISTS (
+        SELECT 1 FROM event_shopper_days AS s
+        WHERE s.shopper = e.shopper AND s.type = e.type AND s.day = e.day
+    )
+FROM events AS e JOIN event_shoppers AS k ON k.key = e.shopper
+WHERE e.seq > ? AND e.seq <= ?
+GROUP BY e.shopper, e.type, e.day
+"""
+# `WHERE true`: SQLite's way of telling an upsert's ON CONFLICT from a join's ON.
+_ADD_SHOPPER_DAYS = """
+INSERT INTO event_shopper_days (shopper, type, day, events)
+SELECT shopper, type, day, events FROM temp.event_fold_groups WHERE true
+ON CONFLICT DO UPDATE SET events = events + excluded.events
+"""
+_ADD_TYPE_DAYS = """
+INSERT INTO event_type_days (store_id, type, day, events, shoppers)
+SELECT store_id, type, day, SUM(events), SUM(new_shopper) FROM temp.event_fold_groups
+WHERE true GROUP BY store_id, type, day
+ON CONFLICT DO UPDATE SET events = events + excluded.events,
+    shoppers = shoppers + excluded.shoppers
+"""
+_ADD_STORE_DAYS = """
+INSERT INTO event_store_days (store_id, day, events)
+SELECT store_id, day, SUM(events) FROM temp.event_fold_groups WHERE true GROUP BY store_id, day
+ON CONFLICT DO UPDATE SET events = events + excluded.events
+"""
+_STORE_SHOPPERS = "SELECT key FROM event_shoppers WHERE store_id = ?"
 
 
 class SQLiteEventStore:
@@ -81,45 +114,33 @@ class SQLiteEventStore:
         self._db.get().executescript(SCHEMA)
 
     def append(self, events: list[Event]) -> None:
-        rows = [
-            (e.id, e.store_id, e.user_id, e.type, utc_day(e.created_at), e.created_at, e.data)
-            for e in events
-        ]
         with self._db.transaction() as conn:
+            keys = _shopper_keys(conn, {(e.store_id, e.user_id) for e in events})
+            rows = [
+                (e.id, keys[e.store_id, e.user_id], e.type, day, e.created_at, e.data)
+                for e, day in zip(events, utc_days(events), strict=True)
+            ]
             conn.executemany(_INSERT, rows)
 
     def fold(self, limit: int, now: float) -> int:
+        """One transaction, every step in SQL (no event passes through Python): the step's
+        events grouped per shopper-day into a scratch table, each group marked new when the
+        shopper had no event of that type that day, then added to the three counters."""
         with self._db.transaction() as conn:
             cursor = _cursor(conn)
-            rows = conn.execute(
-                "SELECT seq, store_id, type, day, user_id FROM events WHERE seq > ?"
-                " ORDER BY seq LIMIT ?",
-                (cursor, limit),
-            ).fetchall()
-            if not rows:
+            last, count = conn.execute(_STEP, (cursor, limit)).fetchone()
+            if not count:
                 return 0
-            counts = tally(row[1:] for row in rows)
-            new_shoppers: dict[tuple[str, str, str], int] = dict.fromkeys(counts.per_type_day(), 0)
-            for (store_id, event_type, day, user_id), events in counts.per_shopper_day.items():
-                (total,) = conn.execute(
-                    _ADD_SHOPPER_DAY, (store_id, user_id, event_type, day, events)
-                ).fetchone()
-                new_shoppers[store_id, event_type, day] += total == events
-            conn.executemany(
-                _ADD_TYPE_DAY,
-                [
-                    (*key, events, new_shoppers[key])
-                    for key, events in counts.per_type_day().items()
-                ],
-            )
-            conn.executemany(
-                _ADD_STORE_DAY, [(*key, n) for key, n in counts.per_store_day().items()]
-            )
+            conn.execute(_SCRATCH)
+            conn.execute("DELETE FROM temp.event_fold_groups")
+            conn.execute(_GROUP, (cursor, last))
+            for statement in (_ADD_SHOPPER_DAYS, _ADD_TYPE_DAYS, _ADD_STORE_DAYS):
+                conn.execute(statement)
             conn.execute(
                 "INSERT OR REPLACE INTO event_fold_cursor (name, seq) VALUES (?, ?)",
-                (_CURSOR, rows[-1][0]),
+                (_CURSOR, last),
             )
-        return len(rows)
+        return count
 
     def pending(self) -> int:
         conn = self._db.get()
@@ -130,10 +151,15 @@ class SQLiteEventStore:
 
     def delete_shopper(self, store_id: str, user_id: str, now: float) -> int:
         with self._db.transaction() as conn:
-            counted = conn.execute(
-                "SELECT type, day, events FROM event_shopper_days"
-                " WHERE store_id = ? AND user_id = ?",
+            found = conn.execute(
+                "SELECT key FROM event_shoppers WHERE store_id = ? AND user_id = ?",
                 (store_id, user_id),
+            ).fetchone()
+            if found is None:
+                return 0
+            (key,) = found
+            counted = conn.execute(
+                "SELECT type, day, events FROM event_shopper_days WHERE shopper = ?", (key,)
             ).fetchall()
             conn.executemany(
                 "UPDATE event_type_days SET events = events - ?, shoppers = shoppers - 1"
@@ -144,20 +170,22 @@ class SQLiteEventStore:
                 "UPDATE event_store_days SET events = events - ? WHERE store_id = ? AND day = ?",
                 [(events, store_id, day) for _type, day, events in counted],
             )
-            conn.execute(
-                "DELETE FROM event_shopper_days WHERE store_id = ? AND user_id = ?",
-                (store_id, user_id),
-            )
             _drop_empty_days(conn, store_id, counted)
-            return conn.execute(
-                "DELETE FROM events WHERE store_id = ? AND user_id = ?", (store_id, user_id)
-            ).rowcount
+            conn.execute("DELETE FROM event_shopper_days WHERE shopper = ?", (key,))
+            conn.execute("DELETE FROM event_shoppers WHERE key = ?", (key,))
+            return conn.execute("DELETE FROM events WHERE shopper = ?", (key,)).rowcount
 
     def delete_store(self, store_id: str) -> int:
         with self._db.transaction() as conn:
-            for table in ("event_shopper_days", "event_type_days", "event_store_days"):
+            conn.execute(
+                f"DELETE FROM event_shopper_days WHERE shopper IN ({_STORE_SHOPPERS})", (store_id,)
+            )
+            deleted = conn.execute(
+                f"DELETE FROM events WHERE shopper IN ({_STORE_SHOPPERS})", (store_id,)
+            ).rowcount
+            for table in ("event_type_days", "event_store_days", "event_shoppers"):
                 conn.execute(f"DELETE FROM {table} WHERE store_id = ?", (store_id,))
-            return conn.execute("DELETE FROM events WHERE store_id = ?", (store_id,)).rowcount
+            return deleted
 
     def type_days(
         self, store_id: str, event_type: str, first_day: str, last_day: str, offset: int, limit: int
@@ -191,12 +219,33 @@ class SQLiteEventStore:
 
     def events(self, store_id: str) -> Iterator[Event]:
         rows = self._db.get().execute(
-            "SELECT id, store_id, user_id, type, data, created_at FROM events"
-            " WHERE store_id = ? ORDER BY seq",
+            "SELECT e.id, k.store_id, k.user_id, e.type, e.data, e.created_at"
+            " FROM events AS e JOIN event_shoppers AS k ON k.key = e.shopper"
+            " WHERE k.store_id = ? ORDER BY e.seq",
             (store_id,),
         )
         for row in rows:
             yield Event(*row)
+
+
+def _shopper_keys(
+    conn: sqlite3.Connection, shoppers: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The key of each (store id, user id), given to those that have none yet."""
+    keys = {}
+    for store_id, user_id in shoppers:
+        found = (
+            conn.execute(
+                "SELECT key FROM event_shoppers WHERE store_id = ? AND user_id = ?",
+                (store_id, user_id),
+            ).fetchone()
+            or conn.execute(
+                "INSERT INTO event_shoppers (store_id, user_id) VALUES (?, ?) RETURNING key",
+                (store_id, user_id),
+            ).fetchone()
+        )
+        keys[store_id, user_id] = found[0]
+    return keys
 
 
 def _cursor(conn: sqlite3.Connection) -> int:

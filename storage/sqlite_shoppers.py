@@ -77,7 +77,7 @@ class SQLiteShopperVault:
         return updated
 
     def known_ids(self, store_id: str, shopper_ids: list[str]) -> set[str]:
-        wanted, known = sorted(set(shopper_ids)), set()
+        wanted, known = sorted(set(shopper_ids)), set[str]()
         conn = self._db.get()
         for start in range(0, len(wanted), _IDS_PER_QUERY):
             chunk = wanted[start : start + _IDS_PER_QUERY]

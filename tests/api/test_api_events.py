@@ -193,7 +193,8 @@ def test_a_batch_body_has_its_own_limit_above_the_apps(client, shop):
     _store_id, headers = shop
     json_headers = {**headers, "Content-Type": "application/json"}
     over = b"[" + b" " * (128 * 1024) + b"]"
-    assert_error(client.post("/api/events", data=over, headers=json_headers), 413, "REQUEST_ENTITY_TOO_LARGE")
+    answer = client.post("/api/events", data=over, headers=json_headers)
+    assert_error(answer, 413, "REQUEST_ENTITY_TOO_LARGE")
     # past the app-wide 64 KiB, within EVENTS_BODY_MAX_BYTES: on to the batch's own checks
     under = b"[" + b" " * (100 * 1024) + b"]"
     answer = client.post("/api/events", data=under, headers=json_headers)
@@ -334,3 +335,32 @@ def test_the_batch_route_documents_both_body_forms(client):
     assert {"application/json", "application/x-ndjson"} <= set(body["content"])
     items = body["content"]["application/x-ndjson"]["schema"]["items"]["$ref"]
     assert items.rsplit("/", 1)[1] in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "view", "user_id": str(uuid.uuid4())},
+        {"type": "v.1:a_b-c", "user_id": str(uuid.uuid4()).upper(), "data": {"a": [1]}},
+        {"type": "x" * 64, "user_id": str(uuid.uuid4()), "extra": 1},
+        {"type": "x" * 65, "user_id": str(uuid.uuid4())},
+        {"type": "-view", "user_id": str(uuid.uuid4())},
+        {"type": "view", "user_id": str(uuid.uuid4()) + "0"},
+        {"type": "view", "user_id": str(uuid.uuid4()), "data": None},
+        {"type": "view", "user_id": str(uuid.uuid4()), "data": "text"},
+        {"type": 5, "user_id": str(uuid.uuid4())},
+        {"user_id": str(uuid.uuid4())},
+        {"type": "view"},
+    ],
+)
+def test_a_batch_checks_each_event_as_the_single_route_does(event):
+    from pydantic import ValidationError
+
+    from api.events import EventBody, _item_fault
+
+    try:
+        EventBody.model_validate(event)
+        single_accepts = True
+    except ValidationError:
+        single_accepts = False
+    assert (_item_fault(event) is None) == single_accepts
