@@ -10,7 +10,9 @@ busy machine mislead), and whether the figures of the package's views agree with
 generator's counts on every run (bench/check.py).
 Then `api-reads` (bench/api_reads.py): requests per second of two data routes against a
 hello-world Flask route under the Procfile's gunicorn; `audit-log` (bench/audit_log.py): requests
-per second with the audit log on and off, and the usage trends read over 10 million recorded calls.
+per second with the audit log on and off, and the usage trends read over 10 million recorded calls;
+`store-events` (bench/store_events.py): stores' event intake, and their statistics read over 10
+million stored events.
 `--case NAME` runs one; `--list` lists them.
 """
 
@@ -29,7 +31,7 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
-from bench import api_reads, audit_log
+from bench import api_reads, audit_log, store_events
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
 from launchers.local import random_discord_link
@@ -200,6 +202,7 @@ def _positive(text: str) -> int:
 
 API_READS = "api-reads"
 AUDIT_LOG = "audit-log"
+STORE_EVENTS = "store-events"
 # Cases that are not a package to process: name -> (what it measures, how to run it).
 OTHER_CASES = {
     API_READS: (
@@ -213,6 +216,12 @@ OTHER_CASES = {
         "Procfile), then usage trends read times over 10 million recorded calls, with fill and "
         "fold times (bench/audit_log.py; python -m bench.audit_log --calls N for fewer)",
         lambda: audit_log.main([]),
+    ),
+    STORE_EVENTS: (
+        "stores' events: batch and single-event intake through gunicorn with a worker folding, "
+        "then statistics reads over 10 million stored events, with append and fold times and "
+        "a recount (bench/store_events.py; python -m bench.store_events --events N for fewer)",
+        lambda: store_events.main([]),
     ),
 }
 

@@ -364,3 +364,19 @@ def test_a_batch_checks_each_event_as_the_single_route_does(event):
     except ValidationError:
         single_accepts = False
     assert (_item_fault(event) is None) == single_accepts
+
+
+def test_a_copy_of_the_events_store_holds_no_personal_field(client, store, settings, shop):
+    _store_id, headers = shop
+    ada = {"email": "ada.lovelace@example.org", "first_name": "Augusta", "last_name": "Byron",
+           "username": "countess", "phone": "+44 20 7946 0999"}  # fmt: skip
+    user = client.post("/api/user", json=ada, headers=headers).get_json()["id"]
+    events = [{"type": "view", "user_id": user, "data": {"page": "/cart"}}] * 3
+    assert client.post("/api/events", json=events, headers=headers).status_code == 202
+    fold(store)
+    dumped = b"".join(
+        path.read_bytes() for path in settings.data_dir.iterdir() if path.name.startswith("dumpus")
+    )
+    assert user.encode() in dumped  # the events are there, under the shopper's UUID
+    for value in ada.values():
+        assert value.encode() not in dumped and value.lower().encode() not in dumped
