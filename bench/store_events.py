@@ -47,6 +47,7 @@ from storage import Store, open_shopper_vault, open_store
 from storage.events import Event, new_event_ids
 from storage.identity import new_api_key
 from storage.shoppers import ShopperFields
+from storage.sqlite_events import events_path
 
 EVENTS = 10_000_000
 SHOPPERS = 10_000
@@ -90,7 +91,7 @@ def store_token(url: str, key: str) -> dict[str, str]:
 
 
 def counted_total(settings: Settings, store_id: str) -> int:
-    with sqlite3.connect(settings.sqlite_path) as db:
+    with sqlite3.connect(events_path(settings.sqlite_path)) as db:
         (total,) = db.execute(
             "SELECT COALESCE(SUM(events), 0) FROM event_store_days WHERE store_id = ?", (store_id,)
         ).fetchone()
@@ -183,7 +184,7 @@ def _intake(stack, url, pid, store_id, key, shoppers, batches, senders, load) ->
     broker = (stack.processes["broker"].pid,) if "broker" in stack.processes else ()
     figures = load_route(url + "/api/event", headers, load, Server(pid, broker), single)
     time.sleep(1.0)  # the answers still in flight when the load generator stopped are stored
-    with sqlite3.connect(stack.settings.sqlite_path) as db:
+    with sqlite3.connect(events_path(stack.settings.sqlite_path)) as db:
         counted = db.execute("SELECT COUNT(*) FROM events")  # the bench's one store
         (stored,) = counted.fetchone()
     wait_counted(stack.settings, store_id, stored, timeout=600)
@@ -261,7 +262,7 @@ def fill_and_fold(store: Store, settings: Settings, store_id: str, shoppers, tot
 
 def recount_matches(settings: Settings, store_id: str) -> bool:
     """The per type and day counters against SQL over the events themselves."""
-    with sqlite3.connect(settings.sqlite_path) as db:
+    with sqlite3.connect(events_path(settings.sqlite_path)) as db:
         recount = db.execute(
             "SELECT e.type, e.day, COUNT(*), COUNT(DISTINCT k.user_id)"
             " FROM events AS e JOIN event_shoppers AS k ON k.key = e.shopper"
@@ -342,7 +343,7 @@ def read_figures(events: int, shoppers: int, reads: int) -> dict:
             figures = fill_and_fold(store, stack.settings, store_id, ids, events)
             figures.update(
                 shoppers=shoppers,
-                sqlite_mb=file_mb(stack.settings.sqlite_path),
+                sqlite_mb=file_mb(events_path(stack.settings.sqlite_path)),
                 recount_equal=recount_matches(stack.settings, store_id),
                 reads=time_reads(stack, store, store_id, key, reads),
             )
@@ -355,7 +356,7 @@ def read_figures(events: int, shoppers: int, reads: int) -> dict:
 def read_report(figures: dict) -> str:
     lines = [
         f"Event statistics over {figures['events']:,} stored events ({DAYS} days, "
-        f"{figures['shoppers']:,} shoppers, {len(TYPES)} types, one store, SQLite "
+        f"{figures['shoppers']:,} shoppers, {len(TYPES)} types, one store, events.sqlite3 "
         f"{figures['sqlite_mb']:,} MB): appended in {figures['fill_s']} s "
         f"({figures['fill_per_s']:,} events/s through store.events.append), counted in "
         f"{figures['fold_s']} s ({figures['fold_per_s']:,} events/s); counters equal a recount: "

@@ -17,7 +17,7 @@ from storage.shredding import ShreddingPackages
 from storage.sqlite_app_files import SQLiteAppFiles
 from storage.sqlite_audit import SQLiteAuditLog
 from storage.sqlite_connection import SCHEMA, Connections
-from storage.sqlite_events import SQLiteEventStore
+from storage.sqlite_events import SQLiteEventStore, events_path
 from storage.sqlite_identity import SQLiteIdentity
 from storage.sqlite_statistics import SQLiteStatistics
 
@@ -301,7 +301,8 @@ class SQLiteStore:
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
         self.identity = SQLiteIdentity(self._connections)
         self.audit = SQLiteAuditLog(self._connections)
-        self.events = SQLiteEventStore(self._connections)
+        self._event_connections = Connections(events_path(self.path))
+        self.events = SQLiteEventStore(self._event_connections)
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).
@@ -327,3 +328,4 @@ class SQLiteStore:
     def close(self) -> None:
         """Close every connection this process opened."""
         self._connections.close()
+        self._event_connections.close()

@@ -1,18 +1,23 @@
 """Stores' events on the embedded backend: a fold and a deletion are each one transaction, so
 each event is counted exactly once and taken out exactly once.
 
-Events get increasing sequence numbers in commit order (SQLite has one writer at a time), and
-the fold keeps the last one it counted (`event_fold_cursor`): an event is counted when its
-number is at most the cursor. Each shopper of a store gets a small integer key
-(`event_shoppers`) that the events and the shoppers' per-day counters carry instead of two
-UUIDs: the index a deletion needs costs half as much to keep on every event, and a fold works
-on half the bytes.
+Events get increasing sequence numbers in commit order (SQLite has one writer at a time: a new
+row's number is one more than the largest), and the fold keeps the last one it counted
+(`event_fold_cursor`): an event is counted when its number is at most the cursor. A deletion
+that removes the largest numbers brings the cursor down to the largest left, so the numbers
+SQLite hands out again are above it (AUTOINCREMENT would avoid reuse by writing a page of its
+own at every commit: a fifth of a single event's cost to the API).
+
+Each shopper of a store gets a small integer key (`event_shoppers`) that the events and the
+shoppers' per-day counters carry instead of two UUIDs: the index a deletion needs costs half as
+much to keep on every event, and a fold works on half the bytes.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 from storage.events import DayCount, DayPage, Event, utc_days
 from storage.sqlite_connection import Connections
@@ -25,7 +30,7 @@ CREATE TABLE IF NOT EXISTS event_shoppers (
     UNIQUE (store_id, user_id)
 );
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL,
     shopper INTEGER NOT NULL,
     type TEXT NOT NULL,
@@ -106,6 +111,13 @@ ON CONFLICT DO UPDATE SET events = events + excluded.events
 _STORE_SHOPPERS = "SELECT key FROM event_shoppers WHERE store_id = ?"
 
 
+def events_path(sqlite_path: Path) -> Path:
+    """The events' own database file beside the store's `sqlite_path`: a stream of event
+    writes then leaves the readers of the other tables (tokens, keys, stores) their page
+    caches, which every commit to a shared file would make them read again."""
+    return sqlite_path.with_name("events.sqlite3")
+
+
 class SQLiteEventStore:
     def __init__(self, connections: Connections):
         self._db = connections
@@ -173,7 +185,10 @@ class SQLiteEventStore:
             _drop_empty_days(conn, store_id, counted)
             conn.execute("DELETE FROM event_shopper_days WHERE shopper = ?", (key,))
             conn.execute("DELETE FROM event_shoppers WHERE key = ?", (key,))
-            return conn.execute("DELETE FROM events WHERE shopper = ?", (key,)).rowcount
+            deleted = conn.execute("DELETE FROM events WHERE shopper = ?", (key,)).rowcount
+            _cursor_below_new_numbers(conn)
+        self._leave_no_copy()
+        return deleted
 
     def delete_store(self, store_id: str) -> int:
         with self._db.transaction() as conn:
@@ -185,7 +200,15 @@ class SQLiteEventStore:
             ).rowcount
             for table in ("event_type_days", "event_store_days", "event_shoppers"):
                 conn.execute(f"DELETE FROM {table} WHERE store_id = ?", (store_id,))
-            return deleted
+            _cursor_below_new_numbers(conn)
+        self._leave_no_copy()
+        return deleted
+
+    def _leave_no_copy(self) -> None:
+        """After a deletion: the WAL copied into the file (where `secure_delete` zeroed the
+        deleted rows) and truncated, so it keeps no page of them (best effort: a reader on an
+        older snapshot makes it partial, and the next deletion tries again)."""
+        self._db.get().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def type_days(
         self, store_id: str, event_type: str, first_day: str, last_day: str, offset: int, limit: int
@@ -251,6 +274,14 @@ def _shopper_keys(
 def _cursor(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT seq FROM event_fold_cursor WHERE name = ?", (_CURSOR,)).fetchone()
     return row[0] if row else 0
+
+
+def _cursor_below_new_numbers(conn: sqlite3.Connection) -> None:
+    """After a deletion: the cursor at most the largest number left, so the next event's
+    number (one more than that) is not taken for counted."""
+    conn.execute(
+        "UPDATE event_fold_cursor SET seq = MIN(seq, (SELECT COALESCE(MAX(seq), 0) FROM events))"
+    )
 
 
 def _drop_empty_days(

@@ -375,8 +375,32 @@ def test_a_copy_of_the_events_store_holds_no_personal_field(client, store, setti
     assert client.post("/api/events", json=events, headers=headers).status_code == 202
     fold(store)
     dumped = b"".join(
-        path.read_bytes() for path in settings.data_dir.iterdir() if path.name.startswith("dumpus")
+        path.read_bytes()
+        for path in settings.data_dir.iterdir()
+        if path.name.startswith(("dumpus", "events"))
     )
     assert user.encode() in dumped  # the events are there, under the shopper's UUID
+    assert b"/cart" in dumped
     for value in ada.values():
         assert value.encode() not in dumped and value.lower().encode() not in dumped
+
+
+def test_deleted_events_leave_no_copy_in_the_data_directory(client, store, settings, shop):
+    _store_id, headers = shop
+    user = shopper(client, headers)
+    marker = f"marker-{uuid.uuid4().hex}"
+    events = [{"type": "view", "user_id": user, "data": {"note": marker}}] * 20
+    assert client.post("/api/events", json=events, headers=headers).status_code == 202
+    fold(store)
+
+    def on_disk() -> bytes:
+        names = ("events.sqlite3", "events.sqlite3-wal")
+        return b"".join(
+            (settings.data_dir / name).read_bytes()
+            for name in names
+            if (settings.data_dir / name).exists()
+        )
+
+    assert marker.encode() in on_disk()
+    assert client.delete(f"/api/event/{user}", headers=headers).status_code == 200
+    assert marker.encode() not in on_disk()

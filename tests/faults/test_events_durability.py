@@ -15,6 +15,7 @@ import requests
 from storage import open_store
 from storage.events import utc_day
 from storage.identity import new_api_key
+from storage.sqlite_events import events_path
 from tests.faults.conftest import broker_and_api, wait_for
 
 SHOPPERS = 20
@@ -107,7 +108,8 @@ def test_accepted_events_survive_a_broker_outage_and_a_killed_worker():
         stack.start_broker()
         stack.start_beat()
         stack.start_worker("w1")
-        with contextlib.closing(sqlite3.connect(stack.settings.sqlite_path)) as database:
+        events_file = events_path(stack.settings.sqlite_path)
+        with contextlib.closing(sqlite3.connect(events_file)) as database:
             wait_for(lambda: _counted_some(database), timeout=120, every=0.001)
         stack.kill("w1")  # while it folds (one fold step counts at most 500 events)
         assert _pending(stack) > 0, "the first worker counted everything before it was killed"

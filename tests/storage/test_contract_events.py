@@ -195,3 +195,14 @@ def test_the_days_of_a_batch_are_the_utc_days_of_each_event():
     made = [event(ADA, at=at) for at in moments]
     assert utc_days(made) == [utc_day(at) for at in moments]
     assert utc_days(made)[-1] == "2000-02-29" and utc_days(made)[0] == "2025-12-01"
+
+
+def test_events_after_deleting_the_newest_counted_ones_are_counted(store):
+    store.events.append([event(ADA), event(BOB)])
+    fold_all(store)
+    store.events.delete_shopper(STORE, BOB, T0)  # the newest, counted
+    store.events.delete_shopper(STORE, ADA, T0)  # now none is left
+    store.events.append([event(CY)])
+    assert store.events.pending() == 1
+    assert fold_all(store) == 1
+    assert type_days(store, "view") == [DayCount(utc_day(T0), 1, 1)]
