@@ -10,7 +10,9 @@ defaults (SQLite, the embedded broker) and the Procfile's `web:` gunicorn line:
    - single events: `POST /api/event` loaded by wrk (or bench.api_reads' Python generator) with
      bench.api_reads' machinery (warm-up, re-measured while the machine is busy); requests per
      second and the server's CPU per request.
-   Then every event posted is checked counted once: the counters' total equals the events sent.
+   Then every event posted is checked counted once: the counters' total equals the events sent;
+   last, a hello-world Flask route under the same gunicorn settings, loaded the same way, shows
+   how fast the machine was during the run.
 2. Reads: a store with `--events` events (10 million by default) over the last 365 days, from
    `--shoppers` shoppers, of 8 types, appended through `store.events.append` in batches of
    50,000 and counted by `store.events.fold` in the worker's steps (`EVENTS_FOLD_BATCH`), with
@@ -39,7 +41,16 @@ from pathlib import Path
 import orjson
 import requests
 
-from bench.api_reads import READ_LIMIT, Load, Post, Server, generator_note, gunicorn, load_route
+from bench.api_reads import (
+    HELLO_APP,
+    READ_LIMIT,
+    Load,
+    Post,
+    Server,
+    generator_note,
+    gunicorn,
+    load_route,
+)
 from bench.audit_log import access_durations, file_mb, percentiles
 from launchers.devstack import LocalStack
 from settings import Settings
@@ -166,8 +177,13 @@ def intake_figures(batches: int, senders: int, load: Load) -> dict:
         stack.start_worker("worker")
         stack.start_beat()
         try:
-            with gunicorn(stack, "api", "/health") as (url, pid):
-                return _intake(stack, url, pid, store_id, key, shoppers, batches, senders, load)
+            with (
+                gunicorn(stack, "hello", "/hello", HELLO_APP) as (hello_url, hello_pid),
+                gunicorn(stack, "api", "/health") as (url, pid),
+            ):
+                figures = _intake(stack, url, pid, store_id, key, shoppers, batches, senders, load)
+                hello = load_route(hello_url + "/hello", {}, load, Server(hello_pid))
+                return {**figures, "hello_rps": hello["rps"]}
         finally:
             stack.stop()
 
@@ -214,7 +230,8 @@ def intake_report(figures: dict) -> str:
             f"{figures['fold_lag_s']} s after",
             f"  single events: {figures['single_rps']:,} req/s, server CPU "
             f"{figures['single_server_us']} us/request, {figures['single_errors']} answers not "
-            f"201, other processes up to {figures['others_share']:.0%}",
+            f"201, other processes up to {figures['others_share']:.0%}; a hello-world Flask "
+            f"route in the same gunicorn configuration, same run: {figures['hello_rps']:,} req/s",
             f"  every event counted once: {figures['stored']:,} stored, "
             f"{figures['counted']:,} counted",
         ]
