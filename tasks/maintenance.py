@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from celery.signals import worker_ready
@@ -136,26 +137,24 @@ FOLD_MAX_PER_RUN = 1_000_000  # then the next run goes on: one run never holds t
 @app.task(name=names.FOLD_AUDIT_LOG, base=BaseTask)
 def fold_audit_log() -> int:
     """Count the audit log's new records into the per-day usage counters, each exactly once."""
-    store, folded = get_store(), 0
-    while folded < FOLD_MAX_PER_RUN:
-        done = store.audit.fold(FOLD_BATCH, time.time())
-        if not done:
-            break
-        folded += done
+    folded = _fold_until_done(get_store().audit.fold, FOLD_BATCH)
     if folded:
         log.info("audit log: %d calls counted", folded)
+    return folded
+
+
+def _fold_until_done(fold: Callable[[int, float], int], step: int) -> int:
+    """Fold steps of `step` until nothing is left or FOLD_MAX_PER_RUN; how many were counted."""
+    folded = 0
+    while folded < FOLD_MAX_PER_RUN and (done := fold(step, time.time())):
+        folded += done
     return folded
 
 
 @app.task(name=names.FOLD_EVENTS, base=BaseTask)
 def fold_events() -> int:
     """Count the stores' new events into their per-day counters, each exactly once."""
-    store, step, folded = get_store(), get_settings().events_fold_batch, 0
-    while folded < FOLD_MAX_PER_RUN:
-        done = store.events.fold(step, time.time())
-        if not done:
-            break
-        folded += done
+    folded = _fold_until_done(get_store().events.fold, get_settings().events_fold_batch)
     if folded:
         log.info("events: %d counted", folded)
     return folded

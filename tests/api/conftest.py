@@ -6,6 +6,8 @@ or a UPN (the package id, md5 of the UPN, is what the API answers with).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from api import create_app
@@ -20,6 +22,7 @@ from tests.api.api_support import (
     RecordingQueue,
     record_responses,
 )
+from tests.api.store_support import store_headers
 
 
 @pytest.fixture
@@ -78,3 +81,15 @@ def no_response_leaks_a_upn(responses):
     for upn in ISSUED_UPNS:
         probe = upn[:40].encode()
         assert not any(probe in response for response in responses), "a response leaked a UPN"
+
+
+@pytest.fixture
+def acme(store):
+    """An organization for the store tests."""
+    return store.identity.organizations.create("Acme", time.time())
+
+
+@pytest.fixture
+def shop(client, store, acme):
+    """A store of `acme`: (its id, its token's headers)."""
+    return store_headers(client, store, acme)

@@ -27,16 +27,6 @@ def settings(settings):
 
 
 @pytest.fixture
-def acme(store):
-    return store.identity.organizations.create("Acme", time.time())
-
-
-@pytest.fixture
-def shop(client, store, acme):
-    return store_headers(client, store, acme)
-
-
-@pytest.fixture
 def root(client, store, acme):
     return account_headers(client, store, acme, superuser=True)
 

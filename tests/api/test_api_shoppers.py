@@ -21,16 +21,6 @@ ADA = {
 }
 
 
-@pytest.fixture
-def acme(store):
-    return store.identity.organizations.create("Acme", time.time())
-
-
-@pytest.fixture
-def shop(client, store, acme):
-    return store_headers(client, store, acme)
-
-
 def _created(client, headers, body=None) -> dict:
     answer = client.post("/api/user", json=body or ADA, headers=headers)
     assert answer.status_code == 201, answer.get_json()

@@ -12,11 +12,6 @@ from tests.api.store_support import account_headers, assert_error
 
 
 @pytest.fixture
-def acme(store):
-    return store.identity.organizations.create("Acme", time.time())
-
-
-@pytest.fixture
 def root(client, store, acme):
     return account_headers(client, store, acme, superuser=True)
 
