@@ -257,3 +257,14 @@ def test_a_superuser_cannot_deactivate_itself(client, admin):
 def test_a_package_upn_is_not_an_account_token(client):
     answer = client.get("/api/v1/accounts/me", headers=_bearer("some-upn-value"))
     _refused(answer, "INVALID_CREDENTIALS", "Could not validate credentials")
+
+
+def test_a_token_checked_once_still_expires_and_another_secret_still_refuses_it():
+    account_id, key_id, now = str(uuid.uuid4()), str(uuid.uuid4()), time.time()
+    token = account_tokens.issue(account_id, key_id, SECRET, now, 60)
+    assert account_tokens.read(token, SECRET, now).account_id == account_id  # now remembered
+    with pytest.raises(account_tokens.TokenExpired):
+        account_tokens.read(token, SECRET, now + 61)
+    with pytest.raises(account_tokens.TokenInvalid):
+        account_tokens.read(token, b"another secret", now)
+    assert account_tokens.read(token, SECRET, now + 30).key_id == key_id
