@@ -148,7 +148,7 @@ def event_json(event: Event, data: dict[str, Any]) -> dict[str, Any]:
 )
 def create_event(body: EventBody) -> Response:
     storefront = require_storefront()
-    data = _serialised_data(body.data)
+    data = _serialised_data(body.data, get_settings().event_data_max_bytes)
     if data is None:
         raise _data_too_large()
     if not get_shopper_vault().known_ids(storefront.id, [body.user_id]):
@@ -202,8 +202,7 @@ def delete_events(path: ShopperPath) -> Response:
     responses={200: RootModel[list[DayAmount]], 404: ErrorResponse},
 )
 def event_amount(path: EventTypePath, query: StoreDaysQuery) -> Response:
-    page = _type_days(path.event_type, query)
-    return _days_answer(page, [{"date": d.day, "event_amount": d.events} for d in page.days])
+    return _amounts(_type_days(path.event_type, query))
 
 
 @bp.get(
@@ -228,8 +227,7 @@ def event_average(path: EventTypePath, query: StoreDaysQuery) -> Response:
 def store_events_amount(path: StorePath, query: DaysQuery) -> Response:
     store_id = _readable_store(path.store_id)
     first, last = _day_range(query)
-    page = get_store().events.store_days(store_id, first, last, query.offset, query.limit)
-    return _days_answer(page, [{"date": d.day, "event_amount": d.events} for d in page.days])
+    return _amounts(get_store().events.store_days(store_id, first, last, query.offset, query.limit))
 
 
 def _type_days(event_type: str, query: StoreDaysQuery) -> DayPage:
@@ -265,14 +263,18 @@ def _day_range(query: DaysQuery) -> tuple[str, str]:
     return first, last
 
 
+def _amounts(page: DayPage) -> Response:
+    return _days_answer(page, [{"date": d.day, "event_amount": d.events} for d in page.days])
+
+
 def _days_answer(page: DayPage, days: list[dict[str, Any]]) -> Response:
     return json_response(days, headers={"X-Total": str(page.total_days)})
 
 
-def _serialised_data(data: dict[str, Any]) -> bytes | None:
-    """The data as stored, or None when it is larger than `EVENT_DATA_MAX_BYTES`."""
+def _serialised_data(data: dict[str, Any], largest: int) -> bytes | None:
+    """The data as stored, or None when it is larger than `largest` (`EVENT_DATA_MAX_BYTES`)."""
     serialised = orjson.dumps(data)
-    return serialised if len(serialised) <= get_settings().event_data_max_bytes else None
+    return serialised if len(serialised) <= largest else None
 
 
 def _data_too_large() -> ApiError:
@@ -322,10 +324,10 @@ def _batch_events(
     largest, at = get_settings().event_data_max_bytes, now()
     events, refused = [], []
     for index, (body, event_id) in enumerate(zip(bodies, new_event_ids(len(bodies)), strict=True)):
-        data = orjson.dumps(body.data)
-        if len(data) > largest:
+        data = _serialised_data(body.data, largest)
+        if data is None:
             refused.append(_fault(index, "data", "is larger than EVENT_DATA_MAX_BYTES"))
-        events.append(Event(event_id, store_id, body.user_id, body.type, data, at))
+        events.append(Event(event_id, store_id, body.user_id, body.type, data or b"", at))
     return events, refused
 
 

@@ -17,13 +17,15 @@ events. Deleting a shopper's events corrects the counters by the shopper's own p
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, timedelta
 from typing import NamedTuple, Protocol
+
+EPOCH = date(1970, 1, 1)
 
 
 class EventsBusy(Exception):
@@ -54,44 +56,15 @@ class DayPage:
     days: list[DayCount]
 
 
-class Counts(NamedTuple):
-    """What a fold adds: events per (store, type, day, shopper)."""
-
-    per_shopper_day: Counter[tuple[str, str, str, str]]
-
-    def per_type_day(self) -> Counter[tuple[str, str, str]]:
-        totals: Counter[tuple[str, str, str]] = Counter()
-        for (store_id, event_type, day, _user), events in self.per_shopper_day.items():
-            totals[store_id, event_type, day] += events
-        return totals
-
-    def per_store_day(self) -> Counter[tuple[str, str]]:
-        totals: Counter[tuple[str, str]] = Counter()
-        for (store_id, _type, day, _user), events in self.per_shopper_day.items():
-            totals[store_id, day] += events
-        return totals
-
-
-def tally(events: Iterable[tuple[str, str, str, str]]) -> Counts:
-    """Counts of (store_id, type, day, user_id) rows."""
-    return Counts(Counter(events))
-
-
 def utc_day(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
+    """`YYYY-MM-DD` of the UTC day of an epoch time (the events of a batch share a few days:
+    each is written out once)."""
+    return _day_text(int(epoch // 86_400))  # UTC days have 86,400 seconds
 
 
-def utc_days(events: list[Event]) -> list[str]:
-    """The UTC day of each event, each distinct day written out once."""
-    days: dict[int, str] = {}
-    found = []
-    for event in events:
-        number = int(event.created_at // 86_400)  # days since the epoch: UTC has no leap days
-        day = days.get(number)
-        if day is None:
-            day = days[number] = utc_day(event.created_at)
-        found.append(day)
-    return found
+@functools.lru_cache(maxsize=64)
+def _day_text(day_number: int) -> str:
+    return (EPOCH + timedelta(days=day_number)).isoformat()
 
 
 def new_event_id() -> str:

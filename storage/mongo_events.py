@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from bson import Binary
 from pymongo import ASCENDING
@@ -23,13 +24,36 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from storage.events import DayCount, DayPage, Event, EventsBusy, tally, utc_day
+from storage.events import DayCount, DayPage, Event, EventsBusy, utc_day
 
 LEASE_SECONDS = 120.0
 LEASE_WAIT_SECONDS = 10.0
 LEASE_POLL_SECONDS = 0.05
 REMEMBERED_CLAIMS = 64  # per counter: far more than folds that can die in a row
 _LEASE_ID = "events"
+
+
+class Counts(NamedTuple):
+    """What a fold adds: events per (store, type, day, shopper)."""
+
+    per_shopper_day: Counter[tuple[str, str, str, str]]
+
+    def per_type_day(self) -> Counter[tuple[str, str, str]]:
+        totals: Counter[tuple[str, str, str]] = Counter()
+        for (store_id, event_type, day, _user), events in self.per_shopper_day.items():
+            totals[store_id, event_type, day] += events
+        return totals
+
+    def per_store_day(self) -> Counter[tuple[str, str]]:
+        totals: Counter[tuple[str, str]] = Counter()
+        for (store_id, _type, day, _user), events in self.per_shopper_day.items():
+            totals[store_id, day] += events
+        return totals
+
+
+def tally(events: Iterable[tuple[str, str, str, str]]) -> Counts:
+    """Counts of (store_id, type, day, user_id) rows."""
+    return Counts(Counter(events))
 
 
 class MongoEventStore:

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from storage.events import DayCount, DayPage, Event, utc_days
+from storage.events import DayCount, DayPage, Event, utc_day
 from storage.sqlite_connection import Connections
 
 SCHEMA = """
@@ -129,9 +129,10 @@ class SQLiteEventStore:
         with self._db.transaction() as conn:
             keys = _shopper_keys(conn, {(e.store_id, e.user_id) for e in events})
             rows = [
-                (e.id, keys[e.store_id, e.user_id], e.type, day, e.created_at, e.data)
-                for e, day in zip(events, utc_days(events), strict=True)
-            ]
+                (e.id, keys[e.store_id, e.user_id], e.type, utc_day(e.created_at), e.created_at,
+                 e.data)
+                for e in events
+            ]  # fmt: skip
             conn.executemany(_INSERT, rows)
 
     def fold(self, limit: int, now: float) -> int:

@@ -188,13 +188,13 @@ def test_any_stream_leaves_the_counters_equal_to_a_recount(store, stream):
         assert counters(store, store_id) == recount(store, store_id)
 
 
-def test_the_days_of_a_batch_are_the_utc_days_of_each_event():
-    from storage.events import utc_days
+def test_the_day_of_an_event_is_its_utc_day():
+    from datetime import UTC, datetime
 
     moments = [T0 - 0.001, T0, T0 + DAY - 0.5, T0 + DAY, 0.0, 951_782_400.0 + 0.25]  # 2000-02-29
-    made = [event(ADA, at=at) for at in moments]
-    assert utc_days(made) == [utc_day(at) for at in moments]
-    assert utc_days(made)[-1] == "2000-02-29" and utc_days(made)[0] == "2025-12-01"
+    days = [utc_day(at) for at in moments]
+    assert days == [datetime.fromtimestamp(at, UTC).date().isoformat() for at in moments]
+    assert days[-1] == "2000-02-29" and days[0] == "2025-12-01"
 
 
 def test_events_after_deleting_the_newest_counted_ones_are_counted(store):
