@@ -25,6 +25,7 @@ from api import (
     docs,
     dumpus_app,
     errors,
+    event_path,
     events,
     health,
     identity,
@@ -156,6 +157,7 @@ def create_app(
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)
+    event_path.init_app(app)  # it reads the routes
     read_path.init_app(app)  # it reads the routes and the limits
     request_ids.init_app(app)  # read_path's answers get an id too
     proxies.init_app(app, settings)  # last: every layer sees the client a trusted proxy names

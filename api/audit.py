@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 
 from api import accesslog, account_tokens
 from api.auth import parse_bearer
@@ -66,8 +66,9 @@ class AuditRecorder:
 
     def _caller(self, now: float) -> tuple[str | None, str | None]:
         """The account and organization of the request being answered, when it has an account
-        token; (None, None) for anonymous calls and outside Flask (the fast read path)."""
-        if not has_request_context():
+        token; (None, None) for anonymous calls and outside Flask (the fast read path). The
+        fast event path (`api.event_path`) has an app context whose `g` names its store."""
+        if not has_app_context():
             return None, None
         principal = g.get("principal")
         if principal is not None:
@@ -75,6 +76,8 @@ class AuditRecorder:
         storefront = g.get("storefront")
         if storefront is not None:  # a store's call: its organization's, no account's
             return None, storefront.organization_id
+        if not has_request_context():
+            return None, None
         token = parse_bearer(request.headers.get("Authorization", ""))
         if token is None or not (token.startswith("eyJ") and token.count(".") == 2):
             return None, None  # no bearer, or a package's UPN

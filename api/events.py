@@ -147,15 +147,24 @@ def event_json(event: Event, data: dict[str, Any]) -> dict[str, Any]:
     responses={201: EventOut, 404: ErrorResponse},
 )
 def create_event(body: EventBody) -> Response:
+    """Answered before Flask when all goes well (`api.event_path`), with the same steps."""
     storefront = require_storefront()
-    data = _serialised_data(body.data, get_settings().event_data_max_bytes)
-    if data is None:
-        raise _data_too_large()
-    if not get_shopper_vault().known_ids(storefront.id, [body.user_id]):
-        raise unknown_user()
-    event = Event(new_event_id(), storefront.id, body.user_id, body.type, data, now())
-    get_store().events.append([event])
+    event = record_event(storefront.id, body.type, body.user_id, body.data)
     return json_response(event_json(event, body.data), 201)
+
+
+def record_event(store_id: str, event_type: str, user_id: str, data: dict[str, Any]) -> Event:
+    """One event of a store's shopper, stored (durable once this returns); its type and
+    user id already checked as `EventBody` checks them. 400 for data over
+    `EVENT_DATA_MAX_BYTES`, 404 `UNKNOWN_USER` for a shopper the store does not have."""
+    serialised = _serialised_data(data, get_settings().event_data_max_bytes)
+    if serialised is None:
+        raise _data_too_large()
+    if not get_shopper_vault().known_ids(store_id, [user_id]):
+        raise unknown_user()
+    event = Event(new_event_id(), store_id, user_id, event_type, serialised, now())
+    get_store().events.append([event])
+    return event
 
 
 @bp.post(
@@ -292,7 +301,7 @@ def _batch(raw: bytes) -> list[BatchItem]:
         raise ApiError(400, "TOO_MANY_EVENTS", f"a batch holds at most {limit} events")
     checked, faults = [], []
     for index, item in enumerate(items):
-        fault = _item_fault(item)
+        fault = item_fault(item)
         if fault is None:
             checked.append(BatchItem(item["type"], item["user_id"], item.get("data", {})))
         else:
@@ -302,7 +311,7 @@ def _batch(raw: bytes) -> list[BatchItem]:
     return checked
 
 
-def _item_fault(item: Any) -> tuple[str, str] | None:
+def item_fault(item: Any) -> tuple[str, str] | None:
     """What is wrong with one event of a batch (field, message), or None."""
     if not isinstance(item, dict):
         return "event", "is not a JSON object"

@@ -23,6 +23,7 @@ and the process-wide parts of logging and metrics:
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -79,9 +80,15 @@ def on_starting(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """In each worker, once the app is loaded (its factory may have added handlers)."""
+    """In each worker, once the app is loaded (its factory may have added handlers).
+
+    The objects made so far (the app, its routes, the libraries) are frozen out of the garbage
+    collector's sweeps: a batch of 10,000 events makes some 100,000 objects, and each sweep of
+    the oldest generation walked the whole app again (about a third of a batch's CPU).
+    """
     install_context()
     logsafe.install()
+    gc.freeze()
 
 
 def worker_exit(server, worker) -> None:

@@ -138,7 +138,16 @@ def require_storefront() -> Storefront:
     cached = g.get("storefront")
     if cached is not None:
         return cached
-    token = parse_bearer(request.headers.get("Authorization", ""))
+    storefront = storefront_of(request.headers.get("Authorization", ""))
+    g.storefront = storefront
+    return storefront
+
+
+def storefront_of(authorization: str) -> Storefront:
+    """The store an `Authorization` header's token names, its key live and its use recorded;
+    else the matching `ApiError`. Needs an app context only (`api.event_path` calls it before
+    Flask has a request)."""
+    token = parse_bearer(authorization)
     if token is None:
         raise not_authenticated()
     claims = _claims(token)
@@ -147,7 +156,6 @@ def require_storefront() -> Storefront:
         raise invalid_credentials()
     storefront = _usable_storefront(claims.account_id)
     _mark_used(key)
-    g.storefront = storefront
     return storefront
 
 

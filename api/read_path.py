@@ -120,14 +120,11 @@ class ReadPath:
         except Exception as exc:  # 404, 409, a blob that does not open: Flask's answer
             if not is_store_unavailable(exc):
                 return None
-            return self._answered(rule, package_id, started, STORE_UNAVAILABLE, self._unavailable())
+            unavailable = store_unavailable_answer(self.services)
+            return self._answered(rule, package_id, started, STORE_UNAVAILABLE, unavailable)
         if body is None:
             return None
         return self._answered(rule, package_id, started, OK, ([], body))
-
-    def _unavailable(self) -> tuple[list[tuple[str, str]], bytes]:
-        retry_after = str(self.services.settings.store_retry_after)
-        return [("Retry-After", retry_after)], orjson.dumps(store_unavailable_body(False))
 
     def _answered(
         self,
@@ -152,6 +149,13 @@ class ReadPath:
         if upn is None:
             return None
         return owned_package(found, package_id, upn, view_name).read_json(view_name)
+
+
+def store_unavailable_answer(services: Services) -> tuple[list[tuple[str, str]], bytes]:
+    """The headers and body of Flask's 503 STORE_UNAVAILABLE on a route that is not a
+    process route."""
+    retry_after = str(services.settings.store_retry_after)
+    return [("Retry-After", retry_after)], orjson.dumps(store_unavailable_body(False))
 
 
 def _no_body(environ: dict) -> bool:

@@ -346,14 +346,14 @@ def test_the_batch_route_documents_both_body_forms(client):
 def test_a_batch_checks_each_event_as_the_single_route_does(event):
     from pydantic import ValidationError
 
-    from api.events import EventBody, _item_fault
+    from api.events import EventBody, item_fault
 
     try:
         EventBody.model_validate(event)
         single_accepts = True
     except ValidationError:
         single_accepts = False
-    assert (_item_fault(event) is None) == single_accepts
+    assert (item_fault(event) is None) == single_accepts
 
 
 def test_a_copy_of_the_events_store_holds_no_personal_field(client, store, settings, shop):

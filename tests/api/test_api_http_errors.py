@@ -23,10 +23,13 @@ CHUNKED = {"Transfer-Encoding": "chunked", "Content-Type": "application/json"}
 TERMINATED = {"wsgi.input_terminated": True}
 
 
-def chunked_post(client, path: str, body: bytes):
+def chunked_post(client, path: str, body: bytes, headers: dict[str, str] | None = None):
     """POST a body with no Content-Length, as gunicorn hands over a chunked one."""
     return client.post(
-        path, input_stream=io.BytesIO(body), headers=CHUNKED, environ_overrides=TERMINATED
+        path,
+        input_stream=io.BytesIO(body),
+        headers={**CHUNKED, **(headers or {})},
+        environ_overrides=TERMINATED,
     )
 
 

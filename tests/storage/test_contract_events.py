@@ -78,6 +78,23 @@ def test_a_page_covers_a_range_of_days_with_offset_and_limit(store):
     assert (page.total_days, [d.events for d in page.days]) == (2, [1, 1])
 
 
+def test_a_batch_of_many_shoppers_old_and_new_is_counted_per_shopper(store):
+    """More shoppers in one append than one lookup of their keys takes (SQLite: 500)."""
+    known = [str(uuid.uuid4()) for _ in range(700)]
+    store.events.append([event(user) for user in known[:300]])
+    new = [str(uuid.uuid4()) for _ in range(900)]
+    batch = [event(user) for user in known + new] + [event(user, "buy") for user in known[::2]]
+    store.events.append(batch)
+    store.events.append([event(user, store=OTHER) for user in new[:10]])
+    fold_all(store)
+    assert type_days(store, "view") == [DayCount(utc_day(T0), 1900, 1600)]
+    assert type_days(store, "buy") == [DayCount(utc_day(T0), 350, 350)]
+    assert type_days(store, "view", OTHER) == [DayCount(utc_day(T0), 10, 10)]
+    assert store.events.delete_shopper(STORE, known[0], T0) == 3
+    fold_all(store)
+    assert type_days(store, "view") == [DayCount(utc_day(T0), 1898, 1599)]
+
+
 def test_deleting_a_shoppers_events_corrects_the_counters(store):
     store.events.append([event(ADA), event(ADA, "buy"), event(BOB), event(ADA, at=T0 + DAY)])
     fold_all(store)
