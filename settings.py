@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         description="comma-separated http(s)://host[:port] origins package links may point to",
     )
     max_package_bytes: int = Field(50 * GB, ge=1, description="bytes, at least 1")
+    max_upload_bytes: int = Field(4 * GB, ge=1, description="bytes of a direct upload, at least 1")
+    meter_anonymous: int = Field(
+        0, ge=0, description="bytes per client address and UTC day of anonymous links; 0: none"
+    )
     download_connect_timeout: float = Field(10.0, gt=0, description="seconds, more than 0")
     download_read_timeout: float = Field(60.0, gt=0, description="seconds, more than 0")
     download_max_seconds: int = _seconds(4 * 3600, "whole seconds, at least 1")
@@ -321,6 +325,11 @@ class Settings(BaseSettings):
     def app_files_dir(self) -> Path:
         """Where the embedded store keeps the app's encrypted data files."""
         return self.data_dir / "appfiles"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where direct uploads wait, encrypted, for their worker (`storage.uploads`)."""
+        return self.data_dir / "uploads"
 
     @property
     def link_key_dir(self) -> Path:

@@ -36,6 +36,7 @@ from api import (
     request_ids,
     shoppers,
     storefronts,
+    uploads,
     usage,
 )
 from api.auth import BEARER_SCHEME
@@ -144,6 +145,7 @@ def create_app(
     logsafe.install()
     app.url_map.converters[process.LINK_CONVERTER] = process.LinkConverter
     app.register_api(process.bp)
+    app.register_api(uploads.bp)
     app.register_api(data.bp)
     app.register_api(dumpus_app.bp)
     app.register_api(health.bp)

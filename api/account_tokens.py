@@ -40,6 +40,11 @@ class TokenClaims:
     is_store: bool = False
 
 
+def looks_like_a_token(bearer: str) -> bool:
+    """A JWT's shape (a UPN, the other bearer, never has it in practice): worth verifying."""
+    return bearer.startswith("eyJ") and bearer.count(".") == 2
+
+
 @functools.lru_cache(maxsize=8)
 def signing_key(server_secret: bytes) -> bytes:
     """The token key: the server secret, bound to this one purpose."""

@@ -79,7 +79,7 @@ class AuditRecorder:
         if not has_request_context():
             return None, None
         token = parse_bearer(request.headers.get("Authorization", ""))
-        if token is None or not (token.startswith("eyJ") and token.count(".") == 2):
+        if token is None or not account_tokens.looks_like_a_token(token):
             return None, None  # no bearer, or a package's UPN
         try:
             claims = account_tokens.read(token, self._secret(), now)

@@ -110,6 +110,10 @@ def validation_error_response(exc: ValidationError) -> Response:
 
 
 def _api_error(exc: ApiError) -> Response:
+    if request.endpoint in PROCESS_ENDPOINTS:  # their own shape, with the common error object
+        error = {"code": exc.code, "message": exc.message, **exc.extra}
+        body = {"isAccepted": False, "packageId": None, "errorMessageCode": exc.code}
+        return json_response({**body, "error": error}, exc.status, exc.headers)
     return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
 
@@ -182,6 +186,8 @@ def _refuse_oversized_streams() -> None:
     """413 for a chunked body that goes past MAX_CONTENT_LENGTH, as for a Content-Length over it."""
     if not _chunked_body():  # first: it settles almost every request from the environ alone
         return
+    if request.endpoint in STREAMED_ENDPOINTS:
+        return
     limit = request.max_content_length
     if limit is None:
         return
@@ -198,7 +204,12 @@ def _refuse_oversized_streams() -> None:
 
 
 # Routes whose body may be larger than MAX_CONTENT_LENGTH, and the setting that bounds it.
-LARGE_BODY_ENDPOINTS = {"events.create_events": "events_body_max_bytes"}
+LARGE_BODY_ENDPOINTS = {
+    "events.create_events": "events_body_max_bytes",
+    "uploads.upload_package": "max_upload_bytes",
+}
+# Routes that stream their body themselves (never read whole here, even when chunked).
+STREAMED_ENDPOINTS = ("uploads.upload_package",)
 
 
 def _route_body_limit() -> None:

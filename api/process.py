@@ -10,10 +10,14 @@ from flask_openapi3 import APIBlueprint, Tag
 from flask_openapi3.types import ResponseDict
 from werkzeug.routing import PathConverter
 
-from api.auth import BEARER_SECURITY, require_owner
+from api import metering
+from api.account_tokens import looks_like_a_token
+from api.auth import BEARER_SECURITY, parse_bearer, require_owner
 from api.errors import INVALID_LINK, process_refusal, unknown_package
+from api.identity import require_principal
 from api.jsonio import json_response
 from api.queue import QueueUnavailable
+from api.ratelimit import client_address
 from api.schemas import (
     DeleteResponse,
     ErrorResponse,
@@ -25,10 +29,18 @@ from api.schemas import (
     RateLimitedResponse,
     StatusResponse,
 )
-from api.services import forget_package_key, get_queue, get_settings, get_store, now
+from api.services import (
+    forget_package_key,
+    get_queue,
+    get_settings,
+    get_store,
+    now,
+    server_secret,
+)
 from storage import scratch
 from storage.base import EnqueueOutcome, PackageRecord, Status
-from storage.links import InvalidLink, parse_package_link
+from storage.links import InvalidLink, parse_package_link, with_meter
+from storage.metering import account_meter, client_meter
 
 PREFIX = "/api/process"
 LINK_CONVERTER = "link"
@@ -71,9 +83,10 @@ def submit_link(link: str) -> Response:
         parsed = parse_package_link(link, settings.whitelisted_origins, settings.server_secret())
     except InvalidLink:
         return process_refusal(400, INVALID_LINK)
+    meter = _submission_meter()
     package_id, store = parsed.package_id, get_store()
     assert store.links is not None  # open_store always sets it (storage.base.Store)
-    sealed = store.links.seal(package_id, parsed.url)
+    sealed = store.links.seal(package_id, with_meter(parsed.url, meter))
     outcome = store.packages.enqueue(package_id, sealed, now())
     if outcome == EnqueueOutcome.EXISTING:
         store.links.discard(package_id, sealed)  # the stored link keeps its own key
@@ -85,6 +98,23 @@ def submit_link(link: str) -> Response:
         store.packages.fail(package_id, None, BROKER_UNAVAILABLE, now())
         return process_refusal(503, BROKER_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS})
     return _accepted(package_id, 202)
+
+
+def _submission_meter() -> str | None:
+    """The bandwidth meter a link's download is charged to (`storage.metering`): the account
+    of an account token (401 for a bad one), else the client's when `METER_ANONYMOUS` is set,
+    else none. 429 `BANDWIDTH_EXCEEDED` when it has nothing left today: the package would fail
+    at its download anyway."""
+    bearer = parse_bearer(request.headers.get("Authorization", ""))
+    if bearer is not None and looks_like_a_token(bearer):
+        meter = account_meter(require_principal().account.id)
+    elif get_settings().meter_anonymous:
+        meter = client_meter(server_secret(), client_address())
+    else:
+        return None
+    if metering.allowance_left(meter) <= 0:
+        raise metering.bandwidth_exceeded(now())
+    return meter
 
 
 def _raw_link(path_value: str) -> str:

@@ -42,7 +42,7 @@ READ_ENDPOINTS = ("process.package_status", "process.delete_package")
 # the Dumpus app's routes (its POST: PROCESS_ENDPOINTS) and the account routes
 READ_BLUEPRINTS = ("data", "dumpus_app", "admin")
 # trading an API key for a token counts as a submission: a guessing client meets a low budget
-SUBMIT_ENDPOINTS = (*PROCESS_ENDPOINTS, "identity.authenticate")
+SUBMIT_ENDPOINTS = (*PROCESS_ENDPOINTS, "identity.authenticate", "uploads.upload_package")
 # A limiter storage that hangs must not hold a request for long.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 

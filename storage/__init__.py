@@ -8,6 +8,7 @@ from storage.base import EnqueueOutcome, PackageRecord, Status, Store
 from storage.errors import RetryPolicy
 from storage.link_vault import LinkVault
 from storage.shoppers import ShopperCipher, ShopperVault
+from storage.uploads import UploadFiles
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -57,7 +58,8 @@ def open_store(settings: Settings, role: Role = "worker", ensure_indexes: bool =
     are not fork-safe). Without `ensure_indexes` the caller ensures them (`api.services`: in
     the background, so that no request waits on a MongoDB that is away).
     """
-    links = LinkVault(settings.link_key_dir, settings.server_secret())
+    uploads = UploadFiles(settings.uploads_dir)
+    links = LinkVault(settings.link_key_dir, settings.server_secret(), uploads)
     if settings.mongo_url:
         import pymongo
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from storage.events import EventStore
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
+    from storage.upload_digests import UploadDigests
 
 
 class Status(StrEnum):
@@ -292,6 +293,8 @@ class Store(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def events(self) -> EventStore: ...
+    @property
+    def upload_digests(self) -> UploadDigests: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

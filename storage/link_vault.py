@@ -8,6 +8,8 @@ The sealed blob lives in the package document; the key file lives apart from eve
 no database page, WAL frame, oplog entry or backup of the store holds it. When the package ends
 (processed, failed, deleted) the key file is overwritten and unlinked: from then on the sealed
 link is noise to anyone, the operator with the server secret included (crypto-shredding).
+A direct upload's file (`storage.uploads`, encrypted under a key of the sealed key material) is
+removed at the same moment.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from storage.crypto import DecryptionError, derive_key, open_bytes, seal_bytes
+from storage.uploads import UploadFiles
 
 VAULT_VERSION = b"\x02"
 KEY_ID_BYTES = 8
@@ -30,11 +33,13 @@ _KEY_FILE = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{16})")
 
 
 class LinkVault:
-    """Seals links under per-package key files in one directory, and destroys those keys."""
+    """Seals links under per-package key files in one directory, and destroys those keys; and
+    holds the direct uploads waiting for their worker (`storage.uploads`), removed with them."""
 
-    def __init__(self, key_dir: Path, server_secret: bytes):
+    def __init__(self, key_dir: Path, server_secret: bytes, uploads: UploadFiles | None = None):
         self.key_dir = Path(key_dir)
         self._secret = server_secret
+        self.uploads = uploads or UploadFiles(self.key_dir.parent / "uploads")
 
     def seal(self, package_id: str, link: str) -> bytes:
         """Seal `link` under a new key of the package (its file is written and synced first)."""
@@ -60,12 +65,14 @@ class LinkVault:
             _destroy(self._path(package_id, self._key_id(sealed)))
 
     def shred(self, package_id: str) -> int:
-        """Destroy every key of the package; returns how many key files were destroyed."""
+        """Destroy every key of the package, and remove its upload if it has one; returns how
+        many key files were destroyed."""
         if not _PACKAGE_ID.fullmatch(package_id):
             return 0
         paths = list(self.key_dir.glob(f"{package_id}.*"))
         for path in paths:
             _destroy(path)
+        self.uploads.remove(package_id)
         return len(paths)
 
     def sweep(self, is_live: Callable[[str], bool], older_than: float) -> int:

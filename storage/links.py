@@ -9,6 +9,7 @@ Anything else is refused before it is stored or queued.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +20,9 @@ DISCORD_PATH = "/ls/click"
 UPN_MIN_LENGTH = 500
 UPN_MAX_LENGTH = 8192
 MAX_LINK_LENGTH = 16384
+UPLOAD_LINK_PREFIX = "dumpus-upload:"
+METER_SEPARATOR = "\n"
+UPLOAD_KEY_BYTES = 384  # 512 characters of URL-safe base64
 UPN_PATTERN = re.compile(rf"[A-Za-z0-9._-]{{{UPN_MIN_LENGTH},{UPN_MAX_LENGTH}}}")
 
 
@@ -83,5 +87,39 @@ def _accepted(link: str, key_material: str, server_secret: bytes) -> PackageLink
 def key_material_of(
     link: str, allowed_origins: tuple[str, ...] = (), server_secret: bytes = b""
 ) -> str:
-    """The key material of an already accepted link (the worker re-derives it from the link)."""
+    """The key material of an already accepted link (the worker re-derives it from the link),
+    or of a direct upload's `upload_link`."""
+    if is_upload_link(link):
+        key_material = link[len(UPLOAD_LINK_PREFIX) :]
+        if not UPN_PATTERN.fullmatch(key_material):
+            raise InvalidLink("not an upload's key")
+        return key_material
     return parse_package_link(link, allowed_origins, server_secret).key_material
+
+
+def new_upload_key() -> str:
+    """A direct upload's key material: 512 random URL-safe characters, shaped as a UPN (so its
+    package id is its MD5 and the UPN routes take it)."""
+    return secrets.token_urlsafe(UPLOAD_KEY_BYTES)
+
+
+def upload_link(key_material: str) -> str:
+    """What the link vault seals for a direct upload; no client can submit it as a link
+    (`parse_package_link` takes http(s) links only)."""
+    return UPLOAD_LINK_PREFIX + key_material
+
+
+def is_upload_link(link: str) -> bool:
+    return link.startswith(UPLOAD_LINK_PREFIX)
+
+
+def with_meter(link: str, meter: str | None) -> str:
+    """What the vault seals for a metered link: the bandwidth meter it is charged to, a line
+    of its own before the link (a link has no line break), sealed and shredded with it."""
+    return link if meter is None else f"{meter}{METER_SEPARATOR}{link}"
+
+
+def split_meter(sealed_text: str) -> tuple[str | None, str]:
+    """(the meter or None, the link) of what `with_meter` made."""
+    meter, _, link = sealed_text.rpartition(METER_SEPARATOR)
+    return meter or None, link

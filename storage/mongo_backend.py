@@ -24,6 +24,7 @@ from storage.mongo_events import MongoEventStore
 from storage.mongo_identity import MongoIdentity
 from storage.mongo_statistics import MongoStatistics
 from storage.shredding import ShreddingPackages
+from storage.upload_digests import MongoUploadDigests
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop
@@ -369,7 +370,11 @@ class MongoStore:
         self.links = links
         retry = retry or RetryPolicy()
         packages = MongoPackages(self._db["packages"], self._db["tombstones"], retry)
-        self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
+        self.upload_digests = MongoUploadDigests(self._db["upload_digests"])
+        forget = self.upload_digests.forget_package
+        self.packages = (
+            ShreddingPackages(packages, links, self.compact, forget) if links else packages
+        )
         self.statistics = MongoStatistics(self._db["statistics"], self._db["packages"], retry)
         self.app_files = MongoAppFiles(self._db, self._db["packages"], retry)
         self.identity = MongoIdentity(self._db)
@@ -404,6 +409,7 @@ class MongoStore:
         self.identity.ensure_indexes()
         self.audit.ensure_indexes()
         self.events.ensure_indexes()
+        self.upload_digests.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

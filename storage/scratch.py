@@ -55,11 +55,12 @@ def sweep(directory: Path) -> int:
         return 0
     removed = 0
     for path in directory.iterdir():
-        removed += _remove_if_abandoned(path)
+        removed += remove_if_abandoned(path)
     return removed
 
 
-def _remove_if_abandoned(path: Path) -> int:
+def remove_if_abandoned(path: Path) -> int:
+    """Remove `path` unless a live process holds its lock; 1 when removed."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:  # gone already, a directory, a link: nothing of ours

@@ -5,7 +5,8 @@ expired) goes through `publish`, `fail`, `fail_stale`, `delete` or `delete_expir
 those here, rather than in each caller, is what makes "the link is unrecoverable once the
 package has ended" hold by construction. The key is destroyed after the state change: destroyed
 first, a change that then fails (a lost claim, say) would leave a live package with no link. A
-process dying between the two leaves a key that `LinkVault.sweep` removes.
+process dying between the two leaves a key that `LinkVault.sweep` removes. A deleted package's
+upload digest (`storage.upload_digests`) is forgotten with it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from storage.link_vault import LinkVault
 class ShreddingPackages:
     """A package repository whose end-of-package changes also shred the package's link keys."""
 
-    def __init__(self, packages: Any, vault: LinkVault, compact: Callable[[], None]):
+    def __init__(
+        self,
+        packages: Any,
+        vault: LinkVault,
+        compact: Callable[[], None],
+        forget_upload: Callable[[str], None] | None = None,
+    ):
         self._packages = packages
         self._vault = vault
         self._compact = compact
+        self._forget_upload = forget_upload  # a deleted package's upload digest goes with it
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._packages, name)
@@ -50,10 +58,17 @@ class ShreddingPackages:
         """The document removed, then the link keys shredded (even if it was already gone)."""
         deleted = self._packages.delete(package_id, now)
         self._vault.shred(package_id)
+        self._forgotten(package_id)
         self._compact()
         return deleted
 
     def delete_expired(self, package_id: str, finished_before: float, now: float) -> bool:
         """Deleted when expired (see `PackageRepository.delete_expired`), then the keys shredded."""
         changed = self._packages.delete_expired(package_id, finished_before, now)
+        if changed:
+            self._forgotten(package_id)
         return self._ended(package_id, changed)
+
+    def _forgotten(self, package_id: str) -> None:
+        if self._forget_upload is not None:
+            self._forget_upload(package_id)

@@ -20,6 +20,7 @@ from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_events import SQLiteEventStore, events_path
 from storage.sqlite_identity import SQLiteIdentity
 from storage.sqlite_statistics import SQLiteStatistics
+from storage.upload_digests import SQLiteUploadDigests
 
 _CLAIMABLE = "(status = 'QUEUED' OR (status IN ('DOWNLOADING', 'ANALYZING') AND heartbeat_at < ?))"
 _IS_ACTIVE = "status IN ('DOWNLOADING', 'ANALYZING')"
@@ -295,7 +296,11 @@ class SQLiteStore:
         self._connections = Connections(self.path)
         self.links = links
         packages = SQLitePackages(self._connections)
-        self.packages = ShreddingPackages(packages, links, self.compact) if links else packages
+        self.upload_digests = SQLiteUploadDigests(self._connections)
+        forget = self.upload_digests.forget_package
+        self.packages = (
+            ShreddingPackages(packages, links, self.compact, forget) if links else packages
+        )
         self.statistics = SQLiteStatistics(self._connections, packages_table="packages")
         folder = Path(app_files_dir) if app_files_dir else self.path.parent / "appfiles"
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
@@ -324,6 +329,7 @@ class SQLiteStore:
         self.identity.ensure_schema()
         self.audit.ensure_schema()
         self.events.ensure_schema()
+        self.upload_digests.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""

@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
-from tasks.download_limits import DownloadError, DownloadLimits
+from tasks.download_limits import BANDWIDTH_EXCEEDED, DownloadError, DownloadLimits
 
 CHUNK_BYTES = 1 << 20
 MAX_REDIRECTS = 5
@@ -204,8 +204,14 @@ def download(
     dest: Path,
     limits: DownloadLimits,
     on_progress: Callable[[int, int | None], None] | None = None,
+    admit: Callable[[int | None], int] | None = None,
 ) -> int:
-    """Stream `url` into `dest`; returns the byte count. Raises DownloadError; dest is then gone."""
+    """Stream `url` into `dest`; returns the byte count. Raises DownloadError; dest is then gone.
+
+    `admit` is called with the declared length (None without one) before any byte of the body
+    is read, and answers how many bytes the download may take (a metered link's allowance:
+    past it, `BANDWIDTH_EXCEEDED`); it raises DownloadError to refuse the download outright.
+    """
     deadline = time.monotonic() + limits.max_seconds
     try:
         with requests.Session() as session:
@@ -215,7 +221,8 @@ def download(
             with response:
                 _check_status(response)
                 total = _declared_length(response, limits)
-                return _write_body(response, dest, limits, deadline, total, on_progress)
+                allowance = admit(total) if admit is not None else None
+                return _write_body(response, dest, limits, deadline, total, on_progress, allowance)
     except requests.RequestException as exc:
         dest.unlink(missing_ok=True)
         # from None: the library's message quotes the URL, and with it the link's secret
@@ -227,7 +234,7 @@ def download(
         raise
 
 
-def _write_body(response, dest, limits, deadline, total, on_progress) -> int:
+def _write_body(response, dest, limits, deadline, total, on_progress, allowance=None) -> int:
     done = 0
     with open(dest, "wb") as fh:
         # read1 returns what has arrived, so a server dripping bytes meets the deadline check.
@@ -235,6 +242,8 @@ def _write_body(response, dest, limits, deadline, total, on_progress) -> int:
             done += len(chunk)
             if done > limits.max_bytes:
                 raise DownloadError("TOO_LARGE", "the package is larger than the allowed size")
+            if allowance is not None and done > allowance:
+                raise DownloadError(BANDWIDTH_EXCEEDED, "the daily bandwidth is used up")
             if time.monotonic() > deadline:
                 raise DownloadError("DOWNLOAD_FAILED", "the download took too long")
             fh.write(chunk)

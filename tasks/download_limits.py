@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BANDWIDTH_EXCEEDED = (
+    "BANDWIDTH_EXCEEDED"  # a metered download that does not fit the day's allowance
+)
+
 
 class DownloadError(Exception):
     """A download that cannot succeed; `code` is the package's error code."""

@@ -58,7 +58,8 @@ def _resend_waiting(settings, store, now: float) -> int:
 
 
 def _sweep_link_keys(settings, store, now: float) -> int:
-    """Keys of ended packages left by a process that died between the end and the shredding."""
+    """Keys and uploads of ended packages left by a process that died between the end and the
+    shredding, and uploads half received by an API process that died."""
     if store.links is None:
         return 0
 
@@ -66,7 +67,8 @@ def _sweep_link_keys(settings, store, now: float) -> int:
         record = store.packages.get(package_id)
         return record is not None and record.status not in (Status.PROCESSED, Status.ERRORED)
 
-    return store.links.sweep(is_live, older_than=now - settings.stale_after_seconds)
+    older_than = now - settings.stale_after_seconds
+    return store.links.sweep(is_live, older_than) + store.links.uploads.sweep(is_live, older_than)
 
 
 def _send(package_id: str) -> None:

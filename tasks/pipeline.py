@@ -14,6 +14,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from parsers.errors import InvalidPackage
@@ -23,9 +24,11 @@ from settings import Settings
 from storage import Status, Store, scratch
 from storage.crypto import DecryptionError, PackageKey
 from storage.errors import is_store_unavailable
-from storage.links import InvalidLink, key_material_of
+from storage.links import InvalidLink, is_upload_link, key_material_of, split_meter
+from storage.metering import TransferMeter, limit_of
+from storage.uploads import upload_key
 from tasks.app_file import AppFileJob
-from tasks.download_limits import DownloadError, DownloadLimits
+from tasks.download_limits import BANDWIDTH_EXCEEDED, DownloadError, DownloadLimits
 from tasks.progress import ClaimLost, ProgressReporter
 from tasks.stop import HandBackRequested, StopRequest
 
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 WORKER_LOST = "WORKER_LOST"
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+UPLOAD_MISSING = "UPLOAD_MISSING"
+METERED_DOWNLOAD = "link download"  # the file name a metered download is logged under
 
 
 class RetryableError(Exception):
@@ -102,6 +107,15 @@ def _store_down(package_id: str, may_retry: bool) -> RunOutcome:
     return RunOutcome(package_id, f"SKIPPED:{STORE_UNAVAILABLE}")
 
 
+def _admitted(metered: TransferMeter, declared: int | None) -> int:
+    """The bytes a metered download may take; BANDWIDTH_EXCEEDED before any is read when its
+    declared size (or, without one, anything at all) does not fit in the day's allowance."""
+    allowance = metered.admit(declared, time.time())
+    if allowance is None:
+        raise DownloadError(BANDWIDTH_EXCEEDED, "the daily bandwidth does not allow it")
+    return allowance
+
+
 def _is_idle(record, stale_before: float) -> bool:
     """Queued, or active without a recent heartbeat: nobody is working on it."""
     if record.status == Status.QUEUED:
@@ -165,7 +179,9 @@ class _PackageRun:
 
     def _process(self) -> RunOutcome:
         key_material = self._key_material()
-        if self.local_zip is None:
+        if self.local_zip is None and is_upload_link(self.link):
+            self._copy_upload(key_material)
+        elif self.local_zip is None:
             self._download()
         with self._app_file() as app_file:  # its scratch files and thread end with this block
             analysis = self._analyze(app_file.writer if app_file else None)
@@ -194,7 +210,8 @@ class _PackageRun:
     def _key_material(self) -> str:
         if self.store.links is None:
             raise DecryptionError("this store has no link vault")
-        self.link = self.store.links.open(self.package_id, self.sealed_link or b"")
+        opened = self.store.links.open(self.package_id, self.sealed_link or b"")
+        self.meter, self.link = split_meter(opened)
         origins, secret = self.settings.whitelisted_origins, self.settings.server_secret()
         return key_material_of(self.link, origins, secret)
 
@@ -209,9 +226,43 @@ class _PackageRun:
         # requests is loaded by the runs that download only, not by launchers.local
         from tasks.download import download
 
+        metered = self._transfer_meter()
+        admit = None if metered is None else partial(_admitted, metered)
         # a blocked read would outlast the grace period: a stop interrupts the download anywhere
-        with self.stop.interruptible() if self.stop is not None else nullcontext():
-            download(self.link, self.zip_path, limits, self.progress.downloading)
+        try:
+            with self.stop.interruptible() if self.stop is not None else nullcontext():
+                size = download(self.link, self.zip_path, limits, self.progress.downloading, admit)
+        except BaseException:
+            if metered is not None:
+                metered.refund()  # a failed download costs nothing
+            raise
+        if metered is not None:
+            metered.settle(size)
+        self.link = None
+
+    def _transfer_meter(self) -> TransferMeter | None:
+        """The meter charged for this link's download (`storage.metering`), if it has one."""
+        if self.meter is None:
+            return None
+        settings, bandwidth = self.settings, self.store.bandwidth
+        limit = limit_of(
+            bandwidth, self.meter, settings.daily_bandwidth_limit, settings.meter_anonymous
+        )
+        if limit <= 0:  # METER_ANONYMOUS turned off since the link was submitted
+            return None
+        return TransferMeter(bandwidth, self.meter, limit, METERED_DOWNLOAD)
+
+    def _copy_upload(self, key_material: str) -> None:
+        """A direct upload decrypted into this run's scratch file, as a download would be."""
+        key = upload_key(key_material, self.settings.server_secret())
+        assert self.store.links is not None  # `_key_material` opened the link with it
+        try:
+            with open(self.zip_path, "wb") as target:
+                self.store.links.uploads.copy_out(
+                    self.package_id, key, target, self.progress.downloading
+                )
+        except FileNotFoundError:
+            raise DownloadError(UPLOAD_MISSING, "the upload is not on this host") from None
         self.link = None
 
     def _analyze(self, app_database: AppDatabaseWriter | None) -> PackageAnalysis:
