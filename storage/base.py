@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from storage.audit import AuditLog
+    from storage.bandwidth import BandwidthStore
     from storage.events import EventStore
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
@@ -295,6 +296,7 @@ class Store(Protocol):
     def events(self) -> EventStore: ...
     @property
     def upload_digests(self) -> UploadDigests: ...
+    def bandwidth(self) -> BandwidthStore: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

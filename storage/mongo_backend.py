@@ -20,6 +20,7 @@ from storage.errors import RetryPolicy, retried
 from storage.link_vault import LinkVault
 from storage.mongo_app_files import MongoAppFiles
 from storage.mongo_audit import MongoAuditLog
+from storage.mongo_bandwidth import MongoBandwidth
 from storage.mongo_events import MongoEventStore
 from storage.mongo_identity import MongoIdentity
 from storage.mongo_statistics import MongoStatistics
@@ -380,6 +381,7 @@ class MongoStore:
         self.identity = MongoIdentity(self._db)
         self.audit = MongoAuditLog(self._db)
         self.events = MongoEventStore(self._db)
+        self.bandwidth = MongoBandwidth(self._db)
 
     def ping(self, timeout: float | None = None) -> bool:
         """True when the server answers a ping (within `timeout` seconds when given)."""
@@ -410,6 +412,7 @@ class MongoStore:
         self.audit.ensure_indexes()
         self.events.ensure_indexes()
         self.upload_digests.ensure_indexes()
+        self.bandwidth.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

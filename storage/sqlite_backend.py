@@ -16,6 +16,7 @@ from storage.link_vault import LinkVault
 from storage.shredding import ShreddingPackages
 from storage.sqlite_app_files import SQLiteAppFiles
 from storage.sqlite_audit import SQLiteAuditLog
+from storage.sqlite_bandwidth import SQLiteBandwidth
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_events import SQLiteEventStore, events_path
 from storage.sqlite_identity import SQLiteIdentity
@@ -306,6 +307,7 @@ class SQLiteStore:
         self.app_files = SQLiteAppFiles(self._connections, folder, packages_table="packages")
         self.identity = SQLiteIdentity(self._connections)
         self.audit = SQLiteAuditLog(self._connections)
+        self.bandwidth = SQLiteBandwidth(self._connections)
         self._event_connections = Connections(events_path(self.path))
         self.events = SQLiteEventStore(self._event_connections)
 
@@ -330,6 +332,7 @@ class SQLiteStore:
         self.audit.ensure_schema()
         self.events.ensure_schema()
         self.upload_digests.ensure_schema()
+        self.bandwidth.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""
