@@ -23,7 +23,6 @@ from typing import Literal
 from flask import Response, request
 from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel, Field
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
 from api import metering
@@ -161,7 +160,7 @@ def _body_chunks(declared: int) -> Iterator[bytes]:
     while left:
         try:
             chunk = stream.read(min(CHUNK_BYTES, left))
-        except ClientDisconnected:
+        except Exception:  # the client gone (ClientDisconnected), a reset connection...
             chunk = b""
         if not chunk:
             raise Unreadable("UPLOAD_INCOMPLETE")
