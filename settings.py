@@ -153,6 +153,15 @@ class Settings(BaseSettings):
     events_fold_batch: int = Field(
         10_000, ge=100, le=1_000_000, description="events counted per fold step, 100-1000000"
     )
+    daily_bandwidth_limit: int = Field(
+        100 * 1024 * 1024, ge=1, description="bytes an account may upload per UTC day, at least 1"
+    )
+    bandwidth_alert_ratio: float = Field(
+        0.8, gt=0, le=1, description="share of the daily limit that raises the alert, 0 < r <= 1"
+    )
+    bandwidth_list_max: int = Field(
+        1000, ge=1, le=100_000, description="newest uploads or deletions listed, 1-100000"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)"
     )

@@ -20,6 +20,7 @@ from api import (
     accesslog,
     admin,
     audit,
+    bandwidth,
     cors,
     data,
     docs,
@@ -156,6 +157,7 @@ def create_app(
     app.register_api(storefronts.bp)
     app.register_api(shoppers.bp)
     app.register_api(events.bp)
+    app.register_api(bandwidth.bp)
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)
     _init_metrics(app, settings)

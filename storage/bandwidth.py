@@ -46,6 +46,11 @@ class DayUsage:
         return bool(self.upload_count or self.deletion_count)
 
 
+def account_meter(account_id: str) -> str:
+    """The meter of an account's transfers."""
+    return f"account:{account_id}"
+
+
 def new_transfer_id() -> str:
     return uuid.uuid4().hex
 

@@ -16,6 +16,7 @@ moment they were counted (commit order on the day's document).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -60,12 +61,10 @@ class MongoBandwidth:
     def _make_day(self, meter: str, day: str) -> None:
         """The day's counters document, made with zeros if missing (two racing upserts: the
         unique index keeps one, the other's duplicate-key error means it exists)."""
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             self._days.update_one(
                 {"meter": meter, "day": day}, {"$setOnInsert": dict(_ZEROS)}, upsert=True
             )
-        except DuplicateKeyError:
-            pass
 
     def _insert(self, meter: str, day: str, kind: str, transfer: Transfer, seq: int) -> None:
         self._transfers.insert_one(
@@ -114,6 +113,7 @@ class MongoBandwidth:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counted is not None  # an upsert always has a document to return
         transfer = Transfer(new_transfer_id(), file_name, size, at)
         self._insert(meter, day, DELETION, transfer, counted["serial"])
         return transfer
@@ -143,6 +143,8 @@ class MongoBandwidth:
         )
 
     def _listed(self, meter: str, day: str, kind: str, listed: int) -> list[Transfer]:
+        if listed <= 0:  # MongoDB's limit(0) is no limit at all
+            return []
         documents = (
             self._transfers.find({"meter": meter, "day": day, "kind": kind})
             .sort(_LISTED_ORDER)

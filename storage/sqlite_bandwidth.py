@@ -174,7 +174,9 @@ def _charged_size(conn: sqlite3.Connection, meter: str, day: str, transfer_id: s
 
 def _add(conn: sqlite3.Connection, meter: str, day: str, kind: str, transfer: Transfer) -> None:
     """An entry and its bytes on the day's counters, inside the caller's transaction."""
-    volume, count = ("uploaded", "upload_count") if kind == UPLOAD else ("deleted", "deletion_count")
+    volume, count = (
+        ("uploaded", "upload_count") if kind == UPLOAD else ("deleted", "deletion_count")
+    )
     conn.execute(_DAY_ROW, (meter, day))
     conn.execute(
         f"UPDATE bandwidth_days SET {volume} = {volume} + ?, {count} = {count} + 1"
@@ -193,4 +195,5 @@ def _day(conn: sqlite3.Connection, meter: str, day: str, counters: tuple, listed
         [Transfer(*row) for row in conn.execute(_LISTED, (meter, day, kind, listed))]
         for kind in (UPLOAD, DELETION)
     )
-    return DayUsage(meter, day, *counters, uploads=uploads, deletions=deletions)
+    uploaded, deleted, upload_count, deletion_count = counters
+    return DayUsage(meter, day, uploaded, deleted, upload_count, deletion_count, uploads, deletions)
