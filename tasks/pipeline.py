@@ -179,10 +179,8 @@ class _PackageRun:
 
     def _process(self) -> RunOutcome:
         key_material = self._key_material()
-        if self.local_zip is None and is_upload_link(self.link):
-            self._copy_upload(key_material)
-        elif self.local_zip is None:
-            self._download()
+        if self.local_zip is None:
+            self._fetch(key_material)
         with self._app_file() as app_file:  # its scratch files and thread end with this block
             analysis = self._analyze(app_file.writer if app_file else None)
             self.generation = generation = time.time_ns() // 1000
@@ -211,11 +209,23 @@ class _PackageRun:
         if self.store.links is None:
             raise DecryptionError("this store has no link vault")
         opened = self.store.links.open(self.package_id, self.sealed_link or b"")
-        self.meter, self.link = split_meter(opened)
+        meter, link = split_meter(opened)
+        self.meter: str | None = meter
+        self.link: str | None = link
         origins, secret = self.settings.whitelisted_origins, self.settings.server_secret()
         return key_material_of(self.link, origins, secret)
 
-    def _download(self) -> None:
+    def _fetch(self, key_material: str) -> None:
+        """The package into this run's scratch file: its upload decrypted, or its link
+        downloaded. The link is not kept on the run any longer than that."""
+        link, self.link = self.link, None
+        assert link is not None  # `_key_material` opened it
+        if is_upload_link(link):
+            self._copy_upload(key_material)
+        else:
+            self._download(link)
+
+    def _download(self, link: str) -> None:
         limits = DownloadLimits(
             max_bytes=self.settings.max_package_bytes,
             connect_timeout=self.settings.download_connect_timeout,
@@ -231,14 +241,13 @@ class _PackageRun:
         # a blocked read would outlast the grace period: a stop interrupts the download anywhere
         try:
             with self.stop.interruptible() if self.stop is not None else nullcontext():
-                size = download(self.link, self.zip_path, limits, self.progress.downloading, admit)
+                size = download(link, self.zip_path, limits, self.progress.downloading, admit)
         except BaseException:
             if metered is not None:
                 metered.refund()  # a failed download costs nothing
             raise
         if metered is not None:
             metered.settle(size)
-        self.link = None
 
     def _transfer_meter(self) -> TransferMeter | None:
         """The meter charged for this link's download (`storage.metering`), if it has one."""
@@ -263,7 +272,6 @@ class _PackageRun:
                 )
         except FileNotFoundError:
             raise DownloadError(UPLOAD_MISSING, "the upload is not on this host") from None
-        self.link = None
 
     def _analyze(self, app_database: AppDatabaseWriter | None) -> PackageAnalysis:
         self.progress.analyzing(0, Path(self.zip_path).stat().st_size)

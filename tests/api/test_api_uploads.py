@@ -36,7 +36,7 @@ def headers(client, store, acme):
 def a_zip(size: int = 20_000, seed: int = 0) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("account/user.json", f'{{"id": "{seed}"}}')
+        archive.writestr("account/user.json", f'{{"id": "{seed:06d}"}}')
         archive.writestr("padding.bin", bytes((seed + n) % 251 for n in range(size)))
     return buffer.getvalue()
 
@@ -95,23 +95,24 @@ def test_a_multipart_upload_takes_its_first_file(client, settings, headers):
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [(b"not a zip at all", "NOT_A_ZIP"), (a_zip()[:-30], "NOT_A_ZIP"), (b"", "NOT_A_ZIP")],
-    ids=["text", "cut zip", "empty"],
+    [(b"not a zip at all", "NOT_A_ZIP"), (a_zip()[:-30], "NOT_A_ZIP")],
+    ids=["text", "cut zip"],
 )
-def test_a_body_that_is_no_zip_is_400_and_leaves_nothing(client, store, settings, headers, body, code):
+def test_a_body_that_is_no_zip_is_400_and_leaves_nothing(
+    client, store, settings, headers, body, code
+):
     answer = upload(client, headers, body)
     assert answer.status_code == 400 and answer.get_json()["error"]["code"] == code
     assert files_in(settings) == [] and used(store, account_of(store, headers)) == 0
 
 
-def test_a_body_shorter_than_its_length_is_400_and_leaves_nothing(
-    client, store, settings, headers
-):
+def test_a_body_shorter_than_its_length_is_400_and_leaves_nothing(client, store, settings, headers):
     data = a_zip()
     answer = client.post(
         UPLOAD,
         input_stream=io.BytesIO(data[:5000]),
-        headers={**headers, "Content-Type": "application/zip", "Content-Length": str(len(data))},
+        headers={**headers, "Content-Type": "application/zip"},
+        environ_overrides={"CONTENT_LENGTH": str(len(data))},  # more than the body holds
     )
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "UPLOAD_INCOMPLETE"
@@ -135,7 +136,8 @@ def test_a_declared_length_over_the_cap_is_413_before_the_body_is_read(client, s
     answer = client.post(
         UPLOAD,
         input_stream=Unread(),
-        headers={**headers, "Content-Type": "application/zip", "Content-Length": "400001"},
+        headers={**headers, "Content-Type": "application/zip"},
+        environ_overrides={"CONTENT_LENGTH": "400001"},
     )
     assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "UPLOAD_TOO_LARGE"
 
@@ -148,7 +150,8 @@ def test_a_length_over_the_days_allowance_is_429_before_the_body_is_read(
     answer = client.post(
         UPLOAD,
         input_stream=Unread(),
-        headers={**headers, "Content-Type": "application/zip", "Content-Length": "1001"},
+        headers={**headers, "Content-Type": "application/zip"},
+        environ_overrides={"CONTENT_LENGTH": "1001"},
     )
     assert answer.status_code == 429
     assert answer.get_json()["error"]["code"] == "BANDWIDTH_EXCEEDED"

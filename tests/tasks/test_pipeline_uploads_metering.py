@@ -95,9 +95,7 @@ def usage(store, meter=METER):
 
 
 @pytest.mark.parametrize("path", ["/p.zip", "/chunked.zip"], ids=["declared", "undeclared"])
-def test_a_metered_download_is_charged_what_it_moved(
-    store, settings, server, package_bytes, path
-):
+def test_a_metered_download_is_charged_what_it_moved(store, settings, server, package_bytes, path):
     data, truth = package_bytes
     parsed = metered(store, settings, server.origin, path)
     assert run_package(parsed.package_id, settings, store).result == "PROCESSED"
