@@ -4,7 +4,6 @@ summaries across a UTC day boundary, resets, and every refusal."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from api import create_app
 from storage.identity import new_api_key
 from tests.api.api_support import TEST_CONFIG, RecordingQueue
 from tests.api.store_support import assert_error
+from tests.support.thread_races import all_at_once
 
 USAGE = "/api/usage"
 LIMIT = 1_000
@@ -347,20 +347,13 @@ def test_limits_at_their_bounds_are_accepted(client, people):
 
 
 def test_concurrent_uploads_never_pass_the_limit_together(app, client, people):
-    client.put(
-        f"{USAGE}/limit", json={"email": "ada@acme.io", "daily_limit": 150}, headers=people["root"]
-    )
-    start, statuses = threading.Barrier(30), []
-
-    def post_upload() -> None:
-        own_client = app.test_client()
-        start.wait()
-        statuses.append(upload(own_client, people["ada"], 10).status_code)
-
-    threads = [threading.Thread(target=post_upload) for _ in range(30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [200] * 15 + [400] * 15
-    assert used_today(client, people["ada"]) == 150
+    for name in ("ada", "bob", "root"):  # three accounts: more chances for a gap to show
+        body = {"email": f"{name}@acme.io", "daily_limit": 150}
+        client.put(f"{USAGE}/limit", json=body, headers=people["root"])
+        headers = people[name]
+        # one test client per thread, as concurrent requests each have their own
+        statuses = all_at_once(
+            30, lambda headers=headers: upload(app.test_client(), headers, 10).status_code
+        )
+        assert sorted(statuses) == [200] * 15 + [400] * 15
+        assert used_today(client, headers) == 150
