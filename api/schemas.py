@@ -166,6 +166,13 @@ class RateLimitedResponse(ErrorResponse):
     model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
 
+class RetryLaterResponse(ErrorResponse):
+    """A refusal to retry later (503 `BROKER_UNAVAILABLE` or `STORE_UNAVAILABLE`, 429
+    `BANDWIDTH_EXCEEDED` or `RATE_LIMITED`): see `Retry-After`."""
+
+    model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
+
+
 class ProcessResponse(BaseModel):
     isAccepted: bool
     packageId: str | None = Field(description="md5 of the UPN; null when refused")

@@ -31,7 +31,7 @@ from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, Principal, re
 from api.jsonio import json_response
 from api.process import BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS
 from api.queue import QueueUnavailable
-from api.schemas import ErrorResponse
+from api.schemas import ErrorResponse, RateLimitedResponse, RetryLaterResponse
 from api.services import get_queue, get_settings, get_store, now, server_secret
 from settings import Settings
 from storage.base import Status
@@ -75,7 +75,8 @@ class Unreadable(Exception):
         202: UploadResponse,
         411: ErrorResponse,
         413: ErrorResponse,
-        503: ErrorResponse,
+        429: RateLimitedResponse,
+        503: RetryLaterResponse,
     },
 )
 def upload_package() -> Response:
