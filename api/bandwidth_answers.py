@@ -7,6 +7,7 @@ never a scan of the entries: the counters are exact, kept at charge time.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -133,8 +134,15 @@ class DailyLimitOut(BaseModel):
 
 
 def iso_utc(epoch: float) -> str:
-    """`2026-12-02T10:00:00.000Z`."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """`2026-12-02T10:00:00.000Z`. A day's list holds up to `BANDWIDTH_LIST_MAX` entries,
+    answered again by each call: each second's text is formatted once."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return f"{_utc_second(moment.replace(microsecond=0))}.{moment.microsecond // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_second(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def transfer_json(transfer: Transfer) -> dict[str, Any]:

@@ -12,7 +12,8 @@ Then `api-reads` (bench/api_reads.py): requests per second of two data routes ag
 hello-world Flask route under the Procfile's gunicorn; `audit-log` (bench/audit_log.py): requests
 per second with the audit log on and off, and the usage trends read over 10 million recorded calls;
 `store-events` (bench/store_events.py): stores' event intake, and their statistics read over 10
-million stored events.
+million stored events; `uploads` (bench/uploads.py): direct uploads' speed against writing the
+same bytes to disk, and what the bandwidth metering costs.
 `--case NAME` runs one; `--list` lists them.
 """
 
@@ -31,7 +32,7 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
-from bench import api_reads, audit_log, store_events
+from bench import api_reads, audit_log, store_events, uploads
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
 from launchers.local import random_discord_link
@@ -203,6 +204,7 @@ def _positive(text: str) -> int:
 API_READS = "api-reads"
 AUDIT_LOG = "audit-log"
 STORE_EVENTS = "store-events"
+UPLOADS = "uploads"
 # Cases that are not a package to process: name -> (what it measures, how to run it).
 OTHER_CASES = {
     API_READS: (
@@ -222,6 +224,12 @@ OTHER_CASES = {
         "then statistics reads over 10 million stored events, with append and fold times and "
         "a recount (bench/store_events.py; python -m bench.store_events --events N for fewer)",
         lambda: store_events.main([]),
+    ),
+    UPLOADS: (
+        "direct uploads: MB/s of POST /api/process/upload against writing the same bytes to "
+        "disk and against a minimal route of the same gunicorn that only writes its body; the "
+        "bandwidth metering's cost per transfer and its routes' requests/s (bench/uploads.py)",
+        lambda: uploads.main([]),
     ),
 }
 

@@ -22,8 +22,10 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import queue
 import re
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +47,7 @@ ZIP_LOCAL_HEADER = b"PK\x03\x04"
 ZIP_END_RECORD = b"PK\x05\x06"
 ZIP_END_RECORD_BYTES = 22
 ZIP_TAIL_BYTES = ZIP_END_RECORD_BYTES + 0xFFFF  # the end record and the longest comment
+HASH_QUEUE = 8  # writes waiting for the hashing thread (a few MiB at most)
 _LENGTH = struct.Struct(">I")
 _UPLOAD_FILE = re.compile(r"([0-9a-f]{32})\.(upload|part)")
 
@@ -68,9 +71,10 @@ class Incoming:
     def __init__(self, file: BinaryIO, key: bytes, max_bytes: int) -> None:
         self._file, self._aead, self._max_bytes = file, AESGCM(key), max_bytes
         self._prefix = os.urandom(NONCE_PREFIX_BYTES)
-        self._pending = bytearray()
+        self._pending = bytearray(CHUNK_BYTES)  # one chunk, reused: no allocation per write
+        self._filled = 0
         self._chunks = 0
-        self._digest = hashlib.sha256()
+        self._digest = _Digest()
         self._head = b""
         self._tail = bytearray()
         self.size = 0
@@ -83,20 +87,23 @@ class Incoming:
             raise UploadTooLarge
         self._digest.update(data)
         if len(self._head) < len(ZIP_LOCAL_HEADER):
-            self._head = (self._head + data)[: len(ZIP_LOCAL_HEADER)]
-        self._tail += data
-        del self._tail[:-ZIP_TAIL_BYTES]
-        self._pending += data
-        while len(self._pending) > CHUNK_BYTES:  # the last chunk is sealed by `finish`
-            self._seal(bytes(self._pending[:CHUNK_BYTES]), NOT_LAST)
-            del self._pending[:CHUNK_BYTES]
+            self._head = (self._head + data[: len(ZIP_LOCAL_HEADER)])[: len(ZIP_LOCAL_HEADER)]
+        self._keep_tail(data)
+        view = memoryview(data)
+        while view:
+            if self._filled == CHUNK_BYTES:  # more follows: this one is not the last
+                self._seal(NOT_LAST)
+            taken = min(CHUNK_BYTES - self._filled, len(view))
+            self._pending[self._filled : self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
 
     def finish(self) -> None:
-        """Seal the last chunk and make the file durable."""
-        self._seal(bytes(self._pending), LAST)
-        self._pending.clear()
+        """Seal the last chunk and make the file durable; the hash is then complete."""
+        self._seal(LAST)
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._digest.value()
 
     def keep(self) -> None:
         """Make it the package's upload once its block ends (call it after `finish`)."""
@@ -104,7 +111,12 @@ class Incoming:
 
     @property
     def sha256(self) -> bytes:
-        return self._digest.digest()
+        """The plaintext's SHA-256 (once `finish` ran)."""
+        return self._digest.value()
+
+    def close(self) -> None:
+        """Stop hashing (an upload given up before `finish`)."""
+        self._digest.value()
 
     def looks_like_a_zip(self) -> bool:
         """A local file header first and an end-of-central-directory record last (its comment
@@ -121,11 +133,49 @@ class Incoming:
             at = tail.rfind(ZIP_END_RECORD, 0, at)
         return False
 
-    def _seal(self, plaintext: bytes, last: bytes) -> None:
+    def _keep_tail(self, data: bytes) -> None:
+        """The last `ZIP_TAIL_BYTES` received, where a zip's end record is."""
+        if len(data) >= ZIP_TAIL_BYTES:
+            self._tail = bytearray(data[-ZIP_TAIL_BYTES:])
+        else:
+            self._tail += data
+            del self._tail[:-ZIP_TAIL_BYTES]
+
+    def _seal(self, last: bytes) -> None:
         nonce = self._prefix + self._chunks.to_bytes(8, "big")
-        sealed = self._aead.encrypt(nonce, plaintext, last)
-        self._file.write(_LENGTH.pack(len(sealed)) + sealed)
+        sealed = self._aead.encrypt(nonce, memoryview(self._pending)[: self._filled], last)
+        self._file.write(_LENGTH.pack(len(sealed)))
+        self._file.write(sealed)
         self._chunks += 1
+        self._filled = 0
+
+
+class _Digest:
+    """SHA-256 computed by a thread of its own while the upload is received and written
+    (hashlib lets go of the GIL on large buffers): hashing was a third of a receiving thread's
+    time. At most `HASH_QUEUE` writes wait to be hashed."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(HASH_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="upload-sha256", daemon=True)
+        self._thread.start()
+        self._digest: bytes | None = None
+
+    def update(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def value(self) -> bytes:
+        """The digest of everything given so far; no more may be given."""
+        if self._digest is None:
+            self._queue.put(None)
+            self._thread.join()
+            self._digest = self._hash.digest()
+        return self._digest
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._hash.update(data)
 
 
 class UploadFiles:
@@ -154,6 +204,8 @@ class UploadFiles:
                 if received.kept:
                     os.replace(part, self.path(package_id))
         finally:
+            if received is not None:
+                received.close()
             if received is None or not received.kept:
                 with contextlib.suppress(FileNotFoundError):
                     part.unlink()
