@@ -14,8 +14,9 @@ import zipfile
 import pytest
 
 from api import create_app
-from storage.metering import account_meter, utc_day
-from tests.api.api_support import TEST_CONFIG
+from storage.crypto import package_id_for
+from storage.metering import account_meter, client_meter, utc_day
+from tests.api.api_support import TEST_CONFIG, discord_link, new_upn, path_form
 from tests.api.store_support import account_headers
 from tests.api.test_api_http_errors import chunked_post
 
@@ -218,3 +219,64 @@ def test_concurrent_uploads_never_together_exceed_the_limit(settings, store, que
     assert sorted(codes) == [202] * 5 + [429] * 7
     assert used(store, account_of(store, headers)) == 5 * size
     assert len(files_in(limited)) == 5
+
+
+# -- links submitted with an account token, or anonymously under METER_ANONYMOUS -----------------
+
+
+def sealed_text(store, package_id: str) -> str:
+    return store.links.open(package_id, store.packages.get(package_id).sealed_link)
+
+
+def test_a_link_submitted_with_an_account_token_is_metered_to_that_account(client, store, headers):
+    link = discord_link(new_upn())
+    answer = client.post("/api/process", json={"package_link": link}, headers=headers)
+    assert answer.status_code == 202
+    meter = account_meter(account_of(store, headers))
+    assert sealed_text(store, answer.get_json()["packageId"]) == f"{meter}\n{link}"
+    anonymous = client.post("/api/process", json={"package_link": discord_link(new_upn())})
+    assert sealed_text(store, anonymous.get_json()["packageId"]).startswith("https://")
+
+
+def test_a_metered_link_is_refused_when_the_day_is_used_up(client, store, headers):
+    meter = account_meter(account_of(store, headers))
+    store.bandwidth.charge(meter, utc_day(time.time()), LIMIT, LIMIT, "earlier", time.time())
+    link = discord_link(new_upn())
+    for answer in (
+        client.post("/api/process", json={"package_link": link}, headers=headers),
+        client.post(path_form(link), headers=headers),
+    ):
+        assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0
+        body = answer.get_json()
+        assert body["isAccepted"] is False and body["errorMessageCode"] == "BANDWIDTH_EXCEEDED"
+        assert body["error"]["code"] == "BANDWIDTH_EXCEEDED"
+    assert store.packages.get(package_id_for(link.rsplit("=", 1)[1])) is None
+
+
+def test_a_bad_account_token_on_a_link_is_401_in_the_process_shape(client):
+    answer = client.post(
+        "/api/process",
+        json={"package_link": discord_link(new_upn())},
+        headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.bad"},
+    )
+    assert answer.status_code == 401
+    body = answer.get_json()
+    assert body["isAccepted"] is False and body["errorMessageCode"] == "INVALID_CREDENTIALS"
+
+
+def test_anonymous_links_are_metered_per_address_under_meter_anonymous(settings, store, queue):
+    metered = settings.with_overrides(meter_anonymous=5000)
+    app = create_app(TEST_CONFIG, settings=metered, store=store, queue=queue)
+    client = app.test_client()
+    first = client.post("/api/process", json={"package_link": discord_link(new_upn())})
+    meter = client_meter(metered.server_secret(), "127.0.0.1")
+    assert sealed_text(store, first.get_json()["packageId"]).startswith(f"{meter}\n")
+    store.bandwidth.charge(meter, utc_day(time.time()), 5000, 5000, "download", time.time())
+    refused = client.post("/api/process", json={"package_link": discord_link(new_upn())})
+    assert refused.status_code == 429
+    other = client.post(
+        "/api/process",
+        json={"package_link": discord_link(new_upn())},
+        environ_overrides={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    assert other.status_code == 202  # each address has its own allowance
