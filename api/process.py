@@ -24,6 +24,7 @@ from api.schemas import (
     PackagePath,
     ProcessBody,
     ProcessLinkPath,
+    ProcessRefused,
     ProcessResponse,
     ProcessRetryLater,
     RateLimitedResponse,
@@ -55,7 +56,7 @@ bp = APIBlueprint(
     abp_responses={400: ErrorResponse},
 )
 _SUBMIT_RESPONSES: ResponseDict = {200: ProcessResponse, 202: ProcessResponse, 400: ProcessResponse}
-_SUBMIT_RESPONSES.update({429: ProcessRetryLater, 503: ProcessRetryLater})
+_SUBMIT_RESPONSES.update({401: ProcessRefused, 429: ProcessRetryLater, 503: ProcessRetryLater})
 _OWNER_RESPONSES: ResponseDict = {401: ErrorResponse, 404: ErrorResponse, 429: RateLimitedResponse}
 
 

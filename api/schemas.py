@@ -177,13 +177,29 @@ class ProcessResponse(BaseModel):
     isAccepted: bool
     packageId: str | None = Field(description="md5 of the UPN; null when refused")
     errorMessageCode: (
-        Literal["INVALID_LINK", "BROKER_UNAVAILABLE", "RATE_LIMITED", "STORE_UNAVAILABLE"] | None
+        Literal[
+            "INVALID_LINK",
+            "BROKER_UNAVAILABLE",
+            "RATE_LIMITED",
+            "STORE_UNAVAILABLE",
+            "BANDWIDTH_EXCEEDED",
+            "NOT_AUTHENTICATED",
+            "INVALID_CREDENTIALS",
+            "TOKEN_EXPIRED",
+        ]
+        | None
     )
 
 
+class ProcessRefused(ProcessResponse):
+    """401: an account token that does not validate (a link submitted with one is charged to
+    its account's bandwidth: docs/uploads.md); the common `error` object comes too."""
+
+
 class ProcessRetryLater(ProcessResponse):
-    """A refusal to retry later (429 RATE_LIMITED, 503 BROKER_UNAVAILABLE or STORE_UNAVAILABLE,
-    the latter with the common `error` object too): see `Retry-After`."""
+    """A refusal to retry later (429 RATE_LIMITED or BANDWIDTH_EXCEEDED, 503 BROKER_UNAVAILABLE
+    or STORE_UNAVAILABLE; BANDWIDTH_EXCEEDED and STORE_UNAVAILABLE with the common `error`
+    object too): see `Retry-After`."""
 
     model_config = OpenAPIConfigDict(openapi_extra={"headers": RETRY_AFTER_HEADER})
 
