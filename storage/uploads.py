@@ -197,16 +197,18 @@ class UploadFiles:
         fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep leaves a file in the making alone
         received: Incoming | None = None
+        moved = False
         try:
             with os.fdopen(fd, "wb", closefd=False) as file:
                 received = Incoming(file, key, max_bytes)
                 yield received
                 if received.kept:
                     os.replace(part, self.path(package_id))
+                    moved = True
         finally:
             if received is not None:
                 received.close()
-            if received is None or not received.kept:
+            if not moved:  # not kept, or the block raised (even after `keep()`)
                 with contextlib.suppress(FileNotFoundError):
                     part.unlink()
             os.close(fd)

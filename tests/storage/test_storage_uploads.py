@@ -59,6 +59,12 @@ def test_an_upload_not_kept_or_failing_leaves_no_file(tmp_path):
         incoming.write(b"PK\x03\x04 and then the client goes away")
         raise RuntimeError("disconnected")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError), uploads.incoming(PACKAGE, KEY, 10**6) as incoming:
+        incoming.write(a_zip(100))
+        incoming.finish()
+        incoming.keep()
+        raise RuntimeError("the store failed while the package was queued")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_upload_over_its_limit_stops_and_leaves_no_file(tmp_path):
