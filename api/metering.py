@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from api.errors import ApiError
 from api.services import get_settings, get_store, now
-from storage.metering import (
-    Charge,
-    account_meter,
-    charge,
-    limit_of,
-    seconds_to_next_day,
-    utc_day,
-)
+from storage.bandwidth import account_meter
+from storage.events import utc_day
+from storage.metering import Charge, charge, limit_of, seconds_to_next_day
 
 BANDWIDTH_EXCEEDED = "BANDWIDTH_EXCEEDED"
 BANDWIDTH_EXCEEDED_MESSAGE = "Daily bandwidth limit exceeded"

@@ -39,9 +39,10 @@ from api.services import (
     server_secret,
 )
 from storage import scratch
+from storage.bandwidth import account_meter
 from storage.base import EnqueueOutcome, PackageRecord, Status
 from storage.links import InvalidLink, parse_package_link, with_meter
-from storage.metering import account_meter, client_meter
+from storage.metering import client_meter
 
 PREFIX = "/api/process"
 LINK_CONVERTER = "link"

@@ -49,8 +49,10 @@ from bench.api_reads import (
 from launchers.devstack import LocalStack
 from settings import Settings
 from storage import Store, open_store
+from storage.bandwidth import account_meter
+from storage.events import utc_day
 from storage.identity import new_api_key
-from storage.metering import account_meter, charge, utc_day
+from storage.metering import charge
 
 MB = 1_000_000
 CHUNK = 1 << 20

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from storage.bandwidth import BandwidthStore, Transfer
+from storage.events import utc_day
 
-ACCOUNT_PREFIX = "account:"
 CLIENT_PREFIX = "client:"
 CLIENT_METER_LABEL = b"dumpus-stats/v1/client-meter"
 DAY_SECONDS = 86_400
-
-
-def account_meter(account_id: str) -> str:
-    return ACCOUNT_PREFIX + account_id
 
 
 def client_meter(server_secret: bytes, address: str) -> str:
@@ -32,23 +27,9 @@ def client_meter(server_secret: bytes, address: str) -> str:
     return CLIENT_PREFIX + digest.hexdigest()[:32]
 
 
-def utc_day(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).date().isoformat()
-
-
 def seconds_to_next_day(at: float) -> int:
     """Whole seconds until the next UTC day begins (at least 1)."""
     return max(1, DAY_SECONDS - int(at) % DAY_SECONDS)
-
-
-def day_start(day: str) -> float:
-    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
-
-
-def days_back(day: str, count: int) -> list[str]:
-    """`count` days ending with `day`, newest first."""
-    last = datetime.fromisoformat(day).date()
-    return [(last - timedelta(days=back)).isoformat() for back in range(count)]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from api.queue import QueueUnavailable
@@ -16,6 +17,31 @@ GENEROUS_LIMIT = "100000/minute"
 TEST_CONFIG = {"TESTING": True, "RATELIMIT_STORAGE_URI": "memory://"}
 UPN_LENGTH = 600
 _upn_counter = itertools.count()
+
+
+class Clock:
+    """The API's clock (`CLOCK` in the test config), set by the test."""
+
+    def __init__(self, iso: str) -> None:
+        self.set(iso)
+
+    def set(self, iso: str) -> None:
+        self.now = datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Counted:
+    """A WSGI app in front of another, counting the requests it passes on (behind the fast
+    paths: those Flask answers)."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app, self.calls = wsgi_app, 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.wsgi_app(environ, start_response)
 
 
 class RecordingQueue:

@@ -5,13 +5,12 @@ summaries across a UTC day boundary, resets, and every refusal."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 
 from api import create_app
 from storage.identity import new_api_key
-from tests.api.api_support import TEST_CONFIG, RecordingQueue
+from tests.api.api_support import TEST_CONFIG, Clock, RecordingQueue
 from tests.api.store_support import assert_error
 from tests.support.thread_races import all_at_once
 
@@ -23,19 +22,6 @@ EXCEEDED = {
     "message": "Daily bandwidth limit exceeded",
     "error": {"code": "BANDWIDTH_EXCEEDED", "message": "Daily bandwidth limit exceeded"},
 }
-
-
-class Clock:
-    """The API's clock (`CLOCK` in the test config), set by the test."""
-
-    def __init__(self, iso: str) -> None:
-        self.set(iso)
-
-    def set(self, iso: str) -> None:
-        self.now = datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,21 +15,10 @@ import pytest
 
 from api import create_app
 from api.event_path import EventPath
-from tests.api.api_support import TEST_CONFIG
+from tests.api.api_support import TEST_CONFIG, Counted
 from tests.api.store_support import account_headers, store_headers
 from tests.api.test_api_http_errors import chunked_post
 from tests.api.test_api_store_unavailable import DownRepository
-
-
-class Counted:
-    """The WSGI app behind `EventPath`, counting the requests it gets (those Flask answers)."""
-
-    def __init__(self, wsgi_app) -> None:
-        self.wsgi_app, self.calls = wsgi_app, 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.wsgi_app(environ, start_response)
 
 
 def event_path_of(app) -> EventPath:

@@ -11,20 +11,16 @@ import pytest
 from api import create_app
 from api.read_path import WHOLE_VIEWS, ReadPath, rule_pattern
 from storage.crypto import PackageKey, package_id_for
-from tests.api.api_support import TEST_CONFIG, bearer, new_upn, record_responses, sample_views
+from tests.api.api_support import (
+    TEST_CONFIG,
+    Counted,
+    bearer,
+    new_upn,
+    record_responses,
+    sample_views,
+)
 
 FAST_ROUTES = ["overview", "about", "stats/lifetime", "stats/l4w", "stats/l1m", "stats/ly"]
-
-
-class Counted:
-    """The WSGI app behind `ReadPath`, counting the requests it gets (those Flask answers)."""
-
-    def __init__(self, wsgi_app) -> None:
-        self.wsgi_app, self.calls = wsgi_app, 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.wsgi_app(environ, start_response)
 
 
 @pytest.fixture

@@ -14,8 +14,10 @@ import zipfile
 import pytest
 
 from api import create_app
+from storage.bandwidth import account_meter
 from storage.crypto import package_id_for
-from storage.metering import account_meter, client_meter, utc_day
+from storage.events import utc_day
+from storage.metering import client_meter
 from tests.api.api_support import TEST_CONFIG, discord_link, new_upn, path_form
 from tests.api.store_support import account_headers
 from tests.api.test_api_http_errors import chunked_post

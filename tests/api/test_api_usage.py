@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
 from api import create_app
 from storage.audit import AuditRecord
 from storage.identity import new_api_key
-from tests.api.api_support import TEST_CONFIG, RecordingQueue
+from tests.api.api_support import TEST_CONFIG, Clock, RecordingQueue
 
 TRENDS = "/api/v1/analytics/usage/trends"
-
-
-class Clock:
-    """The API's clock (`CLOCK` in the test config), set by the test."""
-
-    def __init__(self, iso: str) -> None:
-        self.set(iso)
-
-    def set(self, iso: str) -> None:
-        self.now = datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

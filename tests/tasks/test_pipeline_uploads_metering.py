@@ -12,8 +12,9 @@ import pytest
 
 from samples import SampleSpec, generate_package
 from storage import Status
+from storage.bandwidth import account_meter
+from storage.events import utc_day
 from storage.links import new_upload_key, parse_package_link, upload_link, with_meter
-from storage.metering import account_meter, utc_day
 from storage.uploads import upload_key
 from tasks.pipeline import run_package
 from tests.support.httpserver import ScriptedServer, body
