@@ -15,13 +15,13 @@ removed at the same moment.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from storage.crypto import DecryptionError, derive_key, open_bytes, seal_bytes
+from storage.key_files import destroy_key_file, write_key_file
 from storage.uploads import UploadFiles
 
 VAULT_VERSION = b"\x02"
@@ -45,7 +45,7 @@ class LinkVault:
         """Seal `link` under a new key of the package (its file is written and synced first)."""
         key_id = secrets.token_bytes(KEY_ID_BYTES)
         file_key = secrets.token_bytes(KEY_BYTES)
-        self._write_key(self._path(package_id, key_id), file_key)
+        write_key_file(self._path(package_id, key_id), file_key)
         sealed = seal_bytes(self._key(file_key), link.encode(), package_id.encode())
         return VAULT_VERSION + key_id + sealed
 
@@ -62,7 +62,7 @@ class LinkVault:
     def discard(self, package_id: str, sealed: bytes) -> None:
         """Destroy the one key `sealed` was made with (a link sealed but never stored)."""
         with contextlib.suppress(DecryptionError, ValueError):
-            _destroy(self._path(package_id, self._key_id(sealed)))
+            destroy_key_file(self._path(package_id, self._key_id(sealed)))
 
     def shred(self, package_id: str) -> int:
         """Destroy every key of the package, and remove its upload if it has one; returns how
@@ -71,7 +71,7 @@ class LinkVault:
             return 0
         paths = list(self.key_dir.glob(f"{package_id}.*"))
         for path in paths:
-            _destroy(path)
+            destroy_key_file(path)
         self.uploads.remove(package_id)
         return len(paths)
 
@@ -85,7 +85,7 @@ class LinkVault:
         for path, package_id in self._key_files():
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < older_than and not is_live(package_id):
-                    _destroy(path)
+                    destroy_key_file(path)
                     destroyed += 1
         return destroyed
 
@@ -110,36 +110,3 @@ class LinkVault:
         if len(sealed) < 1 + KEY_ID_BYTES or sealed[:1] != VAULT_VERSION:
             raise DecryptionError("sealed link has an unknown format")
         return sealed[1 : 1 + KEY_ID_BYTES]
-
-    def _write_key(self, path: Path, file_key: bytes) -> None:
-        self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, file_key)
-            os.fsync(fd)  # a key lost to a power cut would lose an accepted package
-        finally:
-            os.close(fd)
-        _fsync_dir(self.key_dir)
-
-
-def _destroy(path: Path) -> None:
-    """Overwrite a key file with zeros, then unlink it (a no-op when it is already gone)."""
-    try:
-        fd = os.open(path, os.O_WRONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.write(fd, bytes(KEY_BYTES))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

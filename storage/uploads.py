@@ -193,25 +193,8 @@ class UploadFiles:
         """A new upload of the package; its file is removed at the end of the block unless
         `keep()` was called in it (after `finish()`), and whatever the block raises."""
         part = self.directory / f"{_checked(package_id)}.part"
-        private_dir(self.directory)
-        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep leaves a file in the making alone
-        received: Incoming | None = None
-        moved = False
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as file:
-                received = Incoming(file, key, max_bytes)
-                yield received
-                if received.kept:
-                    os.replace(part, self.path(package_id))
-                    moved = True
-        finally:
-            if received is not None:
-                received.close()
-            if not moved:  # not kept, or the block raised (even after `keep()`)
-                with contextlib.suppress(FileNotFoundError):
-                    part.unlink()
-            os.close(fd)
+        with sealed_file(part, self.path(package_id), key, max_bytes) as incoming:
+            yield incoming
 
     def copy_out(
         self,
@@ -224,12 +207,11 @@ class UploadFiles:
         when there is none; DecryptionError when it does not open whole."""
         path = self.path(package_id)
         total, done = path.stat().st_size, 0
-        with path.open("rb") as source:
-            for plaintext, read in _opened_chunks(source, key):
-                target.write(plaintext)
-                done += len(plaintext)
-                if on_progress is not None:
-                    on_progress(read, total)
+        for plaintext, read in opened_chunks(path, key):
+            target.write(plaintext)
+            done += len(plaintext)
+            if on_progress is not None:
+                on_progress(read, total)
         return done
 
     def remove(self, package_id: str) -> None:
@@ -258,9 +240,40 @@ class UploadFiles:
         return removed
 
 
+@contextlib.contextmanager
+def sealed_file(part: Path, final: Path, key: bytes, max_bytes: int) -> Iterator[Incoming]:
+    """`part` written sealed (0600 in a private directory, locked by this writer), renamed to
+    `final` at the end of the block when `keep()` was called in it; else, and whatever the
+    block raises, removed."""
+    private_dir(part.parent)
+    fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep leaves a file in the making alone
+    received: Incoming | None = None
+    moved = False
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as file:
+            received = Incoming(file, key, max_bytes)
+            yield received
+            if received.kept:
+                os.replace(part, final)
+                moved = True
+    finally:
+        if received is not None:
+            received.close()
+        if not moved:  # not kept, or the block raised (even after `keep()`)
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+        os.close(fd)
+
+
+def opened_chunks(path: Path, key: bytes) -> Iterator[tuple[bytes, int]]:
+    """Each chunk's plaintext of a sealed file and the file's bytes read so far;
+    FileNotFoundError, or DecryptionError unless the file is whole and opens with `key`."""
+    with path.open("rb") as source:
+        yield from _opened_chunks(source, key)
+
+
 def _opened_chunks(source: BinaryIO, key: bytes) -> Iterator[tuple[bytes, int]]:
-    """Each chunk's plaintext and the file's bytes read so far; DecryptionError unless the
-    file is whole."""
     head = source.read(len(MAGIC) + NONCE_PREFIX_BYTES)
     if head[: len(MAGIC)] != MAGIC or len(head) != len(MAGIC) + NONCE_PREFIX_BYTES:
         raise DecryptionError("not an upload file")
