@@ -69,4 +69,8 @@ beat_schedule = {
     "fold-audit-log": _every(_settings.audit_fold_seconds, names.FOLD_AUDIT_LOG),
     "expire-audit-records": _every(3600, names.EXPIRE_AUDIT_RECORDS),
     "fold-events": _every(_settings.events_fold_seconds, names.FOLD_EVENTS),
+    "resend-project-recounts": _every(
+        _settings.recount_resend_seconds, names.RESEND_PROJECT_RECOUNTS
+    ),
+    "purge-expired-trash": _every(3600, names.PURGE_EXPIRED_TRASH),
 }

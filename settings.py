@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     )
     max_package_bytes: int = Field(50 * GB, ge=1, description="bytes, at least 1")
     max_upload_bytes: int = Field(4 * GB, ge=1, description="bytes of a direct upload, at least 1")
+    trash_retention_days: int = Field(30, ge=1, le=3650, description="days, 1-3650")
+    recount_resend_seconds: int = Field(
+        60, ge=1, le=86400, description="seconds a pending statistics recount waits, 1-86400"
+    )
     meter_anonymous: int = Field(
         0, ge=0, description="bytes per client address and UTC day of anonymous links; 0: none"
     )
@@ -334,6 +338,11 @@ class Settings(BaseSettings):
     def app_files_dir(self) -> Path:
         """Where the embedded store keeps the app's encrypted data files."""
         return self.data_dir / "appfiles"
+
+    @property
+    def project_files_dir(self) -> Path:
+        """Where project files' versions are kept on the local provider (`storage.file_bytes`)."""
+        return self.data_dir / "projects"
 
     @property
     def uploads_dir(self) -> Path:

@@ -31,6 +31,9 @@ from api import (
     health,
     identity,
     process,
+    project_files,
+    project_stats,
+    projects,
     proxies,
     ratelimit,
     read_path,
@@ -157,6 +160,9 @@ def create_app(
     app.register_api(storefronts.bp)
     app.register_api(shoppers.bp)
     app.register_api(events.bp)
+    app.register_api(project_stats.bp)  # before projects: /projects/stats is not a project id
+    app.register_api(projects.bp)
+    app.register_api(project_files.bp)
     app.register_api(bandwidth.bp)
     audit.init_app(app, _audit_recorder(settings, services))
     app.register_blueprint(docs.bp)

@@ -207,9 +207,15 @@ def _refuse_oversized_streams() -> None:
 LARGE_BODY_ENDPOINTS = {
     "events.create_events": "events_body_max_bytes",
     "uploads.upload_package": "max_upload_bytes",
+    "project_files.upload_file": "max_upload_bytes",
+    "project_files.upload_version": "max_upload_bytes",
 }
 # Routes that stream their body themselves (never read whole here, even when chunked).
-STREAMED_ENDPOINTS = ("uploads.upload_package",)
+STREAMED_ENDPOINTS = (
+    "uploads.upload_package",
+    "project_files.upload_file",
+    "project_files.upload_version",
+)
 
 
 def _route_body_limit() -> None:

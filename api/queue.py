@@ -41,13 +41,18 @@ class PackageQueue:
 
     def submit(self, package_id: str) -> None:
         """Queue the processing of one package; raise QueueUnavailable if the broker is down."""
+        self._send(names.package_message(package_id))
+
+    def recount_project(self, project_id: str) -> None:
+        """Queue a recount of a project's statistics; QueueUnavailable if the broker is down
+        (beat sends it again later: `tasks.projects.resend_project_recounts`)."""
+        self._send(names.recount_message(project_id))
+
+    def _send(self, message: dict[str, Any]) -> None:
         try:
             with self._connection(SEND_TIMEOUT_SECONDS) as conn:
                 self.celery_app.send_task(
-                    **names.package_message(package_id),
-                    connection=conn,
-                    retry=True,
-                    retry_policy=RETRY_POLICY,
+                    **message, connection=conn, retry=True, retry_policy=RETRY_POLICY
                 )
         except _connection_errors() as exc:
             raise QueueUnavailable(type(exc).__name__) from exc

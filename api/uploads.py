@@ -27,7 +27,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, Ne
 
 from api import metering
 from api.errors import ApiError
-from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, Principal, require_principal
+from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_principal
 from api.jsonio import json_response
 from api.process import BROKER_UNAVAILABLE, RETRY_AFTER_SECONDS
 from api.queue import QueueUnavailable
@@ -90,10 +90,10 @@ def upload_package() -> Response:
     """
     principal = require_principal()
     settings = get_settings()
-    declared = _declared_length(settings)
+    declared = declared_length(settings)
     charge = metering.charge_account(principal.account.id, declared, METER_NAME)
     try:
-        answer, size = _received(principal, settings, declared)
+        answer, size = receive_package(principal.account.id, request_body(declared))
     except BaseException:
         charge.refund()
         raise
@@ -101,7 +101,7 @@ def upload_package() -> Response:
     return answer
 
 
-def _declared_length(settings: Settings) -> int:
+def declared_length(settings: Settings) -> int:
     declared = request.content_length
     if declared is None:
         raise ApiError(411, "LENGTH_REQUIRED", "an upload needs a Content-Length")
@@ -111,18 +111,19 @@ def _declared_length(settings: Settings) -> int:
     return declared
 
 
-def _received(principal: Principal, settings: Settings, declared: int) -> tuple[Response, int]:
-    """The answer, and the bytes of the zip received."""
+def receive_package(account_id: str, chunks: Iterable[bytes]) -> tuple[Response, int]:
+    """A package zip made of `chunks`, kept and queued unless these bytes were uploaded by the
+    account before: the answer, and the bytes of the zip received."""
     key_material = new_upload_key()
     package_id = package_id_for(key_material)
-    store = get_store()
+    store, settings = get_store(), get_settings()
     assert store.links is not None  # open_store always gives one
     key = upload_key(key_material, server_secret())
     with store.links.uploads.incoming(package_id, key, settings.max_upload_bytes) as incoming:
-        _write_body(incoming, declared)
+        write_all(incoming, chunks)
         if not incoming.looks_like_a_zip():
             raise ApiError(400, "NOT_A_ZIP", "the upload is not a zip file")
-        digest = upload_digest(server_secret(), principal.account.id, incoming.sha256)
+        digest = upload_digest(server_secret(), account_id, incoming.sha256)
         earlier = _live_package_of(digest)
         if earlier is not None:
             return _answer(earlier, None, 200), incoming.size
@@ -133,11 +134,16 @@ def _received(principal: Principal, settings: Settings, declared: int) -> tuple[
     return _queued(package_id, key_material), incoming.size
 
 
-def _write_body(incoming: Incoming, declared: int) -> None:
-    """The zip of the body written to `incoming` and finished; 400 or 413 when it cannot be."""
+def request_body(declared: int) -> Iterator[bytes]:
+    """The request's file as it arrives: the body, or the first file of a multipart body."""
     chunks = _body_chunks(declared)
     if request.mimetype == "multipart/form-data":
         chunks = _first_file(chunks, request.mimetype_params.get("boundary", ""))
+    return chunks
+
+
+def write_all(incoming: Incoming, chunks: Iterable[bytes]) -> None:
+    """Every chunk written to `incoming`, then finished; 400 or 413 when it cannot be."""
     try:
         for chunk in chunks:
             incoming.write(chunk)

@@ -13,7 +13,8 @@ hello-world Flask route under the Procfile's gunicorn; `audit-log` (bench/audit_
 per second with the audit log on and off, and the usage trends read over 10 million recorded calls;
 `store-events` (bench/store_events.py): stores' event intake, and their statistics read over 10
 million stored events; `uploads` (bench/uploads.py): direct uploads' speed against writing the
-same bytes to disk, and what the bandwidth metering costs.
+same bytes to disk, and what the bandwidth metering costs; `projects` (bench/projects.py): the
+project statistics routes over 1,000 projects and 1 million versions, and a recount's time.
 `--case NAME` runs one; `--list` lists them.
 """
 
@@ -32,7 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
-from bench import api_reads, audit_log, store_events, uploads
+from bench import api_reads, audit_log, projects, store_events, uploads
 from bench.cases import CASES, Case, cached_package
 from bench.check import check_views, read_views
 from launchers.local import random_discord_link
@@ -205,6 +206,7 @@ API_READS = "api-reads"
 AUDIT_LOG = "audit-log"
 STORE_EVENTS = "store-events"
 UPLOADS = "uploads"
+PROJECTS = "projects"
 # Cases that are not a package to process: name -> (what it measures, how to run it).
 OTHER_CASES = {
     API_READS: (
@@ -230,6 +232,11 @@ OTHER_CASES = {
         "disk and against a minimal route of the same gunicorn that only writes its body; the "
         "bandwidth metering's cost per transfer and its routes' requests/s (bench/uploads.py)",
         lambda: uploads.main([]),
+    ),
+    PROJECTS: (
+        "projects' storage statistics: reads of the stats routes over 1,000 projects and "
+        "1 million file versions, and the recount's time per project (bench/projects.py)",
+        lambda: projects.main([]),
     ),
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from storage.audit import AuditLog
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from storage.events import EventStore
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
+    from storage.projects import ProjectStore
     from storage.upload_digests import UploadDigests
 
 
@@ -298,6 +299,12 @@ class Store(Protocol):
     def upload_digests(self) -> UploadDigests: ...
     @property
     def bandwidth(self) -> BandwidthStore: ...
+    @property
+    def projects(self) -> ProjectStore: ...
+
+    @property
+    def gridfs_database(self) -> Any:
+        """MongoDB's database for GridFS files (the project files' provider), None on SQLite."""
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

@@ -20,6 +20,7 @@ from storage.sqlite_bandwidth import SQLiteBandwidth
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_events import SQLiteEventStore, events_path
 from storage.sqlite_identity import SQLiteIdentity
+from storage.sqlite_projects import SQLiteProjects
 from storage.sqlite_statistics import SQLiteStatistics
 from storage.upload_digests import SQLiteUploadDigests
 
@@ -308,8 +309,11 @@ class SQLiteStore:
         self.identity = SQLiteIdentity(self._connections)
         self.audit = SQLiteAuditLog(self._connections)
         self.bandwidth = SQLiteBandwidth(self._connections)
+        self.projects = SQLiteProjects(self._connections)
         self._event_connections = Connections(events_path(self.path))
         self.events = SQLiteEventStore(self._event_connections)
+
+    gridfs_database = None  # project files stay on the local provider
 
     def compact(self) -> None:
         """Copy the WAL into the database and truncate it to zero bytes (best effort).
@@ -333,6 +337,7 @@ class SQLiteStore:
         self.events.ensure_schema()
         self.upload_digests.ensure_schema()
         self.bandwidth.ensure_schema()
+        self.projects.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""

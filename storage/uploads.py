@@ -28,8 +28,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -61,6 +62,12 @@ class UploadTooLarge(Exception):
     """More bytes than the upload may have."""
 
 
+class Writable(Protocol):
+    """Where sealed chunks go: a file on disk, or a GridFS file."""
+
+    def write(self, data: bytes) -> object: ...
+
+
 class Incoming:
     """One upload being received: plaintext in, sealed chunks out to a locked `.part` file.
 
@@ -68,8 +75,15 @@ class Incoming:
     it the package's upload; an `Incoming` left without `keep` removes its file (`UploadFiles`).
     """
 
-    def __init__(self, file: BinaryIO, key: bytes, max_bytes: int) -> None:
+    def __init__(
+        self,
+        file: Writable,
+        key: bytes,
+        max_bytes: int,
+        sync: Callable[[], None] | None = None,
+    ) -> None:
         self._file, self._aead, self._max_bytes = file, AESGCM(key), max_bytes
+        self._sync = sync  # what makes the file durable (flush and fsync), if anything
         self._prefix = os.urandom(NONCE_PREFIX_BYTES)
         self._pending = bytearray(CHUNK_BYTES)  # one chunk, reused: no allocation per write
         self._filled = 0
@@ -101,8 +115,8 @@ class Incoming:
     def finish(self) -> None:
         """Seal the last chunk and make the file durable; the hash is then complete."""
         self._seal(LAST)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._sync is not None:
+            self._sync()
         self._digest.value()
 
     def keep(self) -> None:
@@ -252,7 +266,7 @@ def sealed_file(part: Path, final: Path, key: bytes, max_bytes: int) -> Iterator
     moved = False
     try:
         with os.fdopen(fd, "wb", closefd=False) as file:
-            received = Incoming(file, key, max_bytes)
+            received = Incoming(file, key, max_bytes, sync=partial(_flush_and_sync, file, fd))
             yield received
             if received.kept:
                 os.replace(part, final)
@@ -266,14 +280,21 @@ def sealed_file(part: Path, final: Path, key: bytes, max_bytes: int) -> Iterator
         os.close(fd)
 
 
+def _flush_and_sync(file: BinaryIO, fd: int) -> None:
+    file.flush()
+    os.fsync(fd)
+
+
 def opened_chunks(path: Path, key: bytes) -> Iterator[tuple[bytes, int]]:
     """Each chunk's plaintext of a sealed file and the file's bytes read so far;
     FileNotFoundError, or DecryptionError unless the file is whole and opens with `key`."""
     with path.open("rb") as source:
-        yield from _opened_chunks(source, key)
+        yield from sealed_chunks(source, key)
 
 
-def _opened_chunks(source: BinaryIO, key: bytes) -> Iterator[tuple[bytes, int]]:
+def sealed_chunks(source: BinaryIO, key: bytes) -> Iterator[tuple[bytes, int]]:
+    """Each chunk's plaintext of a sealed stream and its bytes read so far; DecryptionError
+    unless it is whole and opens with `key`."""
     head = source.read(len(MAGIC) + NONCE_PREFIX_BYTES)
     if head[: len(MAGIC)] != MAGIC or len(head) != len(MAGIC) + NONCE_PREFIX_BYTES:
         raise DecryptionError("not an upload file")

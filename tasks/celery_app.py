@@ -22,7 +22,7 @@ from tasks import names
 
 load_or_exit()  # a bad variable stops the worker, beat or Flower here, in one line
 
-app = Celery("dumpus", include=["tasks.packages", "tasks.maintenance"])
+app = Celery("dumpus", include=["tasks.packages", "tasks.maintenance", "tasks.projects"])
 app.config_from_object("celeryconfig")
 
 # Task id -> the token that restores the package id of before the task (None, in practice).

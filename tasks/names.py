@@ -9,6 +9,9 @@ CLEAN_TEMP_FILES = "maintenance.clean_temp_files"
 FOLD_AUDIT_LOG = "maintenance.fold_audit_log"
 EXPIRE_AUDIT_RECORDS = "maintenance.expire_audit_records"
 FOLD_EVENTS = "maintenance.fold_events"
+RECOUNT_PROJECT_STATS = "projects.recount_stats"
+RESEND_PROJECT_RECOUNTS = "maintenance.resend_project_recounts"
+PURGE_EXPIRED_TRASH = "maintenance.purge_expired_trash"
 
 PACKAGES_QUEUE = "packages"
 DEFAULT_QUEUE = "default"
@@ -24,6 +27,11 @@ def package_message(package_id: str) -> dict:
     }
 
 
+def recount_message(project_id: str) -> dict:
+    """`send_task` arguments of a project's statistics recount (the project id only)."""
+    return {"name": RECOUNT_PROJECT_STATS, "args": [project_id], "queue": DEFAULT_QUEUE}
+
+
 ALL = (
     PROCESS_PACKAGE,
     REAP_STALE_PACKAGES,
@@ -34,4 +42,7 @@ ALL = (
     FOLD_AUDIT_LOG,
     EXPIRE_AUDIT_RECORDS,
     FOLD_EVENTS,
+    RECOUNT_PROJECT_STATS,
+    RESEND_PROJECT_RECOUNTS,
+    PURGE_EXPIRED_TRASH,
 )

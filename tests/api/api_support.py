@@ -49,6 +49,7 @@ class RecordingQueue:
 
     def __init__(self) -> None:
         self.submitted: list[str] = []
+        self.recounts: list[str] = []
         self.broken = False
         self.consumed = ["packages"]
 
@@ -56,6 +57,11 @@ class RecordingQueue:
         if self.broken:
             raise QueueUnavailable("ConnectionRefusedError")
         self.submitted.append(package_id)
+
+    def recount_project(self, project_id: str) -> None:
+        if self.broken:
+            raise QueueUnavailable("ConnectionRefusedError")
+        self.recounts.append(project_id)
 
     def ping(self) -> bool:
         return not self.broken

@@ -10,13 +10,22 @@ import uuid
 import pytest
 
 from storage.crypto import DecryptionError
-from storage.file_bytes import LocalFileBytes
+from storage.file_bytes import GridFSFileBytes, LocalFileBytes
 from storage.uploads import CHUNK_BYTES
+from tests.support.mongomock_compat import let_gridfs_take_mongomock
 
 SECRET = b"file-bytes-secret"
 
 
-def store_version(files: LocalFileBytes, data: bytes, keep: bool = True) -> str:
+@pytest.fixture
+def mongo_database():
+    import mongomock
+
+    let_gridfs_take_mongomock()
+    return mongomock.MongoClient()[f"files_{uuid.uuid4().hex}"]
+
+
+def store_version(files, data: bytes, keep: bool = True) -> str:
     version_id = str(uuid.uuid4())
     with files.receiving(version_id, max_bytes=len(data) + 1) as incoming:
         for start in range(0, len(data), 300_000):
@@ -72,3 +81,26 @@ def test_a_path_is_never_made_from_anything_but_a_version_id(tmp_path):
     files = LocalFileBytes(tmp_path, SECRET)
     with pytest.raises(ValueError):
         files.remove("../keys/x")
+
+
+def test_gridfs_keeps_a_version_sealed_reads_it_whole_and_purges_it(mongo_database):
+    files = GridFSFileBytes(mongo_database, SECRET)
+    data = b"MARKER-" * 1000 + os.urandom(2 * CHUNK_BYTES + 5)
+    version_id = store_version(files, data)
+    assert b"".join(files.chunks(version_id)) == data
+    stored = b"".join(bytes(c["data"]) for c in mongo_database["project_files.chunks"].find())
+    assert b"MARKER-" not in stored and len(stored) > len(data)
+    assert mongo_database["project_files_keys"].count_documents({}) == 1
+    files.remove(version_id)
+    assert mongo_database["project_files.chunks"].count_documents({}) == 0
+    assert mongo_database["project_files_keys"].count_documents({}) == 0
+    with pytest.raises(FileNotFoundError):
+        b"".join(files.chunks(version_id))
+
+
+def test_gridfs_keeps_nothing_of_a_version_not_kept(mongo_database):
+    files = GridFSFileBytes(mongo_database, SECRET)
+    store_version(files, os.urandom(3000), keep=False)
+    assert mongo_database["project_files.files"].count_documents({}) == 0
+    assert mongo_database["project_files.chunks"].count_documents({}) == 0
+    assert mongo_database["project_files_keys"].count_documents({}) == 0
