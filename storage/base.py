@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from storage.events import EventStore
     from storage.identity import IdentityStore
     from storage.link_vault import LinkVault
+    from storage.projects import ProjectStore
     from storage.upload_digests import UploadDigests
 
 
@@ -298,6 +299,8 @@ class Store(Protocol):
     def upload_digests(self) -> UploadDigests: ...
     @property
     def bandwidth(self) -> BandwidthStore: ...
+    @property
+    def projects(self) -> ProjectStore: ...
 
     def compact(self) -> None:
         """Leave no stale copy of ended packages in the backend's own files (where it can)."""

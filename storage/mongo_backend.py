@@ -23,6 +23,7 @@ from storage.mongo_audit import MongoAuditLog
 from storage.mongo_bandwidth import MongoBandwidth
 from storage.mongo_events import MongoEventStore
 from storage.mongo_identity import MongoIdentity
+from storage.mongo_projects import MongoProjects
 from storage.mongo_statistics import MongoStatistics
 from storage.shredding import ShreddingPackages
 from storage.upload_digests import MongoUploadDigests
@@ -382,6 +383,7 @@ class MongoStore:
         self.audit = MongoAuditLog(self._db)
         self.events = MongoEventStore(self._db)
         self.bandwidth = MongoBandwidth(self._db)
+        self.projects = MongoProjects(self._db)
 
     def ping(self, timeout: float | None = None) -> bool:
         """True when the server answers a ping (within `timeout` seconds when given)."""
@@ -413,6 +415,7 @@ class MongoStore:
         self.events.ensure_indexes()
         self.upload_digests.ensure_indexes()
         self.bandwidth.ensure_indexes()
+        self.projects.ensure_indexes()
 
     def close(self) -> None:
         """Close the client (shared by the whole process: call once, at shutdown)."""

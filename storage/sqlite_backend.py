@@ -20,6 +20,7 @@ from storage.sqlite_bandwidth import SQLiteBandwidth
 from storage.sqlite_connection import SCHEMA, Connections
 from storage.sqlite_events import SQLiteEventStore, events_path
 from storage.sqlite_identity import SQLiteIdentity
+from storage.sqlite_projects import SQLiteProjects
 from storage.sqlite_statistics import SQLiteStatistics
 from storage.upload_digests import SQLiteUploadDigests
 
@@ -308,6 +309,7 @@ class SQLiteStore:
         self.identity = SQLiteIdentity(self._connections)
         self.audit = SQLiteAuditLog(self._connections)
         self.bandwidth = SQLiteBandwidth(self._connections)
+        self.projects = SQLiteProjects(self._connections)
         self._event_connections = Connections(events_path(self.path))
         self.events = SQLiteEventStore(self._event_connections)
 
@@ -333,6 +335,7 @@ class SQLiteStore:
         self.events.ensure_schema()
         self.upload_digests.ensure_schema()
         self.bandwidth.ensure_schema()
+        self.projects.ensure_schema()
 
     def close(self) -> None:
         """Close every connection this process opened."""
