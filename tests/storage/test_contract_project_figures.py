@@ -64,8 +64,10 @@ def apply(store, step: tuple, projects: list[str], files: list[list[str]], provi
         store.projects.trash_file(file_id, T0 + size)
     elif kind == "restore":
         store.projects.restore_file(file_id)
-    elif kind == "purge" and store.projects.purge_file(file_id):
-        files[project].remove(file_id)
+    elif kind == "purge":
+        store.projects.purge_file(file_id)  # [] for a file with no version too: ask the store
+        if store.projects.file(file_id) is None:
+            files[project].remove(file_id)
 
 
 @settings(

@@ -248,6 +248,13 @@ def test_only_a_trashed_file_is_purged_and_its_versions_come_back(store, project
     assert store.projects.versions(kept.id)[0].id == kept_version.id
 
 
+def test_a_trashed_file_with_no_version_is_purged_too(store, project):
+    empty = new_file(store, project)
+    store.projects.trash_file(empty.id, T0)
+    assert store.projects.purge_file(empty.id) == []
+    assert store.projects.file(empty.id) is None
+
+
 def test_expired_trash_is_the_oldest_trashed_files_before_the_limit(store, project):
     made = [new_file(store, project, f"f{n}") for n in range(5)]
     for n, at in enumerate((T0 + 30, T0 + 10, T0 + 20, T0 + 50)):
@@ -379,21 +386,49 @@ def test_pending_recounts_are_those_pending_since_before_oldest_first(store):
     assert store.projects.pending_recounts(T0 + 201, 10)[-1] == ids[1]
 
 
-def test_interleaved_events_and_tasks_recount_a_handful_of_times(store, project):
-    """1,000 events, with a worker that recounts every 100 events: each recount sees the events
-    so far, and only an idle -> pending event enqueues a task."""
-    queued, recounts = 0, 0
+class RecountTask:
+    """What the lead's recount task does, one step at a time: recount, store the figures
+    stamped with the generation started from, then finish (or go round again)."""
+
+    def __init__(self, store, project_id: str):
+        self.store, self.project_id = store, project_id
+        self.generation: int | None = None  # set while a recount is under way
+        self.recounts = 0
+
+    def start(self) -> None:
+        self.generation = self.store.projects.start_recount(self.project_id)
+        self.recounts += 1
+
+    def finish(self, at: float) -> None:
+        """Store this recount's figures; start another when events came in meanwhile."""
+        assert self.generation is not None
+        counted = self.store.projects.recount(self.project_id)
+        stamped = replace(counted, generation=self.generation, computed_at=at)
+        self.store.projects.put_stats(stamped)
+        if self.store.projects.finish_recount(self.project_id, self.generation):
+            self.start()
+        else:
+            self.generation = None
+
+
+def test_a_stream_of_1000_events_is_one_task_and_a_handful_of_recounts(store, project):
+    """Events keep coming while the task recounts: it goes round again instead of a new task
+    being queued, and the figures stored last are those of every event."""
+    task, enqueued, queued = RecountTask(store, project.id), 0, False
     for event in range(1, 1_001):
-        queued += store.projects.want_recount(project.id, T0 + event)
-        if event % 100 == 0 and queued:  # the worker gets to the queued task
-            queued -= 1
-            while True:
-                generation = store.projects.start_recount(project.id)
-                recounts += 1
-                if not store.projects.finish_recount(project.id, generation):
-                    break
-    assert recounts == 10
-    assert store.projects.start_recount(project.id) == 1_000
+        if store.projects.want_recount(project.id, T0 + event):
+            enqueued, queued = enqueued + 1, True
+        if event % 100 == 50 and queued and task.generation is None:  # a worker takes it
+            queued = False
+            task.start()
+        elif event % 100 == 60 and task.generation is not None:  # its figures are stored
+            task.finish(T0 + event)
+    while task.generation is not None:  # the events stopped: the last round ends the task
+        task.finish(T0 + 2_000)
+    assert (enqueued, task.recounts) == (1, 12)  # one round per 100 events, one after them
+    stored = store.projects.stats(project.id)
+    assert stored is not None and stored.generation == 1_000
+    assert store.projects.want_recount(project.id, T0) is True  # idle: the next event queues
 
 
 def test_racing_events_enqueue_one_recount(store, project):
