@@ -2,17 +2,19 @@
 
 Without multi-document transactions, each change is ordered so a crash in the middle leaves
 something a retry finishes: the file's `trashed_at` changes first (the conditional update that
-decides the answer), then its versions follow; a project is deleted after everything of it.
+decides the answer), then its versions are given the file's current one (a trash and a restore
+racing on one file can leave them apart until the next trash or restore of it); a project is
+deleted after everything of it, so deleting it again finishes the job.
 A version's number is the highest one plus one, inserted under a unique (file, number) index:
 two racing uploads cannot both take a number, the loser takes the next. The recount state of a
 project is one document changed by single atomic updates (`$inc` with the old value returned,
-conditional `$set`), so concurrent events and tasks need no lock.
+conditional `$set`), so concurrent events and tasks need no lock (see
+`storage/mongo_project_stats.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import asdict, fields, replace
 from typing import Any, TypeVar
 
@@ -22,18 +24,16 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from storage.identity import Page
+from storage.mongo_project_stats import MongoProjectStats
 from storage.projects import (
     FileVersion,
     Member,
     Project,
-    ProjectStats,
     Provider,
-    ProviderFigures,
     StoredFile,
     UnknownFile,
     UnknownProject,
     require_role,
-    stats_of,
 )
 
 R = TypeVar("R")
@@ -65,15 +65,15 @@ def _page(cursor: Any, offset: int, limit: int) -> list[dict[str, Any]]:
     return list(cursor.skip(offset).limit(limit)) if limit > 0 else []
 
 
-class MongoProjects:
+class MongoProjects(MongoProjectStats):
+    """Providers, projects, members, files and the trash; statistics from the base class."""
+
     def __init__(self, db: Database):
         self._providers: Collection = db["storage_providers"]
         self._projects: Collection = db["projects"]
         self._members: Collection = db["project_members"]
         self._files: Collection = db["project_files"]
-        self._versions: Collection = db["file_versions"]
-        self._stats: Collection = db["project_stats"]
-        self._recounts: Collection = db["project_recounts"]
+        super().__init__(db)
 
     def ensure_indexes(self) -> None:
         self._providers.create_index("kind", unique=True)
@@ -85,7 +85,7 @@ class MongoProjects:
         self._files.create_index([("trashed_at", ASCENDING), ("_id", ASCENDING)])
         self._versions.create_index([("file_id", ASCENDING), ("number", ASCENDING)], unique=True)
         self._versions.create_index([("project_id", ASCENDING), ("provider_id", ASCENDING)])
-        self._recounts.create_index([("pending_since", ASCENDING), ("_id", ASCENDING)])
+        self.ensure_stats_indexes()
 
     def ensure_provider(self, name: str, description: str, kind: str) -> Provider:
         for _attempt in range(2):  # a racing first call wins the unique index: then update it
@@ -233,22 +233,28 @@ class MongoProjects:
                 self._versions.insert_one(_document(version))
             except DuplicateKeyError:
                 continue  # a racing upload took that number
-            return self._follow_trash(version)
+            return replace(version, trashed_at=self._versions_follow_file(file_id))
         raise RuntimeError(f"no free version number for file {file_id}")
 
     def _next_number(self, file_id: str) -> int:
         highest = self._versions.find_one({"file_id": file_id}, sort=[("number", DESCENDING)])
         return highest["number"] + 1 if highest else 1
 
-    def _follow_trash(self, version: FileVersion) -> FileVersion:
-        """A version inserted while its file went to the trash goes there too (the trash
-        updated the versions it found before this one existed)."""
-        stored = self._files.find_one({"_id": version.file_id}, {"trashed_at": 1})
-        trashed_at = stored["trashed_at"] if stored else None
-        if trashed_at is None:
-            return version
-        self._versions.update_one({"_id": version.id}, {"$set": {"trashed_at": trashed_at}})
-        return replace(version, trashed_at=trashed_at)
+    def _versions_follow_file(self, file_id: str) -> float | None:
+        """Give every version of the file the file's `trashed_at`, and return it.
+
+        The file's own update decides; its versions follow in a second update, so what a crash
+        in between, or an upload racing the trash, left apart is realigned by the next call.
+        """
+        stored = self._files.find_one({"_id": file_id}, {"trashed_at": 1})
+        if stored is None:
+            return None
+        trashed_at = stored["trashed_at"]
+        self._versions.update_many(
+            {"file_id": file_id, "trashed_at": {"$ne": trashed_at}},
+            {"$set": {"trashed_at": trashed_at}},
+        )
+        return trashed_at
 
     def file(self, file_id: str) -> StoredFile | None:
         document = self._files.find_one({"_id": file_id})
@@ -270,19 +276,15 @@ class MongoProjects:
 
     def trash_file(self, file_id: str, at: float) -> bool:
         changed = self._files.update_one({"_id": file_id} | _ALIVE, {"$set": {"trashed_at": at}})
-        if changed.modified_count == 0:
-            return False
-        self._versions.update_many({"file_id": file_id}, {"$set": {"trashed_at": at}})
-        return True
+        self._versions_follow_file(file_id)
+        return changed.modified_count == 1
 
     def restore_file(self, file_id: str) -> bool:
         changed = self._files.update_one(
             {"_id": file_id} | _TRASHED, {"$set": {"trashed_at": None}}
         )
-        if changed.modified_count == 0:
-            return False
-        pass
-        return True
+        self._versions_follow_file(file_id)
+        return changed.modified_count == 1
 
     def purge_file(self, file_id: str) -> list[FileVersion]:
         if self._files.delete_one({"_id": file_id} | _TRASHED).deleted_count == 0:
@@ -295,78 +297,3 @@ class MongoProjects:
         query = {"trashed_at": {"$ne": None, "$lt": before}}
         cursor = self._files.find(query).sort([("trashed_at", ASCENDING), ("_id", ASCENDING)])
         return [_record(StoredFile, d) for d in _page(cursor, 0, limit)]
-
-    def recount(self, project_id: str) -> ProjectStats:
-        alive = {"$eq": ["$trashed_at", None]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"project_id": project_id}},
-            {"$group": {
-                "_id": "$provider_id",
-                "active_file_versions": {"$sum": {"$cond": [alive, 1, 0]}},
-                "active_bytes": {"$sum": {"$cond": [alive, "$size", 0]}},
-                "trash_file_versions": {"$sum": {"$cond": [alive, 0, 1]}},
-                "trash_bytes": {"$sum": {"$cond": [alive, 0, "$size"]}},
-            }},
-        ]  # fmt: skip
-        figures = (
-            ProviderFigures(**({"provider_id": group.pop("_id")} | group))
-            for group in self._versions.aggregate(pipeline)
-        )
-        return stats_of(project_id, figures)
-
-    def put_stats(self, stats: ProjectStats) -> bool:
-        document = asdict(stats)
-        document["_id"] = document.pop("project_id")
-        try:  # no newer document matches: the upsert then collides with it on `_id`
-            self._stats.replace_one(
-                {"_id": stats.project_id, "generation": {"$lte": stats.generation}},
-                document,
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return True
-
-    def stats(self, project_id: str) -> ProjectStats | None:
-        return self.stats_many([project_id]).get(project_id)
-
-    def stats_many(self, project_ids: Iterable[str]) -> dict[str, ProjectStats]:
-        documents = self._stats.find({"_id": {"$in": list(project_ids)}})
-        return {document["_id"]: _stored_stats(document) for document in documents}
-
-    def want_recount(self, project_id: str, at: float) -> bool:
-        update = {"$inc": {"wanted": 1}, "$set": {"pending": True}}
-        update["$min"] = {"pending_since": at}  # set when missing: idle documents have none
-        for _attempt in range(2):  # two first events race the upsert: the loser counts again
-            try:
-                before = self._recounts.find_one_and_update(
-                    {"_id": project_id}, update, upsert=True, return_document=ReturnDocument.BEFORE
-                )
-            except DuplicateKeyError:
-                continue
-            return before is None or not before["pending"]
-        raise RuntimeError(f"the recount state of project {project_id} could not be updated")
-
-    def start_recount(self, project_id: str) -> int:
-        document = self._recounts.find_one({"_id": project_id}, {"wanted": 1})
-        return document["wanted"] if document else 0
-
-    def finish_recount(self, project_id: str, generation: int) -> bool:
-        idle = self._recounts.update_one(
-            {"_id": project_id, "wanted": {"$lte": generation}},
-            {"$set": {"pending": False}, "$unset": {"pending_since": ""}},
-        )
-        if idle.matched_count:
-            return False
-        return self._recounts.count_documents({"_id": project_id}, limit=1) == 1
-
-    def pending_recounts(self, since_before: float, limit: int) -> list[str]:
-        cursor = self._recounts.find({"pending": True, "pending_since": {"$lt": since_before}})
-        order = [("pending_since", ASCENDING), ("_id", ASCENDING)]
-        return [document["_id"] for document in _page(cursor.sort(order), 0, limit)]
-
-
-def _stored_stats(document: dict[str, Any]) -> ProjectStats:
-    fields_ = {key: value for key, value in document.items() if key != "_id"}
-    by_provider = tuple(ProviderFigures(**figures) for figures in fields_.pop("by_provider"))
-    return ProjectStats(project_id=document["_id"], by_provider=by_provider, **fields_)

@@ -1,4 +1,5 @@
-"""Projects on the embedded backend: seven tables in the main SQLite file.
+"""Projects on the embedded backend: tables in the main SQLite file (the statistics ones in
+`storage/sqlite_project_stats.py`).
 
 Changes that touch several rows (a version's number, the trash, a project's deletion, the
 recount state) are one `BEGIN IMMEDIATE` transaction: it holds the write lock from its first
@@ -7,10 +8,8 @@ statement, so what it reads is still true when it writes, in any thread or proce
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
 from dataclasses import asdict
 
 from storage.identity import Page
@@ -18,16 +17,13 @@ from storage.projects import (
     FileVersion,
     Member,
     Project,
-    ProjectStats,
     Provider,
-    ProviderFigures,
     StoredFile,
     UnknownFile,
     UnknownProject,
     require_role,
-    stats_of,
 )
-from storage.sqlite_connection import Connections
+from storage.sqlite_project_stats import STATS_SCHEMA, STATS_TABLES, SQLiteProjectStats
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS storage_providers (
@@ -76,38 +72,18 @@ CREATE TABLE IF NOT EXISTS file_versions (
     UNIQUE (file_id, number)
 );
 CREATE INDEX IF NOT EXISTS file_versions_by_project ON file_versions (project_id, provider_id);
-CREATE TABLE IF NOT EXISTS project_stats (
-    project_id TEXT PRIMARY KEY,
-    generation INTEGER NOT NULL,
-    computed_at REAL NOT NULL,
-    figures TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS project_recounts (
-    project_id TEXT PRIMARY KEY,
-    wanted INTEGER NOT NULL,
-    pending INTEGER NOT NULL,
-    pending_since REAL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS project_recounts_pending ON project_recounts (pending_since)
-    WHERE pending;
 """
 _PROVIDER = "id, name, description, kind"
 _PROJECT = "id, organization_id, name, description, default_provider_id, created_at"
 _MEMBER = "project_id, account_id, role_id, added_at"
 _FILE = "id, project_id, name, created_at, trashed_at"
 _VERSION = "id, file_id, project_id, number, size, sha256, provider_id, created_at, trashed_at"
-_FIGURES = """
-SELECT provider_id,
-    SUM(trashed_at IS NULL), TOTAL(CASE WHEN trashed_at IS NULL THEN size END),
-    SUM(trashed_at IS NOT NULL), TOTAL(CASE WHEN trashed_at IS NOT NULL THEN size END)
-FROM file_versions WHERE project_id = ? GROUP BY provider_id"""
 # Tables holding a project's rows, children first (params: the project id).
 _PROJECT_TABLES = (
     "file_versions",
     "project_files",
     "project_members",
-    "project_stats",
-    "project_recounts",
+    *STATS_TABLES,
 )
 
 
@@ -115,12 +91,11 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-class SQLiteProjects:
-    def __init__(self, connections: Connections):
-        self._db = connections
+class SQLiteProjects(SQLiteProjectStats):
+    """Providers, projects, members, files and the trash; statistics from the base class."""
 
     def ensure_schema(self) -> None:
-        self._db.get().executescript(SCHEMA)
+        self._db.get().executescript(SCHEMA + STATS_SCHEMA)
 
     def _one(self, sql: str, params: tuple) -> tuple | None:
         return self._db.get().execute(sql, params).fetchone()
@@ -349,7 +324,7 @@ class SQLiteProjects:
             )
             if cursor.rowcount == 0:
                 return False
-            pass
+            conn.execute("UPDATE file_versions SET trashed_at = NULL WHERE file_id = ?", (file_id,))
         return True
 
     def purge_file(self, file_id: str) -> list[FileVersion]:
@@ -372,77 +347,6 @@ class SQLiteProjects:
         )
         return [StoredFile(*row) for row in rows]
 
-    def recount(self, project_id: str) -> ProjectStats:
-        figures = (
-            ProviderFigures(provider, active, int(active_bytes), trash, int(trash_bytes))
-            for provider, active, active_bytes, trash, trash_bytes in self._all(
-                _FIGURES, (project_id,)
-            )
-        )
-        return stats_of(project_id, figures)
-
-    def put_stats(self, stats: ProjectStats) -> bool:
-        cursor = self._db.get().execute(
-            "INSERT INTO project_stats (project_id, generation, computed_at, figures)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET generation = excluded.generation,"
-            " computed_at = excluded.computed_at, figures = excluded.figures"
-            " WHERE excluded.generation >= project_stats.generation",
-            (stats.project_id, stats.generation, stats.computed_at, _figures_document(stats)),
-        )
-        return cursor.rowcount == 1
-
-    def stats(self, project_id: str) -> ProjectStats | None:
-        return self.stats_many([project_id]).get(project_id)
-
-    def stats_many(self, project_ids: Iterable[str]) -> dict[str, ProjectStats]:
-        wanted = list(dict.fromkeys(project_ids))
-        marks = ", ".join("?" * len(wanted))
-        rows = self._all(
-            "SELECT project_id, generation, computed_at, figures FROM project_stats"
-            f" WHERE project_id IN ({marks})",
-            tuple(wanted),
-        )
-        return {row[0]: _stored_stats(*row[1:]) for row in rows}
-
-    def want_recount(self, project_id: str, at: float) -> bool:
-        with self._db.transaction() as conn:
-            row = conn.execute(
-                "SELECT pending FROM project_recounts WHERE project_id = ?", (project_id,)
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO project_recounts (project_id, wanted, pending, pending_since)"
-                " VALUES (?, 1, 1, ?) ON CONFLICT DO UPDATE SET wanted = wanted + 1, pending = 1,"
-                " pending_since = COALESCE(pending_since, excluded.pending_since)",
-                (project_id, at),
-            )
-        return row is None or not row[0]
-
-    def start_recount(self, project_id: str) -> int:
-        row = self._one("SELECT wanted FROM project_recounts WHERE project_id = ?", (project_id,))
-        return row[0] if row else 0
-
-    def finish_recount(self, project_id: str, generation: int) -> bool:
-        with self._db.transaction() as conn:
-            row = conn.execute(
-                "SELECT wanted FROM project_recounts WHERE project_id = ?", (project_id,)
-            ).fetchone()
-            if row is None or row[0] <= generation:
-                conn.execute(
-                    "UPDATE project_recounts SET pending = 0, pending_since = NULL"
-                    " WHERE project_id = ?",
-                    (project_id,),
-                )
-                return False
-        return True
-
-    def pending_recounts(self, since_before: float, limit: int) -> list[str]:
-        rows = self._all(
-            "SELECT project_id FROM project_recounts WHERE pending AND pending_since < ?"
-            " ORDER BY pending_since, project_id LIMIT ?",
-            (since_before, limit),
-        )
-        return [row[0] for row in rows]
-
 
 def _count(row: tuple | None) -> int:
     return row[0] if row else 0
@@ -451,19 +355,3 @@ def _count(row: tuple | None) -> int:
 def _require_project(conn: sqlite3.Connection, project_id: str) -> None:
     if not conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone():
         raise UnknownProject(project_id)
-
-
-def _figures_document(stats: ProjectStats) -> str:
-    """The figures as stored: everything but the generation and time, which have columns (the
-    upsert compares generations)."""
-    fields = asdict(stats)
-    del fields["generation"], fields["computed_at"]
-    return json.dumps(fields)
-
-
-def _stored_stats(generation: int, computed_at: float, document: str) -> ProjectStats:
-    """A `project_stats` row back as the record it was made from."""
-    fields = json.loads(document)
-    by_provider = tuple(ProviderFigures(**figures) for figures in fields.pop("by_provider"))
-    return ProjectStats(**fields, by_provider=by_provider, generation=generation,
-                        computed_at=computed_at)  # fmt: skip
