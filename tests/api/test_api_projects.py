@@ -267,3 +267,25 @@ def test_with_mongodb_a_project_may_keep_its_files_in_gridfs(settings, queue, tm
     client.delete(f"{V1}/projects/{made['id']}/files/{stored['id']}", headers=headers)
     client.delete(f"{V1}/projects/{made['id']}/files/{stored['id']}/purge", headers=headers)
     assert database["project_files.chunks"].count_documents({}) == 0
+
+
+def test_a_projects_package_is_processed_as_a_direct_upload(client, queue, admin, project):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("account/user.json", '{"id": "1"}')
+    made = upload(client, admin, project, buffer.getvalue(), "package.zip").get_json()
+    url = f"{V1}/projects/{project}/files/{made['id']}/process"
+    answer = client.post(url, headers=admin)
+    assert answer.status_code == 202, answer.get_json()
+    body = answer.get_json()
+    assert queue.submitted == [body["packageId"]]
+    assert body["packageId"] == hashlib.md5(body["key"].encode()).hexdigest()
+    again = client.post(url, headers=admin).get_json()
+    assert again["errorMessageCode"] == "ALREADY_UPLOADED" and again["key"] is None
+    not_a_zip = upload(client, admin, project, b"plain text", "notes.txt").get_json()
+    refused = client.post(f"{V1}/projects/{project}/files/{not_a_zip['id']}/process",
+                          headers=admin)  # fmt: skip
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "NOT_A_ZIP"
