@@ -1,15 +1,17 @@
 """Projects on MongoDB: a collection per record kind, one document per record.
 
-Without multi-document transactions, each change is ordered so a crash in the middle leaves
-something a retry finishes: the file's `trashed_at` changes first (the conditional update that
-decides the answer), then its versions are given the file's current one (a trash and a restore
-racing on one file can leave them apart until the next trash or restore of it); a project is
-deleted after everything of it, so deleting it again finishes the job.
+There are no multi-document transactions, so every change that touches several documents starts
+with the conditional update that decides it, and the rest follows:
+- trash and restore set the file's `trashed_at`, then give its versions the file's current one;
+  a crash in between, or an upload racing the trash, is realigned by the next trash or restore
+  of the file (a trash and a restore racing each other can leave them apart until then);
+- a purge deletes the file, then its versions: a crash in between leaves versions that
+  `versions_of_project` still lists and the project's deletion removes;
+- a project is deleted after everything of it, so deleting it again finishes the job.
+
 A version's number is the highest one plus one, inserted under a unique (file, number) index:
-two racing uploads cannot both take a number, the loser takes the next. The recount state of a
-project is one document changed by single atomic updates (`$inc` with the old value returned,
-conditional `$set`), so concurrent events and tasks need no lock (see
-`storage/mongo_project_stats.py`).
+two racing uploads cannot both take a number, the loser takes the next. Statistics and the
+recount state are in `storage/mongo_project_stats.py`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from storage.projects import (
 R = TypeVar("R")
 _BY_NAME = [("name", ASCENDING), ("_id", ASCENDING)]
 _BY_AGE = [("created_at", ASCENDING), ("_id", ASCENDING)]
+_BY_FILE = [("file_id", ASCENDING), ("number", ASCENDING)]
 _NUMBER_ATTEMPTS = 100  # racing uploads of one file, each losing a number at most once per rival
 _ALIVE, _TRASHED = {"trashed_at": None}, {"trashed_at": {"$ne": None}}
 
@@ -78,8 +81,8 @@ class MongoProjects(MongoProjectStats):
     def ensure_indexes(self) -> None:
         self._providers.create_index("kind", unique=True)
         self._projects.create_index([("organization_id", ASCENDING), *_BY_NAME])
-        self._members.create_index([("project_id", ASCENDING), ("account_id", ASCENDING)],
-                                   unique=True)  # fmt: skip
+        membership = [("project_id", ASCENDING), ("account_id", ASCENDING)]
+        self._members.create_index(membership, unique=True)
         self._members.create_index("account_id")
         self._files.create_index([("project_id", ASCENDING), *_BY_AGE])
         self._files.create_index([("trashed_at", ASCENDING), ("_id", ASCENDING)])
@@ -92,11 +95,11 @@ class MongoProjects(MongoProjectStats):
             try:
                 document = self._providers.find_one_and_update(
                     {"kind": kind},
-                    {"$set": {"name": name, "description": description},
-                     "$setOnInsert": {"_id": _new_id()}},
+                    {"$set": {"name": name, "description": description}}
+                    | {"$setOnInsert": {"_id": _new_id()}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
-                )  # fmt: skip
+                )
                 assert document is not None  # an upsert always has a document to return
                 return _record(Provider, document)
             except DuplicateKeyError:
@@ -151,7 +154,7 @@ class MongoProjects(MongoProjectStats):
 
     def versions_of_project(self, project_id: str) -> list[FileVersion]:
         cursor = self._versions.find({"project_id": project_id})
-        return [_record(FileVersion, d) for d in cursor.sort([("file_id", 1), ("number", 1)])]
+        return [_record(FileVersion, d) for d in cursor.sort(_BY_FILE)]
 
     def projects_of_organization(
         self, organization_id: str, offset: int, limit: int
