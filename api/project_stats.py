@@ -9,7 +9,6 @@ whose figures were never computed (no file yet) answers zeros.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flask import Response
@@ -127,19 +126,18 @@ def one_project_stats(path: ProjectPath) -> Response:
 )
 def current_user_stats() -> Response:
     """Split into projects the caller administers (project admin, or organization superuser)
-    and those it is a member of."""
+    and those it is a member of: the stored documents added up by the store."""
     principal = require_principal()
     viewable = viewable_projects(principal, 0, ALL_PROJECTS).items
-    stored = get_store().projects.stats_many([project.id for project, _ in viewable])
-    providers = _providers()
-    administered = [stored.get(p.id) for p, role in viewable if administers(role)]
-    member = [stored.get(p.id) for p, role in viewable if not administers(role)]
+    administered = [project.id for project, role in viewable if administers(role)]
+    member = [project.id for project, role in viewable if not administers(role)]
+    projects, providers = get_store().projects, _providers()
     body = {
         "administered_projects": len(administered),
         "member_projects": len(member),
-        "administered": _summed(administered, providers),
-        "member": _summed(member, providers),
-        "total": _summed(administered + member, providers),
+        "administered": _stats_json(projects.summed_stats(administered), providers),
+        "member": _stats_json(projects.summed_stats(member), providers),
+        "total": _stats_json(projects.summed_stats(administered + member), providers),
     }
     return json_response(body)
 
@@ -154,12 +152,12 @@ def current_user_usage() -> Response:
     """Deprecated: `GET /api/v1/current_user/stats` says the same and more."""
     principal = require_principal()
     viewable = viewable_projects(principal, 0, ALL_PROJECTS).items
-    stored = get_store().projects.stats_many([project.id for project, _ in viewable]).values()
+    summed = get_store().projects.summed_stats([project.id for project, _ in viewable])
     return json_response(
         {
             "projects": len(viewable),
-            "file_versions": sum(s.active_file_versions + s.trash_file_versions for s in stored),
-            "bytes": sum(s.active_bytes + s.trash_bytes for s in stored),
+            "file_versions": summed.active_file_versions + summed.trash_file_versions,
+            "bytes": summed.active_bytes + summed.trash_bytes,
         }
     )
 
@@ -193,31 +191,26 @@ def _result(
     return {
         "project": {"id": project.id, "name": project.name},
         "current_user_auth_role": {"id": role.id, "name": role.name},
-        "stats": _summed([stats], providers),
+        "stats": _stats_json(stats, providers),
     }
 
 
-def _summed(documents: Iterable[ProjectStats | None], providers: dict[str, Provider]) -> dict:
-    """The counters of stored documents added up, per provider too (None: zeros)."""
-    totals = dict.fromkeys(COUNTERS, 0)
-    per_provider: dict[str, dict[str, int]] = {}
-    for stats in documents:
-        if stats is None:
-            continue
-        for name in COUNTERS:
-            totals[name] += getattr(stats, name)
-        for figures in stats.by_provider:
-            _add(per_provider.setdefault(figures.provider_id, dict.fromkeys(COUNTERS, 0)), figures)
+def _stats_json(stats: ProjectStats | None, providers: dict[str, Provider]) -> dict[str, Any]:
+    """A `stats` object: the counters and one entry per provider (None: never computed, zeros)."""
+    if stats is None:
+        return {**dict.fromkeys(COUNTERS, 0), "by_storage_provider": []}
     by_provider = [
-        {**_provider_json(providers, provider_id), **counters}
-        for provider_id, counters in sorted(per_provider.items())
+        {
+            **_provider_json(providers, f.provider_id),
+            **{name: getattr(f, name) for name in COUNTERS},
+        }
+        for f in stats.by_provider
     ]
-    return {**totals, "by_storage_provider": by_provider}
+    return {**_counters(stats), "by_storage_provider": by_provider}
 
 
-def _add(counters: dict[str, int], figures: ProviderFigures) -> None:
-    for name in COUNTERS:
-        counters[name] += getattr(figures, name)
+def _counters(figures: ProjectStats | ProviderFigures) -> dict[str, int]:
+    return {name: getattr(figures, name) for name in COUNTERS}
 
 
 def _provider_json(providers: dict[str, Provider], provider_id: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.projects import ProjectStats, ProviderFigures, stats_of
 
+_COUNTERS = ("active_file_versions", "active_bytes", "trash_file_versions", "trash_bytes")
+
 
 class MongoProjectStats:
     """The statistics half of `MongoProjects`."""
@@ -68,6 +70,18 @@ class MongoProjectStats:
     def stats_many(self, project_ids: Iterable[str]) -> dict[str, ProjectStats]:
         documents = self._stats.find({"_id": {"$in": list(project_ids)}})
         return {document["_id"]: _stored_stats(document) for document in documents}
+
+    def summed_stats(self, project_ids: Iterable[str]) -> ProjectStats:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"_id": {"$in": list(project_ids)}}},
+            {"$unwind": "$by_provider"},
+            {"$group": {"_id": "$by_provider.provider_id", **{
+                name: {"$sum": f"$by_provider.{name}"} for name in _COUNTERS
+            }}},
+        ]  # fmt: skip
+        groups = self._stats.aggregate(pipeline)
+        figures = (ProviderFigures(g["_id"], *(g[name] for name in _COUNTERS)) for g in groups)
+        return stats_of("", figures)
 
     def want_recount(self, project_id: str, at: float) -> bool:
         update = {"$inc": {"wanted": 1}, "$set": {"pending": True}}

@@ -266,6 +266,11 @@ class ProjectStore(Protocol):
     def stats_many(self, project_ids: Iterable[str]) -> dict[str, ProjectStats]:
         """The stored documents of those projects that have one, in one query."""
 
+    def summed_stats(self, project_ids: Iterable[str]) -> ProjectStats:
+        """The stored documents of those projects added up, per provider too, by the store
+        itself (a caller's totals over a thousand projects build no record per project);
+        `project_id` empty, generation and time 0."""
+
     # Coalesced recounts
     def want_recount(self, project_id: str, at: float) -> bool:
         """Count one event making the figures stale; True only when no recount was pending

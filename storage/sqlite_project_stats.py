@@ -8,9 +8,9 @@ and written inside one `BEGIN IMMEDIATE` transaction per call.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import asdict
+
+import orjson
 
 from storage.projects import ProjectStats, ProviderFigures, stats_of
 from storage.sqlite_connection import Connections
@@ -37,6 +37,17 @@ SELECT provider_id,
     SUM(trashed_at IS NULL), TOTAL(CASE WHEN trashed_at IS NULL THEN size END),
     SUM(trashed_at IS NOT NULL), TOTAL(CASE WHEN trashed_at IS NOT NULL THEN size END)
 FROM file_versions WHERE project_id = ? GROUP BY provider_id"""
+
+
+IDS_PER_QUERY = 900  # project ids per summing query (SQLite allows 32,766 parameters)
+# Per provider over the stored documents: `figures` is [4 totals, [[provider id, 4 counters]]].
+_SUMMED = (
+    "SELECT json_extract(p.value, '$[0]'), SUM(json_extract(p.value, '$[1]')),"
+    " SUM(json_extract(p.value, '$[2]')), SUM(json_extract(p.value, '$[3]')),"
+    " SUM(json_extract(p.value, '$[4]'))"
+    " FROM project_stats, json_each(project_stats.figures, '$[4]') AS p"
+    " WHERE project_stats.project_id IN ({marks}) GROUP BY 1"
+)
 
 
 class SQLiteProjectStats:
@@ -74,7 +85,18 @@ class SQLiteProjectStats:
             f" WHERE project_id IN ({marks})",
             tuple(wanted),
         )
-        return {row[0]: _stored_stats(*row[1:]) for row in rows}
+        return {row[0]: _stored_stats(*row) for row in rows}
+
+    def summed_stats(self, project_ids: Iterable[str]) -> ProjectStats:
+        wanted = list(dict.fromkeys(project_ids))
+        figures: list[ProviderFigures] = []
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start : start + IDS_PER_QUERY]
+            rows = self._db.get().execute(
+                _SUMMED.format(marks=", ".join("?" * len(chunk))), tuple(chunk)
+            )
+            figures += [ProviderFigures(*row) for row in rows]
+        return stats_of("", _per_provider(figures))
 
     def want_recount(self, project_id: str, at: float) -> bool:
         with self._db.transaction() as conn:
@@ -121,17 +143,35 @@ class SQLiteProjectStats:
 
 
 def _figures_document(stats: ProjectStats) -> str:
-    """The figures as stored: everything but the generation and time, which have columns (the
-    upsert compares generations)."""
-    fields = asdict(stats)
-    del fields["generation"], fields["computed_at"]
-    return json.dumps(fields)
+    """The figures as stored, positionally (a stats read of 1,000 projects builds every record
+    again: positional records cost half of named ones): the four totals, then per provider its
+    id and four counters. The generation and time have columns (the upsert compares them)."""
+    providers = [
+        [f.provider_id, f.active_file_versions, f.active_bytes, f.trash_file_versions,
+         f.trash_bytes]
+        for f in stats.by_provider
+    ]  # fmt: skip
+    totals = [stats.active_file_versions, stats.active_bytes, stats.trash_file_versions,
+              stats.trash_bytes]  # fmt: skip
+    return orjson.dumps([*totals, providers]).decode()
 
 
-def _stored_stats(generation: int, computed_at: float, document: str) -> ProjectStats:
+def _stored_stats(
+    project_id: str, generation: int, computed_at: float, document: str
+) -> ProjectStats:
     """A `project_stats` row back as the record it was made from."""
-    fields = json.loads(document)
-    by_provider = tuple(ProviderFigures(**figures) for figures in fields.pop("by_provider"))
+    active, active_bytes, trash, trash_bytes, providers = orjson.loads(document)
+    by_provider = tuple(ProviderFigures(*figures) for figures in providers)
     return ProjectStats(
-        **fields, by_provider=by_provider, generation=generation, computed_at=computed_at
+        project_id, active, active_bytes, trash, trash_bytes, by_provider, generation, computed_at
     )
+
+
+def _per_provider(figures: list[ProviderFigures]) -> list[ProviderFigures]:
+    """Figures of the same provider (from several queries) added into one."""
+    merged: dict[str, list[int]] = {}
+    for f in figures:
+        counters = [f.active_file_versions, f.active_bytes, f.trash_file_versions, f.trash_bytes]
+        earlier = merged.get(f.provider_id, [0, 0, 0, 0])
+        merged[f.provider_id] = [a + b for a, b in zip(earlier, counters, strict=True)]
+    return [ProviderFigures(provider_id, *counters) for provider_id, counters in merged.items()]

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from samples import SampleSpec, generate_package
+from storage.identity import new_api_key
 from tests.integration.test_audit_trends import _account, _bearer
 
 UPLOAD = "/api/process/upload"
@@ -93,3 +94,61 @@ def test_an_interrupted_upload_leaves_no_file_and_costs_nothing(stack, account, 
     while uploads_left(stack) or summary(stack, account)["total_data_bandwidth_used"] != before:
         assert time.monotonic() < deadline, (uploads_left(stack), summary(stack, account))
         time.sleep(0.1)
+
+
+def test_a_package_kept_in_a_project_is_processed_from_there(stack, client, account, package):
+    path, truth = package
+    api = f"{stack.api_url}/api/v1"
+    project = requests.post(f"{api}/projects", json={"name": "Exports"}, headers=account,
+                            timeout=10).json()  # fmt: skip
+    with path.open("rb") as body:
+        stored = requests.post(
+            f"{api}/projects/{project['id']}/files?name=export.zip",
+            data=body,
+            headers={**account, "Content-Type": "application/zip"},
+            timeout=120,
+        )
+    assert stored.status_code == 201, stored.text
+    other_key = _bearer(stack, _account(stack, "team@uploads.io", superuser=True)[1])
+    email = requests.get(f"{stack.api_url}/api/v1/accounts/me", headers=other_key,
+                         timeout=10).json()["email"]  # fmt: skip
+    shared = requests.put(f"{api}/projects/{project['id']}/members",
+                          json={"email": email, "role": "file_downloader"}, headers=account,
+                          timeout=10)  # fmt: skip
+    assert shared.status_code == 404  # another organization's account is no one here
+    processed = requests.post(
+        f"{api}/projects/{project['id']}/files/{stored.json()['id']}/process",
+        headers=_bearer(stack, _member_key(stack, project["id"], account)),
+        timeout=120,
+    )
+    assert processed.status_code == 202, processed.text
+    made = processed.json()
+    status = client.wait_processed(made["packageId"], made["key"])
+    assert status["isDataAvailable"] and not status["isErrored"], status
+    overview = client.get(f"/api/data/{made['packageId']}/overview", made["key"]).json()
+    assert overview["messages"] == truth.messages
+
+
+def _member_key(stack, project_id: str, admin: dict[str, str]) -> str:
+    """An API key of a new account of the admin's organization, made a downloader of the
+    project."""
+    from storage import open_store
+
+    store = open_store(stack.settings)
+    try:
+        me = requests.get(f"{stack.api_url}/api/v1/accounts/me", headers=admin, timeout=10).json()
+        member = store.identity.accounts.create(
+            "downloader@uploads.io", "d", me["organization_id"], False, time.time()
+        )
+        key = new_api_key()
+        store.identity.api_keys.create(member.id, "integration", key, time.time())
+    finally:
+        store.close()
+    answer = requests.put(
+        f"{stack.api_url}/api/v1/projects/{project_id}/members",
+        json={"email": "downloader@uploads.io", "role": "file_downloader"},
+        headers=admin,
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return key

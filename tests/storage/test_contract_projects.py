@@ -347,6 +347,32 @@ def test_stats_many_returns_the_stored_documents_of_those_asked(
     assert store.projects.stats_many([]) == {}
 
 
+def test_summed_stats_add_up_the_stored_documents_per_provider(
+    store, project, provider, organization
+):
+    second = store.projects.ensure_provider("Grid", "", "gridfs")
+    others = [store.projects.create_project(organization, n, "", provider.id, T0) for n in "xyz"]
+    for n, each in enumerate([project, *others]):
+        upload(store, new_file(store, each), 10 * (n + 1), provider.id)
+        if n % 2:
+            kept = new_file(store, each)
+            upload(store, kept, 7, second.id)
+            store.projects.trash_file(kept.id, T0)
+    for each in [project, *others[:2]]:  # the last one's figures were never computed
+        store.projects.put_stats(replace(store.projects.recount(each.id), generation=1))
+    asked = [project.id, others[0].id, others[1].id, others[2].id, "nope"]
+    summed = store.projects.summed_stats(asked)
+    documents = store.projects.stats_many(asked).values()
+    for name in ("active_file_versions", "active_bytes", "trash_file_versions", "trash_bytes"):
+        assert getattr(summed, name) == sum(getattr(d, name) for d in documents)
+    assert (summed.active_bytes, summed.trash_bytes) == (60, 7)
+    by_provider = {
+        f.provider_id: (f.active_bytes, f.trash_file_versions) for f in summed.by_provider
+    }
+    assert by_provider == {provider.id: (60, 0), second.id: (0, 1)}
+    assert store.projects.summed_stats([]).active_file_versions == 0
+
+
 def test_a_burst_of_events_asks_for_one_recount_until_it_finishes(store, project):
     answers = [store.projects.want_recount(project.id, T0 + n) for n in range(1_000)]
     assert answers.count(True) == 1 and answers[0] is True
