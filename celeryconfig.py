@@ -72,5 +72,7 @@ beat_schedule = {
     "resend-project-recounts": _every(
         _settings.recount_resend_seconds, names.RESEND_PROJECT_RECOUNTS
     ),
-    "purge-expired-trash": _every(3600, names.PURGE_EXPIRED_TRASH),
+    "purge-expired-trash": _every(
+        _settings.trash_purge_interval_seconds, names.PURGE_EXPIRED_TRASH
+    ),
 }

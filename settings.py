@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     max_package_bytes: int = Field(50 * GB, ge=1, description="bytes, at least 1")
     max_upload_bytes: int = Field(4 * GB, ge=1, description="bytes of a direct upload, at least 1")
     trash_retention_days: int = Field(30, ge=1, le=3650, description="days, 1-3650")
+    trash_purge_interval_seconds: int = Field(
+        3600, ge=1, le=86400, description="seconds between beat's trash purges, 1-86400"
+    )
     recount_resend_seconds: int = Field(
         60, ge=1, le=86400, description="seconds a pending statistics recount waits, 1-86400"
     )

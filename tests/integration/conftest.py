@@ -39,6 +39,8 @@ def stack(served_dir, file_server):
         # the audit log's trip from a call to the trends, in seconds rather than half a minute
         "AUDIT_FLUSH_SECONDS": "0.2",
         "AUDIT_FOLD_SECONDS": "1",
+        # the trash's retention checked every second (its files are made old by the test)
+        "TRASH_PURGE_INTERVAL_SECONDS": "1",
     }
     with LocalStack(served_dir / "data", env) as local:
         local.start_all()
