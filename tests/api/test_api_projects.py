@@ -289,3 +289,61 @@ def test_a_projects_package_is_processed_as_a_direct_upload(client, queue, admin
     refused = client.post(f"{V1}/projects/{project}/files/{not_a_zip['id']}/process",
                           headers=admin)  # fmt: skip
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "NOT_A_ZIP"
+
+
+def test_an_admin_renames_a_project_and_others_may_not(client, store, acme, admin, project):
+    renamed = client.patch(f"{V1}/projects/{project}", json={"name": "Archive"}, headers=admin)
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Archive"
+    editor = member(client, store, acme, admin, project, "file_editor")
+    refused = client.patch(f"{V1}/projects/{project}", json={"name": "x"}, headers=editor)
+    assert refused.status_code == 403
+    assert client.delete(f"{V1}/projects/{project}", headers=editor).status_code == 403
+    unknown = client.patch(f"{V1}/projects/{project}",
+                           json={"default_provider_id": "00000000-0000-4000-8000-000000000000"},
+                           headers=admin)  # fmt: skip
+    assert unknown.status_code == 404
+    assert unknown.get_json()["error"]["code"] == "UNKNOWN_PROVIDER"
+
+
+def test_a_member_is_taken_out(client, store, acme, admin, project):
+    viewer = member(client, store, acme, admin, project, "project_viewer")
+    viewer_id = _account_id(client, viewer)
+    assert client.get(f"{V1}/projects/{project}", headers=viewer).status_code == 200
+    out = f"{V1}/projects/{project}/members/{viewer_id}"
+    assert client.delete(out, headers=viewer).status_code == 403
+    assert client.delete(out, headers=admin).status_code == 200
+    assert client.delete(out, headers=admin).status_code == 404
+    assert client.get(f"{V1}/projects/{project}", headers=viewer).status_code == 403
+
+
+def test_a_project_upload_is_refused_as_a_direct_upload_is(client, store, settings, admin,
+                                                           project):  # fmt: skip
+    from tests.api.test_api_http_errors import chunked_post
+
+    url = f"{V1}/projects/{project}/files?name=big.bin"
+    chunked = chunked_post(client, url, b"abc", {**admin, "Content-Type": "application/zip"})
+    assert chunked.status_code == 411
+    declared = {"CONTENT_LENGTH": str(settings.max_upload_bytes + 1)}
+    too_large = client.post(url, data=b"x", headers=admin, environ_overrides=declared)
+    assert too_large.status_code == 413
+    meter = account_meter(_account_id(client, admin))
+    limit = settings.daily_bandwidth_limit
+    store.bandwidth.charge(meter, utc_day(time.time()), limit, limit, "earlier", time.time())
+    over = upload(client, admin, project, b"y" * 10)
+    assert over.status_code == 429 and over.get_json()["error"]["code"] == "BANDWIDTH_EXCEEDED"
+    listed = client.get(f"{V1}/projects/{project}/files", headers=admin).get_json()["results"]
+    assert listed == []  # a refused upload leaves no file behind
+    assert list(settings.project_files_dir.glob("*.bin")) == []
+    assert list(settings.project_files_dir.glob("keys/*")) == []
+
+
+def test_a_trashed_file_takes_no_new_version_and_versions_are_the_files_own(client, admin, project):
+    one = upload(client, admin, project, b"1").get_json()
+    two = upload(client, admin, project, b"2").get_json()
+    stray = f"{V1}/projects/{project}/files/{one['id']}/versions/{two['versions'][0]['id']}/content"
+    answer = client.get(stray, headers=admin)
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "UNKNOWN_VERSION"
+    client.delete(f"{V1}/projects/{project}/files/{one['id']}", headers=admin)
+    newer = client.post(f"{V1}/projects/{project}/files/{one['id']}/versions", data=b"3",
+                        headers={**admin, "Content-Type": "application/octet-stream"})  # fmt: skip
+    assert newer.status_code == 409 and newer.get_json()["error"]["code"] == "IN_TRASH"
