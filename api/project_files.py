@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -100,14 +100,20 @@ def upload_file(path: ProjectPath, query: FileQuery) -> Response:
     """`upload_file` needed; `Content-Length` required (411), within `MAX_UPLOAD_BYTES` (413)
     and the uploader's bandwidth of the day (429 `BANDWIDTH_EXCEEDED`)."""
     access = project_access(path.project_id, "upload_file")
-    stored = get_store().projects.create_file(access.project.id, query.name, now())
+    created: list[StoredFile] = []
+
+    def new_file() -> StoredFile:  # made once the upload is charged, gone if it fails
+        created.append(get_store().projects.create_file(access.project.id, query.name, now()))
+        return created[0]
+
     try:
-        _receive_version(access, stored)
+        version = _receive_version(access, query.name, new_file)
     except BaseException:
-        get_store().projects.trash_file(stored.id, now())
-        get_store().projects.purge_file(stored.id)
+        for stored in created:
+            get_store().projects.trash_file(stored.id, now())
+            get_store().projects.purge_file(stored.id)
         raise
-    return json_response(_file_json(stored.id), 201)
+    return json_response(_file_json(version.file_id), 201)
 
 
 @bp.post(
@@ -118,7 +124,7 @@ def upload_file(path: ProjectPath, query: FileQuery) -> Response:
 def upload_version(path: FilePath) -> Response:
     access = project_access(path.project_id, "upload_file")
     stored = _live_file(access, path.file_id)
-    _receive_version(access, stored)
+    _receive_version(access, stored.name, lambda: stored)
     return json_response(_file_json(stored.id), 201)
 
 
@@ -230,13 +236,14 @@ def process_file(path: FilePath) -> Response:
     return answer
 
 
-def _receive_version(access: Access, stored: StoredFile) -> FileVersion:
-    """The request's body kept as the file's next version on the project's default provider,
-    charged to the uploader; the project's figures then asked for."""
+def _receive_version(access: Access, name: str, file_of: Callable[[], StoredFile]) -> FileVersion:
+    """The request's body kept as the next version of the file `file_of` gives (asked only once
+    the upload is charged to the uploader) on the project's default provider; the project's
+    figures then asked for."""
     declared = declared_length(get_settings())
-    charge = metering.charge_account(access.principal.account.id, declared, stored.name)
+    charge = metering.charge_account(access.principal.account.id, declared, name)
     try:
-        version = _store_version(access, stored, declared)
+        version = _store_version(access, file_of(), declared)
     except BaseException:
         charge.refund()
         raise

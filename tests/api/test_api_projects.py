@@ -329,8 +329,15 @@ def test_a_project_upload_is_refused_as_a_direct_upload_is(client, store, settin
     meter = account_meter(_account_id(client, admin))
     limit = settings.daily_bandwidth_limit
     store.bandwidth.charge(meter, utc_day(time.time()), limit, limit, "earlier", time.time())
-    over = upload(client, admin, project, b"y" * 10)
+    made = []
+    real_create = store.projects.create_file
+    store.projects.create_file = lambda *args: made.append(args) or real_create(*args)
+    try:
+        over = upload(client, admin, project, b"y" * 10)
+    finally:
+        del store.projects.create_file
     assert over.status_code == 429 and over.get_json()["error"]["code"] == "BANDWIDTH_EXCEEDED"
+    assert made == []  # refused before any record was made
     listed = client.get(f"{V1}/projects/{project}/files", headers=admin).get_json()["results"]
     assert listed == []  # a refused upload leaves no file behind
     assert list(settings.project_files_dir.glob("*.bin")) == []
