@@ -89,6 +89,15 @@ class AccountList(BaseModel):
     results: list[AccountOut]
 
 
+def account_of_organization(email: str, organization_id: str) -> Account:
+    """The account with this e-mail (any case) in the organization; else 404 `UNKNOWN_ACCOUNT`
+    (an account of another organization is no one here)."""
+    account = get_store().identity.accounts.get_by_email(email)
+    if account is None or account.organization_id != organization_id:
+        raise ApiError(404, "UNKNOWN_ACCOUNT", "no account of your organization has this e-mail")
+    return account
+
+
 def forbidden() -> ApiError:
     return ApiError(403, "FORBIDDEN", "Superuser rights are required")
 

@@ -20,10 +20,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from api import bandwidth_answers as answers
-from api.admin import EMAIL_PATTERN, require_superuser
-from api.errors import ApiError
+from api.admin import EMAIL_PATTERN, account_of_organization, require_superuser
 from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_principal
 from api.jsonio import json_response
+from api.metering import daily_limit
 from api.schemas import ErrorResponse
 from api.services import get_settings, get_store, now
 from api.storefronts import MessageOut
@@ -73,16 +73,6 @@ def limit_exceeded() -> Response:
     error = {"code": BANDWIDTH_EXCEEDED, "message": answers.LIMIT_EXCEEDED}
     body = {"allowed": False, "message": answers.LIMIT_EXCEEDED, "error": error}
     return json_response(body, 400)
-
-
-def unknown_account() -> ApiError:
-    return ApiError(404, "UNKNOWN_ACCOUNT", "no account of your organization has this e-mail")
-
-
-def daily_limit(meter: str) -> int:
-    """The meter's own limit, else `DAILY_BANDWIDTH_LIMIT`."""
-    own = get_store().bandwidth.limit(meter)
-    return get_settings().daily_bandwidth_limit if own is None else own
 
 
 def _listed() -> int:
@@ -200,11 +190,7 @@ def complete_summary(query: SummaryQuery) -> Response:
 
 def _account_of_my_organization(email: str) -> Account:
     """The account with this e-mail when the caller is a superuser of its organization."""
-    principal = require_superuser()
-    account = get_store().identity.accounts.get_by_email(email)
-    if account is None or account.organization_id != principal.organization.id:
-        raise unknown_account()
-    return account
+    return account_of_organization(email, require_superuser().organization.id)
 
 
 @bp.post(

@@ -36,7 +36,7 @@ from api.queue import QueueUnavailable
 from api.schemas import ErrorResponse
 from api.services import get_queue, get_settings, get_store, now
 from api.uploads import UploadResponse, declared_length, receive_package, request_body, write_all
-from storage.file_bytes import purge_file
+from storage.file_bytes import LOCAL_KIND, purge_file
 from storage.projects import FileVersion, StoredFile
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ def _live_file(access: Access, file_id: str) -> StoredFile:
 
 def _kind(version: FileVersion) -> str:
     provider = get_store().projects.provider(version.provider_id)
-    return provider.kind if provider else local_provider().kind
+    return provider.kind if provider else LOCAL_KIND
 
 
 def _ascii(name: str) -> str:

@@ -23,10 +23,9 @@ from api.project_access import SUPERUSER_ROLE, administers, project_access
 from api.schemas import ErrorResponse
 from api.services import get_store
 from storage.identity import Page
-from storage.projects import ROLES, Project, ProjectStats, Provider, ProviderFigures, Role
+from storage.projects import COUNTERS, ROLES, Project, ProjectStats, Provider, ProviderFigures, Role
 
 PROJECTS_TAG = Tag(name="projects", description="Projects, their files, trash and statistics")
-COUNTERS = ("active_file_versions", "active_bytes", "trash_file_versions", "trash_bytes")
 ALL_PROJECTS = 10**9  # a caller's every project, for its totals
 
 bp = APIBlueprint(

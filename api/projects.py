@@ -14,7 +14,7 @@ from flask import Response
 from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel, Field
 
-from api.admin import EMAIL_PATTERN, UUID_PATTERN
+from api.admin import EMAIL_PATTERN, UUID_PATTERN, account_of_organization
 from api.errors import ApiError
 from api.identity import ACCOUNT_SECURITY, BEARER_ROUTE_RESPONSES, require_principal
 from api.jsonio import json_response
@@ -23,7 +23,7 @@ from api.project_access import Access, project_access, unknown_project
 from api.project_stats import PROJECTS_TAG, ProjectPath, viewable_projects
 from api.schemas import ErrorResponse
 from api.services import get_settings, get_store, now
-from storage.file_bytes import GRIDFS_KIND, LOCAL_KIND, ProjectFileBytes
+from storage.file_bytes import GRIDFS_KIND, LOCAL_KIND, ProjectFileBytes, remove_bytes
 from storage.projects import ROLES, Member, Project, Provider
 
 LOCAL_PROVIDER = ("Local disk", "Files under the server's data directory")
@@ -167,10 +167,7 @@ def delete_project(path: ProjectPath) -> Response:
     """Every version's key and bytes go first, then the records. Admins only."""
     access = _administered(path.project_id)
     projects = get_store().projects
-    file_bytes = project_file_bytes()
-    kinds = {provider.id: provider.kind for provider in projects.providers()}
-    for version in projects.versions_of_project(access.project.id):
-        file_bytes.of(kinds.get(version.provider_id, LOCAL_KIND)).remove(version.id)
+    remove_bytes(projects, project_file_bytes(), projects.versions_of_project(access.project.id))
     projects.delete_project(access.project.id)
     return json_response({"message": "Project successfully deleted"})
 
@@ -191,9 +188,7 @@ def set_member(path: ProjectPath, body: MemberBody) -> Response:
     access = project_access(path.project_id, "manage_project_permissions")
     if body.role not in ROLES:
         raise ApiError(400, "UNKNOWN_ROLE", "no project role has this id")
-    account = get_store().identity.accounts.get_by_email(body.email)
-    if account is None or account.organization_id != access.project.organization_id:
-        raise ApiError(404, "UNKNOWN_ACCOUNT", "no account of the organization has this e-mail")
+    account = account_of_organization(body.email, access.project.organization_id)
     member = get_store().projects.set_member(access.project.id, account.id, body.role, now())
     return json_response(_member_json(member))
 

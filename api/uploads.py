@@ -151,8 +151,7 @@ def write_all(incoming: Incoming, chunks: Iterable[bytes]) -> None:
         limit = get_settings().max_upload_bytes
         raise ApiError(413, "UPLOAD_TOO_LARGE", f"an upload has at most {limit} bytes") from None
     except Unreadable as exc:
-        code = "NO_FILE" if str(exc) == "NO_FILE" else "UPLOAD_INCOMPLETE"
-        raise ApiError(400, code, _UNREADABLE[code]) from None
+        raise ApiError(400, str(exc), _UNREADABLE[str(exc)]) from None
     incoming.finish()
 
 

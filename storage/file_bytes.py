@@ -23,7 +23,7 @@ import gridfs
 
 from storage.crypto import derive_key
 from storage.key_files import destroy_key_file, write_key_file
-from storage.projects import ProjectStore
+from storage.projects import FileVersion, ProjectStore
 from storage.uploads import Incoming, opened_chunks, sealed_chunks, sealed_file
 
 LOCAL_KIND = "local"
@@ -168,7 +168,15 @@ def purge_file(projects: ProjectStore, file_bytes: ProjectFileBytes, file_id: st
     """A trashed file's records removed, then every version's key and bytes; how many versions
     went (0 for a file that is unknown or not in the trash)."""
     versions = projects.purge_file(file_id)
+    remove_bytes(projects, file_bytes, versions)
+    return len(versions)
+
+
+def remove_bytes(
+    projects: ProjectStore, file_bytes: ProjectFileBytes, versions: list[FileVersion]
+) -> None:
+    """Each version's key and bytes removed from its provider's store (the local one for a
+    provider since gone)."""
     kinds = {provider.id: provider.kind for provider in projects.providers()}
     for version in versions:
         file_bytes.of(kinds.get(version.provider_id, LOCAL_KIND)).remove(version.id)
-    return len(versions)

@@ -20,9 +20,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from storage.projects import ProjectStats, ProviderFigures, stats_of
-
-_COUNTERS = ("active_file_versions", "active_bytes", "trash_file_versions", "trash_bytes")
+from storage.projects import COUNTERS, ProjectStats, ProviderFigures, stats_of
 
 
 class MongoProjectStats:
@@ -76,11 +74,11 @@ class MongoProjectStats:
             {"$match": {"_id": {"$in": list(project_ids)}}},
             {"$unwind": "$by_provider"},
             {"$group": {"_id": "$by_provider.provider_id", **{
-                name: {"$sum": f"$by_provider.{name}"} for name in _COUNTERS
+                name: {"$sum": f"$by_provider.{name}"} for name in COUNTERS
             }}},
         ]  # fmt: skip
         groups = self._stats.aggregate(pipeline)
-        figures = (ProviderFigures(g["_id"], *(g[name] for name in _COUNTERS)) for g in groups)
+        figures = (ProviderFigures(g["_id"], *(g[name] for name in COUNTERS)) for g in groups)
         return stats_of("", figures)
 
     def want_recount(self, project_id: str, at: float) -> bool:

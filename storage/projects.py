@@ -114,6 +114,10 @@ class FileVersion:
     trashed_at: float | None = None
 
 
+# The counters of `ProviderFigures` and `ProjectStats`, in their order.
+COUNTERS = ("active_file_versions", "active_bytes", "trash_file_versions", "trash_bytes")
+
+
 @dataclass(frozen=True)
 class ProviderFigures:
     """A project's versions on one provider: counts and bytes, in use and in the trash."""
