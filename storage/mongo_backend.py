@@ -25,8 +25,8 @@ from storage.mongo_events import MongoEventStore
 from storage.mongo_identity import MongoIdentity
 from storage.mongo_projects import MongoProjects
 from storage.mongo_statistics import MongoStatistics
+from storage.mongo_upload_digests import MongoUploadDigests
 from storage.shredding import ShreddingPackages
-from storage.upload_digests import MongoUploadDigests
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _LIVE = [Status.QUEUED.value, *_ACTIVE]  # what `fail(token=None)` may stop

@@ -65,13 +65,20 @@ class ActivityScanner:
                 if end < 0:
                     continue
                 chunk, dropping = chunk[end + 1 :], False
-            buffer = carry + chunk if carry else chunk
+            buffer, start = chunk, 0
+            if carry:  # the line begun in the last chunk, scanned alone: the chunk is not copied
+                start = chunk.find(b"\n") + 1
+                if start:
+                    head = carry + chunk[:start]
+                    self.scan(head, len(head))
+                else:  # no line ends in this chunk
+                    buffer = carry + chunk
             cut = buffer.rfind(b"\n") + 1
-            if cut:
-                self.scan(buffer, cut)
+            if cut > start:
+                self.scan(buffer, cut, start)
                 if len(self.day_counts.counts) > _MAX_PENDING:
                     self.day_counts.flush()  # bounds the memory of the day counts
-            carry = buffer[cut:]
+            carry = buffer[max(cut, start) :]
             if len(carry) > self.max_line_bytes:
                 carry, dropping = b"", True
                 self.lines += 1
@@ -81,18 +88,19 @@ class ActivityScanner:
         self.day_counts.flush()
         return self.lines
 
-    def scan(self, buffer: bytes, stop: int) -> None:
-        """Handle every line of buffer[:stop] (stop is just after a newline)."""
+    def scan(self, buffer: bytes, stop: int, start: int = 0) -> None:
+        """Handle every line of buffer[start:stop] (stop is just after a newline, start at the
+        beginning of a line)."""
         if _linescan is not None and self.native:
-            self._scan_native(buffer, stop)
+            self._scan_native(buffer, stop, start)
         else:
-            self._scan_python(buffer, stop)
+            self._scan_python(buffer, stop, start)
         self.day_counts.drain()  # bounds the pending per-event lines to one buffer's
 
-    def _scan_native(self, buffer: bytes, stop: int) -> None:
+    def _scan_native(self, buffer: bytes, stop: int, pos: int = 0) -> None:
         """The C loop counts the lines it can; each line it leaves, the Python loop takes."""
         assert _linescan is not None  # scan() calls this only when the C loop is built
-        counts, pos, shape = self.day_counts, 0, -1
+        counts, shape = self.day_counts, -1
         while True:
             pos, lines, too_long = _linescan.scan(
                 buffer, pos, stop, self.max_line_bytes, self.names, self.native_plans,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parsers.activity.child import ActivityProcess, ChildFailed
-from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream
+from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream, SlotRing
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
@@ -36,19 +36,35 @@ def read_member(members: InflatedMembers) -> tuple[bytes, int]:
     return b"".join(parts), max(map(len, parts), default=0)
 
 
-def test_members_come_out_as_zipfile_reads_them(tmp_path):
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-ring", "pipe-only"])
+def test_members_come_out_as_zipfile_reads_them(tmp_path, monkeypatch, shared):
+    if not shared:  # a system without memfd: every chunk goes through the pipe
+        monkeypatch.setattr(SlotRing, "create", staticmethod(lambda: None))
     path = members_zip(tmp_path / "m.zip")
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         expected = [archive.read(info) for info in infos]
     members = InflatedMembers(str(path), infos)
+    chunks = 0
     try:
         for want in expected:
             got, biggest = read_member(members)
             assert got == want
             assert biggest <= 2 * 1024 * 1024  # a high ratio never makes a huge chunk
+            chunks += (len(got) + biggest - 1) // biggest if got else 0
+        # every chunk came through the ring's slots, in turn, or none did
+        assert (members._ring.turn if shared else members._ring) == (chunks if shared else None)
     finally:
         members.close()
+
+
+def test_an_inflater_waiting_for_a_slot_ends_when_its_reader_goes(tmp_path):
+    members = inflating(tmp_path)
+    members.read()  # the inflater fills the other slots, then waits for one to come back
+    members._ring.close()  # the reader's end of the free pipe closes: no slot will come back
+    members._ring = None
+    assert members._process.wait(timeout=10) == 0  # it stops quietly, nothing left to tell
+    members.close()
 
 
 def test_member_stream_reports_progress_and_drains(tmp_path):
