@@ -7,13 +7,14 @@ from collections.abc import Callable
 from parsers.activity.rules import SourceTally
 from parsers.activity.scan import read_activity_fast
 from parsers.aggregate.package_data import PackageData
+from parsers.archive.members import open_member
 from parsers.archive.package_map import PackageMap
 from parsers.limits import ParseLimits
 from parsers.sources.account import parse_payments_json, parse_user_json
 from parsers.sources.channels import guild_name, load_json, parse_channel, parse_index
 from parsers.sources.messages import MessageSink, read_messages_csv
 from parsers.sources.messages_fast import read_messages_json_fast
-from parsers.streams import Progress, open_member, read_small
+from parsers.streams import Progress, read_small
 
 
 class PackageReader:

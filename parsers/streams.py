@@ -1,10 +1,7 @@
 """Streaming helpers: progress reporting, counted member streams, bounded line reading."""
 
-import io
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import IO
 
 READ_BUFFER = 1024 * 1024
 
@@ -52,33 +49,6 @@ class Skipped:
         """Return the `about.read.skipped` shape."""
         reasons = {key: value for key, value in sorted(self.by_reason.items()) if value}
         return {"total": sum(reasons.values()), "by_reason": reasons}
-
-
-class _CountingRaw(io.RawIOBase):
-    """A raw stream over a zip member that reports inflated bytes to the progress."""
-
-    def __init__(self, member: IO[bytes], progress: Progress) -> None:
-        self._member = member
-        self._progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self._member.read(len(buffer))
-        count = len(data)
-        buffer[:count] = data
-        self._progress.advance(count)
-        return count
-
-    def close(self) -> None:
-        self._member.close()
-        super().close()
-
-
-def open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, progress: Progress):
-    """Open one zip member as a buffered binary stream whose reads advance the progress."""
-    return io.BufferedReader(_CountingRaw(archive.open(info), progress), buffer_size=READ_BUFFER)
 
 
 def iter_lines(stream, max_bytes: int) -> Iterator[bytes | None]:

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import re
+import types
 import zlib
 
 import orjson
@@ -31,6 +32,12 @@ VIEW_ID_LABEL = b"dumpus-stats/v1/view-id"
 ALLOW_LISTED_ID_LABEL = b"dumpus-stats/v1/allow-listed-package-id"
 MAX_VIEW_IDS = 64  # view ids a key remembers (a package has thousands of entity views)
 _UPN_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+_deflate: types.ModuleType
+try:  # ISA-L writes the same zlib format; on views of a few KB it is 3 to 10 times zlib's speed
+    from isal import isal_zlib as _deflate
+except ImportError:  # pragma: no cover - the locked dependencies install it
+    _deflate = zlib
 
 
 class DecryptionError(Exception):
@@ -76,9 +83,11 @@ def hkdf_expand_32(prk: bytes, label: bytes) -> bytes:
     return hmac.digest(prk, label + b"\x01", "sha256")
 
 
-def seal_bytes(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+def seal_bytes(key: bytes, plaintext: bytes, aad: bytes, aead: AESGCM | None = None) -> bytes:
+    """AES-256-GCM under a fresh random nonce (`aead`: the key's cipher, when the caller keeps
+    one)."""
     nonce = os.urandom(NONCE_BYTES)
-    return SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return SEAL_VERSION + nonce + (aead or AESGCM(key)).encrypt(nonce, plaintext, aad)
 
 
 def open_bytes(key: bytes, blob: bytes, aad: bytes, aead: AESGCM | None = None) -> bytes:
@@ -120,8 +129,8 @@ class PackageKey:
 
     def seal(self, view_name: str, document: dict) -> bytes:
         """JSON-encode, compress and encrypt one view."""
-        plaintext = zlib.compress(orjson.dumps(document), 1)
-        return seal_bytes(self._key, plaintext, self._aad(view_name))
+        plaintext = _deflate.compress(orjson.dumps(document), 1)
+        return seal_bytes(self._key, plaintext, self._aad(view_name), self._aead)
 
     def open_json(self, view_name: str, blob: bytes) -> bytes:
         """Decrypt one view to its JSON text (what `seal` encoded); DecryptionError as `open`."""
