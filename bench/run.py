@@ -4,7 +4,9 @@ Generates each package once into bench/cache/ (bench/cases.py: medium, heavy and
 then for each, measured `--repeat` times (3) with the floor and ours in turn, prints the medians
 of: the time to merely inflate every entry on one core (the floor), the time of our processing
 from zip to stored documents (`launchers.local`, the worker's code path, in a child process), their
-ratio (with its spread over the runs), messages and activity lines per second; the largest peak
+ratio (with its spread over the runs), the worker's own part of ours (`run_package`, without the
+interpreter's start, imports and opening the store, which a Celery worker pays once) and its
+ratio, messages and activity lines per second; the largest peak
 resident memory of the child's process tree, the load average before the case (figures from a
 busy machine mislead), and whether the figures of the package's views agree with the
 generator's counts on every run (bench/check.py).
@@ -150,6 +152,9 @@ def run_case(case: Case, repeat: int = 1) -> dict:
     floor, inflated = statistics.median(run.floor for run in runs), runs[0].inflated
     seconds = statistics.median(run.seconds for run in runs)
     ratios = sorted(run.seconds / run.floor for run in runs)
+    # What a long-running worker pays per package: `run_package` alone, without the interpreter's
+    # start, the imports and opening the store, which a Celery worker pays once.
+    worker_ratios = sorted(run.summary["seconds"] / run.floor for run in runs)
     rss, summary = max(run.rss for run in runs), runs[0].summary
     mismatches = sorted({mismatch for run in runs for mismatch in run.mismatches})
     about = summary["about"]
@@ -163,6 +168,8 @@ def run_case(case: Case, repeat: int = 1) -> dict:
         "processing_s": round(seconds, 2),
         "ratio": round(statistics.median(ratios), 2),
         "ratio_spread": [round(ratios[0], 2), round(ratios[-1], 2)],
+        "worker_s": round(statistics.median(run.summary["seconds"] for run in runs), 2),
+        "worker_ratio": round(statistics.median(worker_ratios), 2),
         "runs": repeat,
         "messages_per_s": round(messages / seconds),
         "activity_lines_per_s": round(lines / seconds),
@@ -177,8 +184,8 @@ def run_case(case: Case, repeat: int = 1) -> dict:
 
 HEADER = (
     f"{'package':<14} {'zip MB':>7} {'inflated MB':>11} {'floor s':>8} {'ours s':>7} "
-    f"{'ratio':>6} {'spread':>11} {'msg/s':>7} {'lines/s':>8} {'peak RSS MB':>11} {'load':>5}  "
-    "counts"
+    f"{'ratio':>6} {'spread':>11} {'worker s':>8} {'ratio':>6} {'msg/s':>7} {'lines/s':>8} "
+    f"{'peak RSS MB':>11} {'load':>5}  counts"
 )
 
 
@@ -190,6 +197,7 @@ def print_table(results: list[dict]) -> None:
             f"{r['package']:<14} {r['zip_mb']:>7} {r['inflated_mb']:>11} "
             f"{r['inflate_floor_s']:>8} {r['processing_s']:>7} {r['ratio']:>6} "
             f"{'-'.join(map(str, r['ratio_spread'])):>11} "
+            f"{r['worker_s']:>8} {r['worker_ratio']:>6} "
             f"{r['messages_per_s']:>7} {r['activity_lines_per_s']:>8} {r['peak_rss_mb']:>11} "
             f"{r['load_before']:>5}  {r['counts']}"
         )

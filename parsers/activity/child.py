@@ -21,6 +21,7 @@ from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
 _HEARTBEAT_SECONDS = 1.0
+_PUMP_SECONDS = 0.05
 
 
 class ChildFailed(RuntimeError):
@@ -94,6 +95,7 @@ class ActivityProcess:
     def __init__(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> None:
         self._progress = progress
         self._seen = 0
+        self._next_pump = 0.0
         self._result: ActivityResult | None = None
         job_read, job_write = os.pipe()
         result_read, result_write = os.pipe()
@@ -112,7 +114,12 @@ class ActivityProcess:
             jobs.send((str(zip_path), shards, limits))
 
     def pump(self) -> None:
-        """Take the child's pending progress reports without waiting."""
+        """Take the child's pending progress reports without waiting (at most every
+        _PUMP_SECONDS: the parent calls it after every member, and a package may hold 10,000)."""
+        now = time.monotonic()
+        if now < self._next_pump:
+            return
+        self._next_pump = now + _PUMP_SECONDS
         while self._result is None and self._connection.poll(0):
             self._receive()
 

@@ -10,6 +10,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from operator import add
 
 BAND_AGES = (28, 30, 365)  # the fixed periods' lengths in days: l4w, l1m, ly
@@ -51,8 +52,14 @@ class DailyMessages:
             raise ValueError("a period of another length than the bands' must hold every day")
         else:
             bands = BANDS
-        per_hour = _band_sums(self.hours_by_band, 24, bands)
-        return per_hour, _band_sums(self.weekdays_by_band, 7, bands)
+        hours, weekdays = self._sums_of_first_bands
+        return list(hours[bands - 1]), list(weekdays[bands - 1])
+
+    @cached_property
+    def _sums_of_first_bands(self) -> tuple[list[list[int]], list[list[int]]]:
+        """per_hour and per_weekday over the first 1, 2, ... BANDS bands (made once: an entity's
+        four periods each take one)."""
+        return _running_sums(self.hours_by_band, 24), _running_sums(self.weekdays_by_band, 7)
 
 
 def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
@@ -100,9 +107,9 @@ def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -
     return DailyMessages(days, [per_day[day] for day in days], hours, weekdays)
 
 
-def _band_sums(by_band: list[int], width: int, bands: int) -> list[int]:
-    """The sums over the first `bands` bands of values kept per (band, slot of `width`)."""
-    sums = by_band[:width]
-    for band in range(1, bands):
-        sums = list(map(add, sums, by_band[band * width : (band + 1) * width]))
+def _running_sums(by_band: list[int], width: int) -> list[list[int]]:
+    """The sums over the first 1, 2, ... BANDS bands of values kept per (band, slot of `width`)."""
+    sums = [by_band[:width]]
+    for band in range(1, BANDS):
+        sums.append(list(map(add, sums[-1], by_band[band * width : (band + 1) * width])))
     return sums
