@@ -233,10 +233,57 @@ field_of(const Line *line, PyObject *planned)
     return NULL;
 }
 
+/* instants.MIN_SECONDS: an earlier hour is left to Python, which refuses it (a test checks the
+ * two agree). */
+#define MIN_SECONDS 1420070400L
+
+static int
+digits(const char *text, int count)
+{
+    for (int k = 0; k < count; k++)
+        if (text[k] < '0' || text[k] > '9')
+            return 0;
+    return 1;
+}
+
+static int
+two_digits(const char *text)
+{
+    return (text[0] - '0') * 10 + (text[1] - '0');
+}
+
+/* Hours since the epoch of a "YYYY-MM-DDTHH" (or space) prefix that instants.hour_start accepts:
+ * ASCII digits, a real Gregorian date, an hour under 24, not before MIN_SECONDS; -1 for anything
+ * else, which Python then decides (hour_of). Days from the civil date as in H. Hinnant's
+ * days_from_civil. */
+static long
+civil_hour(const char *p)
+{
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' || !digits(p + 8, 2) ||
+        (p[10] != 'T' && p[10] != ' ') || !digits(p + 11, 2))
+        return -1;
+    long year = two_digits(p) * 100 + two_digits(p + 2);
+    int month = two_digits(p + 5), day = two_digits(p + 8), hour = two_digits(p + 11);
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (month < 1 || month > 12 || day < 1 || hour > 23 ||
+        day > month_days[month - 1] + (month == 2 && leap))
+        return -1;
+    long y = year - (month <= 2);
+    long era = y / 400, of_era = y - era * 400; /* y >= 0 here */
+    long of_year = (153L * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    long days = era * 146097 + of_era * 365 + of_era / 4 - of_era / 100 + of_year - 719468;
+    if (days * 86400L < MIN_SECONDS)
+        return -1;
+    return days * 24 + hour;
+}
+
 typedef struct {
     PyObject *plans;     /* event type -> (per event, ((b'"key":', kind code), ...)) */
     PyObject *hours;     /* hour prefix bytes -> hour number or None */
-    PyObject *hour_of;   /* callable(prefix) -> hour number or None, fills hours */
+    Py_ssize_t max_hours; /* hours holds at most this many (DayCounts' cap) */
+    PyObject *hour_of;   /* callable(prefix) -> hour number or None, fills hours: the hours C
+                          * does not decide */
     PyObject *counts;    /* (event type, day, *raw fields) -> count */
     PyObject *bounds;    /* event type -> [lowest stamp, highest stamp] */
     PyObject *pending;   /* list of (event type, hour, stamp, *raw fields): per-event lines */
@@ -292,8 +339,15 @@ hour_number(Sinks *sinks, const char *stamp)
     PyObject *hour = PyDict_GetItemWithError(sinks->hours, prefix);
     if (hour != NULL)
         Py_INCREF(hour);
-    else if (!PyErr_Occurred())
-        hour = PyObject_CallOneArg(sinks->hour_of, prefix);
+    else if (!PyErr_Occurred()) {
+        long hours = civil_hour(stamp);
+        if (hours < 0)
+            hour = PyObject_CallOneArg(sinks->hour_of, prefix); /* Python decides */
+        else if ((hour = PyLong_FromLong(hours)) != NULL &&
+                 PyDict_GET_SIZE(sinks->hours) < sinks->max_hours &&
+                 PyDict_SetItem(sinks->hours, prefix, hour) < 0)
+            Py_CLEAR(hour);
+    }
     Py_DECREF(prefix);
     if (hour != NULL) {
         Py_XSETREF(sinks->last_hour, Py_NewRef(hour));
@@ -440,10 +494,11 @@ scan(PyObject *module, PyObject *args)
     Py_ssize_t pos, stop, max_line;
     PyObject *names;
     Sinks sinks;
-    if (!PyArg_ParseTuple(args, "y*nnnO!O!O!OO!O!O!:scan", &view, &pos, &stop, &max_line,
+    if (!PyArg_ParseTuple(args, "y*nnnO!O!O!nOO!O!O!:scan", &view, &pos, &stop, &max_line,
                           &PyDict_Type, &names, &PyDict_Type, &sinks.plans, &PyDict_Type,
-                          &sinks.hours, &sinks.hour_of, &PyDict_Type, &sinks.counts,
-                          &PyDict_Type, &sinks.bounds, &PyList_Type, &sinks.pending))
+                          &sinks.hours, &sinks.max_hours, &sinks.hour_of, &PyDict_Type,
+                          &sinks.counts, &PyDict_Type, &sinks.bounds, &PyList_Type,
+                          &sinks.pending))
         return NULL;
     sinks.last_hour = NULL;
     const char *buf = view.buf;
@@ -478,10 +533,28 @@ error:
     return NULL;
 }
 
+/* civil_hour of a 13-byte prefix, for the tests: the hour number, or None (Python decides). */
+static PyObject *
+hour_number_of(PyObject *module, PyObject *arg)
+{
+    char prefix[HOUR_WIDTH];
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != HOUR_WIDTH) {
+        PyErr_SetString(PyExc_ValueError, "an hour prefix is 13 bytes");
+        return NULL;
+    }
+    memcpy(prefix, PyBytes_AS_STRING(arg), HOUR_WIDTH);
+    long hours = civil_hour(prefix);
+    if (hours < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(hours);
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(buffer, pos, stop, max_line, names, plans, hours, hour_of, counts, bounds, pending) "
-     "-> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
+     "scan(buffer, pos, stop, max_line, names, plans, hours, max_hours, hour_of, counts, bounds, "
+     "pending) -> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
+    {"hour_number", hour_number_of, METH_O,
+     "hour_number(prefix) -> the hours since the epoch C gives the prefix, None: Python decides"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -491,5 +564,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_linescan",
 PyMODINIT_FUNC
 PyInit__linescan(void)
 {
-    return PyModule_Create(&module);
+    PyObject *made = PyModule_Create(&module);
+    if (made != NULL && PyModule_AddIntConstant(made, "MIN_SECONDS", MIN_SECONDS) < 0)
+        Py_CLEAR(made);
+    return made;
 }

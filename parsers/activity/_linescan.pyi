@@ -10,6 +10,7 @@ def scan(
     names: dict[bytes, str],
     plans: dict,
     hours: dict,
+    max_hours: int,
     hour_of: Callable[..., object],
     counts: dict,
     bounds: dict,
@@ -17,3 +18,8 @@ def scan(
     /,
 ) -> tuple[int, int, int]:
     """(next_pos, lines, too_long): next_pos < stop is a line left to Python."""
+
+def hour_number(prefix: bytes, /) -> int | None:
+    """Hours since the epoch of a YYYY-MM-DDTHH prefix as C reads it; None: Python decides."""
+
+MIN_SECONDS: int

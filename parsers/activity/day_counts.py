@@ -82,6 +82,7 @@ class DayCounts:
         self.counts: dict[tuple, int] = {}
         self.bounds: dict[str, list[bytes]] = {}  # event type -> [lowest, highest] text
         self.hour_numbers: dict[bytes, int | None] = {}  # hour prefix -> number, None if unusable
+        self.max_hour_numbers = _MAX_HOUR_NUMBERS
         self.known: dict[tuple, object] = {}  # (Kind.read, raw text) -> value
         self.pending: list[tuple] = []  # (event type, hour, stamp, *raw fields) per event
 
@@ -166,7 +167,7 @@ class DayCounts:
         if prefix.isascii() and len(prefix) == 13:
             seconds = hour_start(prefix.decode())
         hour = None if seconds is None else seconds // 3600
-        if len(self.hour_numbers) < _MAX_HOUR_NUMBERS:
+        if len(self.hour_numbers) < self.max_hour_numbers:
             self.hour_numbers[prefix] = hour
         return hour
 

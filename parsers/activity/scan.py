@@ -104,7 +104,8 @@ class ActivityScanner:
         while True:
             pos, lines, too_long = _linescan.scan(
                 buffer, pos, stop, self.max_line_bytes, self.names, self.native_plans,
-                counts.hour_numbers, counts.hour_of, counts.counts, counts.bounds, counts.pending,
+                counts.hour_numbers, counts.max_hour_numbers, counts.hour_of, counts.counts,
+                counts.bounds, counts.pending,
             )  # fmt: skip
             self.lines += lines
             if too_long:

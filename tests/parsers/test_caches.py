@@ -102,6 +102,19 @@ def test_the_hour_numbers_of_activity_day_counts_are_capped(monkeypatch):
         assert len(counts.hour_numbers) == 4
 
 
+def test_the_hour_numbers_filled_by_either_loop_are_capped(monkeypatch, scan_loop):
+    monkeypatch.setattr(day_counts, "_MAX_HOUR_NUMBERS", 4)
+    lines = [
+        b'{"event_type":"app_opened","os":"a","timestamp":"\\"%s.000Z\\""}\n' % text.encode()
+        for text in hour_texts(12, "T")
+    ]
+    tally = SourceTally()
+    scanner = scan.ActivityScanner(tally, Skipped(), 1 << 20)
+    assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines)))) == 12
+    assert len(scanner.day_counts.hour_numbers) == 4
+    assert sum(tally.events["app_opened"].values()) == 12
+
+
 def test_the_scanner_remembers_a_bounded_number_of_uncounted_names(monkeypatch, scan_loop):
     counted = len(rulebook().by_type)
     monkeypatch.setattr(scan, "_MAX_NAMES", counted + 5)

@@ -6,6 +6,7 @@ import pickle
 import struct
 import zipfile
 import zlib
+from datetime import datetime
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from isal import isal_zlib
 
 import parsers.activity.scan as scan
 import parsers.archive.inflater as inflater
+from parsers.instants import MIN_SECONDS, hour_start
 from tests.parsers.test_activity_paths import tally_with as tally_on_path
 from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
 from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
@@ -101,7 +103,7 @@ def test_c_loop_matches_the_python_loop_on_mangled_lines(picks, edits, max_line)
 
 
 def test_the_c_loop_refuses_positions_outside_the_buffer():
-    args = ({}, {}, {}, lambda _prefix: None, {}, {}, [])
+    args = ({}, {}, {}, 10, lambda _prefix: None, {}, {}, [])
     with pytest.raises(ValueError):
         scan._linescan.scan(b"ab\n", 0, 4, 100, *args)
     with pytest.raises(ValueError):
@@ -148,3 +150,64 @@ def frames_of(stream: bytes) -> list[bytes]:
         else:
             raise pickle.loads(payload)
     return members
+
+
+def hours_agree(prefix: bytes) -> None:
+    """The C loop's hour of a prefix is instants.hour_start's, or C leaves it to Python."""
+    native = scan._linescan.hour_number(prefix)
+    try:
+        text = prefix.decode()
+    except UnicodeDecodeError:
+        assert native is None
+        return
+    if native is not None:
+        assert native * 3600 == hour_start(text), prefix
+
+
+def test_the_c_loop_floors_hours_where_python_does():
+    assert scan._linescan.MIN_SECONDS == MIN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("prefix", "decided"),
+    [
+        (b"2015-01-01T00", True),  # the first hour after MIN_SECONDS
+        (b"2014-12-31T23", False),  # before it: Python refuses it
+        (b"2016-02-29 07", True),
+        (b"2100-02-29T00", False),  # not a leap year
+        (b"2000-02-29T00", False),  # a leap day, before MIN_SECONDS
+        (b"2400-02-29T12", True),
+        (b"9999-12-31T23", True),
+        (b"2024-13-01T00", False),
+        (b"2024-00-10T00", False),
+        (b"2024-04-31T00", False),
+        (b"2024-04-00T00", False),
+        (b"2024-04-30T24", False),
+        (b"2024-04-30X10", False),
+        (b"2024/04/30T10", False),
+        (b"2024-04-3aT10", False),
+    ],
+)
+def test_the_c_loop_reads_hours_as_python_does(prefix, decided):
+    hours_agree(prefix)
+    assert (scan._linescan.hour_number(prefix) is not None) == decided
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.binary(min_size=13, max_size=13)
+    | st.text("0123456789-T :", min_size=13, max_size=13).map(str.encode)
+)
+def test_any_prefix_gets_pythons_hour_or_goes_to_python(prefix):
+    hours_agree(prefix)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(9999, 12, 31, 23)),
+    st.sampled_from("T "),
+)
+def test_every_hour_from_2015_on_is_read_in_c(moment, separator):
+    prefix = moment.strftime(f"%Y-%m-%d{separator}%H").encode()
+    assert scan._linescan.hour_number(prefix) is not None
+    hours_agree(prefix)
