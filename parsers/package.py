@@ -99,36 +99,48 @@ def analyze_package(
     With `app_database`, the app's data file gets its message rows as soon as the messages are
     read, while the activity is still being read (`PackageAnalysis.write_app_database`).
     """
-    with fresh_caches(), open_archive(zip_path) as archive:
-        infos = archive.infolist()
-        check_entries(infos, limits)
-        found = map_package(infos)
-        data = _describe(found, package_id)
-        progress = Progress(0, on_progress, limits.progress_every_bytes)
-        reader = PackageReader(archive, found, data, limits, progress)
-        progress.total = sum(info.file_size for info in reader.members())
-        progress.report()
-        try:
-            _read(zip_path, reader, limits, app_database)
-        except _CORRUPT as error:
-            if progress.aborting:
-                raise
-            raise InvalidPackage("The zip archive is corrupt or truncated.") from error
-        data.activity = pick_sources(reader.tallies)
-        progress.done = progress.total
-        progress.report()
+    # A zip big enough to hold activity for the activity process starts it first: it gets
+    # ready while the zip is checked and mapped.
+    early = ActivityProcess() if _may_need_activity_process(zip_path, limits) else None
+    try:
+        with fresh_caches(), open_archive(zip_path) as archive:
+            infos = archive.infolist()
+            check_entries(infos, limits)
+            found = map_package(infos)
+            data = _describe(found, package_id)
+            progress = Progress(0, on_progress, limits.progress_every_bytes)
+            reader = PackageReader(archive, found, data, limits, progress)
+            progress.total = sum(info.file_size for info in reader.members())
+            progress.report()
+            try:
+                _read(zip_path, reader, limits, early, app_database)
+            except _CORRUPT as error:
+                if progress.aborting:
+                    raise
+                raise InvalidPackage("The zip archive is corrupt or truncated.") from error
+            data.activity = pick_sources(reader.tallies)
+            progress.done = progress.total
+            progress.report()
+    finally:
+        if early is not None:
+            early.close()
     return PackageAnalysis(data)
 
 
-def _read(zip_path, reader: PackageReader, limits: ParseLimits, app_database=None) -> None:
-    """Read every member; big activity shards go to a child process running alongside."""
+def _read(
+    zip_path, reader: PackageReader, limits: ParseLimits, early: ActivityProcess | None,
+    app_database=None,
+) -> None:  # fmt: skip
+    """Read every member; big activity shards go to a child process running alongside (the
+    one started `early`, else one started now)."""
     shards = reader.found.activity
     size = sum(info.file_size for _, info in shards)
     if not shards or size < limits.activity_process_min_bytes or not _reopenable(zip_path):
         reader.read_all()
         return
-    child = ActivityProcess(zip_path, shards, limits, reader.progress)
+    child = early or ActivityProcess()
     try:
+        child.begin(zip_path, shards, limits, reader.progress)
         reader.with_activity = False
         reader.between = child.pump
         reader.read_all()
@@ -146,6 +158,22 @@ def _read(zip_path, reader: PackageReader, limits: ParseLimits, app_database=Non
 
 def _reopenable(zip_path) -> bool:
     return isinstance(zip_path, str | os.PathLike)
+
+
+# Activity compresses about 7 times in real exports; a zip under 1/16 of the activity process's
+# threshold cannot hold enough of it, so no process is started ahead for it.
+_LEAST_RATIO = 16
+
+
+def _may_need_activity_process(zip_path, limits: ParseLimits) -> bool:
+    """The zip is a file that may hold enough activity for the activity process."""
+    if not _reopenable(zip_path):
+        return False
+    try:
+        size = os.path.getsize(zip_path)
+    except OSError:
+        return False  # open_archive reports it
+    return size * _LEAST_RATIO >= limits.activity_process_min_bytes
 
 
 def _describe(found: PackageMap, package_id: str) -> PackageData:

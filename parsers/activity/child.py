@@ -39,37 +39,46 @@ class ActivityResult:
         self.peak_rss_kib = 0  # the child's own high-water mark, for the performance notes
 
 
-def read_shards(zip_path: str, shards, limits: ParseLimits, progress) -> ActivityResult:
-    """Read every (source, ZipInfo) shard into one result; another process inflates them."""
+def read_shards(members: InflatedMembers, shards, limits: ParseLimits, progress) -> ActivityResult:
+    """Read every (source, ZipInfo) shard into one result, inflated in that order by `members`
+    (begun with them)."""
     result = ActivityResult()
-    members = InflatedMembers(zip_path, [info for _, info in shards])
-    try:
-        for source, _info in shards:
-            tally = result.tallies.setdefault(source, SourceTally())
-            stream = MemberStream(members, progress)
-            lines = read_activity_fast(stream, tally, result.skipped, limits.max_line_bytes)
-            stream.drain()
-            result.files += 1
-            result.lines += lines
-    finally:
-        members.close()
+    for source, _info in shards:
+        tally = result.tallies.setdefault(source, SourceTally())
+        stream = MemberStream(members, progress)
+        lines = read_activity_fast(stream, tally, result.skipped, limits.max_line_bytes)
+        stream.drain()
+        result.files += 1
+        result.lines += lines
     return result
 
 
 def serve(job_fd: int, result_fd: int) -> None:
-    """Entry point of the child process: take the job from one pipe, answer on the other."""
-    with Connection(job_fd, writable=False) as jobs:
-        zip_path, shards, limits = jobs.recv()
-    with Connection(result_fd, readable=False) as connection:
-        _work(connection, zip_path, shards, limits)
+    """Entry point of the child process: take the job from one pipe, answer on the other.
+
+    The inflater is started before the job comes (both start while the parent checks the zip);
+    a pipe closed without a job ends both quietly (the package did not need them).
+    """
+    members = InflatedMembers()
+    try:
+        with Connection(job_fd, writable=False) as jobs:
+            try:
+                zip_path, shards, limits = jobs.recv()
+            except EOFError:
+                return
+        members.begin(zip_path, [info for _, info in shards])
+        with Connection(result_fd, readable=False) as connection:
+            _work(connection, members, shards, limits)
+    finally:
+        members.close()
 
 
-def _work(connection: Connection, zip_path: str, shards, limits: ParseLimits) -> None:
+def _work(connection: Connection, members: InflatedMembers, shards, limits: ParseLimits) -> None:
     try:
         progress = Progress(
             1 << 62, lambda done, _total: connection.send(("progress", done)), CHUNK_BYTES
         )
-        result = read_shards(zip_path, shards, limits, progress)
+        result = read_shards(members, shards, limits, progress)
         result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         connection.send(("done", result))
     except BrokenPipeError:
@@ -90,10 +99,15 @@ _ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds parser
 
 
 class ActivityProcess:
-    """The parent's handle on the child that reads the activity shards."""
+    """The parent's handle on the child that reads the activity shards.
 
-    def __init__(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> None:
-        self._progress = progress
+    Made before the shards are known, the child starts (interpreter, imports, its inflater)
+    while the parent checks and maps the zip; `begin` gives it its job, `close` without a job
+    ends it.
+    """
+
+    def __init__(self) -> None:
+        self._progress = Progress(0, None, 1 << 62)
         self._seen = 0
         self._next_pump = 0.0
         self._result: ActivityResult | None = None
@@ -106,12 +120,24 @@ class ActivityProcess:
                 stdin=subprocess.DEVNULL,
                 env=child_env(),
             )
+        except BaseException:
+            for fd in (job_write, result_read):
+                os.close(fd)
+            raise
         finally:
             os.close(job_read)
             os.close(result_write)
         self._connection = Connection(result_read, writable=False)
-        with Connection(job_write, readable=False) as jobs:
+        self._jobs: Connection | None = Connection(job_write, readable=False)
+
+    def begin(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> "ActivityProcess":
+        """Send the child its job: these (source, ZipInfo) shards of that zip."""
+        self._progress = progress
+        assert self._jobs is not None  # one job per child
+        with self._jobs as jobs:
             jobs.send((str(zip_path), shards, limits))
+        self._jobs = None
+        return self
 
     def pump(self) -> None:
         """Take the child's pending progress reports without waiting (at most every
@@ -150,6 +176,10 @@ class ActivityProcess:
             self._result = payload
 
     def close(self) -> None:
-        """Stop the child if it still runs (abort or error) and release the pipe."""
+        """End a child that got no job, stop one that still runs (abort or error), and release
+        the pipes."""
+        if self._jobs is not None:
+            self._jobs.close()  # no job: its inflater ends when it sees the pipe close
+            self._jobs = None
         stop_process(self._process)
         self._connection.close()

@@ -236,7 +236,10 @@ def main() -> None:
     _grow_pipe(out)
     try:
         with os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as jobs:
-            zip_path, infos, ring_fds = pickle.load(jobs)
+            try:
+                zip_path, infos, ring_fds = pickle.load(jobs)
+            except EOFError:
+                return  # closed without a job: not needed after all
         ring = None if ring_fds is None else SlotRing(*ring_fds)
         _inflate(zip_path, infos, out, ring)
     except BrokenPipeError:
@@ -251,9 +254,13 @@ def main() -> None:
 
 
 class InflatedMembers:
-    """The scanner's side: starts the inflater process and reads its members in order."""
+    """The scanner's side: starts the inflater process and reads its members in order.
 
-    def __init__(self, zip_path: str, infos) -> None:
+    Without a job the process starts and waits for one (`begin`): its start-up then overlaps
+    whatever the caller does before it knows the members.
+    """
+
+    def __init__(self, zip_path: str | None = None, infos=None) -> None:
         fds = SlotRing.create()
         theirs = () if fds is None else fds[:2]  # the memory and the free pipe's read end
         try:
@@ -272,12 +279,20 @@ class InflatedMembers:
         finally:
             for fd in theirs:
                 os.close(fd)
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None  # both are PIPE just above
+        self._ring_fds = theirs or None
+        stdout = self._process.stdout
+        assert stdout is not None  # PIPE just above
         self._out = stdout
         _grow_pipe(self._out.fileno())
+        if zip_path is not None:
+            self.begin(zip_path, infos)
+
+    def begin(self, zip_path: str, infos) -> None:
+        """Give the waiting inflater its job: these members of that zip, in this order."""
+        stdin = self._process.stdin
+        assert stdin is not None  # PIPE in __init__
         try:
-            stdin.write(pickle.dumps((zip_path, list(infos), theirs or None)))
+            stdin.write(pickle.dumps((zip_path, list(infos), self._ring_fds)))
             stdin.close()
         except OSError:
             pass  # the inflater died early: the first read reports it
@@ -304,7 +319,10 @@ class InflatedMembers:
         return data
 
     def close(self) -> None:
-        """Stop the inflater if it still runs and reap it."""
+        """Stop the inflater if it still runs (without a job, it just ends) and reap it."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
         stop_process(self._process)
         self._out.close()
         if self._ring is not None:

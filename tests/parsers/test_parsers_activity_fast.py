@@ -131,7 +131,7 @@ def test_child_crash_surfaces_as_an_error(tmp_path):
     path = big_package(tmp_path)
     with zipfile.ZipFile(path) as archive:
         shards = [("analytics", i) for i in archive.infolist() if "events-" in i.filename]
-    child = ActivityProcess(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
+    child = ActivityProcess().begin(path, shards, ParseLimits(), Progress(1, None, 1 << 20))
     try:
         os.kill(child._process.pid, signal.SIGKILL)
         with pytest.raises(ChildFailed):

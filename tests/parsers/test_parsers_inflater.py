@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import parsers.package as package
 from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream, SlotRing
 from parsers.errors import InvalidPackage
@@ -204,7 +205,7 @@ def inflaters_of(child: ActivityProcess) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_aborting_the_activity_child_ends_its_inflater(tmp_path):
-    child = ActivityProcess(*activity_shards(tmp_path, 20000))
+    child = ActivityProcess().begin(*activity_shards(tmp_path, 20000))
     try:
         inflaters = inflaters_of(child)
     finally:
@@ -242,7 +243,7 @@ def test_bad_crc_in_the_child_is_an_invalid_package(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_a_killed_inflater_fails_the_child_without_a_hang(tmp_path):
-    child = ActivityProcess(*activity_shards(tmp_path, 40000))
+    child = ActivityProcess().begin(*activity_shards(tmp_path, 40000))
     try:
         for pid in inflaters_of(child):
             os.kill(pid, signal.SIGKILL)
@@ -250,3 +251,44 @@ def test_a_killed_inflater_fails_the_child_without_a_hang(tmp_path):
             child.result()
     finally:
         child.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_child_closed_without_a_job_ends_with_its_inflater():
+    child = ActivityProcess()  # started ahead, as for a big zip, then not needed
+    inflaters = inflaters_of(child)
+    assert inflaters, "the child starts its inflater before its job comes"
+    child.close()
+    assert child._process.poll() is not None
+    deadline = time.monotonic() + 10
+    while not all(map(gone, inflaters)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(gone, inflaters))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("activity_lines", [0, 300])
+def test_a_process_started_ahead_is_used_or_ended(tmp_path, monkeypatch, activity_lines):
+    path = (
+        big_package(tmp_path, activity_lines) if activity_lines else members_zip(tmp_path / "m.zip")
+    )
+    started = []
+    monkeypatch.setattr(
+        package, "ActivityProcess", lambda: started.append(ActivityProcess()) or started[-1]
+    )
+    with zipfile.ZipFile(path) as archive:
+        activity = sum(i.file_size for i in archive.infolist() if "events-" in i.filename)
+    # started ahead (the zip may hold enough), then used when the activity reaches the threshold
+    limits = ParseLimits(activity_process_min_bytes=activity or path.stat().st_size * 16)
+    assert path.stat().st_size * 16 >= limits.activity_process_min_bytes
+    if activity_lines:
+        alone = analyze_package(path, package_id="x")
+        assert dict(analyze_package(path, package_id="x", limits=limits).views()) == dict(
+            alone.views()
+        )
+    else:
+        with pytest.raises(InvalidPackage):  # no package content: refused after the early start
+            analyze_package(path, package_id="x", limits=limits)
+    assert len(started) == 1 and started[0]._process.poll() is not None
+    assert (started[0]._result is not None) == bool(activity_lines)  # it read the activity
+    assert children(os.getpid()) == []
