@@ -196,43 +196,6 @@ text_at(const Line *line, Py_ssize_t start)
     return NULL; /* numbers, booleans, arrays: rare, orjson decides */
 }
 
-/* An INSTANT value at start: a quoted stamp's 24 bytes, else as a TEXT value. */
-static PyObject *
-instant_at(const Line *line, Py_ssize_t start)
-{
-    if (start + 3 <= line->end && memcmp(line->buf + start, "\"\\\"", 3) == 0) {
-        const char *text = stamp_at(line, start);
-        return text == NULL ? NULL : PyBytes_FromStringAndSize(text, STAMP_WIDTH);
-    }
-    return text_at(line, start);
-}
-
-/* The raw value of one planned field (pattern, kind code): new bytes, Py_None when absent or
- * null, or NULL (an error set, or none when unsure or of a kind this loop cannot read). */
-static PyObject *
-field_of(const Line *line, PyObject *planned)
-{
-    if (!PyTuple_CheckExact(planned) || PyTuple_GET_SIZE(planned) != 2 ||
-        !PyBytes_CheckExact(PyTuple_GET_ITEM(planned, 0))) {
-        PyErr_SetString(PyExc_TypeError, "a field plan is (bytes, kind code)");
-        return NULL;
-    }
-    PyObject *pattern = PyTuple_GET_ITEM(planned, 0);
-    long code = PyLong_AsLong(PyTuple_GET_ITEM(planned, 1));
-    if (code == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t start = value_at(line, PyBytes_AS_STRING(pattern), PyBytes_GET_SIZE(pattern));
-    if (start == -2)
-        return NULL;
-    if (start == -1)
-        Py_RETURN_NONE;
-    if (code == KIND_TEXT)
-        return text_at(line, start);
-    if (code == KIND_INSTANT)
-        return instant_at(line, start);
-    return NULL;
-}
-
 /* instants.MIN_SECONDS: an earlier hour is left to Python, which refuses it (a test checks the
  * two agree). */
 #define MIN_SECONDS 1420070400L
@@ -278,6 +241,59 @@ civil_hour(const char *p)
     return days * 24 + hour;
 }
 
+/* raw_fields.stamp_seconds in C: the instant of a stamp in its hour (`hours` since the epoch),
+ * with Python's arithmetic (an exact integer sum, then the milliseconds as a float). */
+static double
+stamp_seconds(const char *text, long hours)
+{
+    long whole = hours * 3600 + two_digits(text + 14) * 60 + two_digits(text + 17);
+    int millis = (text[20] - '0') * 100 + (text[21] - '0') * 10 + (text[22] - '0');
+    return (double)whole + (double)millis / 1000.0;
+}
+
+/* An INSTANT value at start: a quoted stamp's instant (a float) when its hour is one C reads,
+ * its 24 bytes when Python must read the hour, else as a TEXT value. */
+static PyObject *
+instant_at(const Line *line, Py_ssize_t start)
+{
+    if (start + 3 <= line->end && memcmp(line->buf + start, "\"\\\"", 3) == 0) {
+        const char *text = stamp_at(line, start);
+        if (text == NULL)
+            return NULL;
+        long hours = civil_hour(text);
+        if (hours < 0)
+            return PyBytes_FromStringAndSize(text, STAMP_WIDTH);
+        return PyFloat_FromDouble(stamp_seconds(text, hours));
+    }
+    return text_at(line, start);
+}
+
+/* The raw value of one planned field (pattern, kind code): new bytes, Py_None when absent or
+ * null, or NULL (an error set, or none when unsure or of a kind this loop cannot read). */
+static PyObject *
+field_of(const Line *line, PyObject *planned)
+{
+    if (!PyTuple_CheckExact(planned) || PyTuple_GET_SIZE(planned) != 2 ||
+        !PyBytes_CheckExact(PyTuple_GET_ITEM(planned, 0))) {
+        PyErr_SetString(PyExc_TypeError, "a field plan is (bytes, kind code)");
+        return NULL;
+    }
+    PyObject *pattern = PyTuple_GET_ITEM(planned, 0);
+    long code = PyLong_AsLong(PyTuple_GET_ITEM(planned, 1));
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t start = value_at(line, PyBytes_AS_STRING(pattern), PyBytes_GET_SIZE(pattern));
+    if (start == -2)
+        return NULL;
+    if (start == -1)
+        Py_RETURN_NONE;
+    if (code == KIND_TEXT)
+        return text_at(line, start);
+    if (code == KIND_INSTANT)
+        return instant_at(line, start);
+    return NULL;
+}
+
 typedef struct {
     PyObject *plans;     /* event type -> (per event, ((b'"key":', kind code), ...)) */
     PyObject *hours;     /* hour prefix bytes -> hour number or None */
@@ -286,7 +302,7 @@ typedef struct {
                           * does not decide */
     PyObject *counts;    /* (event type, day, *raw fields) -> count */
     PyObject *bounds;    /* event type -> [lowest stamp, highest stamp] */
-    PyObject *pending;   /* list of (event type, hour, stamp, *raw fields): per-event lines */
+    PyObject *pending;   /* list of (event type, hour, instant, *raw fields): per-event lines */
     char last_prefix[HOUR_WIDTH]; /* the hour of the previous counted line (lines come in time */
     PyObject *last_hour;          /* order, so most lines share it); NULL before the first */
 } Sinks;
@@ -374,7 +390,7 @@ add_count(PyObject *counts, PyObject *key)
 }
 
 /* The new key (event type, day, *raw fields) of a counted rule's line, or the new pending
- * entry (event type, hour, stamp, *raw fields) of a per-event rule's line; NULL on error. */
+ * entry (event type, hour, its instant, *raw fields) of a per-event rule's line; NULL on error. */
 static PyObject *
 line_item(PyObject *kind, long hours, const char *stamp, PyObject **fields, Py_ssize_t n_fields)
 {
@@ -390,12 +406,12 @@ line_item(PyObject *kind, long hours, const char *stamp, PyObject **fields, Py_s
     }
     PyTuple_SET_ITEM(item, 1, number);
     if (stamp != NULL) {
-        PyObject *text = PyBytes_FromStringAndSize(stamp, STAMP_WIDTH);
-        if (text == NULL) {
+        PyObject *instant = PyFloat_FromDouble(stamp_seconds(stamp, hours));
+        if (instant == NULL) {
             Py_DECREF(item);
             return NULL;
         }
-        PyTuple_SET_ITEM(item, 2, text);
+        PyTuple_SET_ITEM(item, 2, instant);
     }
     for (Py_ssize_t k = 0; k < n_fields; k++)
         PyTuple_SET_ITEM(item, head + k, Py_NewRef(fields[k]));

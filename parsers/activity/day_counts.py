@@ -3,12 +3,13 @@
 A counted line of the usual shape (one flat object of compact JSON, its last timestamp
 `"\\"YYYY-MM-DDTHH:MM:SS.fffZ\\""`, its fields plain strings or null; see raw_fields.py) is
 read with the plan its rule gets here: in Python (`DayCounts.add`) or in C (`native_plans`,
-_linescan.c). A line of a per-event rule is kept as (event type, hour, stamp, raw fields) in
-`pending` and folded by `drain` before the scanner reads any line exactly, so entries keep the
+_linescan.c). A line of a per-event rule is kept as (event type, hour, its instant, raw fields)
+in `pending` and folded by `drain` before the scanner reads any line exactly, so entries keep the
 file's order on every path; any other is counted under (event type, day, raw fields) and
 folded by `flush`, each distinct key once, with its count. Each distinct hour prefix is parsed
-once; bounds are the min/max of the stamp texts, parsed at flush. A line that does not fit
-returns False: the caller takes the exact path.
+once; bounds are the min/max of the stamp texts, parsed at flush. The C loop reads an instant
+field whose hour it reads itself into its seconds (a float among the raw texts). A line that does
+not fit returns False: the caller takes the exact path.
 """
 
 from typing import NamedTuple
@@ -84,7 +85,7 @@ class DayCounts:
         self.hour_numbers: dict[bytes, int | None] = {}  # hour prefix -> number, None if unusable
         self.max_hour_numbers = _MAX_HOUR_NUMBERS
         self.known: dict[tuple, object] = {}  # (Kind.read, raw text) -> value
-        self.pending: list[tuple] = []  # (event type, hour, stamp, *raw fields) per event
+        self.pending: list[tuple] = []  # (event type, hour, instant, *raw fields) per event
 
     def add(self, buffer: bytes, pos: int, end: int, event_type: str, shape: int) -> bool:
         """Count the line buffer[pos:end] (no newline) if it has the usual shape.
@@ -108,7 +109,7 @@ class DayCounts:
         except Unsure:
             return False
         if plan.per_event:
-            self.pending.append((event_type, hour, stamp, *raws))
+            self.pending.append((event_type, hour, stamp_seconds(stamp, hour), *raws))
         else:
             key = (event_type, hour // 24, *raws)
             self.counts[key] = self.counts.get(key, 0) + 1
@@ -128,9 +129,9 @@ class DayCounts:
     def drain(self) -> None:
         """Fold the pending per-event lines into the tally, in file order."""
         tally, rules, values = self.tally, self.book.by_type, self.values
-        for event_type, hour, stamp, *raws in self.pending:
+        for event_type, hour, seconds, *raws in self.pending:
             rule = rules[event_type]
-            fold(tally, rule, hour // 24, stamp_seconds(stamp, hour), values(rule, raws))
+            fold(tally, rule, hour // 24, seconds, values(rule, raws))
         self.pending.clear()
 
     def values(self, rule: Rule, raws) -> list:
@@ -140,6 +141,8 @@ class DayCounts:
             value: object
             if raw is None:
                 value = None
+            elif type(raw) is float:  # an instant the C loop read (its hour is one C reads)
+                value = raw
             elif kind is INSTANT and len(raw) == 24 and stamp_shaped(raw):
                 value = self._instant(raw)
             elif not kind.repeats:

@@ -211,3 +211,34 @@ def test_every_hour_from_2015_on_is_read_in_c(moment, separator):
     prefix = moment.strftime(f"%Y-%m-%d{separator}%H").encode()
     assert scan._linescan.hour_number(prefix) is not None
     hours_agree(prefix)
+
+
+def voice_line(stamp: str, track: str) -> bytes:
+    """A voice join whose event time and client time are these stamps."""
+    return event("join_voice_channel", stamp, '"channel_id":"4"', '"guild_id":"9"').replace(
+        b'"day"', b'"client_track_timestamp":"\\"%s\\"","day"' % track.encode()
+    )
+
+
+def stamps(since: datetime):
+    return st.datetimes(min_value=since, max_value=datetime(9999, 12, 31)).map(
+        lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(stamps(datetime(2015, 1, 1)), stamps(datetime(2010, 1, 1))),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_instants_the_c_loop_reads_are_the_exact_readers(pairs):
+    """Events from 2015 on (earlier ones are not counted), client times from any year (one
+    before 2015 is unusable: the event's time stands in)."""
+    data = b"\n".join(voice_line(stamp, track) for stamp, track in pairs) + b"\n"
+    exact = tally_on_path("exact", data)
+    assert tally_on_path("native", data) == exact
+    assert tally_on_path("python", data) == exact
+    assert len(exact[0]["voice"]) == len(pairs)
