@@ -108,8 +108,9 @@ PAIRINGS: dict[str, Callable[[ActivityTotals, list[Any]], None]] = {
 def _pairs(moments: list[tuple[float, bool]]):
     """Yield (start, end, seconds) for each start followed by an end, in time order, the
     seconds capped at 24 h."""
-    # At equal instants an end sorts before a start, so back-to-back stays pair correctly.
-    moments.sort(key=lambda item: (item[0], item[1]))
+    # (seconds, is_start) pairs: at equal instants an end (False) sorts before a start, so
+    # back-to-back stays pair correctly.
+    moments.sort()
     opened: float | None = None
     for seconds, is_start in moments:
         if is_start:
