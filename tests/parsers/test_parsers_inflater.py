@@ -272,7 +272,7 @@ def test_a_process_started_ahead_is_used_or_ended(tmp_path, monkeypatch, activit
     path = (
         big_package(tmp_path, activity_lines) if activity_lines else members_zip(tmp_path / "m.zip")
     )
-    started = []
+    started, before = [], set(children(os.getpid()))  # the suite's own servers may run
     monkeypatch.setattr(
         package, "ActivityProcess", lambda: started.append(ActivityProcess()) or started[-1]
     )
@@ -291,4 +291,4 @@ def test_a_process_started_ahead_is_used_or_ended(tmp_path, monkeypatch, activit
             analyze_package(path, package_id="x", limits=limits)
     assert len(started) == 1 and started[0]._process.poll() is not None
     assert (started[0]._result is not None) == bool(activity_lines)  # it read the activity
-    assert children(os.getpid()) == []
+    assert set(children(os.getpid())) <= before  # nothing of this analysis left running
