@@ -177,10 +177,15 @@ class DayCounts:
     def flush(self) -> None:
         """Fold everything counted into the tally, each distinct key once, and reset."""
         self.drain()
-        by_type = self.book.by_type
-        for (event_type, day, *raws), count in self.counts.items():
-            rule = by_type[event_type]
-            fold(self.tally, rule, day, None, self.values(rule, raws), count)
+        by_type, tally = self.book.by_type, self.tally
+        read: dict[tuple, tuple] = {}  # (event type, *raw fields) -> (rule, values), across days
+        for key, count in self.counts.items():
+            fields = (key[0], *key[2:])
+            found = read.get(fields)
+            if found is None:
+                rule = by_type[key[0]]
+                found = read[fields] = (rule, self.values(rule, key[2:]))
+            fold(tally, found[0], key[1], None, found[1], count)
         for event_type, texts in self.bounds.items():
             for text in texts:
                 seconds = parse_instant(text.decode())

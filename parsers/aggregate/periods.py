@@ -26,11 +26,6 @@ class Period:
         """Return the number of days in the period."""
         return 0 if self.start is None or self.end is None else self.end - self.start + 1
 
-    def contains(self, day: int) -> bool:
-        """Tell whether a day number falls in the period."""
-        # start and end are both None or both set (make_periods, entity_lifetime)
-        return self.start is not None and self.end is not None and self.start <= day <= self.end
-
     def header(self) -> dict:
         """Return the start, end and days fields of a period document."""
         return {

@@ -175,8 +175,9 @@ def overview_view(data: PackageData, entities: Entities, lifetime: dict, tops: d
 
 def _reactions(reactions: Counter, period: Period) -> dict:
     emojis: Counter = Counter()
+    start, end = _bounds(period)
     for (day, name, emoji_id, _channel), count in reactions.items():
-        if period.contains(day):
+        if start <= day <= end:
             emojis[(name, emoji_id)] += count
     ranked = sorted(emojis.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
     top = [
@@ -188,11 +189,12 @@ def _reactions(reactions: Counter, period: Period) -> dict:
 
 def _sessions(starts: Counter, minutes: Counter, period: Period) -> dict:
     by_os: dict[str, dict] = {}
+    start, end = _bounds(period)
     for (day, os_name), count in starts.items():
-        if period.contains(day):
+        if start <= day <= end:
             by_os.setdefault(os_name, {"count": 0, "minutes": 0.0})["count"] += count
     for (day, os_name), value in minutes.items():
-        if period.contains(day):
+        if start <= day <= end:
             by_os.setdefault(os_name, {"count": 0, "minutes": 0.0})["minutes"] += value
     total_minutes = float(sum(item["minutes"] for item in by_os.values()))
     for item in by_os.values():
@@ -206,17 +208,19 @@ def _sessions(starts: Counter, minutes: Counter, period: Period) -> dict:
 
 def _app_opens(opens: Counter, period: Period) -> dict:
     by_os: Counter[str] = Counter()
+    start, end = _bounds(period)
     for (day, os_name), count in opens.items():
-        if period.contains(day):
+        if start <= day <= end:
             by_os[os_name] += count
     return {"total": sum(by_os.values()), "by_os": dict(sorted(by_os.items()))}
 
 
 def _servers_joined(joined: Counter, period: Period) -> int:
     # Distinct servers; events without a guild id count one each.
-    guilds = {guild for (day, guild) in joined if guild and period.contains(day)}
+    start, end = _bounds(period)
+    guilds = {guild for (day, guild) in joined if guild and start <= day <= end}
     anonymous = sum(
-        count for (day, guild), count in joined.items() if not guild and period.contains(day)
+        count for (day, guild), count in joined.items() if not guild and start <= day <= end
     )
     return len(guilds) + anonymous
 
@@ -241,8 +245,17 @@ def _active_counts(entities: Entities, period: str) -> dict:
 
 
 def _events(events: dict[str, Counter], period: Period) -> dict:
+    start, end = _bounds(period)
     counts = {
-        name: sum(c for day, c in days.items() if period.contains(day))
+        name: sum(c for day, c in days.items() if start <= day <= end)
         for name, days in events.items()
     }
     return {name: count for name, count in sorted(counts.items()) if count}
+
+
+def _bounds(period: Period) -> tuple[float, float]:
+    """(first, last) day of the period, both included, for inline `start <= day <= end` tests
+    (no call per key); a range that holds no day for a period of no days."""
+    if period.start is None or period.end is None:
+        return 1.0, 0.0
+    return period.start, period.end
