@@ -105,9 +105,11 @@ def _remember_hour(prefix: str, start: int) -> None:
 
 
 def _cached(text: str) -> float | None:
-    # The common shapes, in an hour already seen: no regex, no date arithmetic.
+    """The common shapes, in an hour already seen: no regex, no date arithmetic. Only what the
+    full parse accepts, with its value: anything else is None here, and the full parse decides
+    (so a figure never depends on which hours were seen before)."""
     start = HOUR_STARTS.get(text[:13])
-    if start is None or text[16:17] != ":":
+    if start is None or text[13:14] != ":" or text[16:17] != ":":
         return None
     tail = text[19:]
     if (
@@ -117,14 +119,20 @@ def _cached(text: str) -> float | None:
     ):
         return None
     minute, second = text[14:16], text[17:19]
-    if not (minute.isdecimal() and second.isdecimal()):
+    if (
+        len(second) != 2
+        or not (minute.isdecimal() and second.isdecimal())
+        or minute > "59"
+        or second > "60"
+    ):
         return None
     seconds = start + int(minute) * 60 + int(second)
-    if tail[:1] == ".":
-        digits = tail[1:].rstrip("Z").removesuffix("+00:00")
-        if digits.isdecimal():
-            return seconds + int(digits) / 10 ** len(digits)
-    return float(seconds)
+    if tail[:1] != ".":
+        return float(seconds)
+    digits = tail[1:-1] if tail[-1] == "Z" else tail[1:].removesuffix("+00:00")
+    if not digits.isdecimal():
+        return None
+    return seconds + int(digits) / 10 ** len(digits)
 
 
 def _from_match(text: str, match: re.Match[str]) -> float | None:

@@ -20,6 +20,11 @@ from parsers.streams import Skipped, iter_lines
 _SEPARATORS = " \t\r\n,[]"
 _HOUR_PREFIX = itemgetter(slice(0, 13))
 _TENTH = itemgetter(10)
+# The ":MM:SS" of a "YYYY-MM-DD HH:MM:SS" stamp, and every one parse_instant accepts (a leap
+# second, ":60", goes one by one): a stamp counted by its hour's prefix is one parse_instant
+# accepts in that hour, whether the hour was seen before or not.
+_CLOCK = itemgetter(slice(13, 19))
+_CLOCKS = frozenset(f":{minute:02d}:{second:02d}" for minute in range(60) for second in range(60))
 # Cap on a package's hour numbers: past it, new hours are counted one message at a time.
 MAX_HOUR_NUMBERS = 250_000
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -53,7 +58,7 @@ class MessageSink:
     def add(self, timestamp: object) -> None:
         """Count one message by its Timestamp value (empty contents count too)."""
         self.records += 1
-        if type(timestamp) is str and timestamp[10:11] == " " and _utc_tail(timestamp):
+        if type(timestamp) is str and timestamp[10:11] == " " and _counted_by_hour(timestamp):
             start = HOUR_STARTS.get(timestamp[:13])
             if start is not None:
                 self.counts[start // 3600] += 1
@@ -117,6 +122,7 @@ class MessageSink:
             or set(map(type, found)) != {str}
             or set(map(len, found)) != {19}
             or set(map(_TENTH, found)) != {" "}
+            or not _CLOCKS.issuperset(map(_CLOCK, found))
         ):
             for message in messages:
                 self.add_object(message)
@@ -167,8 +173,19 @@ def _learn_hours(new: set[str], stamps: list[str], hour_numbers: dict[str, int])
     return new.difference(hour_numbers)
 
 
-def _utc_tail(timestamp: str) -> bool:
-    return len(timestamp) == 19 or (timestamp.endswith("+00:00") and timestamp[19] in ".+")
+def _counted_by_hour(timestamp: str) -> bool:
+    """A "YYYY-MM-DD HH:MM:SS" stamp, alone or with a fraction and "+00:00", whose clock
+    parse_instant accepts (a leap second excepted): in a known hour, counted by its prefix, as
+    parse_instant would count it."""
+    if len(timestamp) < 19:
+        return False
+    if len(timestamp) != 19:
+        if not timestamp.endswith("+00:00"):
+            return False
+        fraction = timestamp[19:-6]
+        if fraction and not (fraction[:1] == "." and fraction[1:].isdecimal()):
+            return False
+    return timestamp[13:19] in _CLOCKS
 
 
 def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:

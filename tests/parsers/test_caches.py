@@ -5,6 +5,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import parsers.activity.day_counts as day_counts
 import parsers.activity.scan as scan
@@ -123,3 +125,36 @@ def test_the_scanner_remembers_a_bounded_number_of_uncounted_names(monkeypatch, 
     assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines * 2)))) == 100
     assert len(scanner.names) == counted + 5
     assert not scanner.tally.events and not scanner.skipped.by_reason
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.text("0123456789:.TZ+- {x", min_size=0, max_size=6),
+    st.integers(0, 10),
+    st.sampled_from(["2024-03-02T14:", "2024-03-02 14:"]),
+    st.text("0123456789:.TZ+- {x", min_size=0, max_size=12),
+)
+def test_an_hour_seen_before_never_changes_what_an_instant_reads(middle, cut, prefix, tail):
+    text = prefix + "07:09.250Z"[:cut] + middle + tail
+    instants.clear_caches()
+    cold = instants.parse_instant(text)  # the full parse
+    instants.clear_caches()
+    instants.hour_start(prefix[:13])  # the hour seen before, as a fast path leaves it
+    assert instants.parse_instant(text) == cold
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.text("0123456789:. +x", min_size=0, max_size=10),
+    st.integers(0, 9),
+    st.sampled_from(["", "+00:00", ".5+00:00"]),
+)
+def test_a_message_counts_as_parse_instant_reads_it_whether_its_hour_is_known(middle, cut, tail):
+    stamp = "2024-03-02 14:" + "07:09"[:cut] + middle + tail
+    instants.clear_caches()
+    cold = Counter()
+    MessageSink(cold, Skipped()).add(stamp)  # no hour known: parse_instant decides
+    instants.hour_start("2024-03-02 14")
+    warm = Counter()
+    MessageSink(warm, Skipped(), {"2024-03-02 14": 473352}).add(stamp)
+    assert warm == cold
