@@ -27,6 +27,8 @@ def stored_series(
     them, whatever the package's shape) are stored as served, so the API sends their sealed
     text without parsing it.
     """
+    if not active and sparse and days:  # a period without activity: most of a big package's
+        return {"days": days, "zero": zero, "gaps": []}
     origin = start or 0  # None only for a period of no days
     if not sparse or len(active) * SPARSE_BELOW >= days:
         series = [zero] * days

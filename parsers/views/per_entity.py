@@ -18,29 +18,39 @@ from parsers.aggregate.periods import (
 from parsers.views.package_wide import channel_fields, person_fields
 
 
+class Headers(dict):
+    """Period -> Period.header(), each formatted once per package (the fixed periods' headers
+    are every entity's)."""
+
+    def __missing__(self, period: Period) -> dict:
+        header = self[period] = period.header()
+        return header
+
+
 def entity_views(
     data: PackageData, entities: Entities, periods: dict[str, Period]
 ) -> Iterator[tuple[str, dict]]:
     """Yield every entity view, one at a time."""
+    headers = Headers()
     for guild in sorted(entities.guilds.values(), key=lambda item: item.key):
-        yield f"guild:{guild.key}", _guild_view(entities, guild, periods)
+        yield f"guild:{guild.key}", _guild_view(entities, guild, periods, headers)
     for person in sorted(entities.people.values(), key=lambda item: item.key):
-        yield (
-            f"dm:{person.key}",
-            {**person_fields(person), "periods": _group_periods(entities, person, periods)},
-        )
+        group_periods = _group_periods(entities, person, periods, headers)
+        yield f"dm:{person.key}", {**person_fields(person), "periods": group_periods}
         for channel_id in sorted(person.channel_ids):
             yield f"dm_channel:{channel_id}", {"user_id": person.key}
     for entry in entities.channels.values():
         document = {
             **channel_fields(entry),
-            "periods": entity_periods(entry.daily, entry.voice, periods),
+            "periods": entity_periods(entry.daily, entry.voice, periods, headers),
         }
         yield f"channel:{entry.channel_id}", document
     yield from user_views(data)
 
 
-def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period]) -> dict:
+def _guild_view(
+    entities: Entities, guild: GroupEntry, periods: dict[str, Period], headers: Headers
+) -> dict:
     channels: list[dict[str, Any]] = [
         {
             "channel_id": channel_id,
@@ -54,18 +64,24 @@ def _guild_view(entities: Entities, guild: GroupEntry, periods: dict[str, Period
         "guild_id": guild.key,
         "name": guild.name,
         "channels": channels,
-        "periods": _group_periods(entities, guild, periods),
+        "periods": _group_periods(entities, guild, periods, headers),
     }
 
 
-def _group_periods(entities: Entities, group: GroupEntry, periods: dict[str, Period]) -> dict:
+def _group_periods(
+    entities: Entities, group: GroupEntry, periods: dict[str, Period], headers: Headers
+) -> dict:
     channels = [entities.channels[channel_id] for channel_id in group.channel_ids]
     daily = merge_daily(entry.daily for entry in channels)
-    return entity_periods(daily, merge(entry.voice for entry in channels), periods)
+    return entity_periods(daily, merge(entry.voice for entry in channels), periods, headers)
 
 
-def entity_periods(daily: DailyMessages, voice: Counter, periods: dict[str, Period]) -> dict:
-    """Return the `periods` object of an entity; its lifetime starts on its own first active day."""
+def entity_periods(
+    daily: DailyMessages, voice: Counter, periods: dict[str, Period], headers: Headers | None = None
+) -> dict:
+    """Return the `periods` object of an entity; its lifetime starts on its own first active day.
+    `headers`: the package's, shared by its entities."""
+    headers = Headers() if headers is None else headers
     firsts = [min(voice)] if voice else []
     if daily.days:
         firsts.append(daily.days[0])
@@ -73,7 +89,7 @@ def entity_periods(daily: DailyMessages, voice: Counter, periods: dict[str, Peri
     own["lifetime"] = entity_lifetime(periods["lifetime"].end, min(firsts, default=None))
     messages, minutes = message_blocks(daily, own), voice_blocks(voice, own)
     return {
-        name: {**period.header(), "messages": messages[name], "voice": minutes[name]}
+        name: {**headers[period], "messages": messages[name], "voice": minutes[name]}
         for name, period in own.items()
     }
 
