@@ -138,12 +138,15 @@ def _inflate(zip_path: str, infos, out: int, ring: SlotRing | None = None) -> No
         else:
             _send(out, b"D", chunk)
 
-    with zipfile.ZipFile(zip_path) as archive, open(zip_path, "rb") as raw:
+    with open(zip_path, "rb") as raw, contextlib.ExitStack() as opened:
+        archive = None  # zipfile reads the other methods; it is opened for the first of them
         for info in infos:
-            with archive.open(info) as member:  # checks the local header as zipfile does
-                if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 1:
-                    _inflate_raw(raw, info)(send)
-                else:
+            if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 1:
+                _inflate_raw(raw, info)(send)  # its local header checked by _seek_data
+            else:
+                if archive is None:
+                    archive = opened.enter_context(zipfile.ZipFile(zip_path))
+                with archive.open(info) as member:
                     while chunk := member.read(_INFLATE_BYTES):
                         send(chunk)
             _send(out, b"N", b"")
@@ -151,6 +154,10 @@ def _inflate(zip_path: str, infos, out: int, ring: SlotRing | None = None) -> No
 
 def _seek_data(raw, info: zipfile.ZipInfo) -> None:
     """Seek `raw` to the member's data, past its local header, checked as zipfile checks it."""
+    if info.flag_bits & 0x20:
+        raise NotImplementedError("compressed patched data (flag bit 5)")
+    if info.flag_bits & 0x40:
+        raise NotImplementedError("strong encryption (flag bit 6)")
     raw.seek(info.header_offset)
     header = raw.read(_zipfile_private.sizeFileHeader)
     if len(header) != _zipfile_private.sizeFileHeader:
@@ -263,8 +270,14 @@ class InflatedMembers:
     def __init__(self, zip_path: str | None = None, infos=None) -> None:
         fds = SlotRing.create()
         theirs = () if fds is None else fds[:2]  # the memory and the free pipe's read end
+        self._ring: SlotRing | None = None
         try:
-            self._ring = None if fds is None else SlotRing(fds[0], fds[2])
+            if fds is not None:
+                try:
+                    self._ring = SlotRing(fds[0], fds[2])
+                except BaseException:
+                    os.close(fds[2])  # the ring would have closed it
+                    raise
             self._process = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__)],
                 stdin=subprocess.PIPE,

@@ -126,6 +126,23 @@ def corrupt_zip(tmp_path) -> tuple[Path, zipfile.ZipInfo]:
     return path, info
 
 
+@pytest.mark.parametrize(("at", "new"), [(0, b"PK\x05\x06"), (30, b"X")])
+def test_a_damaged_local_header_is_a_bad_zip(tmp_path, at, new):
+    """Not a local header, or a name that is not the directory's: found before inflating."""
+    path = members_zip(tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("a.json")
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + at : info.header_offset + at + len(new)] = new
+    path.write_bytes(bytes(data))
+    members = InflatedMembers(str(path), [info])
+    try:
+        with pytest.raises(zipfile.BadZipFile):
+            read_member(members)
+    finally:
+        members.close()
+
+
 def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
     path, info = corrupt_zip(tmp_path)
     members = InflatedMembers(str(path), [info])

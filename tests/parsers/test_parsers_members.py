@@ -101,3 +101,15 @@ def test_a_small_member_with_a_bad_crc_makes_the_package_invalid(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(InvalidPackage):
         analyze_package(path, package_id="x")
+
+
+@pytest.mark.parametrize("flag", [0x20, 0x40])  # compressed patched data, strong encryption
+def test_a_member_zipfile_cannot_read_is_not_read_whole(tmp_path, flag):
+    path = small_zip(tmp_path / "s.zip")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("deflated.json")
+        info.flag_bits |= flag
+        with pytest.raises(NotImplementedError):
+            archive.read(info)
+    with open(path, "rb") as raw, pytest.raises(NotImplementedError):
+        read_whole(raw, info)
