@@ -185,7 +185,7 @@ def _counted_by_hour(timestamp: str) -> bool:
         fraction = timestamp[19:-6]
         if fraction and not (fraction[:1] == "." and fraction[1:].isdecimal()):
             return False
-    return timestamp[13:19] in _CLOCKS
+    return _CLOCK(timestamp) in _CLOCKS
 
 
 def read_messages_json(stream, sink: MessageSink, max_line_bytes: int) -> None:

@@ -77,11 +77,10 @@ def _group_periods(
 
 
 def entity_periods(
-    daily: DailyMessages, voice: Counter, periods: dict[str, Period], headers: Headers | None = None
+    daily: DailyMessages, voice: Counter, periods: dict[str, Period], headers: Headers
 ) -> dict:
     """Return the `periods` object of an entity; its lifetime starts on its own first active day.
     `headers`: the package's, shared by its entities."""
-    headers = Headers() if headers is None else headers
     firsts = [min(voice)] if voice else []
     if daily.days:
         firsts.append(daily.days[0])
