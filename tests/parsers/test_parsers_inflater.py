@@ -114,37 +114,32 @@ def test_crc_size_and_truncation_are_checked(tmp_path, changes, error):
         members.close()
 
 
-def corrupt_zip(tmp_path) -> tuple[Path, zipfile.ZipInfo]:
-    """The test zip with 40 bytes of a.json's deflate stream zeroed, and a.json's entry."""
+def damaged_zip(tmp_path, at: int | None = None, new: bytes = b"\x00" * 40):
+    """The test zip with `new` written over a.json at `at` bytes from its local header (None: 20
+    bytes into its deflate stream), and a.json's entry."""
     path = members_zip(tmp_path / "m.zip")
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("a.json")
+    if at is None:
+        at = 30 + len(info.filename.encode()) + len(info.extra) + 20
     data = bytearray(path.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    data[start + 20 : start + 60] = b"\x00" * 40
+    data[info.header_offset + at : info.header_offset + at + len(new)] = new
     path.write_bytes(bytes(data))
     return path, info
 
 
-@pytest.mark.parametrize(("at", "new"), [(0, b"PK\x05\x06"), (30, b"X")])
-def test_a_damaged_local_header_is_a_bad_zip(tmp_path, at, new):
-    """Not a local header, or a name that is not the directory's: found before inflating."""
-    path = members_zip(tmp_path / "m.zip")
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("a.json")
-    data = bytearray(path.read_bytes())
-    data[info.header_offset + at : info.header_offset + at + len(new)] = new
-    path.write_bytes(bytes(data))
-    members = InflatedMembers(str(path), [info])
-    try:
-        with pytest.raises(zipfile.BadZipFile):
-            read_member(members)
-    finally:
-        members.close()
+def corrupt_zip(tmp_path) -> tuple[Path, zipfile.ZipInfo]:
+    """The test zip with 40 bytes of a.json's deflate stream zeroed, and a.json's entry."""
+    return damaged_zip(tmp_path)
 
 
-def test_a_corrupt_stream_is_a_bad_zip(tmp_path):
-    path, info = corrupt_zip(tmp_path)
+@pytest.mark.parametrize(
+    ("at", "new"),
+    [(0, b"PK\x05\x06"), (30, b"X"), (None, b"\x00" * 40)],
+    ids=["not a local header", "another name than the directory's", "a corrupt stream"],
+)
+def test_a_damaged_member_is_a_bad_zip(tmp_path, at, new):
+    path, info = damaged_zip(tmp_path, at, new)
     members = InflatedMembers(str(path), [info])
     try:
         with pytest.raises(zipfile.BadZipFile):
