@@ -135,6 +135,7 @@ class Settings(BaseSettings):
         DUMPUS_APP_ORIGINS, description='comma-separated scheme://host[:port] origins, or "*"'
     )
     dumpus_app_files: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
+    activity_spare_process: bool = Field(True, description="on or off (1/0, true/false, yes/no)")
     dumpus_blob_url_ttl: int = Field(300, ge=1, le=86400, description="seconds, 1-86400")
     trusted_proxies: CommaList = Field(
         (), description="comma-separated proxy addresses or networks (CIDR), or unix"

@@ -14,12 +14,17 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from settings import Settings, load_or_exit
-from storage import Store, open_store
-from storage.crypto import PackageKey
-from storage.links import InvalidLink, parse_package_link
-from tasks.pipeline import run_package
+from parsers.activity.child import SPARE, may_need_process
+from parsers.limits import ParseLimits
+
+# The settings, the store and the pipeline are imported by the functions that use them: `main`
+# first starts the activity process, which boots on the other core while they load (a third of
+# a second), so a big package's activity is read from its first moment.
+if TYPE_CHECKING:
+    from settings import Settings
+    from storage import Store
 
 UPN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
@@ -32,6 +37,9 @@ def random_discord_link() -> str:
 
 def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Store) -> dict:
     """Queue, claim and process `zip_path` as the package of `link`; returns a summary."""
+    from storage.links import parse_package_link
+    from tasks.pipeline import run_package
+
     parsed = parse_package_link(link, settings.whitelisted_origins, settings.server_secret())
     store.packages.delete(parsed.package_id)
     store.statistics.delete_package(parsed.package_id)
@@ -54,6 +62,8 @@ def process_local_zip(zip_path: Path, link: str, settings: Settings, store: Stor
 
 
 def _read_about(parsed, settings: Settings, store: Store) -> dict:
+    from storage.crypto import PackageKey
+
     record = store.packages.get(parsed.package_id)
     assert record is not None  # just PROCESSED by the caller
     key = PackageKey(parsed.package_id, parsed.key_material, settings.server_secret())
@@ -73,17 +83,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.zip.is_file():
         parser.error(f"no such file: {args.zip}")
-    settings = load_or_exit()
+    if may_need_process(args.zip, ParseLimits()):
+        SPARE.start()  # before the imports of `_process`
     link = args.link or random_discord_link()
     try:
-        summary = process_local_zip(args.zip.resolve(), link, settings, open_store(settings))
-    except InvalidLink as exc:
-        parser.error(f"invalid --link: {exc}")
+        summary = _process(args.zip.resolve(), link, parser)
+    finally:
+        SPARE.end()  # not taken when the run failed before reading the zip
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         _print_summary(summary, None if args.link else link)
     return 0 if summary["result"] == "PROCESSED" else 1
+
+
+def _process(zip_path: Path, link: str, parser: argparse.ArgumentParser) -> dict:
+    from settings import load_or_exit
+    from storage import open_store
+    from storage.links import InvalidLink
+
+    settings = load_or_exit()
+    try:
+        return process_local_zip(zip_path, link, settings, open_store(settings))
+    except InvalidLink as exc:
+        parser.error(f"invalid --link: {exc}")
 
 
 def _print_summary(summary: dict, generated_link: str | None) -> None:

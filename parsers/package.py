@@ -1,14 +1,13 @@
 """Analyze one package zip: check it, stream it once, and yield its statistics views lazily."""
 
 import lzma
-import os
 import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from parsers.activity.child import ActivityProcess
+from parsers.activity.child import ActivityProcess, process_ahead, reopenable
 from parsers.activity.pick import pick_sources
 from parsers.aggregate.entities import Entities, build_entities
 from parsers.aggregate.package_data import PackageData
@@ -99,9 +98,9 @@ def analyze_package(
     With `app_database`, the app's data file gets its message rows as soon as the messages are
     read, while the activity is still being read (`PackageAnalysis.write_app_database`).
     """
-    # A zip big enough to hold activity for the activity process starts it first: it gets
-    # ready while the zip is checked and mapped.
-    early = ActivityProcess() if _may_need_activity_process(zip_path, limits) else None
+    # A zip big enough to hold activity for the activity process starts it first (or takes the
+    # spare): it gets ready while the zip is checked and mapped.
+    early = process_ahead(zip_path, limits)
     try:
         with fresh_caches(), open_archive(zip_path) as archive:
             infos = archive.infolist()
@@ -135,7 +134,7 @@ def _read(
     one started `early`, else one started now)."""
     shards = reader.found.activity
     size = sum(info.file_size for _, info in shards)
-    if not shards or size < limits.activity_process_min_bytes or not _reopenable(zip_path):
+    if not shards or size < limits.activity_process_min_bytes or not reopenable(zip_path):
         reader.read_all()
         return
     child = early or ActivityProcess()
@@ -154,26 +153,6 @@ def _read(
     data.skipped.by_reason.update(result.skipped.by_reason)
     data.files["activity"] += result.files
     data.activity_lines += result.lines
-
-
-def _reopenable(zip_path) -> bool:
-    return isinstance(zip_path, str | os.PathLike)
-
-
-# Activity compresses about 7 times in real exports; a zip under 1/16 of the activity process's
-# threshold cannot hold enough of it, so no process is started ahead for it.
-_LEAST_RATIO = 16
-
-
-def _may_need_activity_process(zip_path, limits: ParseLimits) -> bool:
-    """The zip is a file that may hold enough activity for the activity process."""
-    if not _reopenable(zip_path):
-        return False
-    try:
-        size = os.path.getsize(zip_path)
-    except OSError:
-        return False  # open_archive reports it
-    return size * _LEAST_RATIO >= limits.activity_process_min_bytes
 
 
 def _describe(found: PackageMap, package_id: str) -> PackageData:

@@ -10,7 +10,7 @@ from tasks import names
 from tasks.base import BaseTask
 from tasks.celery_app import app
 from tasks.pipeline import RetryableError, run_package
-from tasks.services import get_settings, get_store
+from tasks.services import get_settings, get_store, keep_activity_spare
 from tasks.shutdown import package_run_watch
 from tasks.stop import HandBackRequested
 
@@ -40,6 +40,7 @@ def process_package(self, package_id: str) -> str:
         # the package is QUEUED again: its message goes back to the queue, for the next worker
         log.info("package %s: handed back, the worker is stopping", package_id)
         raise Reject("worker stopping", requeue=True) from None
+    keep_activity_spare()
     log.info(
         "package %s: %s (%d views, %.1fs)",
         package_id,

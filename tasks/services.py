@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery.signals import worker_process_init
 
+from parsers.activity.child import SPARE
 from settings import Settings
 from storage import Store, open_store
 
@@ -38,3 +39,17 @@ def _forget_inherited_services(**_kwargs) -> None:
     """A forked pool child must not reuse its parent's connection."""
     global _store
     _store = None
+
+
+def keep_activity_spare() -> None:
+    """Start an activity process for the next package unless one waits (ACTIVITY_SPARE_PROCESS):
+    its interpreter, imports and inflater get ready between packages, not during the next one."""
+    if get_settings().activity_spare_process:
+        SPARE.start()
+
+
+@worker_process_init.connect
+def _start_activity_spare(**_kwargs) -> None:
+    """Each pool process gets its spare when it starts (never the worker's main process: a
+    fork would copy the spare's pipes)."""
+    keep_activity_spare()

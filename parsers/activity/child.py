@@ -10,6 +10,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -130,6 +131,10 @@ class ActivityProcess:
         self._connection = Connection(result_read, writable=False)
         self._jobs: Connection | None = Connection(job_write, readable=False)
 
+    def waiting(self) -> bool:
+        """The child runs and has no job yet."""
+        return self._jobs is not None and self._process.poll() is None
+
     def begin(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> "ActivityProcess":
         """Send the child its job: these (source, ZipInfo) shards of that zip."""
         self._progress = progress
@@ -183,3 +188,76 @@ class ActivityProcess:
             self._jobs = None
         stop_process(self._process)
         self._connection.close()
+
+
+# Activity compresses about 7 times in real exports; a zip under 1/16 of the activity process's
+# threshold cannot hold enough of it, so no process is started ahead for it.
+_LEAST_RATIO = 16
+
+
+def reopenable(zip_path) -> bool:
+    """The zip is a file by name, which the inflater can open again."""
+    return isinstance(zip_path, str | os.PathLike)
+
+
+def may_need_process(zip_path, limits: ParseLimits) -> bool:
+    """The zip is a file that may hold enough activity for the activity process."""
+    if not reopenable(zip_path):
+        return False
+    try:
+        size = os.path.getsize(zip_path)
+    except OSError:
+        return False  # opening the archive reports it
+    return size * _LEAST_RATIO >= limits.activity_process_min_bytes
+
+
+class SpareProcess:
+    """At most one activity process started before the package that will use it is known.
+
+    A worker keeps one between packages and the local command starts one before its imports,
+    so the child's interpreter, its imports and its inflater are ready when a package's activity
+    is. The spare holds no package until `begin`. Thread-safe; a forked process never takes or
+    ends its parent's (it only forgets it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: ActivityProcess | None = None
+        self._owner = 0
+
+    def start(self) -> None:
+        """Start a spare, unless one of this process's is waiting."""
+        with self._lock:
+            if self._process is not None and self._owner == os.getpid():
+                if self._process.waiting():
+                    return
+                self._process.close()
+            self._process, self._owner = ActivityProcess(), os.getpid()
+
+    def take(self) -> ActivityProcess | None:
+        """This process's waiting spare, now the caller's to begin and close; else None."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None or self._owner != os.getpid():
+            return None
+        if process.waiting():
+            return process
+        process.close()  # ended meanwhile (killed): the caller starts another
+        return None
+
+    def end(self) -> None:
+        """End this process's spare, if any."""
+        process = self.take()
+        if process is not None:
+            process.close()
+
+
+SPARE = SpareProcess()
+
+
+def process_ahead(zip_path, limits: ParseLimits) -> ActivityProcess | None:
+    """For a zip that may need one, the spare if one waits, else an activity process started
+    now (it gets ready while the zip is checked and mapped); None for a zip too small."""
+    if not may_need_process(zip_path, limits):
+        return None
+    return SPARE.take() or ActivityProcess()

@@ -2,6 +2,8 @@
 a download server on 127.0.0.1; every data route read after processing."""
 
 import secrets
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -116,3 +118,39 @@ def test_delete_removes_every_trace(client, file_server):
     )
     assert answer.json() == {"isDeleted": True, "errorMessageCode": None}
     assert client.get(f"/api/process/{package_id}/status", link).status_code == 404
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(kid) for kid in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_the_worker_keeps_an_activity_process_for_its_next_package(stack, processed):
+    """ACTIVITY_SPARE_PROCESS (on by default): the pool process has a spare activity reader,
+    and the spare its inflater, before and after a package."""
+    worker = stack.processes["worker"].pid
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tree = {pid: _command_line(pid) for pid in _descendants(worker)}
+        readers = [pid for pid, line in tree.items() if "parsers.activity.child" in line]
+        inflaters = [pid for pid, line in tree.items() if "inflater.py" in line]
+        if readers and inflaters:
+            break
+        time.sleep(0.1)
+    assert len(readers) == 1 and len(inflaters) == 1, tree

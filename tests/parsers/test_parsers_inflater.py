@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import parsers.package as package
+import parsers.activity.child as child_module
 from parsers.activity.child import ActivityProcess, ChildFailed
 from parsers.archive.inflater import InflatedMembers, InflaterFailed, MemberStream, SlotRing
 from parsers.errors import InvalidPackage
@@ -286,7 +286,7 @@ def test_a_process_started_ahead_is_used_or_ended(tmp_path, monkeypatch, activit
     )
     started, before = [], set(children(os.getpid()))  # the suite's own servers may run
     monkeypatch.setattr(
-        package, "ActivityProcess", lambda: started.append(ActivityProcess()) or started[-1]
+        child_module, "ActivityProcess", lambda: started.append(ActivityProcess()) or started[-1]
     )
     with zipfile.ZipFile(path) as archive:
         activity = sum(i.file_size for i in archive.infolist() if "events-" in i.filename)

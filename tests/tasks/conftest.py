@@ -2,9 +2,17 @@
 
 import pytest
 
+from parsers.activity.child import SPARE
 from settings import Settings
 from storage import open_store
 from tasks import services
+
+
+@pytest.fixture(autouse=True)
+def _no_spare_left():
+    """A package task keeps an activity process for the next package: none outlives a test."""
+    yield
+    SPARE.end()
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@ import time
 
 import pytest
 
+from parsers.activity.child import SPARE
 from samples import SampleSpec, generate_package
 from storage import Status
 from storage.crypto import PackageKey
 from storage.links import parse_package_link
-from tasks.pipeline import RetryableError, run_package
+from tasks import services
+from tasks.pipeline import RetryableError, RunOutcome, run_package
 from tests.support.httpserver import ScriptedServer, body
 
 
@@ -225,3 +227,16 @@ def test_no_failure_log_quotes_the_link(store, settings, server, caplog):
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     link_secret = parsed.url.split("k=")[1]
     assert link_secret not in caplog.text and link_secret not in str(caught.value)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_package_task_leaves_a_spare_for_the_next_package(settings, monkeypatch, keep):
+    import tasks.packages
+
+    kept = settings.model_copy(update={"activity_spare_process": keep})
+    monkeypatch.setattr(services, "_settings", kept)
+    monkeypatch.setattr(tasks.packages, "run_package", lambda *_a, **_k: RunOutcome("p", "OK"))
+    monkeypatch.setattr(tasks.packages, "get_store", lambda: None)
+    assert SPARE._process is None
+    tasks.packages.process_package.run("0" * 32)
+    assert (SPARE._process is not None and SPARE._process.waiting()) == keep

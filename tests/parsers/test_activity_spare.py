@@ -1,0 +1,90 @@
+"""The spare activity process: started before its package is known, taken by the next package
+that needs one, kept through packages that do not, never taken or ended by a forked process."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import parsers.activity.child as child_module
+from parsers.activity.child import SPARE, ActivityProcess
+from parsers.limits import ParseLimits
+from parsers.package import analyze_package
+from tests.parsers.test_parsers_activity_fast import big_package
+from tests.parsers.test_parsers_inflater import children, inflaters_of
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+
+IN_CHILD = ParseLimits(activity_process_min_bytes=0)
+
+
+@pytest.fixture
+def spare():
+    """The module's spare, started for the test; whatever is left of it is ended after."""
+    before = set(children(os.getpid()))  # the suite's own servers may run
+    SPARE.start()
+    process = SPARE._process
+    assert process is not None and process.waiting()
+    yield process
+    SPARE.end()
+    process.close()
+    assert set(children(os.getpid())) <= before
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every activity process started from now on."""
+    made: list[ActivityProcess] = []
+    monkeypatch.setattr(
+        child_module, "ActivityProcess", lambda: made.append(ActivityProcess()) or made[-1]
+    )
+    return made
+
+
+def test_the_next_big_package_takes_the_spare(tmp_path, spare, started):
+    path = big_package(tmp_path, 300)
+    alone = analyze_package(path, package_id="x")  # in process: the activity under the threshold
+    assert SPARE._process is spare, "a package without the activity process leaves the spare"
+
+    analysis = analyze_package(path, package_id="x", limits=IN_CHILD)
+
+    assert dict(analysis.views()) == dict(alone.views())
+    assert spare._result is not None, "the spare read the activity"
+    assert spare._process.poll() is not None and SPARE._process is None
+    assert started == [], "no process started beside the spare"
+
+
+def test_starting_again_keeps_a_waiting_spare(spare, started):
+    SPARE.start()
+    assert SPARE._process is spare and started == []
+
+
+def test_a_dead_spare_is_replaced(tmp_path, spare, started):
+    path = big_package(tmp_path, 50)
+    os.kill(spare._process.pid, signal.SIGKILL)
+    spare._process.wait()
+
+    analysis = analyze_package(path, package_id="x", limits=IN_CHILD)
+
+    assert len(started) == 1 and started[0]._result is not None
+    assert dict(analysis.views()) == dict(analyze_package(path, package_id="x").views())
+    SPARE.start()  # and a new spare replaces a dead one
+    assert SPARE._process is not spare and SPARE._process is not None
+    assert SPARE._process.waiting()
+
+
+def test_a_forked_process_neither_takes_nor_ends_its_parents_spare(spare):
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked copy: report what it got, then leave without cleaning up
+        taken = SPARE.take()
+        SPARE.end()
+        os.write(write_end, b"none" if taken is None else b"taken")
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"none"
+    os.waitpid(pid, 0)
+    assert SPARE._process is spare and spare.waiting()
+    assert inflaters_of(spare), "its inflater still runs"

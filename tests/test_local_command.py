@@ -1,0 +1,69 @@
+"""`python -m launchers.local`: a zip on disk through the worker's code path, its summary printed,
+and nothing of its activity process left once it returns."""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from launchers import local
+from parsers.activity.child import SPARE
+from samples import SampleSpec, generate_package
+from tests.parsers.test_parsers_inflater import children
+
+
+@pytest.fixture
+def environment(tmp_path, monkeypatch):
+    for name in ("MONGO_URL", "REDIS_URL", "BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SECRET_KEY", "local-command-secret")
+
+
+def padded_package(path: Path, pad_bytes: int):
+    """A small package plus a stored member of random bytes (a zip big enough to start the
+    activity process ahead, with too little activity to use it)."""
+    truth = generate_package(path, SampleSpec(layout="D", messages=500, events=800, seed=3))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("padding.bin", os.urandom(pad_bytes), zipfile.ZIP_STORED)
+    return truth
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("pad_bytes", [0, 3 << 20])  # under, then over 1/16 of 32 MiB
+def test_the_command_prints_the_summary_and_leaves_no_process(
+    tmp_path, environment, capsys, pad_bytes
+):
+    truth = padded_package(tmp_path / "p.zip", pad_bytes)
+    started = []
+    real_start = SPARE.start
+    SPARE.start = lambda: started.append(1) or real_start()  # type: ignore[method-assign]
+    before = set(children(os.getpid()))
+    try:
+        code = local.main([str(tmp_path / "p.zip"), "--json"])
+    finally:
+        del SPARE.start
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["result"] == "PROCESSED"
+    assert summary["about"]["read"]["lines"]["messages"] == truth.messages
+    assert summary["about"]["owner"]["id"] == truth.owner_id
+    assert started == ([1] if pad_bytes else [])
+    assert SPARE._process is None and set(children(os.getpid())) <= before
+
+
+def test_a_missing_zip_is_a_usage_error(tmp_path, environment, capsys):
+    with pytest.raises(SystemExit) as exited:
+        local.main([str(tmp_path / "none.zip")])
+    assert exited.value.code == 2 and "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_an_invalid_link_ends_the_activity_process_started_ahead(tmp_path, environment, capsys):
+    padded_package(tmp_path / "p.zip", 3 << 20)
+    before = set(children(os.getpid()))
+    with pytest.raises(SystemExit) as exited:
+        local.main([str(tmp_path / "p.zip"), "--link", "https://example.com/not-a-package"])
+    assert exited.value.code == 2 and "invalid --link" in capsys.readouterr().err
+    assert SPARE._process is None and set(children(os.getpid())) <= before
