@@ -12,6 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from operator import add
+from types import ModuleType
+
+_dayfold: ModuleType | None
+try:
+    from parsers.aggregate import _dayfold  # the loops below in C: built by `make venv`
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    _dayfold = None
 
 BAND_AGES = (28, 30, 365)  # the fixed periods' lengths in days: l4w, l1m, ly
 BANDS = len(BAND_AGES) + 1
@@ -27,6 +34,7 @@ def _band_of_age() -> list[int]:
 
 _BAND_OF_AGE = _band_of_age()
 _HOURS_AT_AGE = [band * 24 for band in _BAND_OF_AGE]  # where a band's 24 hours start
+_BAND_TABLE = bytes(_BAND_OF_AGE)  # the same table for the C loop
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,16 @@ class DailyMessages:
 
 def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
     """Fold an hour-keyed counter (hours since the epoch) into days, up to the end day."""
+    if _dayfold is not None and end is not None:
+        try:
+            return DailyMessages(*_dayfold.fold_hours(hours, end, _BAND_TABLE, BANDS))
+        except OverflowError:
+            pass  # a number over 64 bits: the Python loop takes any size
+    return fold_hours(hours, end)
+
+
+def fold_hours(hours: Counter[int], end: int | None) -> DailyMessages:
+    """daily_messages in Python (the C loop's reference)."""
     per_day: dict[int, int] = {}
     hours_by_band = [0] * (24 * BANDS)
     if end is None:
@@ -92,14 +110,30 @@ def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
     dailies = list(dailies)
     if len(dailies) == 1:
         return dailies[0]
+    if not dailies:
+        return DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
+    hours_by_band = _column_sums([daily.hours_by_band for daily in dailies])
+    weekdays_by_band = _column_sums([daily.weekdays_by_band for daily in dailies])
+    if _dayfold is not None:
+        try:
+            days, counts = _dayfold.merge_days([(daily.days, daily.counts) for daily in dailies])
+            return DailyMessages(days, counts, hours_by_band, weekdays_by_band)
+        except OverflowError:
+            pass
+    return _from_days(merge_days(dailies), hours_by_band, weekdays_by_band)
+
+
+def _column_sums(rows: list[list[int]]) -> list[int]:
+    return [sum(column) for column in zip(*rows, strict=True)]
+
+
+def merge_days(dailies: list[DailyMessages]) -> dict[int, int]:
+    """The per-day sums of several channels' messages in Python (the C loop's reference)."""
     per_day: dict[int, int] = {}
-    hours_by_band, weekdays_by_band = [0] * (24 * BANDS), [0] * (7 * BANDS)
     for daily in dailies:
         for day, count in zip(daily.days, daily.counts, strict=True):
             per_day[day] = per_day.get(day, 0) + count
-        hours_by_band = list(map(add, hours_by_band, daily.hours_by_band))
-        weekdays_by_band = list(map(add, weekdays_by_band, daily.weekdays_by_band))
-    return _from_days(per_day, hours_by_band, weekdays_by_band)
+    return per_day
 
 
 def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -> DailyMessages:

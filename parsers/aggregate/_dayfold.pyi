@@ -1,0 +1,9 @@
+"""Types of the per-day fold of messages in C (_dayfold.c, built with the project)."""
+
+def fold_hours(
+    hours: dict[int, int], end: int, band_of_age: bytes, bands: int, /
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """(days, counts, hours_by_band, weekdays_by_band), as daily.daily_messages folds them."""
+
+def merge_days(series: list[tuple[list[int], list[int]]], /) -> tuple[list[int], list[int]]:
+    """The per-day sum of several (days, counts), zero days left out."""

@@ -1,0 +1,68 @@
+"""The per-day fold of messages in C (`_dayfold.c`) gives what its Python reference gives
+(`daily.fold_hours`, `daily.merge_days`) on any counter, and hands numbers over 64 bits to it."""
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parsers.aggregate import daily
+from parsers.aggregate.daily import BANDS, DailyMessages, daily_messages, merge_daily
+
+pytestmark = pytest.mark.skipif(daily._dayfold is None, reason="the C fold is not built")
+
+END = 20_000  # a day in 2024
+# hours from well before the oldest band to after the end day (left out), a few negative ones
+HOURS = st.integers(min_value=-48, max_value=(END + 3) * 24)
+COUNTS = st.integers(min_value=0, max_value=1_000)
+
+
+def counters(max_size: int = 60):
+    return st.dictionaries(
+        st.one_of(HOURS, st.integers(min_value=(END - 400) * 24, max_value=(END + 1) * 24)),
+        COUNTS,
+        max_size=max_size,
+    ).map(Counter)
+
+
+@settings(max_examples=300, deadline=None)
+@given(counters(), st.integers(min_value=END - 2, max_value=END + 2))
+def test_the_c_fold_gives_the_python_fold(hours, end):
+    assert daily_messages(hours, end) == daily.fold_hours(hours, end)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(counters(30), min_size=2, max_size=6))
+def test_the_c_merge_gives_the_python_merge(hours):
+    dailies = [daily_messages(counter, END) for counter in hours]
+    merged = merge_daily(dailies)
+    reference = daily._from_days(
+        daily.merge_days(dailies), merged.hours_by_band, merged.weekdays_by_band
+    )
+    assert merged == reference
+    for slot in range(24 * BANDS):
+        assert merged.hours_by_band[slot] == sum(one.hours_by_band[slot] for one in dailies)
+
+
+def test_numbers_over_64_bits_take_the_python_loop():
+    huge = Counter({END * 24: 1 << 70, (END - 1) * 24 + 5: 2, -(1 << 80): 3})
+    folded = daily_messages(huge, END)
+    assert folded == daily.fold_hours(huge, END)
+    assert folded.counts[-1] == 1 << 70
+    other = daily_messages(Counter({END * 24: 1}), END)
+    assert merge_daily([folded, other]).counts[-1] == (1 << 70) + 1
+
+
+def test_a_merge_of_no_channel_is_empty():
+    empty = merge_daily([])
+    assert empty == DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
+
+
+def test_bad_arguments_are_refused_not_misread():
+    with pytest.raises(TypeError):
+        daily._dayfold.fold_hours({1.5: 1}, END, daily._BAND_TABLE, BANDS)
+    with pytest.raises(TypeError):
+        daily._dayfold.merge_days([([1, 2], [1])])
+    with pytest.raises(OverflowError):
+        daily._dayfold.fold_hours({}, 1 << 62, daily._BAND_TABLE, BANDS)
