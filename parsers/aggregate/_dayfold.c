@@ -1,13 +1,15 @@
 /* Messages per day from messages per hour, in C: the twin of the Python loops of
  * parsers/aggregate/daily.py (`daily_messages` and the per-day part of `merge_daily`), which
  * stay the reference and the fallback. A key or count that does not fit in 64 bits raises
- * OverflowError: the caller then takes the Python loop. Sums stay in 64 bits: a day's count is
+ * OverflowError, anything but a plain int a TypeError: the caller then takes the Python loop. Sums stay in 64 bits: a day's count is
  * at most the number of message records read. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
 #include <stdlib.h>
+
+#define DAY_LIMIT (1LL << 61) /* far beyond any calendar day; keeps differences in 64 bits */
 
 typedef struct {
     long long day;
@@ -24,7 +26,13 @@ static long long floor_div(long long a, long long b) {
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/* A plain int only: a subclass's __index__ could run Python code (and change the container
+ * being read); anything else is a TypeError, and the caller takes the Python loop. */
 static int as_long_long(PyObject *value, long long *out) {
+    if (!PyLong_CheckExact(value)) {
+        PyErr_SetString(PyExc_TypeError, "not a plain int");
+        return -1;
+    }
     int overflow = 0;
     *out = PyLong_AsLongLongAndOverflow(value, &overflow);
     if (overflow) {
@@ -192,7 +200,47 @@ done:
     return result;
 }
 
+/* sparse_gaps(active, values, origin) -> [gap, value, gap, value, ...]: each active day's
+ * distance from the day after the previous one (the first's from `origin`), then its value. */
+static PyObject *sparse_gaps(PyObject *self, PyObject *args) {
+    PyObject *active, *values;
+    long long origin;
+    if (!PyArg_ParseTuple(args, "O!O!L:sparse_gaps", &PyList_Type, &active, &PyList_Type, &values,
+                          &origin))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(active);
+    if (PyList_GET_SIZE(values) != n) {
+        PyErr_SetString(PyExc_ValueError, "as many values as active days");
+        return NULL;
+    }
+    PyObject *flat = PyList_New(2 * n);
+    if (flat == NULL)
+        return NULL;
+    long long next = origin; /* the day after the previous active day */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long day;
+        PyObject *gap = NULL;
+        if (as_long_long(PyList_GET_ITEM(active, i), &day) == 0) {
+            if (day < next || day > DAY_LIMIT || next < -DAY_LIMIT)
+                PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
+            else
+                gap = PyLong_FromLongLong(day - next);
+        }
+        if (gap == NULL) {
+            Py_DECREF(flat);
+            return NULL;
+        }
+        PyList_SET_ITEM(flat, 2 * i, gap);
+        PyObject *value = PyList_GET_ITEM(values, i);
+        Py_INCREF(value);
+        PyList_SET_ITEM(flat, 2 * i + 1, value);
+        next = day + 1;
+    }
+    return flat;
+}
+
 static PyMethodDef methods[] = {
+    {"sparse_gaps", sparse_gaps, METH_VARARGS, "A sparse series' gaps and values, interleaved."},
     {"fold_hours", fold_hours, METH_VARARGS, "Messages per day and per age band from per hour."},
     {"merge_days", merge_days, METH_O, "The per-day sum of several (days, counts) pairs."},
     {NULL, NULL, 0, NULL},

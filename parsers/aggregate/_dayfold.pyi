@@ -7,3 +7,6 @@ def fold_hours(
 
 def merge_days(series: list[tuple[list[int], list[int]]], /) -> tuple[list[int], list[int]]:
     """The per-day sum of several (days, counts), zero days left out."""
+
+def sparse_gaps(active: list[int], values: list, origin: int, /) -> list:
+    """[gap, value, ...]: each active day's distance from the day after the previous one."""

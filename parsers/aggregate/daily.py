@@ -75,8 +75,8 @@ def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
     if _dayfold is not None and end is not None:
         try:
             return DailyMessages(*_dayfold.fold_hours(hours, end, _BAND_TABLE, BANDS))
-        except OverflowError:
-            pass  # a number over 64 bits: the Python loop takes any size
+        except (OverflowError, TypeError):
+            pass  # a number over 64 bits, or not a plain int: the Python loop takes any
     return fold_hours(hours, end)
 
 
@@ -118,7 +118,7 @@ def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
         try:
             days, counts = _dayfold.merge_days([(daily.days, daily.counts) for daily in dailies])
             return DailyMessages(days, counts, hours_by_band, weekdays_by_band)
-        except OverflowError:
+        except (OverflowError, TypeError):
             pass
     return _from_days(merge_days(dailies), hours_by_band, weekdays_by_band)
 

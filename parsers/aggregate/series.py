@@ -8,6 +8,14 @@ non-zero days cost, not what its period's length does: a channel with 40 active 
 costs 40 pairs, not 2,920 numbers; gaps (small, repeating) also compress better than offsets.
 """
 
+from types import ModuleType
+
+_dayfold: ModuleType | None
+try:
+    from parsers.aggregate import _dayfold  # sparse_gaps in C: built by `make venv`
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    _dayfold = None
+
 # Stored sparse when fewer than one day in SPARSE_BELOW counts; denser series stay lists, which
 # are then about as small and cost the API nothing to serve.
 SPARSE_BELOW = 4
@@ -35,8 +43,23 @@ def stored_series(
         for day, value in zip(active, values, strict=True):
             series[day - origin] = value
         return series
+    return {"days": days, "zero": zero, "gaps": sparse_gaps(active, values, origin)}
+
+
+def sparse_gaps(active: list[int], values: list, origin: int) -> list:
+    """[gap, value, gap, value, ...] of the active days from `origin` (in C when built)."""
+    if _dayfold is not None:
+        try:
+            return _dayfold.sparse_gaps(active, values, origin)
+        except (OverflowError, TypeError):
+            pass  # not plain ascending ints: the Python loop, whatever they are
+    return python_gaps(active, values, origin)
+
+
+def python_gaps(active: list[int], values: list, origin: int) -> list:
+    """sparse_gaps in Python (the C loop's reference)."""
     flat = [0] * (2 * len(active))
     previous_days = [origin - 1, *active]  # one longer: its last day follows nothing
     flat[::2] = [day - previous - 1 for day, previous in zip(active, previous_days, strict=False)]
     flat[1::2] = values
-    return {"days": days, "zero": zero, "gaps": flat}
+    return flat

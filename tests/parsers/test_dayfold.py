@@ -1,5 +1,6 @@
 """The per-day fold of messages in C (`_dayfold.c`) gives what its Python reference gives
-(`daily.fold_hours`, `daily.merge_days`) on any counter, and hands numbers over 64 bits to it."""
+(`daily.fold_hours`, `daily.merge_days`, `series.python_gaps`) on any input, and hands it what
+it does not take (numbers over 64 bits, anything but plain ints, days out of order)."""
 
 from collections import Counter
 
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from parsers.aggregate import daily
 from parsers.aggregate.daily import BANDS, DailyMessages, daily_messages, merge_daily
+from parsers.aggregate.series import python_gaps, sparse_gaps
 
 pytestmark = pytest.mark.skipif(daily._dayfold is None, reason="the C fold is not built")
 
@@ -66,3 +68,27 @@ def test_bad_arguments_are_refused_not_misread():
         daily._dayfold.merge_days([([1, 2], [1])])
     with pytest.raises(OverflowError):
         daily._dayfold.fold_hours({}, 1 << 62, daily._BAND_TABLE, BANDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=END - 3000, max_value=END), unique=True).map(sorted),
+    st.integers(min_value=0, max_value=5),
+)
+def test_the_c_gaps_give_the_python_gaps(active, before):
+    origin = (active[0] if active else END) - before
+    values = [float(day % 7) / 10 for day in active]
+    assert sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
+    assert daily._dayfold.sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
+
+
+@pytest.mark.parametrize(
+    ("active", "origin"),
+    [([5, 3], 0), ([3], 5), ([1.0, 2.0], 0), ([1 << 70], 0), ([True, 2], 0)],
+    ids=["descending", "before-origin", "floats", "huge", "int-subclass"],
+)
+def test_days_the_c_gaps_do_not_take_get_the_python_gaps(active, origin):
+    values = list(range(len(active)))
+    with pytest.raises((OverflowError, TypeError)):
+        daily._dayfold.sparse_gaps(active, values, origin)
+    assert sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
