@@ -56,29 +56,38 @@ class ActivityScanner:
         self.native = True  # use the C loop when it is built
 
     def read(self, stream) -> int:
-        """Scan the whole stream; return the number of lines read."""
+        """Scan the whole stream; return the number of lines read.
+
+        A stream with `read_view` (the inflater's) hands over chunks in place, (buffer, lo, hi):
+        the C loop scans its slot of shared memory without a copy; others are read in chunks.
+        """
+        next_view = getattr(stream, "read_view", None) or (lambda: _whole(stream.read(CHUNK_BYTES)))
         carry = b""
         dropping = False  # inside a line over the limit: discard up to its end
-        while chunk := stream.read(CHUNK_BYTES):
+        while True:
+            buffer, lo, hi = next_view()
+            if lo == hi:
+                break
             if dropping:
-                end = chunk.find(b"\n")
+                end = buffer.find(b"\n", lo, hi)
                 if end < 0:
                     continue
-                chunk, dropping = chunk[end + 1 :], False
-            buffer, start = chunk, 0
+                lo, dropping = end + 1, False
+            start = lo
             if carry:  # the line begun in the last chunk, scanned alone: the chunk is not copied
-                start = chunk.find(b"\n") + 1
+                start = buffer.find(b"\n", lo, hi) + 1
                 if start:
-                    head = carry + chunk[:start]
+                    head = carry + buffer[lo:start]
                     self.scan(head, len(head))
                 else:  # no line ends in this chunk
-                    buffer = carry + chunk
-            cut = buffer.rfind(b"\n") + 1
+                    buffer = carry + buffer[lo:hi]
+                    lo, hi = 0, len(buffer)
+            cut = max(buffer.rfind(b"\n", start, hi) + 1, start)
             if cut > start:
-                self.scan(buffer, cut, start)
+                self.scan(buffer, cut, start, lo, hi)
                 if len(self.day_counts.counts) > _MAX_PENDING:
                     self.day_counts.flush()  # bounds the memory of the day counts
-            carry = buffer[max(cut, start) :]
+            carry = buffer[cut:hi]
             if len(carry) > self.max_line_bytes:
                 carry, dropping = b"", True
                 self.lines += 1
@@ -88,19 +97,22 @@ class ActivityScanner:
         self.day_counts.flush()
         return self.lines
 
-    def scan(self, buffer: bytes, stop: int, start: int = 0) -> None:
+    def scan(self, buffer, stop: int, start: int = 0, lo: int = 0, hi: int = -1) -> None:
         """Handle every line of buffer[start:stop] (stop is just after a newline, start at the
-        beginning of a line)."""
+        beginning of a line). buffer[lo:hi] is the chunk it is part of (all of a bytes buffer
+        by default; a slot of the ring's memory is read in place by the C loop only)."""
         if _linescan is not None and self.native:
-            self._scan_native(buffer, stop, start)
+            self._scan_native(buffer, stop, start, lo, hi)
         else:
-            self._scan_python(buffer, stop, start)
+            chunk = _chunk(buffer, lo, hi)
+            self._scan_python(chunk, stop - lo, start - lo)
         self.day_counts.drain()  # bounds the pending per-event lines to one buffer's
 
-    def _scan_native(self, buffer: bytes, stop: int, pos: int = 0) -> None:
-        """The C loop counts the lines it can; each line it leaves, the Python loop takes."""
+    def _scan_native(self, buffer, stop: int, pos: int = 0, lo: int = 0, hi: int = -1) -> None:
+        """The C loop counts the lines it can; each line it leaves, the Python loop takes (in
+        the chunk as bytes: copied once from the ring's memory when a line is left)."""
         assert _linescan is not None  # scan() calls this only when the C loop is built
-        counts, shape = self.day_counts, -1
+        counts, shape, chunk = self.day_counts, -1, b""
         while True:
             pos, lines, too_long = _linescan.scan(
                 buffer, pos, stop, self.max_line_bytes, self.names, self.native_plans,
@@ -113,9 +125,10 @@ class ActivityScanner:
             if pos >= stop:
                 return
             if shape < 0:
-                shape = buffer_shape(buffer)
+                chunk = _chunk(buffer, lo, hi)
+                shape = buffer_shape(chunk)
             end = buffer.find(b"\n", pos, stop)
-            self._scan_python(buffer, end + 1, pos, shape)  # that one line
+            self._scan_python(chunk, end + 1 - lo, pos - lo, shape)  # that one line
             pos = end + 1
 
     def _scan_python(self, buffer: bytes, stop: int, pos: int = 0, shape: int = -1) -> None:
@@ -175,6 +188,17 @@ class ActivityScanner:
                 if count_event(event, event_type, self.tally, None):
                     return
         read_line(line, self.tally, self.skipped)
+
+
+def _whole(chunk: bytes) -> tuple[bytes, int, int]:
+    return chunk, 0, len(chunk)
+
+
+def _chunk(buffer, lo: int, hi: int) -> bytes:
+    """buffer[lo:hi] as bytes (hi -1: to its end); a bytes buffer whole is itself."""
+    if isinstance(buffer, bytes) and lo == 0 and hi in (-1, len(buffer)):
+        return buffer
+    return bytes(buffer[lo : len(buffer) if hi < 0 else hi])
 
 
 def _plain_object(line: bytes) -> bool:

@@ -90,6 +90,7 @@ class SlotRing:
         self.free_fd = free_fd
         self.turn = 0  # slots filled (inflater) or emptied (reader) so far
         self.unused = _SLOTS  # the inflater's count of slots it may fill without waiting
+        self.held = False  # the reader holds the slot of its last view
 
     @staticmethod
     def create() -> tuple[int, int, int] | None:
@@ -120,11 +121,24 @@ class SlotRing:
 
     def take(self, size: int) -> bytes:
         """(Reader) a copy of the next slot's first `size` bytes; the slot goes back."""
-        at = self._slot()
-        chunk = self.memory[at : at + size]
-        with contextlib.suppress(BrokenPipeError):  # it has sent its last chunk, or died
-            os.write(self.free_fd, b"\0")  # (a dead inflater is seen at the next frame)
+        memory, start, stop = self.view(size)
+        chunk = memory[start:stop]
+        self.release()
         return chunk
+
+    def view(self, size: int) -> tuple[mmap.mmap, int, int]:
+        """(Reader) the next slot's first `size` bytes in place, as (memory, start, stop); the
+        slot stays the reader's until `release` (the inflater fills the others meanwhile)."""
+        at = self._slot()
+        self.held = True
+        return self.memory, at, at + size
+
+    def release(self) -> None:
+        """(Reader) hand back the slot of the last `view`, if not yet."""
+        if self.held:
+            self.held = False
+            with contextlib.suppress(BrokenPipeError):  # it has sent its last chunk, or died
+                os.write(self.free_fd, b"\0")  # (a dead inflater is seen at the next frame)
 
     def close(self) -> None:
         self.memory.close()
@@ -312,10 +326,31 @@ class InflatedMembers:
 
     def read(self) -> bytes:
         """Return the next chunk of the current member, b"" at its end."""
-        header = self._exactly(_HEADER.size)
-        kind, size = _HEADER.unpack(header)
+        buffer, start, stop = self.read_view()
+        if isinstance(buffer, bytes):
+            return buffer
+        chunk = buffer[start:stop]
+        self._release()
+        return chunk
+
+    def read_view(self) -> tuple[bytes | mmap.mmap, int, int]:
+        """The next chunk of the current member as (buffer, start, stop), (b"", 0, 0) at its end.
+
+        A chunk that came through the ring is its slot of shared memory, not a copy: it stays
+        valid until the next read, which hands the slot back.
+        """
+        self._release()
+        kind, size = _HEADER.unpack(self._exactly(_HEADER.size))
         if kind == b"S" and self._ring is not None:
-            return self._ring.take(size)
+            return self._ring.view(size)
+        chunk = self._frame(kind, size)
+        return chunk, 0, len(chunk)
+
+    def _release(self) -> None:
+        if self._ring is not None:
+            self._ring.release()
+
+    def _frame(self, kind: bytes, size: int) -> bytes:
         if kind == b"D":
             return self._exactly(size)
         if kind == b"N":
@@ -364,13 +399,20 @@ class MemberStream:
 
     def read(self, _size: int = -1) -> bytes:
         """Return the next inflated chunk (b"" at the end of the member)."""
+        buffer, start, stop = self.read_view()
+        return buffer if isinstance(buffer, bytes) else buffer[start:stop]
+
+    def read_view(self) -> tuple[bytes | mmap.mmap, int, int]:
+        """The next inflated chunk as InflatedMembers.read_view gives it (valid until the next
+        read); (b"", 0, 0) at the end of the member."""
         if self._ended:
-            return b""
-        chunk = self._members.read()
-        if not chunk:
+            return b"", 0, 0
+        view = self._members.read_view()
+        size = view[2] - view[1]
+        if not size:
             self._ended = True
-        self._progress.advance(len(chunk))
-        return chunk
+        self._progress.advance(size)
+        return view
 
     def drain(self) -> None:
         """Skip what the scanner left of the member, so the next member starts in step."""

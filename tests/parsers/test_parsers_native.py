@@ -1,6 +1,7 @@
 """The C loop of the activity scanner and ISA-L inflating agree with the reference code they
 replace (the period blocks: test_period_blocks.py)."""
 
+import mmap
 import os
 import pickle
 import struct
@@ -16,7 +17,9 @@ from isal import isal_zlib
 
 import parsers.activity.scan as scan
 import parsers.archive.inflater as inflater
+from parsers.activity.rules import SourceTally
 from parsers.instants import MIN_SECONDS, hour_start
+from parsers.streams import Skipped
 from tests.parsers.test_activity_paths import tally_with as tally_on_path
 from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
 from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
@@ -242,3 +245,69 @@ def test_instants_the_c_loop_reads_are_the_exact_readers(pairs):
     assert tally_on_path("native", data) == exact
     assert tally_on_path("python", data) == exact
     assert len(exact[0]["voice"]) == len(pairs)
+
+
+def split(data: bytes, sizes: list[int]) -> list[bytes]:
+    """data cut into chunks of those sizes in turn, the rest in one."""
+    chunks, at = [], 0
+    for size in sizes:
+        if at < len(data):
+            chunks.append(data[at : at + size])
+            at += size
+    return [*chunks, data[at:]] if at < len(data) else chunks
+
+
+class SlotStream:
+    """Hands chunks over as the inflater's ring does: (buffer, lo, hi) inside a larger shared
+    buffer, other bytes around each chunk (an mmap, which `find` and the C loop take)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.memory = mmap.mmap(-1, 4 + max(map(len, chunks), default=0) + 4)
+
+    def read_view(self):
+        if not self.chunks:
+            return b"", 0, 0
+        chunk = self.chunks.pop(0)
+        self.memory[:] = b"\n{x" + b"\xff" * (len(self.memory) - 3)  # what other chunks left
+        self.memory[4 : 4 + len(chunk)] = chunk
+        return self.memory, 4, 4 + len(chunk)
+
+
+class CopyStream:
+    """The same chunks as bytes, through `read` (no `read_view`)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def read(self, _size: int) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def scanned(stream, native: bool, max_line: int):
+    tally, skipped = SourceTally(), Skipped()
+    scanner = scan.ActivityScanner(tally, skipped, max_line)
+    scanner.native = native
+    lines = scanner.read(stream)
+    state = dict(tally.__dict__)
+    state["sessions"] = sorted(state["sessions"])
+    return state, dict(skipped.by_reason), lines
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    picks=st.lists(st.integers(0, len(LINES) - 1), min_size=1, max_size=20),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(MUTATIONS)), max_size=4),
+    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=30),
+    max_line=st.sampled_from([60, 1 << 20]),
+    native=st.booleans(),
+)
+def test_chunks_read_in_place_count_as_copied_chunks(picks, edits, sizes, max_line, native):
+    data = bytearray(b"\n".join(LINES[pick] for pick in picks))
+    for at, piece in edits:
+        at %= len(data) or 1
+        data[at:at] = piece
+    data = bytes(data)
+    in_place = scanned(SlotStream(split(data, sizes)), native, max_line)
+    assert in_place == scanned(CopyStream(split(data, sizes)), native, max_line)
+    assert in_place == tally_with("native" if native else "python", data, max_line)
