@@ -7,6 +7,7 @@ from celery.signals import worker_process_init
 from parsers.activity.child import SPARE
 from settings import Settings
 from storage import Store, open_store
+from tasks import names
 
 _settings: Settings | None = None
 _store: Store | None = None
@@ -50,6 +51,9 @@ def keep_activity_spare() -> None:
 
 @worker_process_init.connect
 def _start_activity_spare(**_kwargs) -> None:
-    """Each pool process gets its spare when it starts (never the worker's main process: a
-    fork would copy the spare's pipes)."""
-    keep_activity_spare()
+    """Each pool process of a worker that takes packages gets its spare when it starts (never
+    the worker's main process: a fork would copy the spare's pipes; never a sweeper's)."""
+    from tasks.celery_app import app  # loaded by then: it is the app of this worker
+
+    if names.PACKAGES_QUEUE in (app.amqp.queues.consume_from or ()):
+        keep_activity_spare()

@@ -240,3 +240,17 @@ def test_a_package_task_leaves_a_spare_for_the_next_package(settings, monkeypatc
     assert SPARE._process is None
     tasks.packages.process_package.run("0" * 32)
     assert (SPARE._process is not None and SPARE._process.waiting()) == keep
+
+
+@pytest.mark.parametrize(
+    ("queues", "keeps"), [({"packages", "default"}, True), ({"default"}, False)]
+)
+def test_a_pool_process_starts_a_spare_only_where_packages_are_taken(
+    settings, monkeypatch, queues, keeps
+):
+    from tasks.celery_app import app
+
+    monkeypatch.setattr(services, "_settings", settings)  # ACTIVITY_SPARE_PROCESS on
+    monkeypatch.setattr(app.amqp.queues, "_consume_from", dict.fromkeys(queues))
+    services._start_activity_spare()
+    assert (SPARE._process is not None and SPARE._process.waiting()) == keeps
