@@ -1,4 +1,5 @@
-"""Streaming helpers: progress reporting, counted member streams, bounded line reading."""
+"""Streaming helpers: progress reporting, skipped-line counts, bounded line reading (zip members
+as counted streams: `parsers.archive.members`)."""
 
 from collections import Counter
 from collections.abc import Callable, Iterator

@@ -12,9 +12,10 @@ kind D: inflated data; kind S: inflated data of that length, in the next slot of
 exception that stopped the inflater.
 
 Where the system has memfd (Linux), the data goes through a ring of shared-memory slots rather
-than the pipe (`SlotRing`): the reader copies each chunk out of its slot once and hands the slot
-back with one byte on a second pipe, so the bytes are not copied into and out of the kernel and
-the pipe carries 9-byte frames only (about a quarter of both processes' CPU went to the pipe).
+than the pipe (`SlotRing`): the reader reads each chunk in its slot (`read_view`: the scanner's
+C loop scans it in place) and hands the slot back with one byte on a second pipe when it asks for
+the next, so the bytes are not copied into and out of the kernel and the pipe carries 9-byte
+frames only (about a quarter of both processes' CPU went to the pipe).
 
 The reader side (InflatedMembers) turns a missing frame (the process died) into InflaterFailed
 and re-raises an E frame's exception (a corrupt stream or a bad CRC is a zipfile.BadZipFile).
@@ -118,13 +119,6 @@ class SlotRing:
         at = self._slot()
         self.memory[at : at + len(chunk)] = chunk
         _write_all(out, _HEADER.pack(b"S", len(chunk)))
-
-    def take(self, size: int) -> bytes:
-        """(Reader) a copy of the next slot's first `size` bytes; the slot goes back."""
-        memory, start, stop = self.view(size)
-        chunk = memory[start:stop]
-        self.release()
-        return chunk
 
     def view(self, size: int) -> tuple[mmap.mmap, int, int]:
         """(Reader) the next slot's first `size` bytes in place, as (memory, start, stop); the
