@@ -1,8 +1,8 @@
 /* Messages per day from messages per hour, in C: the twin of the Python loops of
  * parsers/aggregate/daily.py (`daily_messages` and the per-day part of `merge_daily`), which
  * stay the reference and the fallback. A key or count that does not fit in 64 bits raises
- * OverflowError, anything but a plain int a TypeError: the caller then takes the Python loop. Sums stay in 64 bits: a day's count is
- * at most the number of message records read. */
+ * OverflowError, anything but a plain int a TypeError: the caller then takes the Python loop;
+ * so does a sum that would not fit in 64 bits (checked on every addition). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -42,17 +42,20 @@ static int as_long_long(PyObject *value, long long *out) {
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* Sort by day and add up each day's counts in place; returns the number of distinct days. */
+/* Sort by day and add up each day's counts in place; returns the number of distinct days, or
+ * -1 with OverflowError set when a day's sum does not fit in 64 bits. */
 static Py_ssize_t merge_runs(DayCount *pairs, Py_ssize_t n) {
     if (n == 0)
         return 0;
     qsort(pairs, (size_t)n, sizeof(DayCount), by_day);
     Py_ssize_t out = 0;
     for (Py_ssize_t i = 1; i < n; i++) {
-        if (pairs[i].day == pairs[out].day)
-            pairs[out].count += pairs[i].count;
-        else
+        if (pairs[i].day != pairs[out].day)
             pairs[++out] = pairs[i];
+        else if (__builtin_add_overflow(pairs[out].count, pairs[i].count, &pairs[out].count)) {
+            PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
+            return -1;
+        }
     }
     return out + 1;
 }
@@ -96,7 +99,17 @@ fail:
     return NULL;
 }
 
-/* fold_hours(hours, end, band_of_age, bands) -> (days, counts, hours_by_band, weekdays_by_band)
+/* Each row of `width` becomes the sum of the rows up to it; -1 with OverflowError set. */
+static int cumulate(long long *rows, Py_ssize_t width, Py_ssize_t count) {
+    for (Py_ssize_t i = width; i < width * count; i++)
+        if (__builtin_add_overflow(rows[i], rows[i - width], &rows[i])) {
+            PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
+            return -1;
+        }
+    return 0;
+}
+
+/* fold_hours(hours, end, band_of_age, bands) -> (days, counts, hours_to_band, weekdays_to_band)
  * hours: {hour number: count}; keys after the end day's last hour are left out. band_of_age:
  * one byte per age in days below the oldest band (older: the last band). */
 static PyObject *fold_hours(PyObject *self, PyObject *args) {
@@ -131,18 +144,26 @@ static PyObject *fold_hours(PyObject *self, PyObject *args) {
             continue;
         long long day = floor_div(hour, 24), age = end - day;
         Py_ssize_t band = age < oldest ? band_of_age[age] : bands - 1;
-        hour_sums[band * 24 + (hour - day * 24)] += count;
+        if (__builtin_add_overflow(hour_sums[band * 24 + (hour - day * 24)], count,
+                                   &hour_sums[band * 24 + (hour - day * 24)]))
+            goto overflow;
         pairs[n].day = day;
         pairs[n++].count = count;
     }
     n = merge_runs(pairs, n);
+    if (n < 0)
+        goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         long long age = end - pairs[i].day;
         Py_ssize_t band = age < oldest ? band_of_age[age] : bands - 1;
         /* day 0, 1970-01-01, was a Thursday */
-        weekday_sums[band * 7 + (pairs[i].day + 3 - floor_div(pairs[i].day + 3, 7) * 7)] +=
-            pairs[i].count;
+        long long *slot = &weekday_sums[band * 7 + (pairs[i].day + 3 - floor_div(pairs[i].day + 3, 7) * 7)];
+        if (__builtin_add_overflow(*slot, pairs[i].count, slot))
+            goto overflow;
     }
+    /* each band's row becomes the sum of the bands up to it (newest first) */
+    if (cumulate(hour_sums, 24, bands) < 0 || cumulate(weekday_sums, 7, bands) < 0)
+        goto done;
     PyObject *series = days_and_counts(pairs, n);
     PyObject *by_hour = int_list(hour_sums, 24 * bands);
     PyObject *by_weekday = int_list(weekday_sums, 7 * bands);
@@ -152,6 +173,9 @@ static PyObject *fold_hours(PyObject *self, PyObject *args) {
     Py_XDECREF(series);
     Py_XDECREF(by_hour);
     Py_XDECREF(by_weekday);
+    goto done;
+overflow:
+    PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
 done:
     free(hour_sums);
     free(weekday_sums);
@@ -193,7 +217,9 @@ static PyObject *merge_days(PyObject *self, PyObject *series) {
                 goto done;
         }
     }
-    result = days_and_counts(pairs, merge_runs(pairs, n));
+    n = merge_runs(pairs, n);
+    if (n >= 0)
+        result = days_and_counts(pairs, n);
 done:
     PyMem_Free(pairs);
     Py_DECREF(all);
@@ -239,7 +265,45 @@ static PyObject *sparse_gaps(PyObject *self, PyObject *args) {
     return flat;
 }
 
+/* column_sums(rows) -> [sum of each column]: rows are lists of plain ints, all as long. */
+static PyObject *column_sums(PyObject *self, PyObject *rows_arg) {
+    PyObject *rows = PySequence_Fast(rows_arg, "column_sums takes a sequence of lists");
+    if (rows == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(rows), width = 0;
+    if (count > 0 && PyList_Check(PySequence_Fast_GET_ITEM(rows, 0)))
+        width = PyList_GET_SIZE(PySequence_Fast_GET_ITEM(rows, 0));
+    long long *sums = calloc((size_t)width + 1, sizeof(long long));
+    PyObject *result = NULL;
+    if (sums == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *row = PySequence_Fast_GET_ITEM(rows, r);
+        if (!PyList_Check(row) || PyList_GET_SIZE(row) != width) {
+            PyErr_SetString(PyExc_TypeError, "each row is a list, all of the same length");
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < width; i++) {
+            long long value;
+            if (as_long_long(PyList_GET_ITEM(row, i), &value) < 0)
+                goto done;
+            if (__builtin_add_overflow(sums[i], value, &sums[i])) {
+                PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
+                goto done;
+            }
+        }
+    }
+    result = int_list(sums, width);
+done:
+    free(sums);
+    Py_DECREF(rows);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"column_sums", column_sums, METH_O, "The sum of each column of equal-length rows of ints."},
     {"sparse_gaps", sparse_gaps, METH_VARARGS, "A sparse series' gaps and values, interleaved."},
     {"fold_hours", fold_hours, METH_VARARGS, "Messages per day and per age band from per hour."},
     {"merge_days", merge_days, METH_O, "The per-day sum of several (days, counts) pairs."},

@@ -3,10 +3,13 @@
 def fold_hours(
     hours: dict[int, int], end: int, band_of_age: bytes, bands: int, /
 ) -> tuple[list[int], list[int], list[int], list[int]]:
-    """(days, counts, hours_by_band, weekdays_by_band), as daily.daily_messages folds them."""
+    """(days, counts, hours_to_band, weekdays_to_band), as daily.daily_messages folds them."""
 
 def merge_days(series: list[tuple[list[int], list[int]]], /) -> tuple[list[int], list[int]]:
     """The per-day sum of several (days, counts), zero days left out."""
 
 def sparse_gaps(active: list[int], values: list, origin: int, /) -> list:
     """[gap, value, ...]: each active day's distance from the day after the previous one."""
+
+def column_sums(rows: list[list[int]], /) -> list[int]:
+    """The sum of each column of rows of equal length."""

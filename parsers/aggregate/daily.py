@@ -1,17 +1,16 @@
 """Messages per active day: one pass over a channel's hour keys, then sums per server and person.
 
 Every period ends on the package date's day, so a period is a tail of the active days; only the
-hour of day is lost when hours are folded into days, so hours are also kept per age band (0-27,
-28-29, 30-364 days before the end day, older): the fixed periods are exact sums of bands, and a
-lifetime, which holds every active day, is the sum of all of them.
+hour of day is lost when hours are folded into days, so hours are also summed by age band (0-27,
+28-29, 30-364 days before the end day, older), each band's row holding the newer bands too: a
+fixed period's per-hour figures are one row, and a lifetime's, which holds every active day, the
+last. Rows of sums add up like the bands (a server's rows are its channels' rows summed).
 """
 
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
-from operator import add
 from types import ModuleType
 
 _dayfold: ModuleType | None
@@ -39,12 +38,12 @@ _BAND_TABLE = bytes(_BAND_OF_AGE)  # the same table for the C loop
 
 @dataclass(frozen=True)
 class DailyMessages:
-    """Messages per active day (ascending, none after the end day) and per age band."""
+    """Messages per active day (ascending, none after the end day) and up to each age band."""
 
     days: list[int]
     counts: list[int]
-    hours_by_band: list[int]  # BANDS x 24 hours of day, the newest band first
-    weekdays_by_band: list[int]  # BANDS x 7 weekdays, Monday first
+    hours_to_band: list[int]  # BANDS rows of 24 hours of day: row b sums the bands 0..b
+    weekdays_to_band: list[int]  # BANDS rows of 7 weekdays (Monday first), summed the same way
 
     def total_since(self, start: int | None) -> int:
         """Messages from the day `start` to the end day (0 for a period without days)."""
@@ -60,14 +59,10 @@ class DailyMessages:
             raise ValueError("a period of another length than the bands' must hold every day")
         else:
             bands = BANDS
-        hours, weekdays = self._sums_of_first_bands
-        return list(hours[bands - 1]), list(weekdays[bands - 1])
-
-    @cached_property
-    def _sums_of_first_bands(self) -> tuple[list[list[int]], list[list[int]]]:
-        """per_hour and per_weekday over the first 1, 2, ... BANDS bands (made once: an entity's
-        four periods each take one)."""
-        return _running_sums(self.hours_by_band, 24), _running_sums(self.weekdays_by_band, 7)
+        return (
+            self.hours_to_band[(bands - 1) * 24 : bands * 24],
+            self.weekdays_to_band[(bands - 1) * 7 : bands * 7],
+        )
 
 
 def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
@@ -98,7 +93,14 @@ def fold_hours(hours: Counter[int], end: int | None) -> DailyMessages:
         age = end - day
         band = _BAND_OF_AGE[age] if age < oldest else BANDS - 1
         weekdays_by_band[band * 7 + (day + 3) % 7] += count  # day 0, 1970-01-01, was a Thursday
-    return _from_days(per_day, hours_by_band, weekdays_by_band)
+    return _from_days(per_day, _cumulated(hours_by_band, 24), _cumulated(weekdays_by_band, 7))
+
+
+def _cumulated(by_band: list[int], width: int) -> list[int]:
+    """Rows of `width` per band made rows of the sums up to each band."""
+    for slot in range(width, len(by_band)):
+        by_band[slot] += by_band[slot - width]
+    return by_band
 
 
 def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
@@ -112,18 +114,28 @@ def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
         return dailies[0]
     if not dailies:
         return DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
-    hours_by_band = _column_sums([daily.hours_by_band for daily in dailies])
-    weekdays_by_band = _column_sums([daily.weekdays_by_band for daily in dailies])
+    hours = _column_sums([daily.hours_to_band for daily in dailies])
+    weekdays = _column_sums([daily.weekdays_to_band for daily in dailies])
     if _dayfold is not None:
         try:
             days, counts = _dayfold.merge_days([(daily.days, daily.counts) for daily in dailies])
-            return DailyMessages(days, counts, hours_by_band, weekdays_by_band)
+            return DailyMessages(days, counts, hours, weekdays)
         except (OverflowError, TypeError):
             pass
-    return _from_days(merge_days(dailies), hours_by_band, weekdays_by_band)
+    return _from_days(merge_days(dailies), hours, weekdays)
 
 
 def _column_sums(rows: list[list[int]]) -> list[int]:
+    if _dayfold is not None:
+        try:
+            return _dayfold.column_sums(rows)
+        except (OverflowError, TypeError):
+            pass
+    return column_sums(rows)
+
+
+def column_sums(rows: list[list[int]]) -> list[int]:
+    """The sum of each column of rows of equal length in Python (the C loop's reference)."""
     return [sum(column) for column in zip(*rows, strict=True)]
 
 
@@ -140,10 +152,3 @@ def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -
     days = sorted(day for day, count in per_day.items() if count)
     return DailyMessages(days, [per_day[day] for day in days], hours, weekdays)
 
-
-def _running_sums(by_band: list[int], width: int) -> list[list[int]]:
-    """The sums over the first 1, 2, ... BANDS bands of values kept per (band, slot of `width`)."""
-    sums = [by_band[:width]]
-    for band in range(1, BANDS):
-        sums.append(list(map(add, sums[-1], by_band[band * width : (band + 1) * width])))
-    return sums

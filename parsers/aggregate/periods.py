@@ -57,7 +57,7 @@ def entity_lifetime(end_day: int | None, first_day: int | None) -> Period:
 def sum_in(days: Counter[int], period: Period) -> float:
     """Sum a day-keyed counter over a period."""
     start, end = period.start, period.end
-    if start is None or end is None:  # both or neither (make_periods, entity_lifetime)
+    if not days or start is None or end is None:  # no days (most channels have no voice)
         return 0.0
     return float(sum(value for day, value in days.items() if start <= day <= end))
 
@@ -86,6 +86,14 @@ def voice_blocks(
     minutes: Counter[int], periods: dict[str, Period], sparse: bool = True
 ) -> dict[str, dict]:
     """The voice block of each of periods that end on the same day; each day rounded once."""
+    if not minutes:  # most channels: no voice at all
+        return {
+            name: {
+                "minutes": 0.0,
+                "per_day": stored_series(period.start, period.days, 0.0, [], [], sparse),
+            }
+            for name, period in periods.items()
+        }
     longest = max(periods.values(), key=lambda period: period.days)
     start, end = longest.start, longest.end
     if start is None or end is None:

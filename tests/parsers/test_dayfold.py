@@ -40,11 +40,11 @@ def test_the_c_merge_gives_the_python_merge(hours):
     dailies = [daily_messages(counter, END) for counter in hours]
     merged = merge_daily(dailies)
     reference = daily._from_days(
-        daily.merge_days(dailies), merged.hours_by_band, merged.weekdays_by_band
+        daily.merge_days(dailies), merged.hours_to_band, merged.weekdays_to_band
     )
     assert merged == reference
     for slot in range(24 * BANDS):
-        assert merged.hours_by_band[slot] == sum(one.hours_by_band[slot] for one in dailies)
+        assert merged.hours_to_band[slot] == sum(one.hours_to_band[slot] for one in dailies)
 
 
 def test_numbers_over_64_bits_take_the_python_loop():
@@ -54,6 +54,57 @@ def test_numbers_over_64_bits_take_the_python_loop():
     assert folded.counts[-1] == 1 << 70
     other = daily_messages(Counter({END * 24: 1}), END)
     assert merge_daily([folded, other]).counts[-1] == (1 << 70) + 1
+
+
+def test_sums_over_64_bits_take_the_python_loop():
+    # each count fits in 64 bits, their sums (an hour's, a day's, a band row's) do not
+    big = (1 << 63) - 1
+    hours = Counter({END * 24: big, END * 24 + 1: big, (END - 1) * 24: big})
+    folded = daily_messages(hours, END)
+    assert folded == daily.fold_hours(hours, END)
+    assert folded.counts == [big, 2 * big]
+    assert folded.hours_to_band[-24] == 2 * big  # the lifetime's midnight
+    merged = merge_daily([folded, daily_messages(Counter({END * 24: big}), END)])
+    assert merged.counts[-1] == 3 * big
+    with pytest.raises(OverflowError):
+        daily._dayfold.merge_days([([END], [big]), ([END], [big])])
+
+
+def test_each_row_sums_the_bands_up_to_it():
+    # one message a day at 10:00 for 400 days before the end day: 28 of them in l4w, 30 in
+    # l1m, 365 in ly, 401 in all
+    hours = Counter({(END - age) * 24 + 10: 1 for age in range(401)})
+    folded = daily_messages(hours, END)
+    assert [folded.hours_to_band[band * 24 + 10] for band in range(BANDS)] == [28, 30, 365, 401]
+    assert [sum(folded.weekdays_to_band[band * 7 : band * 7 + 7]) for band in range(BANDS)] == [
+        28, 30, 365, 401,
+    ]  # fmt: skip
+    assert folded == daily.fold_hours(hours, END)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=30).flatmap(
+        lambda width: st.lists(
+            st.lists(st.integers(-(1 << 59), 1 << 59), min_size=width, max_size=width),
+            min_size=1,
+            max_size=8,
+        )
+    )
+)
+def test_the_c_column_sums_give_the_python_sums(rows):
+    assert daily._dayfold.column_sums(rows) == daily.column_sums(rows)
+
+
+def test_column_sums_over_64_bits_or_ragged_take_the_python_loop():
+    big = (1 << 63) - 1
+    with pytest.raises(OverflowError):
+        daily._dayfold.column_sums([[big, 1], [big, 1]])
+    assert daily._column_sums([[big, 1], [big, 1]]) == [2 * big, 2]
+    with pytest.raises(TypeError):
+        daily._dayfold.column_sums([[1, 2], [3]])
+    with pytest.raises(ValueError):  # the Python loop refuses them too (zip strict)
+        daily._column_sums([[1, 2], [3]])
 
 
 def test_a_merge_of_no_channel_is_empty():
