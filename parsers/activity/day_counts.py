@@ -22,7 +22,7 @@ from parsers.activity.raw_fields import (
     stamp_shaped,
     usual_end,
 )
-from parsers.activity.rules import INSTANT, Rule, Rulebook, SourceTally, fold, widen_bounds
+from parsers.activity.rules import INSTANT, Rule, Rulebook, SourceTally, widen_bounds
 from parsers.instants import hour_start, parse_instant
 
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
@@ -131,7 +131,7 @@ class DayCounts:
         tally, rules, values = self.tally, self.book.by_type, self.values
         for event_type, hour, seconds, *raws in self.pending:
             rule = rules[event_type]
-            fold(tally, rule, hour // 24, seconds, values(rule, raws))
+            rule.fold(tally, hour // 24, seconds, values(rule, raws))
         self.pending.clear()
 
     def values(self, rule: Rule, raws) -> list:
@@ -185,7 +185,7 @@ class DayCounts:
             if found is None:
                 rule = by_type[key[0]]
                 found = read[fields] = (rule, self.values(rule, key[2:]))
-            fold(tally, found[0], key[1], None, found[1], count)
+            found[0].fold(tally, key[1], None, found[1], count)
         for event_type, texts in self.bounds.items():
             for text in texts:
                 seconds = parse_instant(text.decode())

@@ -2,7 +2,8 @@
 
 RULES is the one table. Every reading path is derived from it: the exact reader (exact.py)
 dispatches on it, the Python fast loop and the C loop get their plans from it (day_counts.py),
-and `fold` is the one function that adds events to a tally, on every path.
+and what an event adds to a tally is `fold`, read from the table by the exact reader and, written
+out per rule from the same table (`Rule.fold`), by the fast paths' per-event and counted lines.
 """
 
 from collections import Counter
@@ -101,6 +102,64 @@ def _layout(rule: "Rule") -> Layout:
     )
 
 
+def _written_fold(rule: "Rule") -> Callable[..., None]:
+    """`fold` for this one rule, written out from the table (its fields, defaults, skips and
+    entries in place of the loops over its layout) and compiled: the fast paths fold thousands
+    of per-event lines a second with it. Same arguments as `fold` without the rule."""
+    env: dict[str, object] = {"Counter": Counter, "EVENT": rule.event_type}
+    body = [
+        "days = tally.events.get(EVENT)",
+        "if days is None:",
+        "    days = tally.events[EVENT] = Counter()",
+        "days[day] += count",
+    ]
+    if rule.into:
+        body += _field_lines(rule, env) + _entry_lines(rule, env)
+    source = "def fold_rule(tally, day, seconds, values, count=1):\n" + "".join(
+        f"    {line}\n" for line in body
+    )
+    exec(compile(source, f"<fold of {rule.event_type}>", "exec"), env)  # source: the table only
+    written = env["fold_rule"]
+    written.source = source  # type: ignore[attr-defined]  # shown by tests and when debugging
+    return written  # type: ignore[return-value]
+
+
+def _field_lines(rule: "Rule", env: dict) -> list[str]:
+    """Unpack `values` into v0, v1, ...: each absent one filled, a skipped one ends the fold."""
+    lines = ["".join(f"v{k}, " for k in range(len(rule.fields))) + "= values"]
+    for k, spec in enumerate(rule.fields):
+        env[f"D{k}"], env[f"S{k}"] = spec.default, spec.skip
+        if spec.kind is INSTANT:
+            lines.append(f"if v{k} is None: v{k} = seconds")
+        elif spec.default is not None:
+            lines.append(f"if v{k} is None: v{k} = D{k}")
+        if spec.skip:
+            lines.append(f"if v{k} in S{k}: return")
+    return lines
+
+
+def _entry_lines(rule: "Rule", env: dict) -> list[str]:
+    """Add each entry to its tally attribute: appended when listed, else counted."""
+    names = {"day": "day", "seconds": "seconds"}
+    names.update({spec.name: f"v{k}" for k, spec in enumerate(rule.fields)})
+    lines = []
+    for into in rule.into:
+        parts = []
+        for part in into.entry:
+            if isinstance(part, str):  # a name the rule does not read: KeyError, as in _layout
+                parts.append(names[part])
+            else:  # a constant
+                parts.append(f"C{len(env)}")
+                env[parts[-1]] = part
+        entry = parts[0] if len(parts) == 1 else f"({', '.join(parts)},)"
+        if not into.target.isidentifier():
+            raise ValueError(f"not an attribute name: {into.target!r}")
+        lines.append(
+            f"tally.{into.target}" + (f".append({entry})" if into.listed else f"[{entry}] += count")
+        )
+    return lines
+
+
 @dataclass(frozen=True)
 class Rule:
     """One counted event type: its family, the fields it reads and the entries it adds."""
@@ -110,11 +169,14 @@ class Rule:
     fields: tuple[Field, ...] = ()
     into: tuple[Into, ...] = ()
     layout: Layout = field(init=False, repr=False, compare=False)  # made from the above
+    # fold(tally, self, ...) written out for this rule (`_written_fold`), made from the above
+    fold: Callable[..., None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.family:
             object.__setattr__(self, "family", self.event_type)
         object.__setattr__(self, "layout", _layout(self))
+        object.__setattr__(self, "fold", _written_fold(self))
 
     @property
     def per_event(self) -> bool:
@@ -227,8 +289,9 @@ def fold(
 ) -> None:
     """Add `count` events of a rule on `day` whose fields read `values` (Kind.read of each).
 
-    Every path counts through here: the exact reader per event, the fast paths per event for
-    a per-event rule (`seconds` then set) and per distinct (day, values) with a count otherwise.
+    The exact reader counts through here, per event; the fast paths through `rule.fold`, the
+    same steps written out for the rule, per event for a per-event rule (`seconds` then set)
+    and per distinct (day, values) with a count otherwise.
     """
     days = tally.events.get(rule.event_type)
     if days is None:

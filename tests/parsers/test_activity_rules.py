@@ -5,6 +5,8 @@ import itertools
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import parsers.activity.rules as rules
 import parsers.activity.scan as scan
@@ -199,3 +201,39 @@ def test_a_field_no_fast_path_reads_sends_the_rule_to_the_exact_path(monkeypatch
 def test_the_kinds_read_decoded_values_and_raw_texts_alike():
     assert TEXT.read(" x ") == TEXT.read(b" x ".decode()) == "x"
     assert INSTANT.read(f'"{TRACK}"') == INSTANT.read(TRACK)
+
+
+# Values a field may read: absent (None), a skipped value, its default, other texts, an instant.
+def field_values(spec: Field):
+    return st.sampled_from([None, *spec.skip, spec.default, "12", "x", "-1", 1709384399.5])
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.event_type for rule in RULES])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_each_rules_written_fold_adds_what_the_generic_fold_adds(rule, data):
+    written, generic = SourceTally(), SourceTally()
+    for _ in range(data.draw(st.integers(1, 6))):
+        day = data.draw(st.integers(19_000, 19_002))
+        seconds = data.draw(st.sampled_from([None, day * 86400.0 + 5]))
+        values = [data.draw(field_values(spec)) for spec in rule.fields]
+        count = data.draw(st.integers(1, 3))
+        rule.fold(written, day, seconds, list(values), count)
+        rules.fold(generic, rule, day, seconds, list(values), count)
+    assert written == generic
+
+
+def test_a_written_fold_follows_a_changed_rule():
+    rule = replace(
+        rulebook().by_type["app_opened"],
+        fields=(Field("os", default="unknown", skip=("skip me",)), Field("at", INSTANT)),
+        into=(listed("sessions", "at", 1, "os"), counted("guilds_joined", "os")),
+    )
+    tally = SourceTally()
+    rule.fold(tally, DAY, 5.0, [None, None])
+    rule.fold(tally, DAY, 6.0, ["Linux", 7.0], 2)
+    rule.fold(tally, DAY, 8.0, ["skip me", 9.0])
+    assert tally.events == {"app_opened": {DAY: 4}}  # a skipped entry's event still counts
+    assert tally.sessions == [(5.0, 1, "unknown"), (7.0, 1, "Linux")]
+    assert tally.guilds_joined == {"unknown": 1, "Linux": 2}  # one part: a bare value
+    assert "if v0 in S0: return" in rule.fold.source and "for " not in rule.fold.source
