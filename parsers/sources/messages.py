@@ -28,9 +28,9 @@ _CLOCKS = frozenset(f":{minute:02d}:{second:02d}" for minute in range(60) for se
 # Cap on a package's hour numbers: past it, new hours are counted one message at a time.
 MAX_HOUR_NUMBERS = 250_000
 _SURROGATE = re.compile("[\udc80-\udcff]")
-# A "YYYY-MM-DD HH:MM:SS" stamp whose minutes and seconds parse_instant accepts (its date and
-# hour are checked by hour_start).
-_PLAIN_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:[0-5]\d:(?:[0-5]\d|60)")
+# The "YYYY-MM-DD HH" of a stamp parse_instant may accept (its date and hour are checked by
+# hour_start).
+_PLAIN_HOUR = re.compile(r"\d{4}-\d\d-\d\d \d\d")
 
 
 class MessageSink:
@@ -128,17 +128,19 @@ class MessageSink:
                 self.add_object(message)
             return
         stamps: list[str] = found  # every one is a str: checked just above
-        fresh = set(map(_HOUR_PREFIX, stamps)).difference(self.hour_numbers)
+        prefixes = list(map(_HOUR_PREFIX, stamps))
+        fresh = set(prefixes).difference(self.hour_numbers)
         if fresh:
-            fresh = _learn_hours(fresh, stamps, self.hour_numbers)
+            fresh = _learn_hours(fresh, self.hour_numbers)
         if fresh:
             for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
                 self.add(stamp)  # an hour not learnt: exactly, in order
             stamps = [stamp for stamp in stamps if stamp[:13] not in fresh]
             if not stamps:
                 return
+            prefixes = list(map(_HOUR_PREFIX, stamps))
         self.records += len(stamps)
-        _count_elements(self._pending, map(_HOUR_PREFIX, stamps))
+        _count_elements(self._pending, prefixes)
         low, high = min(stamps), max(stamps)
         if low < self._low:
             self._low = low
@@ -150,23 +152,27 @@ class MessageSink:
         pending, self._pending = self._pending, Counter()
         numbers = map(self.hour_numbers.__getitem__, pending.keys())
         hours = dict(zip(numbers, pending.values(), strict=True))
+        if len(hours) < len(pending):  # prefixes of one hour in other digits ("1\u0663", "13")
+            hours.clear()
+            for prefix, count in pending.items():
+                number = self.hour_numbers[prefix]
+                hours[number] = hours.get(number, 0) + count
         self.counts.update(hours)  # a plain dict update when counts is still empty
 
 
-def _learn_hours(new: set[str], stamps: list[str], hour_numbers: dict[str, int]) -> set[str]:
+def _learn_hours(new: set[str], hour_numbers: dict[str, int]) -> set[str]:
     """Number the new hour prefixes that can be counted in bulk; return the others.
 
     A new hour is numbered when each of its stamps here is one parse_instant accepts (then
     counting them one by one would have numbered it at the first and counted them all), or
     when parse_instant already knows it (HOUR_STARTS: then add() counts any stamp of it).
-    Any other hour's stamps are counted one by one, in order, as add() does.
+    add_objects hands only stamps whose ":MM:SS" parse_instant accepts, so that is the case
+    of every stamp of an hour whose prefix is plain digits that hour_start takes. Any other
+    hour's stamps are counted one by one, in order, as add() does.
     """
-    doubtful = {
-        stamp[:13] for stamp in stamps if stamp[:13] in new and not _PLAIN_STAMP.fullmatch(stamp)
-    }
     for prefix in new:
         start = HOUR_STARTS.get(prefix)
-        if start is None and prefix not in doubtful:
+        if start is None and _PLAIN_HOUR.fullmatch(prefix):
             start = hour_start(prefix)
         if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
             hour_numbers[prefix] = start // 3600

@@ -4,6 +4,8 @@ import io
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers.instants import fresh_caches
 from parsers.sources.messages import MessageSink, read_messages_csv, read_messages_json
@@ -161,6 +163,9 @@ def sink_state(sink: MessageSink) -> tuple:
         ["2024-02-30 10:00:00", "2024-03-01 24:00:00", "2014-01-01 10:00:00"],
         # digits that are not ASCII in the minutes
         ["2024-03-01 12:\u0665\u0660:00", "2024-03-01 12:10:00"],
+        # ... in the hour, the day, the year; a letter in the hour
+        ["2024-03-01 1\u0663:10:00", "2024-03-0\u0661 13:10:00", "\u06602024-3-01 13:10:00"],
+        ["2024-03-01 1x:10:00", "2024-03-01 13:10:00", "2024-03-01 13:10:00"],
     ],
 )
 def test_counting_in_bulk_equals_counting_one_by_one(stamps):
@@ -173,3 +178,15 @@ def test_counting_in_bulk_equals_counting_one_by_one(stamps):
         bulk = MessageSink(Counter(), Skipped())
         bulk.add_objects([{"Timestamp": stamp} for stamp in stamps])
         assert sink_state(bulk) == expected
+
+
+# stamps made of a few usual and unusual pieces, so that hours repeat within a batch
+DATES = st.sampled_from(["2024-03-01", "2024-02-30", "2014-01-01", "2024-0\u0663-01", "2024-3-01 "])
+HOURS = st.sampled_from(["10", "23", "24", "1\u0663", "1x", " 9"])
+CLOCKS = st.sampled_from([":00:00", ":59:59", ":59:60", ":61:00", ":\u0665\u0660:00", ":05:5"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.builds(lambda d, h, c: f"{d} {h}{c}", DATES, HOURS, CLOCKS), max_size=12))
+def test_any_batch_counts_in_bulk_as_one_by_one(stamps):
+    test_counting_in_bulk_equals_counting_one_by_one(stamps)
