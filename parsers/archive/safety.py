@@ -7,6 +7,7 @@ import zipfile
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
 
+_DRIVE = re.compile(r"[A-Za-z]:")
 _SUPPORTED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
@@ -66,6 +67,8 @@ def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
 
 
 def _raw_name_length(info: zipfile.ZipInfo) -> int:
+    if info.orig_filename.isascii():  # one byte a character in both encodings
+        return len(info.orig_filename)
     encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
     try:
         return len(info.orig_filename.encode(encoding))
@@ -77,7 +80,7 @@ def _check_name(name: str) -> None:
     if "\x00" in name:
         raise InvalidPackage("An archive entry name contains a NUL character.")
     normal = name.replace("\\", "/")
-    if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
+    if normal.startswith("/") or _DRIVE.match(normal):
         raise InvalidPackage("An archive entry has an absolute path.")
     if ".." in normal.split("/"):
         raise InvalidPackage("An archive entry name climbs out of the archive.")
