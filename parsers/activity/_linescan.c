@@ -91,12 +91,26 @@ usual_line(Line *line)
            !has_byte(line, pos, end, '\t') && !has_byte(line, pos, end, '\r');
 }
 
+/* No byte of the 32 at s has its high bit set (ASCII). */
+static int
+ascii32(const unsigned char *s)
+{
+    uint64_t a, b, c, d;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    memcpy(&c, s + 16, 8);
+    memcpy(&d, s + 24, 8);
+    return ((a | b | c | d) & 0x8080808080808080ULL) == 0;
+}
+
 /* Strict UTF-8, as Python's decoder (no overlongs, surrogates or code points over U+10FFFF). */
 static int
 valid_utf8(const unsigned char *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     while (i < n) {
+        while (i + 32 <= n && ascii32(s + i))
+            i += 32;
         if (i + 8 <= n) {
             uint64_t word;
             memcpy(&word, s + i, 8);
@@ -294,6 +308,107 @@ field_of(const Line *line, PyObject *planned)
     return NULL;
 }
 
+/* The names dict (event name bytes -> event type, "" when not counted) as an open-addressing
+ * table (name_table(), a capsule made again by the scanner whenever it learns a name): a line's
+ * name is found without making a bytes object and hashing it. It holds its own references to
+ * the dict's keys and values, so a change to the dict never reaches it. */
+typedef struct {
+    PyObject **keys, **values; /* slots; NULL key: empty */
+    size_t mask;               /* slots - 1, a power of two at least twice the names */
+} NameTable;
+
+static uint64_t
+fnv1a(const char *bytes, Py_ssize_t size)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (Py_ssize_t k = 0; k < size; k++)
+        hash = (hash ^ (unsigned char)bytes[k]) * 1099511628211ULL;
+    return hash;
+}
+
+static void
+names_free(NameTable *table)
+{
+    if (table->keys != NULL)
+        for (size_t slot = 0; slot <= table->mask; slot++) {
+            Py_XDECREF(table->keys[slot]);
+            Py_XDECREF(table->values[slot]);
+        }
+    PyMem_Free(table->keys);
+    PyMem_Free(table->values);
+    PyMem_Free(table);
+}
+
+#define NAME_TABLE "_linescan.NameTable"
+
+static void
+names_release(PyObject *capsule)
+{
+    names_free(PyCapsule_GetPointer(capsule, NAME_TABLE));
+}
+
+/* 0, or -1 with an error set (memory, or a key that is not bytes). */
+static int
+names_fill(NameTable *table, PyObject *names)
+{
+    if (!PyDict_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "names is a dict");
+        return -1;
+    }
+    size_t slots = 16;
+    while (slots < 2 * (size_t)PyDict_GET_SIZE(names))
+        slots *= 2;
+    table->mask = slots - 1;
+    table->keys = PyMem_Calloc(slots, sizeof(PyObject *));
+    table->values = PyMem_Calloc(slots, sizeof(PyObject *));
+    if (table->keys == NULL || table->values == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t at = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(names, &at, &key, &value)) {
+        if (!PyBytes_CheckExact(key)) {
+            PyErr_SetString(PyExc_TypeError, "names maps bytes to event types");
+            return -1;
+        }
+        size_t slot = fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & table->mask;
+        while (table->keys[slot] != NULL)
+            slot = (slot + 1) & table->mask;
+        table->keys[slot] = Py_NewRef(key);
+        table->values[slot] = Py_NewRef(value);
+    }
+    return 0;
+}
+
+/* name_table(names) -> the capsule scan() takes: the names dict as it is now. */
+static PyObject *
+name_table(PyObject *module, PyObject *names)
+{
+    NameTable *table = PyMem_Calloc(1, sizeof(NameTable));
+    if (table == NULL)
+        return PyErr_NoMemory();
+    if (names_fill(table, names) < 0) {
+        names_free(table);
+        return NULL;
+    }
+    PyObject *capsule = PyCapsule_New(table, NAME_TABLE, names_release);
+    if (capsule == NULL)
+        names_free(table);
+    return capsule;
+}
+
+/* The event type of a name (borrowed), or NULL when the names do not hold it. */
+static PyObject *
+names_get(const NameTable *table, const char *name, Py_ssize_t size)
+{
+    size_t slot = fnv1a(name, size) & table->mask;
+    for (PyObject *key; (key = table->keys[slot]) != NULL; slot = (slot + 1) & table->mask)
+        if (PyBytes_GET_SIZE(key) == size && memcmp(PyBytes_AS_STRING(key), name, size) == 0)
+            return table->values[slot];
+    return NULL;
+}
+
 typedef struct {
     PyObject *plans;     /* event type -> (per event, ((b'"key":', kind code), ...)) */
     PyObject *hours;     /* hour prefix bytes -> hour number or None */
@@ -375,7 +490,10 @@ hour_number(Sinks *sinks, const char *stamp)
 static int
 add_count(PyObject *counts, PyObject *key)
 {
-    PyObject *count = PyDict_GetItemWithError(counts, key);
+    Py_hash_t hash = PyObject_Hash(key); /* once for the lookup and the store */
+    if (hash == -1)
+        return -1;
+    PyObject *count = _PyDict_GetItem_KnownHash(counts, key, hash);
     if (count == NULL && PyErr_Occurred())
         return -1;
     long now = count == NULL ? 0 : PyLong_AsLong(count);
@@ -384,7 +502,7 @@ add_count(PyObject *counts, PyObject *key)
     PyObject *next = PyLong_FromLong(now + 1);
     if (next == NULL)
         return -1;
-    int failed = PyDict_SetItem(counts, key, next);
+    int failed = _PyDict_SetItem_KnownHash(counts, key, next, hash);
     Py_DECREF(next);
     return failed;
 }
@@ -478,7 +596,7 @@ done:
 
 /* Take one line as ActivityScanner.take would: 1 taken, 0 left to Python, -1 on error. */
 static int
-take_line(Sinks *sinks, PyObject *names, Line line)
+take_line(Sinks *sinks, const NameTable *names, Line line)
 {
     const char *buf = line.buf;
     Py_ssize_t at = find_in(&line, EVENT_KEY, EVENT_KEY_LEN); /* the exact reader's first match */
@@ -488,19 +606,14 @@ take_line(Sinks *sinks, PyObject *names, Line line)
     const char *quote = memchr(buf + from, '"', line.end - from);
     if (quote == NULL)
         return 0;
-    PyObject *name = PyBytes_FromStringAndSize(buf + from, quote - (buf + from));
-    if (name == NULL)
-        return -1;
-    PyObject *kind = PyDict_GetItemWithError(names, name);
-    Py_DECREF(name);
+    PyObject *kind = names_get(names, buf + from, quote - (buf + from));
     if (kind == NULL)
-        return PyErr_Occurred() ? -1 : 0; /* a new name: Python learns it or reads the line */
+        return 0; /* a new name: Python learns it or reads the line */
     if (!PyUnicode_Check(kind) || PyUnicode_GET_LENGTH(kind) == 0)
         return 1; /* a name that is not counted */
-    Py_INCREF(kind); /* the names dict may change while the line is counted (callbacks) */
-    int counted = usual_line(&line) ? count_line(sinks, &line, kind) : 0;
-    Py_DECREF(kind);
-    return counted;
+    /* the table holds a reference to kind while the line is counted (callbacks may change
+     * the names dict itself) */
+    return usual_line(&line) ? count_line(sinks, &line, kind) : 0;
 }
 
 static PyObject *
@@ -510,8 +623,8 @@ scan(PyObject *module, PyObject *args)
     Py_ssize_t pos, stop, max_line;
     PyObject *names;
     Sinks sinks;
-    if (!PyArg_ParseTuple(args, "y*nnnO!O!O!nOO!O!O!:scan", &view, &pos, &stop, &max_line,
-                          &PyDict_Type, &names, &PyDict_Type, &sinks.plans, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "y*nnnOO!O!nOO!O!O!:scan", &view, &pos, &stop, &max_line,
+                          &names, &PyDict_Type, &sinks.plans, &PyDict_Type,
                           &sinks.hours, &sinks.max_hours, &sinks.hour_of, &PyDict_Type,
                           &sinks.counts, &PyDict_Type, &sinks.bounds, &PyList_Type,
                           &sinks.pending))
@@ -524,6 +637,12 @@ scan(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "pos and stop must lie inside the buffer");
         return NULL;
     }
+    const NameTable *table = PyCapsule_GetPointer(names, NAME_TABLE);
+    if (table == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Py_INCREF(names); /* the table lives at least as long as this call */
     while (pos < stop) {
         const char *newline = memchr(buf + pos, '\n', stop - pos);
         Line line = {buf, pos, newline == NULL ? stop : newline - buf};
@@ -531,7 +650,7 @@ scan(PyObject *module, PyObject *args)
             too_long++;
         }
         else {
-            int taken = take_line(&sinks, names, line);
+            int taken = take_line(&sinks, table, line);
             if (taken < 0)
                 goto error;
             if (taken == 0)
@@ -540,10 +659,12 @@ scan(PyObject *module, PyObject *args)
         lines++;
         pos = line.end + 1;
     }
+    Py_DECREF(names);
     PyBuffer_Release(&view);
     Py_XDECREF(sinks.last_hour);
     return Py_BuildValue("(nnn)", pos < stop ? pos : stop, lines, too_long);
 error:
+    Py_DECREF(names);
     PyBuffer_Release(&view);
     Py_XDECREF(sinks.last_hour);
     return NULL;
@@ -567,8 +688,10 @@ hour_number_of(PyObject *module, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(buffer, pos, stop, max_line, names, plans, hours, max_hours, hour_of, counts, bounds, "
-     "pending) -> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
+     "scan(buffer, pos, stop, max_line, name_table, plans, hours, max_hours, hour_of, counts, "
+     "bounds, pending) -> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
+    {"name_table", name_table, METH_O,
+     "name_table(names) -> the names dict (bytes -> event type) as scan() takes it"},
     {"hour_number", hour_number_of, METH_O,
      "hour_number(prefix) -> the hours since the epoch C gives the prefix, None: Python decides"},
     {NULL, NULL, 0, NULL},

@@ -2,12 +2,18 @@
 
 from collections.abc import Callable
 
+class NameTable:
+    """The names dict (event name bytes -> event type) as scan() reads it (a capsule)."""
+
+def name_table(names: dict[bytes, str], /) -> NameTable:
+    """The names dict as it is now, for scan(); made again whenever the dict changes."""
+
 def scan(
     buffer: bytes,
     pos: int,
     stop: int,
     max_line: int,
-    names: dict[bytes, str],
+    name_table: NameTable,
     plans: dict,
     hours: dict,
     max_hours: int,

@@ -43,6 +43,7 @@ class ActivityScanner:
         self.lines = 0
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
         self.names: dict[bytes, str] = {event.encode(): event for event in book.by_type}
+        self._name_table: object | None = None  # the C loop's copy of names, made when needed
         self.day_counts = DayCounts(tally, book)
         self.native_plans = native_plans(book)
         # The keys the decoded-field path (_counted) reads for each event type.
@@ -114,8 +115,10 @@ class ActivityScanner:
         assert _linescan is not None  # scan() calls this only when the C loop is built
         counts, shape, chunk = self.day_counts, -1, b""
         while True:
+            if self._name_table is None:
+                self._name_table = _linescan.name_table(self.names)
             pos, lines, too_long = _linescan.scan(
-                buffer, pos, stop, self.max_line_bytes, self.names, self.native_plans,
+                buffer, pos, stop, self.max_line_bytes, self._name_table, self.native_plans,
                 counts.hour_numbers, counts.max_hour_numbers, counts.hour_of, counts.counts,
                 counts.bounds, counts.pending,
             )  # fmt: skip
@@ -173,6 +176,7 @@ class ActivityScanner:
         if _CLEAN_NAME.fullmatch(name):
             if len(self.names) < _MAX_NAMES:
                 self.names[name] = ""
+                self._name_table = None  # the C loop's copy is made again
             return
         self._exact(line)
 

@@ -106,12 +106,27 @@ def test_c_loop_matches_the_python_loop_on_mangled_lines(picks, edits, max_line)
 
 
 def test_the_c_loop_refuses_positions_outside_the_buffer():
-    args = ({}, {}, {}, 10, lambda _prefix: None, {}, {}, [])
+    args = (scan._linescan.name_table({}), {}, {}, 10, lambda _prefix: None, {}, {}, [])
     with pytest.raises(ValueError):
         scan._linescan.scan(b"ab\n", 0, 4, 100, *args)
     with pytest.raises(ValueError):
         scan._linescan.scan(b"ab\n", 3, 2, 100, *args)
     assert scan._linescan.scan(b"", 0, 0, 100, *args) == (0, 0, 0)
+    with pytest.raises(ValueError):  # a names dict instead of its table
+        scan._linescan.scan(b"ab\n", 0, 3, 100, {}, *args[1:])
+    with pytest.raises(TypeError):
+        scan._linescan.name_table({"a str": "x"})
+
+
+def test_the_c_loop_reads_names_as_they_were_when_its_table_was_made():
+    names = {b"app_opened": ""}  # a name that is not counted: the C loop takes its lines
+    table = scan._linescan.name_table(names)
+    names.clear()  # the table keeps its own copy
+    line = b'{"event_type":"app_opened","os":"x","timestamp":"\\"2024-03-02T13:00:00.250Z\\""}\n'
+    args = (table, {}, {}, 10, lambda _prefix: None, {}, {}, [])
+    assert scan._linescan.scan(line, 0, len(line), 100, *args) == (len(line), 1, 0)
+    unknown = scan._linescan.name_table({})
+    assert scan._linescan.scan(line, 0, len(line), 100, unknown, *args[1:]) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("deflate", [isal_zlib, zlib], ids=["isal", "zlib"])
