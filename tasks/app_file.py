@@ -42,8 +42,7 @@ class AppFileJob:
         self._files = ExitStack()
         name = f"{package_id}.{secrets.token_hex(6)}"
         self.database = self._files.enter_context(ScratchFile(scratch_dir / f"{name}.app"))
-        self.build = self._files.enter_context(ScratchFile(scratch_dir / f"{name}.app-build"))
-        self.writer = AppDatabaseWriter(self.database.path, self.build.path)
+        self.writer = AppDatabaseWriter(self.database.path)
         self.generation = 0
         self._thread: threading.Thread | None = None
         self._result: tuple[str, bytes] | str | None = None

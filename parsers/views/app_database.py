@@ -61,8 +61,10 @@ CREATE INDEX idx_voice_sessions_started_date ON voice_sessions(started_date);
 CREATE INDEX idx_dm_channels_dm_user_id ON dm_channels_data(dm_user_id);
 CREATE INDEX idx_guild_channels_guild_id ON guild_channels_data(guild_id);
 """
-# The build file: no journal (it is thrown away on any failure), a bounded page cache, and
-# SQLite's temporary tables and sorts in memory, never in a file outside the caller's folder.
+# No journal (the file is thrown away on any failure), a bounded page cache, and SQLite's
+# temporary tables and sorts in memory, never in a file outside the caller's folder. Rows are only
+# ever added, so the finished file has no free page: it is handed on as it is (a VACUUM INTO of
+# it was 0.2% smaller and cost 0.04 s of a medium package's last, single-core phase).
 PRAGMAS = ("journal_mode = OFF", "synchronous = OFF", "temp_store = MEMORY", "cache_size = -2048")
 BATCH_ROWS = 20_000
 # `message_sent` rows are made by SQLite from the message hours as JSON, per server (`""` for
@@ -84,18 +86,17 @@ class MissingOwner(Exception):
 
 
 class AppDatabaseWriter:
-    """Writes the app's SQLite file to `path`, VACUUMed, in two steps.
+    """Writes the app's SQLite file to `path`, in two steps.
 
     `add_messages` writes the `message_sent` rows as soon as the messages are read
     (`analyze_package` calls it while another process still reads the activity), `finish` the
-    rest once the package is resolved. The file is built in `build_path` first, so memory stays
-    bounded by SQLite's page cache whatever the package's size. Both paths must be absent or
-    empty files; the caller owns (and removes) them.
+    rest once the package is resolved. The file is built on disk, so memory stays bounded by
+    SQLite's page cache whatever the package's size. `path` must be absent or an empty file;
+    the caller owns (and removes) it.
     """
 
-    def __init__(self, path, build_path) -> None:
+    def __init__(self, path) -> None:
         self.path = path
-        self.build_path = build_path
         self._db: sqlite3.Connection | None = None
 
     def add_messages(self, data: PackageData) -> None:
@@ -109,7 +110,7 @@ class AppDatabaseWriter:
             if meta.kind == "guild" and meta.guild_id is not None:
                 guild_of[channel_id] = meta.guild_id
         # finish() may run in another thread, after this one is done with the connection
-        self._db = sqlite3.connect(self.build_path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
             self._db.execute(f"PRAGMA {pragma}")
         self._db.executescript(SCHEMA)
@@ -117,7 +118,7 @@ class AppDatabaseWriter:
         insert_messages(self._db, data.message_hours, guild_of)
 
     def finish(self, data: PackageData, entities: Entities) -> None:
-        """Write everything else, then the VACUUMed file; MissingOwner without an owner."""
+        """Write everything else and close the file; MissingOwner without an owner."""
         owner = data.account.owner
         if owner is None:
             raise MissingOwner("the package names no owner")
@@ -136,7 +137,6 @@ class AppDatabaseWriter:
             insert(db, "package_data", [package_row(data, owner)])
             db.execute("COMMIT")
             db.executescript(INDEXES)
-            db.execute("VACUUM INTO ?", (str(self.path),))
         finally:
             self.close()
 

@@ -124,7 +124,7 @@ def test_the_schema_is_the_apps_column_by_column(opened):
     for table, expected in app.SCHEMA.items():
         assert app.columns(db, table) == expected, table
     assert not {name for name, _ in app.columns(db, "package_data")} & app.APP_OWN_FIELDS
-    assert app.one(db, "PRAGMA freelist_count") == 0  # VACUUMed
+    assert app.one(db, "PRAGMA freelist_count") == 0  # compact: rows are only ever added
 
 
 def test_package_data_names_this_package_and_its_owner(opened):
