@@ -151,4 +151,3 @@ def merge_days(dailies: list[DailyMessages]) -> dict[int, int]:
 def _from_days(per_day: dict[int, int], hours: list[int], weekdays: list[int]) -> DailyMessages:
     days = sorted(day for day, count in per_day.items() if count)
     return DailyMessages(days, [per_day[day] for day in days], hours, weekdays)
-
