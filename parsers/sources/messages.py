@@ -28,9 +28,9 @@ _CLOCKS = frozenset(f":{minute:02d}:{second:02d}" for minute in range(60) for se
 # Cap on a package's hour numbers: past it, new hours are counted one message at a time.
 MAX_HOUR_NUMBERS = 250_000
 _SURROGATE = re.compile("[\udc80-\udcff]")
-# The "YYYY-MM-DD HH" of a stamp parse_instant may accept (its date and hour are checked by
-# hour_start).
-_PLAIN_HOUR = re.compile(r"\d{4}-\d\d-\d\d \d\d")
+# The "YYYY-MM-DD HH" of a stamp counted by its prefix, in ASCII digits (its date and hour are
+# checked by hour_start): such stamps sort as their instants do, so bounds are kept as texts.
+_PLAIN_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}")
 
 
 class MessageSink:
@@ -58,7 +58,12 @@ class MessageSink:
     def add(self, timestamp: object) -> None:
         """Count one message by its Timestamp value (empty contents count too)."""
         self.records += 1
-        if type(timestamp) is str and timestamp[10:11] == " " and _counted_by_hour(timestamp):
+        if (
+            type(timestamp) is str
+            and timestamp[10:11] == " "
+            and timestamp.isascii()  # texts then sort as instants (bounds)
+            and _counted_by_hour(timestamp)
+        ):
             start = HOUR_STARTS.get(timestamp[:13])
             if start is not None:
                 self.counts[start // 3600] += 1
@@ -151,28 +156,25 @@ class MessageSink:
         """Fold the hour prefixes counted by add_objects into counts."""
         pending, self._pending = self._pending, Counter()
         numbers = map(self.hour_numbers.__getitem__, pending.keys())
-        hours = dict(zip(numbers, pending.values(), strict=True))
-        if len(hours) < len(pending):  # prefixes of one hour in other digits ("1\u0663", "13")
-            hours.clear()
-            for prefix, count in pending.items():
-                number = self.hour_numbers[prefix]
-                hours[number] = hours.get(number, 0) + count
+        hours = dict(zip(numbers, pending.values(), strict=True))  # one prefix per hour (ASCII)
         self.counts.update(hours)  # a plain dict update when counts is still empty
 
 
 def _learn_hours(new: set[str], hour_numbers: dict[str, int]) -> set[str]:
     """Number the new hour prefixes that can be counted in bulk; return the others.
 
-    A new hour is numbered when each of its stamps here is one parse_instant accepts (then
-    counting them one by one would have numbered it at the first and counted them all), or
-    when parse_instant already knows it (HOUR_STARTS: then add() counts any stamp of it).
-    add_objects hands only stamps whose ":MM:SS" parse_instant accepts, so that is the case
-    of every stamp of an hour whose prefix is plain digits that hour_start takes. Any other
-    hour's stamps are counted one by one, in order, as add() does.
+    A new hour is numbered when its prefix is in ASCII digits and each of its stamps here is
+    one parse_instant accepts (then counting them one by one would have numbered it at the first
+    and counted them all): add_objects hands only stamps whose ":MM:SS" parse_instant accepts,
+    so that is the case of every stamp of an hour whose prefix hour_start takes. Any other
+    hour's stamps (digits of other scripts, which parse_instant reads, included) are counted one
+    by one, in order, as add() does.
     """
     for prefix in new:
+        if not _PLAIN_HOUR.fullmatch(prefix):
+            continue
         start = HOUR_STARTS.get(prefix)
-        if start is None and _PLAIN_HOUR.fullmatch(prefix):
+        if start is None:
             start = hour_start(prefix)
         if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
             hour_numbers[prefix] = start // 3600
