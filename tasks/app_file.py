@@ -6,7 +6,7 @@ it beside the sealing of the views (SQLite, ISA-L and AES release the GIL for mo
 run still holds the key material then: the file is encrypted under SHA-256 of the UPN, the app's
 own key, which the server cannot derive once the run is over, and only that ciphertext is stored
 (by the run's own thread), under the run's generation: published, replaced and discarded with
-the statistics. The SQLite file is built in two scratch files beside the run's download
+the statistics. The SQLite file is built in a scratch file beside the run's download
 (private, locked, removed at the end, swept after a crash), so memory stays bounded whatever the
 package's size.
 """
@@ -33,7 +33,7 @@ GZIP_WBITS = 16 + 15  # a gzip header, as the app's pako expects (or a zlib one;
 
 
 class AppFileJob:
-    """The app's data file of one run: its scratch files, the writer handed to the analysis,
+    """The app's data file of one run: its scratch file, the writer handed to the analysis,
     and the thread that finishes and encrypts it. Use as a context manager."""
 
     def __init__(self, store: Store, scratch_dir: Path, package_id: str) -> None:

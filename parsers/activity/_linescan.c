@@ -309,12 +309,13 @@ field_of(const Line *line, PyObject *planned)
 }
 
 /* The names dict (event name bytes -> event type, "" when not counted) as an open-addressing
- * table (name_table(), a capsule made again by the scanner whenever it learns a name): a line's
+ * table (name_table(); the scanner adds each name it learns with name_table_add): a line's
  * name is found without making a bytes object and hashing it. It holds its own references to
- * the dict's keys and values, so a change to the dict never reaches it. */
+ * its keys and values; it grows when half full, so adding every name costs linear time. */
 typedef struct {
     PyObject **keys, **values; /* slots; NULL key: empty */
     size_t mask;               /* slots - 1, a power of two at least twice the names */
+    size_t count;              /* names held */
 } NameTable;
 
 static uint64_t
@@ -326,16 +327,24 @@ fnv1a(const char *bytes, Py_ssize_t size)
     return hash;
 }
 
+/* Release the slots' references and arrays (either may be missing after a failed allocation). */
+static void
+names_clear(PyObject **keys, PyObject **values, size_t slots)
+{
+    for (size_t slot = 0; slot < slots; slot++) {
+        if (keys != NULL)
+            Py_XDECREF(keys[slot]);
+        if (values != NULL)
+            Py_XDECREF(values[slot]);
+    }
+    PyMem_Free(keys);
+    PyMem_Free(values);
+}
+
 static void
 names_free(NameTable *table)
 {
-    if (table->keys != NULL)
-        for (size_t slot = 0; slot <= table->mask; slot++) {
-            Py_XDECREF(table->keys[slot]);
-            Py_XDECREF(table->values[slot]);
-        }
-    PyMem_Free(table->keys);
-    PyMem_Free(table->values);
+    names_clear(table->keys, table->values, table->keys == NULL ? 0 : table->mask + 1);
     PyMem_Free(table);
 }
 
@@ -347,37 +356,69 @@ names_release(PyObject *capsule)
     names_free(PyCapsule_GetPointer(capsule, NAME_TABLE));
 }
 
-/* 0, or -1 with an error set (memory, or a key that is not bytes). */
-static int
-names_fill(NameTable *table, PyObject *names)
+/* The slot of key, or the empty slot where it goes. */
+static size_t
+names_slot(PyObject *const *keys, size_t mask, const char *name, Py_ssize_t size)
 {
-    if (!PyDict_Check(names)) {
-        PyErr_SetString(PyExc_TypeError, "names is a dict");
-        return -1;
+    size_t slot = fnv1a(name, size) & mask;
+    for (PyObject *key; (key = keys[slot]) != NULL; slot = (slot + 1) & mask)
+        if (PyBytes_GET_SIZE(key) == size && memcmp(PyBytes_AS_STRING(key), name, size) == 0)
+            break;
+    return slot;
+}
+
+/* Make room for one more name: `slots` empty slots when the table has none yet, else twice
+ * as many when it would be over half full (the names moved over). 0, or -1 (MemoryError). */
+static int
+names_room(NameTable *table, size_t slots)
+{
+    if (table->keys != NULL) {
+        if (2 * (table->count + 1) <= table->mask + 1)
+            return 0;
+        slots = 2 * (table->mask + 1);
     }
-    size_t slots = 16;
-    while (slots < 2 * (size_t)PyDict_GET_SIZE(names))
-        slots *= 2;
-    table->mask = slots - 1;
-    table->keys = PyMem_Calloc(slots, sizeof(PyObject *));
-    table->values = PyMem_Calloc(slots, sizeof(PyObject *));
-    if (table->keys == NULL || table->values == NULL) {
+    PyObject **keys = PyMem_Calloc(slots, sizeof(PyObject *));
+    PyObject **values = PyMem_Calloc(slots, sizeof(PyObject *));
+    if (keys == NULL || values == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(values);
         PyErr_NoMemory();
         return -1;
     }
-    Py_ssize_t at = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(names, &at, &key, &value)) {
-        if (!PyBytes_CheckExact(key)) {
-            PyErr_SetString(PyExc_TypeError, "names maps bytes to event types");
-            return -1;
+    if (table->keys != NULL) {
+        for (size_t old = 0; old <= table->mask; old++) {
+            PyObject *key = table->keys[old];
+            if (key == NULL)
+                continue;
+            size_t slot = names_slot(keys, slots - 1, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key));
+            keys[slot] = key; /* the references move over */
+            values[slot] = table->values[old];
         }
-        size_t slot = fnv1a(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) & table->mask;
-        while (table->keys[slot] != NULL)
-            slot = (slot + 1) & table->mask;
-        table->keys[slot] = Py_NewRef(key);
-        table->values[slot] = Py_NewRef(value);
+        PyMem_Free(table->keys);
+        PyMem_Free(table->values);
     }
+    table->keys = keys;
+    table->values = values;
+    table->mask = slots - 1;
+    return 0;
+}
+
+/* names[key] = value in the table. 0, or -1 with an error set. */
+static int
+names_put(NameTable *table, PyObject *key, PyObject *value)
+{
+    if (!PyBytes_CheckExact(key)) {
+        PyErr_SetString(PyExc_TypeError, "names maps bytes to event types");
+        return -1;
+    }
+    if (names_room(table, 16) < 0)
+        return -1;
+    size_t slot = names_slot(table->keys, table->mask, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key));
+    if (table->keys[slot] == NULL) {
+        table->keys[slot] = Py_NewRef(key);
+        table->count++;
+    }
+    Py_XSETREF(table->values[slot], Py_NewRef(value));
     return 0;
 }
 
@@ -385,28 +426,51 @@ names_fill(NameTable *table, PyObject *names)
 static PyObject *
 name_table(PyObject *module, PyObject *names)
 {
+    if (!PyDict_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "names is a dict");
+        return NULL;
+    }
     NameTable *table = PyMem_Calloc(1, sizeof(NameTable));
     if (table == NULL)
         return PyErr_NoMemory();
-    if (names_fill(table, names) < 0) {
-        names_free(table);
-        return NULL;
-    }
+    size_t slots = 16;
+    while (slots < 2 * (size_t)PyDict_GET_SIZE(names) + 2)
+        slots *= 2;
+    Py_ssize_t at = 0;
+    PyObject *key, *value;
+    if (names_room(table, slots) < 0)
+        goto fail;
+    while (PyDict_Next(names, &at, &key, &value))
+        if (names_put(table, key, value) < 0)
+            goto fail;
     PyObject *capsule = PyCapsule_New(table, NAME_TABLE, names_release);
     if (capsule == NULL)
-        names_free(table);
+        goto fail;
     return capsule;
+fail:
+    names_free(table);
+    return NULL;
+}
+
+/* name_table_add(table, name, event type): one more name, as the scanner learns it. */
+static PyObject *
+name_table_add(PyObject *module, PyObject *args)
+{
+    PyObject *capsule, *key, *value;
+    if (!PyArg_ParseTuple(args, "OO!O:name_table_add", &capsule, &PyBytes_Type, &key, &value))
+        return NULL;
+    NameTable *table = PyCapsule_GetPointer(capsule, NAME_TABLE);
+    if (table == NULL || names_put(table, key, value) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* The event type of a name (borrowed), or NULL when the names do not hold it. */
 static PyObject *
 names_get(const NameTable *table, const char *name, Py_ssize_t size)
 {
-    size_t slot = fnv1a(name, size) & table->mask;
-    for (PyObject *key; (key = table->keys[slot]) != NULL; slot = (slot + 1) & table->mask)
-        if (PyBytes_GET_SIZE(key) == size && memcmp(PyBytes_AS_STRING(key), name, size) == 0)
-            return table->values[slot];
-    return NULL;
+    size_t slot = names_slot(table->keys, table->mask, name, size);
+    return table->keys[slot] == NULL ? NULL : table->values[slot];
 }
 
 typedef struct {
@@ -692,6 +756,8 @@ static PyMethodDef methods[] = {
      "bounds, pending) -> (next_pos, lines, too_long): next_pos < stop is a line left to Python"},
     {"name_table", name_table, METH_O,
      "name_table(names) -> the names dict (bytes -> event type) as scan() takes it"},
+    {"name_table_add", name_table_add, METH_VARARGS,
+     "name_table_add(table, name, event type): one more name in the table"},
     {"hour_number", hour_number_of, METH_O,
      "hour_number(prefix) -> the hours since the epoch C gives the prefix, None: Python decides"},
     {NULL, NULL, 0, NULL},

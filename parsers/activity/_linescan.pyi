@@ -6,7 +6,10 @@ class NameTable:
     """The names dict (event name bytes -> event type) as scan() reads it (a capsule)."""
 
 def name_table(names: dict[bytes, str], /) -> NameTable:
-    """The names dict as it is now, for scan(); made again whenever the dict changes."""
+    """The names dict as it is now, for scan()."""
+
+def name_table_add(table: NameTable, name: bytes, event_type: str, /) -> None:
+    """One more name in the table (it grows as needed)."""
 
 def scan(
     buffer: bytes,

@@ -6,6 +6,7 @@ and what an event adds to a tally is `fold`, read from the table by the exact re
 out per rule from the same table (`Rule.fold`), by the fast paths' per-event and counted lines.
 """
 
+import keyword
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ def _written_fold(rule: "Rule") -> Callable[..., None]:
 
 def _field_lines(rule: "Rule", env: dict) -> list[str]:
     """Unpack `values` into v0, v1, ...: each absent one filled, a skipped one ends the fold."""
+    if not rule.fields:
+        return []
     lines = ["".join(f"v{k}, " for k in range(len(rule.fields))) + "= values"]
     for k, spec in enumerate(rule.fields):
         env[f"D{k}"], env[f"S{k}"] = spec.default, spec.skip
@@ -152,7 +155,7 @@ def _entry_lines(rule: "Rule", env: dict) -> list[str]:
                 parts.append(f"C{len(env)}")
                 env[parts[-1]] = part
         entry = parts[0] if len(parts) == 1 else f"({', '.join(parts)},)"
-        if not into.target.isidentifier():
+        if not into.target.isidentifier() or keyword.iskeyword(into.target):
             raise ValueError(f"not an attribute name: {into.target!r}")
         lines.append(
             f"tally.{into.target}" + (f".append({entry})" if into.listed else f"[{entry}] += count")

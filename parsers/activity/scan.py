@@ -43,7 +43,7 @@ class ActivityScanner:
         self.lines = 0
         # Event name bytes -> counted event type, or "" for a cleanly spelled uncounted one.
         self.names: dict[bytes, str] = {event.encode(): event for event in book.by_type}
-        self._name_table: object | None = None  # the C loop's copy of names, made when needed
+        self._name_table: object | None = None  # the C loop's copy of names, made when first used
         self.day_counts = DayCounts(tally, book)
         self.native_plans = native_plans(book)
         # The keys the decoded-field path (_counted) reads for each event type.
@@ -176,7 +176,8 @@ class ActivityScanner:
         if _CLEAN_NAME.fullmatch(name):
             if len(self.names) < _MAX_NAMES:
                 self.names[name] = ""
-                self._name_table = None  # the C loop's copy is made again
+                if self._name_table is not None and _linescan is not None:  # the C copy too
+                    _linescan.name_table_add(self._name_table, name, "")
             return
         self._exact(line)
 

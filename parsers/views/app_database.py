@@ -100,7 +100,7 @@ class AppDatabaseWriter:
         self._db: sqlite3.Connection | None = None
 
     def add_messages(self, data: PackageData) -> None:
-        """Open the build file and write the message rows (nothing without an owner)."""
+        """Open the file and write the message rows (nothing without an owner)."""
         if data.account.owner is None or self._db is not None:
             return
         resolve_message_channels(data)  # as the entities will: the same servers
@@ -141,7 +141,7 @@ class AppDatabaseWriter:
             self.close()
 
     def close(self) -> None:
-        """Release the build file (nothing to do when it was never opened)."""
+        """Release the file (nothing to do when it was never opened)."""
         if self._db is not None:
             self._db.close()
             self._db = None

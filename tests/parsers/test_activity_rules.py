@@ -3,6 +3,7 @@ the exact reader, the fast paths take its usual lines, and a change to the table
 
 import itertools
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -237,3 +238,17 @@ def test_a_written_fold_follows_a_changed_rule():
     assert tally.sessions == [(5.0, 1, "unknown"), (7.0, 1, "Linux")]
     assert tally.guilds_joined == {"unknown": 1, "Linux": 2}  # one part: a bare value
     assert "if v0 in S0: return" in rule.fold.source and "for " not in rule.fold.source
+
+
+def test_a_rule_with_entries_and_no_fields_folds_as_the_generic_fold():
+    rule = rules.Rule("x", into=(counted("app_opens", "day"), listed("sessions", "seconds", 1)))
+    written, generic = SourceTally(), SourceTally()
+    for tally, fold in ((written, rule.fold), (generic, partial(rules.fold, rule=rule))):
+        fold(tally, day=DAY, seconds=5.0, values=[], count=2)
+    assert written == generic and written.app_opens == {DAY: 2}
+
+
+def test_a_target_that_is_no_attribute_name_is_refused():
+    for target in ("if", "a.b"):
+        with pytest.raises(ValueError):
+            rules.Rule("x", into=(counted(target, "day"),))

@@ -1,12 +1,14 @@
 """The C loop of the activity scanner and ISA-L inflating agree with the reference code they
 replace (the period blocks: test_period_blocks.py)."""
 
+import io
 import mmap
 import os
 import pickle
 import struct
 import zipfile
 import zlib
+from collections import Counter
 from datetime import datetime
 
 import orjson
@@ -326,3 +328,45 @@ def test_chunks_read_in_place_count_as_copied_chunks(picks, edits, sizes, max_li
     in_place = scanned(SlotStream(split(data, sizes)), native, max_line)
     assert in_place == scanned(CopyStream(split(data, sizes)), native, max_line)
     assert in_place == tally_with("native" if native else "python", data, max_line)
+
+
+class CountingLinescan:
+    """The C module, counting its calls by name."""
+
+    def __init__(self, module) -> None:
+        self.module, self.calls = module, Counter()
+
+    def __getattr__(self, name: str):
+        self.calls[name] += 1
+        return getattr(self.module, name)
+
+
+def test_names_learnt_go_into_the_c_loops_table_which_is_made_once(monkeypatch):
+    # 600 uncounted names, each on two lines: the first teaches it, the second the C loop takes
+    line = '{{"event_type":"name_{}","timestamp":"\\\\"2024-03-02T13:00:00.250Z\\\\""}}'
+    data = "\n".join(line.format(k % 600) for k in range(1200)).encode() + b"\n"
+    spy = CountingLinescan(scan._linescan)
+    monkeypatch.setattr(scan, "_linescan", spy)
+    tally, skipped = SourceTally(), Skipped()
+    scanner = scan.ActivityScanner(tally, skipped, 1 << 20)
+    lines = scanner.read(io.BufferedReader(io.BytesIO(data)))
+    assert lines == 1200 and not skipped.by_reason
+    assert spy.calls["name_table"] == 1 and spy.calls["name_table_add"] == 600
+    # one C call per name learnt, and no line of a known name left to Python
+    assert spy.calls["scan"] == 601
+
+
+def test_a_name_table_grows_and_keeps_every_name():
+    table = scan._linescan.name_table({})
+    for k in range(3000):
+        scan._linescan.name_table_add(table, f"n{k}".encode(), "")
+    stamp = '"timestamp":"\\"2024-03-02T13:00:00.250Z\\""'
+    data = "\n".join(f'{{"event_type":"n{k}",{stamp}}}' for k in range(3000)).encode() + b"\n"
+    args = (table, {}, {}, 10, lambda _prefix: None, {}, {}, [])
+    assert scan._linescan.scan(data, 0, len(data), 1 << 20, *args) == (len(data), 3000, 0)
+    # a name given again takes its new event type: counted now, and without a plan, left
+    scan._linescan.name_table_add(table, b"n7", "app_opened")
+    line = f'{{"event_type":"n7",{stamp}}}\n'.encode()
+    assert scan._linescan.scan(line, 0, len(line), 1 << 20, *args) == (0, 0, 0)
+    unknown = b'{"event_type":"n3000","timestamp":1}\n'
+    assert scan._linescan.scan(unknown, 0, len(unknown), 1 << 20, *args) == (0, 0, 0)
