@@ -551,13 +551,24 @@ hour_number(Sinks *sinks, const char *stamp)
     return hour;
 }
 
+/* A count's key hashed once for the lookup and the store (CPython's own calls up to 3.12, whose
+ * headers have them; the public ones, hashing twice, after). */
+#if PY_VERSION_HEX < 0x030D0000
+#define COUNT_GET(counts, key, hash) _PyDict_GetItem_KnownHash(counts, key, hash)
+#define COUNT_SET(counts, key, value, hash) _PyDict_SetItem_KnownHash(counts, key, value, hash)
+#else
+#define COUNT_GET(counts, key, hash) PyDict_GetItemWithError(counts, key)
+#define COUNT_SET(counts, key, value, hash) PyDict_SetItem(counts, key, value)
+#endif
+
 static int
 add_count(PyObject *counts, PyObject *key)
 {
-    Py_hash_t hash = PyObject_Hash(key); /* once for the lookup and the store */
+    Py_hash_t hash = PyObject_Hash(key);
     if (hash == -1)
         return -1;
-    PyObject *count = _PyDict_GetItem_KnownHash(counts, key, hash);
+    (void)hash; /* unused where COUNT_GET hashes again */
+    PyObject *count = COUNT_GET(counts, key, hash);
     if (count == NULL && PyErr_Occurred())
         return -1;
     long now = count == NULL ? 0 : PyLong_AsLong(count);
@@ -566,7 +577,7 @@ add_count(PyObject *counts, PyObject *key)
     PyObject *next = PyLong_FromLong(now + 1);
     if (next == NULL)
         return -1;
-    int failed = _PyDict_SetItem_KnownHash(counts, key, next, hash);
+    int failed = COUNT_SET(counts, key, next, hash);
     Py_DECREF(next);
     return failed;
 }
