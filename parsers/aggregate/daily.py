@@ -11,13 +11,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import ModuleType
 
-_dayfold: ModuleType | None
-try:
-    from parsers.aggregate import _dayfold  # the loops below in C: built by `make venv`
-except ImportError:  # pragma: no cover - a checkout where the extension was not built
-    _dayfold = None
+from parsers.aggregate.native import in_c
 
 BAND_AGES = (28, 30, 365)  # the fixed periods' lengths in days: l4w, l1m, ly
 BANDS = len(BAND_AGES) + 1
@@ -67,12 +62,8 @@ class DailyMessages:
 
 def daily_messages(hours: Counter[int], end: int | None) -> DailyMessages:
     """Fold an hour-keyed counter (hours since the epoch) into days, up to the end day."""
-    if _dayfold is not None and end is not None:
-        try:
-            return DailyMessages(*_dayfold.fold_hours(hours, end, _BAND_TABLE, BANDS))
-        except (OverflowError, TypeError):
-            pass  # a number over 64 bits, or not a plain int: the Python loop takes any
-    return fold_hours(hours, end)
+    folded = None if end is None else in_c("fold_hours", hours, end, _BAND_TABLE, BANDS)
+    return fold_hours(hours, end) if folded is None else DailyMessages(*folded)
 
 
 def fold_hours(hours: Counter[int], end: int | None) -> DailyMessages:
@@ -116,22 +107,16 @@ def merge_daily(dailies: Iterable[DailyMessages]) -> DailyMessages:
         return DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
     hours = _column_sums([daily.hours_to_band for daily in dailies])
     weekdays = _column_sums([daily.weekdays_to_band for daily in dailies])
-    if _dayfold is not None:
-        try:
-            days, counts = _dayfold.merge_days([(daily.days, daily.counts) for daily in dailies])
-            return DailyMessages(days, counts, hours, weekdays)
-        except (OverflowError, TypeError):
-            pass
-    return _from_days(merge_days(dailies), hours, weekdays)
+    merged = in_c("merge_days", [(daily.days, daily.counts) for daily in dailies])
+    if merged is None:
+        return _from_days(merge_days(dailies), hours, weekdays)
+    days, counts = merged
+    return DailyMessages(days, counts, hours, weekdays)
 
 
 def _column_sums(rows: list[list[int]]) -> list[int]:
-    if _dayfold is not None:
-        try:
-            return _dayfold.column_sums(rows)
-        except (OverflowError, TypeError):
-            pass
-    return column_sums(rows)
+    sums = in_c("column_sums", rows)
+    return column_sums(rows) if sums is None else sums
 
 
 def column_sums(rows: list[list[int]]) -> list[int]:

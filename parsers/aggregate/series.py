@@ -8,13 +8,7 @@ non-zero days cost, not what its period's length does: a channel with 40 active 
 costs 40 pairs, not 2,920 numbers; gaps (small, repeating) also compress better than offsets.
 """
 
-from types import ModuleType
-
-_dayfold: ModuleType | None
-try:
-    from parsers.aggregate import _dayfold  # sparse_gaps in C: built by `make venv`
-except ImportError:  # pragma: no cover - a checkout where the extension was not built
-    _dayfold = None
+from parsers.aggregate.native import in_c
 
 # Stored sparse when fewer than one day in SPARSE_BELOW counts; denser series stay lists, which
 # are then about as small and cost the API nothing to serve.
@@ -48,12 +42,8 @@ def stored_series(
 
 def sparse_gaps(active: list[int], values: list, origin: int) -> list:
     """[gap, value, gap, value, ...] of the active days from `origin` (in C when built)."""
-    if _dayfold is not None:
-        try:
-            return _dayfold.sparse_gaps(active, values, origin)
-        except (OverflowError, TypeError):
-            pass  # not plain ascending ints: the Python loop, whatever they are
-    return python_gaps(active, values, origin)
+    gaps = in_c("sparse_gaps", active, values, origin)
+    return python_gaps(active, values, origin) if gaps is None else gaps
 
 
 def python_gaps(active: list[int], values: list, origin: int) -> list:

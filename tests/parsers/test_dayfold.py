@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from parsers.aggregate import daily
 from parsers.aggregate.daily import BANDS, DailyMessages, daily_messages, merge_daily
+from parsers.aggregate.native import dayfold
 from parsers.aggregate.series import python_gaps, sparse_gaps
 
-pytestmark = pytest.mark.skipif(daily._dayfold is None, reason="the C fold is not built")
+pytestmark = pytest.mark.skipif(dayfold is None, reason="the C fold is not built")
 
 END = 20_000  # a day in 2024
 # hours from well before the oldest band to after the end day (left out), a few negative ones
@@ -67,7 +68,7 @@ def test_sums_over_64_bits_take_the_python_loop():
     merged = merge_daily([folded, daily_messages(Counter({END * 24: big}), END)])
     assert merged.counts[-1] == 3 * big
     with pytest.raises(OverflowError):
-        daily._dayfold.merge_days([([END], [big]), ([END], [big])])
+        dayfold.merge_days([([END], [big]), ([END], [big])])
 
 
 def test_each_row_sums_the_bands_up_to_it():
@@ -93,16 +94,16 @@ def test_each_row_sums_the_bands_up_to_it():
     )
 )
 def test_the_c_column_sums_give_the_python_sums(rows):
-    assert daily._dayfold.column_sums(rows) == daily.column_sums(rows)
+    assert dayfold.column_sums(rows) == daily.column_sums(rows)
 
 
 def test_column_sums_over_64_bits_or_ragged_take_the_python_loop():
     big = (1 << 63) - 1
     with pytest.raises(OverflowError):
-        daily._dayfold.column_sums([[big, 1], [big, 1]])
+        dayfold.column_sums([[big, 1], [big, 1]])
     assert daily._column_sums([[big, 1], [big, 1]]) == [2 * big, 2]
     with pytest.raises(TypeError):
-        daily._dayfold.column_sums([[1, 2], [3]])
+        dayfold.column_sums([[1, 2], [3]])
     with pytest.raises(ValueError):  # the Python loop refuses them too (zip strict)
         daily._column_sums([[1, 2], [3]])
 
@@ -114,11 +115,11 @@ def test_a_merge_of_no_channel_is_empty():
 
 def test_bad_arguments_are_refused_not_misread():
     with pytest.raises(TypeError):
-        daily._dayfold.fold_hours({1.5: 1}, END, daily._BAND_TABLE, BANDS)
+        dayfold.fold_hours({1.5: 1}, END, daily._BAND_TABLE, BANDS)
     with pytest.raises(TypeError):
-        daily._dayfold.merge_days([([1, 2], [1])])
+        dayfold.merge_days([([1, 2], [1])])
     with pytest.raises(OverflowError):
-        daily._dayfold.fold_hours({}, 1 << 62, daily._BAND_TABLE, BANDS)
+        dayfold.fold_hours({}, 1 << 62, daily._BAND_TABLE, BANDS)
 
 
 @settings(max_examples=300, deadline=None)
@@ -130,7 +131,7 @@ def test_the_c_gaps_give_the_python_gaps(active, before):
     origin = (active[0] if active else END) - before
     values = [float(day % 7) / 10 for day in active]
     assert sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
-    assert daily._dayfold.sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
+    assert dayfold.sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
 
 
 @pytest.mark.parametrize(
@@ -141,5 +142,5 @@ def test_the_c_gaps_give_the_python_gaps(active, before):
 def test_days_the_c_gaps_do_not_take_get_the_python_gaps(active, origin):
     values = list(range(len(active)))
     with pytest.raises((OverflowError, TypeError)):
-        daily._dayfold.sparse_gaps(active, values, origin)
+        dayfold.sparse_gaps(active, values, origin)
     assert sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
