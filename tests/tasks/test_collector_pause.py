@@ -1,0 +1,94 @@
+"""A package's run pauses Python's cyclic garbage collector (`tasks.pipeline.collector_paused`):
+off while the package is analysed and its views built, back as it was after the run, whatever
+its end, and the cycles a run leaves for the collector do not grow with the package."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+import tasks.pipeline as pipeline
+from launchers.local import process_local_zip, random_discord_link
+from parsers.package import PackageAnalysis
+from samples import SampleSpec, generate_package
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pkg")
+    small, big = folder / "small.zip", folder / "big.zip"
+    generate_package(small, SampleSpec(messages=300, events=400, channels=12, dms=4, seed=5))
+    generate_package(big, SampleSpec(messages=9000, events=6000, channels=900, dms=120, seed=6))
+    return small, big
+
+
+@pytest.fixture
+def collector_state():
+    was_enabled = gc.isenabled()
+    yield
+    gc.enable() if was_enabled else gc.disable()
+
+
+def test_the_collector_is_off_while_the_package_is_analysed_and_on_after(
+    packages, settings, store, monkeypatch, collector_state
+):
+    seen = []
+    analyze, views = pipeline.analyze_package, PackageAnalysis.views
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return analyze(*args, **kwargs)
+
+    def watched_views(self):
+        for item in views(self):
+            seen.append(gc.isenabled())
+            yield item
+
+    monkeypatch.setattr(PackageAnalysis, "views", watched_views)
+    monkeypatch.setattr(pipeline, "analyze_package", watched)
+    gc.enable()
+    summary = process_local_zip(packages[0], random_discord_link(), settings, store)
+    assert summary["result"] == "PROCESSED"
+    assert len(seen) > 10 and not any(seen)
+    assert gc.isenabled()
+
+
+def test_a_failed_run_turns_the_collector_back_on(
+    packages, settings, store, monkeypatch, collector_state
+):
+    def broken(*args, **kwargs):
+        assert not gc.isenabled()
+        raise RuntimeError("the analysis broke")
+
+    monkeypatch.setattr(pipeline, "analyze_package", broken)
+    gc.enable()
+    summary = process_local_zip(packages[0], random_discord_link(), settings, store)
+    assert summary["result"] == "ERRORED:UNKNOWN_ERROR"
+    assert gc.isenabled()
+
+
+def test_a_collector_turned_off_by_the_caller_stays_off(packages, settings, store, collector_state):
+    gc.disable()
+    summary = process_local_zip(packages[0], random_discord_link(), settings, store)
+    assert summary["result"] == "PROCESSED" and not gc.isenabled()
+
+
+def unreachable_after_a_run(path, settings, store) -> int:
+    """Objects in cycles that a run left for the collector."""
+    process_local_zip(path, random_discord_link(), settings, store)  # caches, imports, store
+    gc.collect()
+    gc.disable()  # stays off after the run: its cycles wait for the count below
+    summary = process_local_zip(path, random_discord_link(), settings, store)
+    assert summary["result"] == "PROCESSED"
+    return gc.collect()
+
+
+def test_the_cycles_a_run_leaves_do_not_grow_with_the_package(
+    packages, settings, store, collector_state
+):
+    small = unreachable_after_a_run(packages[0], settings, store)
+    big = unreachable_after_a_run(packages[1], settings, store)
+    # 75 times the channels, 30 times the messages: one cycle per channel, message, member or
+    # view would show here as hundreds or thousands of objects more
+    assert big <= small + 100, (small, big)
