@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -100,9 +101,8 @@ def run_package(
     return run.run(may_retry)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a package is processed.
+class CollectorPause:
+    """Python's cyclic garbage collector off while any package run of this process is on.
 
     A run makes millions of objects and keeps hundreds of thousands (its aggregates), so the
     collector's passes come often and its full passes walk all of them (50 ms each on a package
@@ -110,15 +110,32 @@ def collector_paused() -> Iterator[None]:
     they find next to nothing: a run's objects go when their reference counts drop, and the few
     cycles it leaves (`tests/tasks/test_collector_pause.py` counts them) wait for the
     collector's next pass. It ends once the run's aggregates are gone, so that pass walks only
-    what outlives the run.
+    what outlives the run. Runs in threads of one process may overlap: the collector comes back
+    (if it was on before the first) when the last one ends.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def during_run(self) -> Iterator[None]:
+        with self._lock:
+            if self._runs == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._runs -= 1
+                if self._runs == 0 and self._was_enabled:
+                    gc.enable()
+
+
+COLLECTOR_PAUSE = CollectorPause()
 
 
 def _store_down(package_id: str, may_retry: bool) -> RunOutcome:
@@ -175,7 +192,7 @@ class _PackageRun:
 
     def _run(self, may_retry: bool) -> RunOutcome:
         try:
-            with collector_paused():
+            with COLLECTOR_PAUSE.during_run():
                 return self._process()
         except ClaimLost:
             self._discard_unpublished()

@@ -1,6 +1,7 @@
-"""A package's run pauses Python's cyclic garbage collector (`tasks.pipeline.collector_paused`):
+"""A package's run pauses Python's cyclic garbage collector (`tasks.pipeline.CollectorPause`):
 off while the package is analysed and its views built, back as it was after the run, whatever
-its end, and the cycles a run leaves for the collector do not grow with the package."""
+its end (and only after the last of overlapping runs), and the cycles a run leaves for the
+collector do not grow with the package."""
 
 from __future__ import annotations
 
@@ -72,6 +73,21 @@ def test_a_collector_turned_off_by_the_caller_stays_off(packages, settings, stor
     gc.disable()
     summary = process_local_zip(packages[0], random_discord_link(), settings, store)
     assert summary["result"] == "PROCESSED" and not gc.isenabled()
+
+
+def test_overlapping_runs_turn_the_collector_back_on_after_the_last(collector_state):
+    pause = pipeline.CollectorPause()
+    gc.enable()
+    first, second = pause.during_run(), pause.during_run()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    with pause.during_run():
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def unreachable_after_a_run(path, settings, store) -> int:
