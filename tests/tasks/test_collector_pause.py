@@ -13,6 +13,7 @@ import tasks.pipeline as pipeline
 from launchers.local import process_local_zip, random_discord_link
 from parsers.package import PackageAnalysis
 from samples import SampleSpec, generate_package
+from tests.parsers import zipbuild
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,38 @@ def packages(tmp_path_factory):
     generate_package(small, SampleSpec(messages=300, events=400, channels=12, dms=4, seed=5))
     generate_package(big, SampleSpec(messages=9000, events=6000, channels=900, dms=120, seed=6))
     return small, big
+
+
+@pytest.fixture(scope="module")
+def mangled(tmp_path_factory):
+    """A package whose every channel holds messages the readers skip or read one by one, and
+    whose activity lines are broken in several ways: the error paths, 400 channels of them."""
+    channels = {
+        str(500000000000000000 + n): {"id": str(500000000000000000 + n), "type": 0, "name": "c"}
+        for n in range(400)
+    }
+    odd = [
+        '{"ID": 1, "Timestamp": "2024-02-30 10:00:00", "Contents": "x"}',
+        '{"ID": 2, "Contents": "no stamp"}',
+        '"a string"',
+        '{"ID": 3, "Timestamp": "2024-01-01 1\u0663:00:00", "Contents": "digits"}',
+        '{"ID": 4, "Timestamp": "2024-01-01 10:00:60", "Contents": "leap"}',
+        '{"ID": 5, "Timestamp": 12, "Contents": "number"}',
+        '{"ID": 6, "Timestamp": "2024-01-01 10:00:00", "Contents": "ok"}',
+        "{broken",
+    ]
+    body = ("[\n" + ",\n".join(odd) + "\n]").encode()
+    events = [
+        b"{not json",
+        b'{"event_type": "guild_joined", "timestamp": "2024-13-01T00:00:00Z"}',
+        b'{"event_type": "app_opened", "timestamp": "\xff\xfe"}',
+        zipbuild.encode(zipbuild.event("app_opened", "2024-01-02T10:00:00.000Z", os="Linux")),
+    ] * 300
+    files = zipbuild.package("C", channels=channels, events={"analytics": events})
+    for name in list(files):
+        if name.endswith("messages.json"):
+            files[name] = body
+    return zipbuild.write_zip(tmp_path_factory.mktemp("mangled") / "mangled.zip", files)
 
 
 @pytest.fixture
@@ -108,3 +141,10 @@ def test_the_cycles_a_run_leaves_do_not_grow_with_the_package(
     # 75 times the channels, 30 times the messages: one cycle per channel, message, member or
     # view would show here as hundreds or thousands of objects more
     assert big <= small + 100, (small, big)
+
+
+def test_the_error_paths_leave_no_cycles_per_item_either(
+    packages, mangled, settings, store, collector_state
+):
+    small = unreachable_after_a_run(packages[0], settings, store)
+    assert unreachable_after_a_run(mangled, settings, store) <= small + 100
