@@ -175,7 +175,9 @@ def _seek_data(raw, info: zipfile.ZipInfo) -> None:
         raise zipfile.BadZipFile("Bad magic number for file header")
     name = raw.read(fields[_zipfile_private._FH_FILENAME_LENGTH])
     utf8 = fields[_zipfile_private._FH_GENERAL_PURPOSE_FLAG_BITS] & 0x800
-    if name.decode("utf-8" if utf8 else "cp437", "surrogateescape") != info.orig_filename:
+    # an ASCII name reads the same in both, and UTF-8's decoder is C (cp437's is a Python codec)
+    encoding = "utf-8" if utf8 or name.isascii() else "cp437"
+    if name.decode(encoding, "surrogateescape") != info.orig_filename:
         raise zipfile.BadZipFile(f"File name in directory {info.orig_filename!r} and header differ")
     raw.seek(fields[_zipfile_private._FH_EXTRA_FIELD_LENGTH], 1)
 

@@ -66,6 +66,36 @@ def test_a_damaged_member_is_a_bad_zip_as_zipfile_finds_it(tmp_path, at, new, zi
         archive.read(info)
 
 
+def without_utf8_flag(path: Path, name: str) -> zipfile.ZipInfo:
+    """Clear the UTF-8 flag of a member in both its headers: its name's bytes then read as cp437
+    (as an old archiver's would); its central entry as zipfile now reads it."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")  # the central entry that names it
+    while data[central + 46 : central + 46 + len(name.encode())] != name.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    for flags in (info.header_offset + 6, central + 8):
+        data[flags + 1] &= ~0x08  # bit 11 of the little-endian flags
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        return next(i for i in archive.infolist() if i.header_offset == info.header_offset)
+
+
+def test_a_cp437_name_is_read_as_zipfile_reads_it_and_checked(tmp_path):
+    path = small_zip(tmp_path / "s.zip")
+    info = without_utf8_flag(path, "é/unicode.json")
+    assert info.filename == "é".encode().decode("cp437") + "/unicode.json"
+    assert not info.flag_bits & 0x800
+    with open(path, "rb") as raw, zipfile.ZipFile(path) as archive:
+        assert read_whole(raw, info) == archive.read(info) == TEXT[:100]
+    damaged(path, info.filename, 31, b"\xaa")  # its second byte, in the local header only
+    with open(path, "rb") as raw, pytest.raises(zipfile.BadZipFile, match="header differ"):
+        read_whole(raw, info)
+    with zipfile.ZipFile(path) as archive, pytest.raises(zipfile.BadZipFile):
+        archive.read(info)
+
+
 def test_a_wrong_crc_or_size_is_a_bad_zip(tmp_path):
     path = small_zip(tmp_path / "s.zip")
     with zipfile.ZipFile(path) as archive:
