@@ -19,6 +19,7 @@ _ACTIVITY_FILE = re.compile(
 # Server folder names of every known language, for the index.json-only fallback.
 _SERVER_FOLDERS = frozenset({"servers", "serveurs", "server", "servidores", "serwery", "sunucular"})
 _CHANNEL_FILES = {"channel.json", "messages.json", "messages.csv"}
+_CHANNEL_FILE_ENDS = tuple(f"/{name}" for name in _CHANNEL_FILES)
 
 
 @dataclass
@@ -60,9 +61,9 @@ def entry_name(info: zipfile.ZipInfo) -> str:
 def map_package(infos: list[zipfile.ZipInfo]) -> PackageMap:
     """Find the account, messages, servers and activity roots by file pattern."""
     files = [
-        (entry_name(info), info)
+        (name, info)
         for info in infos
-        if not info.is_dir() and not _is_noise(entry_name(info))
+        if not info.is_dir() and not _is_noise(name := entry_name(info))
     ]
     found = PackageMap()
     _map_messages(found, files)
@@ -82,6 +83,8 @@ def _map_messages(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -
     roots: Counter[str] = Counter()
     matches = []
     for name, info in files:
+        if not name.endswith(_CHANNEL_FILE_ENDS):  # what the pattern needs, found faster
+            continue
         match = _CHANNEL_FILE.fullmatch(name)
         if match and match["file"] in _CHANNEL_FILES:
             roots[match["root"]] += 1
@@ -107,12 +110,16 @@ def _map_account(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) ->
     candidates = [
         (name.count("/"), match["root"], info)
         for name, info in files
-        if (match := _USER_FILE.fullmatch(name)) and match["root"] != found.messages_root
+        if name.endswith("user.json")
+        and (match := _USER_FILE.fullmatch(name))
+        and match["root"] != found.messages_root
     ]
     if candidates:
         _, found.account_root, found.user_json = min(candidates, key=lambda item: item[:2])
     payments = [
-        (name.count("/"), name, info) for name, info in files if _PAYMENTS_FILE.fullmatch(name)
+        (name.count("/"), name, info)
+        for name, info in files
+        if name.endswith("payments.json") and _PAYMENTS_FILE.fullmatch(name)
     ]
     if payments:
         found.payments_json = min(payments, key=lambda item: item[:2])[2]
@@ -122,6 +129,8 @@ def _map_servers(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) ->
     roots: Counter[str] = Counter()
     guild_files = []
     for name, info in files:
+        if not name.endswith("/guild.json"):
+            continue
         match = _GUILD_FILE.fullmatch(name)
         if match and match["root"] != found.messages_root:
             roots[match["root"]] += 1
@@ -147,7 +156,8 @@ def _fallback_servers_root(
             root,
         )
         for name, _ in files
-        if (match := _INDEX_FILE.fullmatch(name))
+        if name.endswith("index.json")
+        and (match := _INDEX_FILE.fullmatch(name))
         and (root := match["root"]) not in excluded
         and root
         and not (found.messages_root and root.startswith(found.messages_root))
@@ -159,7 +169,7 @@ def _map_activity(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -
     shards = []
     roots: Counter[str] = Counter()
     for name, info in files:
-        match = _ACTIVITY_FILE.fullmatch(name)
+        match = "events-" in name and _ACTIVITY_FILE.fullmatch(name)
         if match:
             shards.append((match["source"], name, info))
             roots[match["root"]] += 1
