@@ -109,9 +109,10 @@ class CollectorPause:
     of 5,000 channels, holding the GIL that the views and the app file's thread share), while
     they find next to nothing: a run's objects go when their reference counts drop, and the few
     cycles it leaves (`tests/tasks/test_collector_pause.py` counts them) wait for the
-    collector's next pass. It ends once the run's aggregates are gone, so that pass walks only
-    what outlives the run. Runs in threads of one process may overlap: the collector comes back
-    (if it was on before the first) when the last one ends.
+    collector's next pass. A run that succeeds ends it once its aggregates are gone, so that
+    pass walks only what outlives the run (a failed run's traceback still holds them: the pass
+    after it walks them once). Runs in threads of one process may overlap: the collector comes
+    back (if it was on before the first) when the last one ends.
     """
 
     def __init__(self) -> None:
@@ -121,18 +122,22 @@ class CollectorPause:
 
     @contextmanager
     def during_run(self) -> Iterator[None]:
-        with self._lock:
-            if self._runs == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._runs += 1
-        try:
+        counted = False
+        try:  # counted and uncounted inside it: an exception raised meanwhile by a signal
+            # handler (a soft time limit) leaves no count behind, bar a statement's width
+            with self._lock:
+                if self._runs == 0:
+                    self._was_enabled = gc.isenabled()
+                    gc.disable()
+                self._runs += 1
+                counted = True
             yield
         finally:
-            with self._lock:
-                self._runs -= 1
-                if self._runs == 0 and self._was_enabled:
-                    gc.enable()
+            if counted:
+                with self._lock:
+                    self._runs -= 1
+                    if self._runs == 0 and self._was_enabled:
+                        gc.enable()
 
 
 COLLECTOR_PAUSE = CollectorPause()

@@ -91,13 +91,16 @@ def test_the_collector_is_off_while_the_package_is_analysed_and_on_after(
 def test_a_failed_run_turns_the_collector_back_on(
     packages, settings, store, monkeypatch, collector_state
 ):
+    seen = []
+
     def broken(*args, **kwargs):
-        assert not gc.isenabled()
+        seen.append(gc.isenabled())
         raise RuntimeError("the analysis broke")
 
     monkeypatch.setattr(pipeline, "analyze_package", broken)
     gc.enable()
     summary = process_local_zip(packages[0], random_discord_link(), settings, store)
+    assert seen == [False]
     assert summary["result"] == "ERRORED:UNKNOWN_ERROR"
     assert gc.isenabled()
 
