@@ -5,12 +5,15 @@ collector do not grow with the package."""
 
 from __future__ import annotations
 
+import functools
 import gc
 
 import pytest
 
 import tasks.pipeline as pipeline
 from launchers.local import process_local_zip, random_discord_link
+from parsers.activity.child import ActivityProcess
+from parsers.limits import ParseLimits
 from parsers.package import PackageAnalysis
 from samples import SampleSpec, generate_package
 from tests.parsers import zipbuild
@@ -144,6 +147,27 @@ def test_the_cycles_a_run_leaves_do_not_grow_with_the_package(
     # 75 times the channels, 30 times the messages: one cycle per channel, message, member or
     # view would show here as hundreds or thousands of objects more
     assert big <= small + 100, (small, big)
+
+
+def test_nor_with_the_activity_read_by_its_own_process(
+    packages, settings, store, monkeypatch, collector_state
+):
+    # the test packages are under the activity process's threshold: forced here
+    forced = functools.partial(
+        pipeline.analyze_package, limits=ParseLimits(activity_process_min_bytes=0)
+    )
+    monkeypatch.setattr(pipeline, "analyze_package", forced)
+    begun = []
+    begin = ActivityProcess.begin
+
+    def counted_begin(self, *args):
+        begun.append(1)
+        return begin(self, *args)
+
+    monkeypatch.setattr(ActivityProcess, "begin", counted_begin)
+    small = unreachable_after_a_run(packages[0], settings, store)
+    assert unreachable_after_a_run(packages[1], settings, store) <= small + 100
+    assert len(begun) == 4  # two runs of each package, each with its activity process
 
 
 def test_the_error_paths_leave_no_cycles_per_item_either(
