@@ -3,6 +3,8 @@ and nothing of its activity process left once it returns."""
 
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -67,3 +69,32 @@ def test_an_invalid_link_ends_the_activity_process_started_ahead(tmp_path, envir
         local.main([str(tmp_path / "p.zip"), "--link", "https://example.com/not-a-package"])
     assert exited.value.code == 2 and "invalid --link" in capsys.readouterr().err
     assert SPARE._process is None and set(children(os.getpid())) <= before
+
+
+COUNTING_COLLECTIONS = """
+import atexit, gc, runpy, sys
+passes = []
+gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(info["generation"]))
+atexit.register(lambda: print("passes", len(passes), file=sys.stderr))
+sys.argv = ["launchers.local", *sys.argv[1:]]
+runpy.run_module("launchers.local", run_name="__main__")
+"""
+
+
+def test_the_command_makes_no_collector_pass_once_started(tmp_path, environment):
+    padded_package(tmp_path / "p.zip", 0)
+    env = {**os.environ, "PYTHONPATH": str(Path(local.__file__).parents[1])}
+    ran = subprocess.run(
+        [sys.executable, "-c", COUNTING_COLLECTIONS, str(tmp_path / "p.zip"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["result"] == "PROCESSED"
+    # what is counted comes from the imports made before `command` turns it off (its module's
+    # own, the activity process's among them): about 20 passes, against about 90 when the
+    # collector stays on throughout
+    passes = int(ran.stderr.rsplit("passes", 1)[1])
+    assert passes < 40, ran.stderr
