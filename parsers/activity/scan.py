@@ -114,9 +114,9 @@ class ActivityScanner:
         the chunk as bytes: copied once from the ring's memory when a line is left)."""
         assert _linescan is not None  # scan() calls this only when the C loop is built
         counts, shape, chunk = self.day_counts, -1, b""
+        if self._name_table is None:  # made once; the names learnt later are added to it
+            self._name_table = _linescan.name_table(self.names)
         while True:
-            if self._name_table is None:
-                self._name_table = _linescan.name_table(self.names)
             pos, lines, too_long = _linescan.scan(
                 buffer, pos, stop, self.max_line_bytes, self._name_table, self.native_plans,
                 counts.hour_numbers, counts.max_hour_numbers, counts.hour_of, counts.counts,
