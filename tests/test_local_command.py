@@ -72,16 +72,21 @@ def test_an_invalid_link_ends_the_activity_process_started_ahead(tmp_path, envir
 
 
 COUNTING_COLLECTIONS = """
-import atexit, gc, runpy, sys
+import atexit, gc, os, runpy, sys
 passes = []
 gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(info["generation"]))
-atexit.register(lambda: print("passes", len(passes), file=sys.stderr))
+atexit.register(lambda: print("teardown ran", file=sys.stderr))
+real_exit = os._exit
+def counted_exit(code):
+    print("passes", len(passes), file=sys.stderr, flush=True)
+    real_exit(code)
+os._exit = counted_exit
 sys.argv = ["launchers.local", *sys.argv[1:]]
 runpy.run_module("launchers.local", run_name="__main__")
 """
 
 
-def test_the_command_makes_no_collector_pass_once_started(tmp_path, environment):
+def test_the_command_makes_no_collector_pass_and_skips_the_teardown(tmp_path, environment):
     padded_package(tmp_path / "p.zip", 0)
     env = {**os.environ, "PYTHONPATH": str(Path(local.__file__).parents[1])}
     ran = subprocess.run(
@@ -92,9 +97,25 @@ def test_the_command_makes_no_collector_pass_once_started(tmp_path, environment)
         timeout=120,
     )
     assert ran.returncode == 0, ran.stderr
+    # the summary reached the pipe whole: flushed before the exit that skips the teardown
     assert json.loads(ran.stdout)["result"] == "PROCESSED"
+    assert "teardown ran" not in ran.stderr
     # what is counted comes from the imports made before `command` turns it off (its module's
     # own, the activity process's among them): about 20 passes, against about 90 when the
     # collector stays on throughout
     passes = int(ran.stderr.rsplit("passes", 1)[1])
     assert passes < 40, ran.stderr
+
+
+def test_a_failed_run_still_gives_its_exit_status(tmp_path, environment):
+    (tmp_path / "p.zip").write_bytes(b"not a zip at all")
+    env = {**os.environ, "PYTHONPATH": str(Path(local.__file__).parents[1])}
+    ran = subprocess.run(
+        [sys.executable, "-m", "launchers.local", str(tmp_path / "p.zip"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1, ran.stderr
+    assert json.loads(ran.stdout)["result"].startswith("ERRORED:")

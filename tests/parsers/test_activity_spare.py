@@ -51,8 +51,26 @@ def test_the_next_big_package_takes_the_spare(tmp_path, spare, started):
 
     assert dict(analysis.views()) == dict(alone.views())
     assert spare._result is not None, "the spare read the activity"
-    assert spare._process.poll() is not None and SPARE._process is None
+    assert spare._process.poll() == 0 and SPARE._process is None
     assert started == [], "no process started beside the spare"
+
+
+def test_the_child_leaves_without_the_teardown_once_served(monkeypatch):
+    calls: list[tuple] = []
+    monkeypatch.setattr(child_module, "serve", lambda *fds: calls.append(("serve", *fds)))
+    monkeypatch.setattr(child_module.os, "_exit", lambda code: calls.append(("exit", code)))
+    child_module.serve_and_exit(5, 6)
+    assert calls == [("serve", 5, 6), ("exit", 0)]
+
+
+def test_a_child_that_fails_leaves_the_usual_way(monkeypatch):
+    def failing(*_fds):
+        raise OSError("no pipe")
+
+    monkeypatch.setattr(child_module, "serve", failing)
+    monkeypatch.setattr(child_module.os, "_exit", lambda code: pytest.fail("exited early"))
+    with pytest.raises(OSError, match="no pipe"):
+        child_module.serve_and_exit(5, 6)
 
 
 def test_starting_again_keeps_a_waiting_spare(spare, started):
