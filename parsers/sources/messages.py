@@ -8,6 +8,7 @@ import re
 
 # _count_elements: Counter's own C counting loop, private and so not in typeshed
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
+from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -114,39 +115,27 @@ class MessageSink:
         """Count decoded messages exactly as add_object would, one at a time, in this order.
 
         When every message is an object with a plain "YYYY-MM-DD HH:MM:SS" Timestamp, they are
-        counted per hour prefix with C-level passes (folded into counts by finish());
-        otherwise one by one.
+        counted per hour prefix (folded into counts by finish()); otherwise one by one.
         """
-        found: list[Any] | None
-        try:
-            found = list(map(dict.get, messages, repeat("Timestamp")))
-        except TypeError:  # not all objects
-            found = None
-        if (
-            found is None
-            or set(map(type, found)) != {str}
-            or set(map(len, found)) != {19}
-            or set(map(_TENTH, found)) != {" "}
-            or not _CLOCKS.issuperset(map(_CLOCK, found))
-        ):
+        scanned = plain_stamps(messages, self.hour_numbers)
+        if scanned is None:
             for message in messages:
                 self.add_object(message)
             return
-        stamps: list[str] = found  # every one is a str: checked just above
-        prefixes = list(map(_HOUR_PREFIX, stamps))
-        fresh = set(prefixes).difference(self.hour_numbers)
+        prefixes, fresh, low, high = scanned
         if fresh:
             fresh = _learn_hours(fresh, self.hour_numbers)
         if fresh:
+            stamps: list[str] = list(map(dict.get, messages, repeat("Timestamp")))
             for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
                 self.add(stamp)  # an hour not learnt: exactly, in order
             stamps = [stamp for stamp in stamps if stamp[:13] not in fresh]
             if not stamps:
                 return
             prefixes = list(map(_HOUR_PREFIX, stamps))
-        self.records += len(stamps)
+            low, high = min(stamps), max(stamps)
+        self.records += len(prefixes)
         _count_elements(self._pending, prefixes)
-        low, high = min(stamps), max(stamps)
         if low < self._low:
             self._low = low
         if high > self._high:
@@ -179,6 +168,35 @@ def _learn_hours(new: set[str], hour_numbers: dict[str, int]) -> set[str]:
         if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
             hour_numbers[prefix] = start // 3600
     return new.difference(hour_numbers)
+
+
+def plain_stamps_py(messages: list, hour_numbers: dict[str, int]):
+    """(hour prefixes, the set of those not in hour_numbers, lowest stamp, highest stamp) when
+    every message is a dict whose Timestamp is a str of 19 characters, a space at index 10 and a
+    clock parse_instant accepts; else None. The reference of `_stamps.plain_stamps`, its C twin,
+    and the fallback where it is not built."""
+    if type(messages) is not list or not messages:
+        return None  # counted one by one: the same counts
+    try:
+        found = list(map(dict.get, messages, repeat("Timestamp")))
+    except TypeError:  # not all objects
+        return None
+    if (
+        set(map(type, found)) != {str}
+        or set(map(len, found)) != {19}
+        or set(map(_TENTH, found)) != {" "}
+        or not _CLOCKS.issuperset(map(_CLOCK, found))
+    ):
+        return None
+    prefixes = list(map(_HOUR_PREFIX, found))
+    return prefixes, set(prefixes).difference(hour_numbers), min(found), max(found)
+
+
+plain_stamps: Callable[[list, dict[str, int]], Any]
+try:
+    from parsers.sources._stamps import plain_stamps
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    plain_stamps = plain_stamps_py
 
 
 def _counted_by_hour(timestamp: str) -> bool:

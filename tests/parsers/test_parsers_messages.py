@@ -4,11 +4,18 @@ import io
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import parsers.sources.messages as messages_module
 from parsers.instants import fresh_caches
-from parsers.sources.messages import MessageSink, read_messages_csv, read_messages_json
+from parsers.sources._stamps import plain_stamps as c_plain_stamps
+from parsers.sources.messages import (
+    MessageSink,
+    plain_stamps_py,
+    read_messages_csv,
+    read_messages_json,
+)
 from parsers.streams import Skipped
 from tests.parsers.zipbuild import DM, GENERAL, analyze, package
 
@@ -190,3 +197,81 @@ CLOCKS = st.sampled_from([":00:00", ":59:59", ":59:60", ":61:00", ":\u0665\u0660
 @given(st.lists(st.builds(lambda d, h, c: f"{d} {h}{c}", DATES, HOURS, CLOCKS), max_size=12))
 def test_any_batch_counts_in_bulk_as_one_by_one(stamps):
     test_counting_in_bulk_equals_counting_one_by_one(stamps)
+
+
+@pytest.fixture(params=["c", "python"])
+def twin(request, monkeypatch):
+    """Each of the two passes over a chunk's stamps, in turn, as the one `MessageSink` uses."""
+    if request.param == "python":
+        monkeypatch.setattr(messages_module, "plain_stamps", plain_stamps_py)
+    else:
+        assert messages_module.plain_stamps is c_plain_stamps, "the C pass is built"
+    return request.param
+
+
+# the fixture's choice holds for every example: nothing to reset between them
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.builds(lambda d, h, c: f"{d} {h}{c}", DATES, HOURS, CLOCKS), max_size=12))
+def test_either_pass_counts_in_bulk_as_one_by_one(twin, stamps):
+    test_counting_in_bulk_equals_counting_one_by_one(stamps)
+
+
+class Stamped(dict):
+    """A dict subclass: `dict.get` reads it as a dict, as the C pass does."""
+
+
+STAMPS = st.one_of(
+    st.builds(lambda d, h, c: f"{d} {h}{c}", DATES, HOURS, CLOCKS),
+    st.text(max_size=22),
+    st.sampled_from(["2024-03-01 10:00:00", "2024-03-01 10:00:00\u00e9", "2024-03-01T10:00:00"]),
+    st.none(),
+    st.integers(),
+)
+MESSAGES = st.one_of(
+    st.builds(lambda stamp: {"Timestamp": stamp, "Contents": ""}, STAMPS),
+    st.builds(lambda stamp: Stamped(Timestamp=stamp), STAMPS),
+    st.just({"timestamp": "2024-03-01 10:00:00"}),
+    st.sampled_from([None, "2024-03-01 10:00:00", ["Timestamp"]]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(MESSAGES, max_size=8), st.data())
+def test_the_c_pass_over_stamps_is_its_python_twin(messages, data):
+    stamps = [m.get("Timestamp") for m in messages if isinstance(m, dict)]
+    prefixes = {stamp[:13] for stamp in stamps if isinstance(stamp, str)}
+    known = data.draw(st.sets(st.sampled_from(sorted(prefixes)))) if prefixes else set()
+    hour_numbers = dict.fromkeys(known, 1)
+    assert c_plain_stamps(messages, hour_numbers) == plain_stamps_py(messages, hour_numbers)
+    # all plain: the bulk path, both ways
+    plain = [{"Timestamp": f"2024-03-0{i % 9 + 1} 1{i % 10}:0{i % 6}:5{i % 10}"} for i in range(20)]
+    bulk = plain_stamps_py(plain, hour_numbers)
+    assert bulk is not None and c_plain_stamps(plain, hour_numbers) == bulk
+
+
+def test_the_c_pass_takes_only_lists():
+    stamps = ({"Timestamp": "2024-03-01 10:00:00"},)
+    assert c_plain_stamps(stamps, {}) is None and plain_stamps_py(stamps, {}) is None
+    assert c_plain_stamps([], {}) is None and plain_stamps_py([], {}) is None
+
+
+class Meddler(str):
+    """A key that compares equal to "Timestamp" and empties the list being read while it does."""
+
+    victims: list = []
+
+    def __hash__(self):
+        return hash("Timestamp")
+
+    def __eq__(self, other):
+        Meddler.victims.clear()
+        return False
+
+
+def test_a_key_that_empties_the_list_while_read_does_not_crash_the_c_pass():
+    messages = [{Meddler("x"): 1, "Timestamp": "2024-03-01 10:00:00"} for _ in range(50)]
+    Meddler.victims = messages
+    result = c_plain_stamps(messages, {})
+    assert messages == [] and (result is None or len(result[0]) <= 50)

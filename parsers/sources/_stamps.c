@@ -1,0 +1,119 @@
+/* The hour prefixes of a chunk of decoded messages, in one C pass: the twin of
+ * `messages._plain_stamps`, which stays the reference and the fallback.
+ *
+ * plain_stamps(messages, hour_numbers) takes a list of decoded messages and returns None unless
+ * every one is a dict whose "Timestamp" is a str of 19 characters with a space at index 10 and a
+ * clock ":MM:SS" that parse_instant accepts (minutes and seconds 00-59, ASCII digits): then the
+ * messages are counted one by one. Otherwise it returns (prefixes, fresh, low, high): each
+ * stamp's "YYYY-MM-DD HH" in order, the set of those not in hour_numbers, and the smallest and
+ * largest stamp. Nothing is changed; nothing of Python's runs but dict lookups of str keys. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define STAMP_LENGTH 19
+#define PREFIX_LENGTH 13
+
+static PyObject *timestamp_key; /* "Timestamp", interned */
+
+static int is_digit_upto(Py_UCS4 c, char last) { return c >= '0' && c <= (Py_UCS4)last; }
+
+/* A str of "YYYY-MM-DD HH:MM:SS"'s length, its space in place and its clock one parse_instant
+ * accepts in any hour (the date and hour are judged by the hour's prefix, once per package). */
+static int plain_stamp(PyObject *stamp) {
+    if (!PyUnicode_CheckExact(stamp) || PyUnicode_GET_LENGTH(stamp) != STAMP_LENGTH)
+        return 0;
+    int kind = PyUnicode_KIND(stamp);
+    const void *data = PyUnicode_DATA(stamp);
+    return PyUnicode_READ(kind, data, 10) == ' ' && PyUnicode_READ(kind, data, 13) == ':' &&
+           is_digit_upto(PyUnicode_READ(kind, data, 14), '5') &&
+           is_digit_upto(PyUnicode_READ(kind, data, 15), '9') &&
+           PyUnicode_READ(kind, data, 16) == ':' &&
+           is_digit_upto(PyUnicode_READ(kind, data, 17), '5') &&
+           is_digit_upto(PyUnicode_READ(kind, data, 18), '9');
+}
+
+/* The stamp of a message, a new reference; NULL without an error when it is not a dict with a
+ * plain stamp, NULL with one when the lookup raised. */
+static PyObject *stamp_of(PyObject *message) {
+    if (!PyDict_Check(message))
+        return NULL;
+    Py_INCREF(message); /* a lookup can run a key's __eq__, which could drop it from the list */
+    PyObject *stamp = PyDict_GetItemWithError(message, timestamp_key);
+    stamp = (stamp != NULL && plain_stamp(stamp)) ? Py_NewRef(stamp) : NULL;
+    Py_DECREF(message);
+    return stamp;
+}
+
+/* Adds a stamp's prefix to `prefixes`, and to `fresh` when unknown, and keeps the bounds. */
+static int take(PyObject *stamp, PyObject *hour_numbers, PyObject *prefixes, PyObject *fresh,
+                PyObject **low, PyObject **high) {
+    PyObject *prefix = PyUnicode_Substring(stamp, 0, PREFIX_LENGTH);
+    if (prefix == NULL)
+        return -1;
+    int known = PyDict_Contains(hour_numbers, prefix);
+    int failed =
+        known < 0 || PyList_Append(prefixes, prefix) < 0 || (!known && PySet_Add(fresh, prefix) < 0);
+    Py_DECREF(prefix);
+    if (failed)
+        return -1;
+    if (*low == NULL || PyUnicode_Compare(stamp, *low) < 0)
+        Py_XSETREF(*low, Py_NewRef(stamp));
+    if (*high == NULL || PyUnicode_Compare(stamp, *high) > 0)
+        Py_XSETREF(*high, Py_NewRef(stamp));
+    return 0;
+}
+
+/* 1 when every message has a plain stamp (all taken), 0 when one has not, -1 on an error. */
+static int scan(PyObject *messages, PyObject *hour_numbers, PyObject *prefixes, PyObject *fresh,
+                PyObject **low, PyObject **high) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(messages); i++) {
+        PyObject *stamp = stamp_of(PyList_GET_ITEM(messages, i));
+        if (stamp == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        int failed = take(stamp, hour_numbers, prefixes, fresh, low, high);
+        Py_DECREF(stamp);
+        if (failed)
+            return -1;
+    }
+    return 1;
+}
+
+static PyObject *plain_stamps(PyObject *self, PyObject *args) {
+    PyObject *messages, *hour_numbers;
+    if (!PyArg_ParseTuple(args, "OO!", &messages, &PyDict_Type, &hour_numbers))
+        return NULL;
+    if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
+        Py_RETURN_NONE; /* counted one by one: the same counts */
+    PyObject *prefixes = PyList_New(0), *fresh = PySet_New(NULL), *low = NULL, *high = NULL;
+    PyObject *result = NULL;
+    if (prefixes != NULL && fresh != NULL) {
+        Py_INCREF(messages); /* held while read */
+        int plain = scan(messages, hour_numbers, prefixes, fresh, &low, &high);
+        Py_DECREF(messages);
+        if (plain > 0)
+            result = PyTuple_Pack(4, prefixes, fresh, low, high);
+        else if (plain == 0)
+            result = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(prefixes);
+    Py_XDECREF(fresh);
+    Py_XDECREF(low);
+    Py_XDECREF(high);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"plain_stamps", plain_stamps, METH_VARARGS,
+     "(hour prefixes, unknown prefixes, lowest, highest stamp), or None: see the module."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_stamps", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__stamps(void) {
+    timestamp_key = PyUnicode_InternFromString("Timestamp");
+    if (timestamp_key == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}
