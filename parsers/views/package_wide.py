@@ -45,14 +45,17 @@ def about_view(data: PackageData) -> dict:
 
 
 def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -> list[dict]:
-    """Return the ranked entries of one top list for one period."""
+    """Return the ranked entries of one top list for one period: most messages first, then
+    most voice minutes, then by id (unique in a list, so the rows themselves are never
+    compared)."""
     rows = []
     if kind == "channels":
+        totals = entities.totals
         for entry in entities.channels.values():
-            messages, minutes = entities.channel_totals(entry.channel_id, period)
+            messages, minutes = totals[entry.channel_id][period]
             if messages or minutes > 0:
                 rows.append(
-                    (messages, minutes, entry.channel_id, _channel_row(entry, messages, minutes))
+                    (-messages, -minutes, entry.channel_id, _channel_row(entry, messages, minutes))
                 )
     elif kind == "guilds":
         for guild in entities.guilds.values():
@@ -60,8 +63,8 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
             if messages or minutes > 0:
                 rows.append(
                     (
-                        messages,
-                        minutes,
+                        -messages,
+                        -minutes,
                         guild.key,
                         _guild_row(entities, guild, period, messages, minutes),
                     )
@@ -70,13 +73,18 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
         for person in entities.people.values():
             messages, minutes = entities.group_totals(person, period)
             if messages or minutes > 0:
-                rows.append((messages, minutes, person.key, _person_row(person, messages, minutes)))
-    rows.sort(key=lambda row: (-row[0], -row[1], row[2]))
+                rows.append(
+                    (-messages, -minutes, person.key, _person_row(person, messages, minutes))
+                )
+    rows.sort()
     return [row[3] for row in rows]
 
 
 def _channel_row(entry, messages: int, minutes: float) -> dict:
-    return {**channel_fields(entry), "messages": messages, "voice_minutes": round(minutes, 1)}
+    row = channel_fields(entry)  # a fresh dict: completed in place
+    row["messages"] = messages
+    row["voice_minutes"] = round(minutes, 1)
+    return row
 
 
 def channel_fields(entry) -> dict:
