@@ -126,7 +126,7 @@ class MessageSink:
         if fresh:
             fresh = _learn_hours(fresh, self.hour_numbers)
         if fresh:
-            stamps: list[str] = list(map(dict.get, messages, repeat("Timestamp")))
+            stamps: list[str] = [message["Timestamp"] for message in messages]  # all plain
             for stamp in [stamp for stamp in stamps if stamp[:13] in fresh]:
                 self.add(stamp)  # an hour not learnt: exactly, in order
             stamps = [stamp for stamp in stamps if stamp[:13] not in fresh]
@@ -178,7 +178,7 @@ def plain_stamps_py(messages: list, hour_numbers: dict[str, int]):
     if type(messages) is not list or not messages:
         return None  # counted one by one: the same counts
     try:
-        found = list(map(dict.get, messages, repeat("Timestamp")))
+        found: list[Any] = list(map(dict.get, messages, repeat("Timestamp")))
     except TypeError:  # not all objects
         return None
     if (
