@@ -135,7 +135,8 @@ def command(argv: list[str] | None = None) -> NoReturn:
     (`tasks.pipeline.CollectorPause`). The teardown, a last full collection and every module
     freed, took 50-80 ms after the summary was printed; by then the store is closed (`_process`)
     and the activity process ended (`main`), so only the standard streams and logging's
-    handlers are left to flush. A usage error or a failure still leaves the usual way.
+    handlers are left to flush. The exit status is `main`'s (1 for a run that did not end
+    PROCESSED); a usage error or an exception still leaves the usual way, teardown included.
     """
     gc.disable()
     code = main(argv)

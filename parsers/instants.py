@@ -149,7 +149,7 @@ def _from_match(text: str, match: re.Match[str]) -> float | None:
 
 
 def _slow(text: str) -> float | None:
-    if text.replace(".", "", 1).isdigit():
+    if text.replace(".", "", 1).isdecimal():  # not isdigit: "²" is a digit float() refuses
         return _from_number(float(text))
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

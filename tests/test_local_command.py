@@ -55,6 +55,24 @@ def test_the_command_prints_the_summary_and_leaves_no_process(
     assert SPARE._process is None and set(children(os.getpid())) <= before
 
 
+def test_the_command_closes_its_store(tmp_path, environment, monkeypatch, capsys):
+    import storage
+
+    closed = []
+    real_open = storage.open_store
+
+    def spying_open(settings, *args, **kwargs):
+        store = real_open(settings, *args, **kwargs)
+        real_close = store.close
+        store.close = lambda: closed.append(1) or real_close()
+        return store
+
+    monkeypatch.setattr(storage, "open_store", spying_open)
+    padded_package(tmp_path / "p.zip", 0)
+    assert local.main([str(tmp_path / "p.zip"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"] == "PROCESSED" and closed == [1]
+
+
 def test_a_missing_zip_is_a_usage_error(tmp_path, environment, capsys):
     with pytest.raises(SystemExit) as exited:
         local.main([str(tmp_path / "none.zip")])

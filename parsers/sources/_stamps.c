@@ -88,9 +88,7 @@ static PyObject *plain_stamps(PyObject *self, PyObject *args) {
     PyObject *prefixes = PyList_New(0), *fresh = PySet_New(NULL), *low = NULL, *high = NULL;
     PyObject *result = NULL;
     if (prefixes != NULL && fresh != NULL) {
-        Py_INCREF(messages); /* held while read */
         int plain = scan(messages, hour_numbers, prefixes, fresh, &low, &high);
-        Py_DECREF(messages);
         if (plain > 0)
             result = PyTuple_Pack(4, prefixes, fresh, low, high);
         else if (plain == 0)

@@ -3,6 +3,8 @@ that needs one, kept through packages that do not, never taken or ended by a for
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,34 @@ def test_the_child_leaves_without_the_teardown_once_served(monkeypatch):
     monkeypatch.setattr(child_module.os, "_exit", lambda code: calls.append(("exit", code)))
     child_module.serve_and_exit(5, 6)
     assert calls == [("serve", 5, 6), ("exit", 0)]
+
+
+# Run at the start of every interpreter given its folder on PYTHONPATH: a `-c` process (the
+# activity process; the inflater runs as a script) that tears down leaves a file named by its pid.
+TEARDOWN_WITNESS = """
+import atexit, os, sys
+if sys.argv[:1] == ["-c"]:
+    folder = os.environ["TEARDOWN_WITNESSES"]
+    atexit.register(lambda: open(os.path.join(folder, str(os.getpid())), "w").close())
+"""
+
+
+def test_the_activity_process_leaves_without_its_teardown(tmp_path, monkeypatch, started):
+    site, witnesses = tmp_path / "site", tmp_path / "witnesses"
+    site.mkdir()
+    witnesses.mkdir()
+    (site / "sitecustomize.py").write_text(TEARDOWN_WITNESS)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("TEARDOWN_WITNESSES", str(witnesses))
+    SPARE.end()  # a spare started before the witness would not carry it
+    control = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert control.wait(60) == 0
+    assert {p.name for p in witnesses.iterdir()} == {str(control.pid)}, "the witness works"
+
+    analyze_package(big_package(tmp_path, 300), package_id="x", limits=IN_CHILD)
+
+    assert len(started) == 1 and started[0]._process.returncode == 0, "the activity process ran"
+    assert {p.name for p in witnesses.iterdir()} == {str(control.pid)}, "it tore down"
 
 
 def test_a_child_that_fails_leaves_the_usual_way(monkeypatch):

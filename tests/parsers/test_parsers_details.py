@@ -79,6 +79,9 @@ def test_channel_folder_without_channel_json(tmp_path):
 def test_timestamps_before_discord_and_odd_shapes():
     assert parse_instant("2010-01-01 00:00:00") is None
     assert parse_instant("null") is None and parse_instant(None) is None
+    # digits float() refuses (superscripts, circled) are no instant; other scripts' decimals are
+    assert parse_instant("²") is None and parse_instant("①.5") is None
+    assert parse_instant("\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660") == 1.7e9
     assert (
         parse_instant('"2024-01-15T21:03:07.250Z"') == parse_instant("2024-01-15 21:03:07") + 0.25
     )
