@@ -1,12 +1,13 @@
 /* The hour prefixes of a chunk of decoded messages, in one C pass: the twin of
- * `messages._plain_stamps`, which stays the reference and the fallback.
+ * `messages.plain_stamps_py`, which stays the reference and the fallback.
  *
- * plain_stamps(messages, hour_numbers) takes a list of decoded messages and returns None unless
- * every one is a dict whose "Timestamp" is a str of 19 characters with a space at index 10 and a
- * clock ":MM:SS" that parse_instant accepts (minutes and seconds 00-59, ASCII digits): then the
- * messages are counted one by one. Otherwise it returns (prefixes, fresh, low, high): each
- * stamp's "YYYY-MM-DD HH" in order, the set of those not in hour_numbers, and the smallest and
- * largest stamp. Nothing is changed; nothing of Python's runs but dict lookups of str keys. */
+ * plain_stamps(messages, hour_numbers) takes a list of decoded messages. When every one is a
+ * dict whose "Timestamp" is a str of 19 characters with a space at index 10 and a clock ":MM:SS"
+ * that parse_instant accepts (minutes and seconds 00-59, ASCII digits), it returns (prefixes,
+ * fresh, low, high): each stamp's "YYYY-MM-DD HH" in order, the set of those not in
+ * hour_numbers, and the smallest and largest stamp. Otherwise (and for anything but a non-empty
+ * list) it returns None, and the caller counts the messages one by one. Nothing is changed;
+ * nothing of Python's runs but dict lookups of str keys. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

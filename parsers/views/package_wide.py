@@ -50,9 +50,8 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
     compared)."""
     rows = []
     if kind == "channels":
-        totals = entities.totals
         for entry in entities.channels.values():
-            messages, minutes = totals[entry.channel_id][period]
+            messages, minutes = entities.channel_totals(entry.channel_id, period)
             if messages or minutes > 0:
                 rows.append(
                     (-messages, -minutes, entry.channel_id, _channel_row(entry, messages, minutes))

@@ -277,7 +277,6 @@ def test_the_c_pass_takes_only_lists():
 
 
 MEDDLING = """
-import sys
 from parsers.sources._stamps import plain_stamps
 
 
