@@ -7,13 +7,21 @@
  * fresh, low, high): each stamp's "YYYY-MM-DD HH" in order, the set of those not in
  * hour_numbers, and the smallest and largest stamp. Otherwise (and for anything but a non-empty
  * list) it returns None, and the caller counts the messages one by one. Nothing is changed;
- * nothing of Python's runs but dict lookups of str keys. */
+ * nothing of Python's runs but dict lookups of str keys.
+ *
+ * number_hours(fresh, hour_numbers, max_numbers, hour_starts, max_starts) numbers the new hour
+ * prefixes a chunk brought, as `messages.number_hours_py` (its reference and fallback) does with
+ * instants.hour_start: each "YYYY-MM-DD HH" of ASCII digits naming a real hour, not before
+ * MIN_SECONDS, gets its start remembered in hour_starts (instants.HOUR_STARTS, emptied first
+ * when it holds max_starts; a start found there is the same) and its hour number in hour_numbers (while it holds fewer than
+ * max_numbers). It returns the list of the others, which it leaves to the Python twin. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "../_civil_hour.h" /* civil_hour, HOUR_WIDTH */
+
 #define STAMP_LENGTH 19
-#define PREFIX_LENGTH 13
 
 static PyObject *timestamp_key; /* "Timestamp", interned */
 
@@ -49,7 +57,7 @@ static PyObject *stamp_of(PyObject *message) {
 /* Adds a stamp's prefix to `prefixes`, and to `fresh` when unknown, and keeps the bounds. */
 static int take(PyObject *stamp, PyObject *hour_numbers, PyObject *prefixes, PyObject *fresh,
                 PyObject **low, PyObject **high) {
-    PyObject *prefix = PyUnicode_Substring(stamp, 0, PREFIX_LENGTH);
+    PyObject *prefix = PyUnicode_Substring(stamp, 0, HOUR_WIDTH);
     if (prefix == NULL)
         return -1;
     int known = PyDict_Contains(hour_numbers, prefix);
@@ -102,9 +110,68 @@ static PyObject *plain_stamps(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* The hour number of a str prefix C reads ("YYYY-MM-DD HH" in ASCII), else -1. */
+static long prefix_hour(PyObject *prefix) {
+    if (!PyUnicode_CheckExact(prefix) || !PyUnicode_IS_ASCII(prefix) ||
+        PyUnicode_GET_LENGTH(prefix) != HOUR_WIDTH)
+        return -1;
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(prefix);
+    return text[10] == ' ' ? civil_hour(text) : -1;
+}
+
+/* Remembers hour_starts[prefix] (unless there already: hour_start's cache hit) and
+ * hour_numbers[prefix] as number_hours_py does. */
+static int remember(PyObject *prefix, long hours, PyObject *hour_numbers, Py_ssize_t max_numbers,
+                    PyObject *hour_starts, Py_ssize_t max_starts) {
+    int cached = PyDict_Contains(hour_starts, prefix), failed = cached < 0;
+    if (cached == 0) {
+        if (PyDict_GET_SIZE(hour_starts) >= max_starts)
+            PyDict_Clear(hour_starts);
+        PyObject *start = PyLong_FromLong(hours * 3600);
+        failed = start == NULL || PyDict_SetItem(hour_starts, prefix, start) < 0;
+        Py_XDECREF(start);
+    }
+    if (failed || PyDict_GET_SIZE(hour_numbers) >= max_numbers)
+        return failed ? -1 : 0;
+    PyObject *number = PyLong_FromLong(hours);
+    failed = number == NULL || PyDict_SetItem(hour_numbers, prefix, number) < 0;
+    Py_XDECREF(number);
+    return failed ? -1 : 0;
+}
+
+static PyObject *number_hours(PyObject *self, PyObject *args) {
+    PyObject *fresh, *hour_numbers, *hour_starts;
+    Py_ssize_t max_numbers, max_starts;
+    if (!PyArg_ParseTuple(args, "O!O!nO!n", &PySet_Type, &fresh, &PyDict_Type, &hour_numbers,
+                          &max_numbers, &PyDict_Type, &hour_starts, &max_starts))
+        return NULL;
+    PyObject *left = PyList_New(0), *iterator = PyObject_GetIter(fresh), *prefix;
+    if (left == NULL || iterator == NULL)
+        goto failed;
+    while ((prefix = PyIter_Next(iterator)) != NULL) {
+        long hours = prefix_hour(prefix);
+        int failed = hours < 0 ? PyList_Append(left, prefix)
+                               : remember(prefix, hours, hour_numbers, max_numbers, hour_starts,
+                                          max_starts);
+        Py_DECREF(prefix);
+        if (failed < 0)
+            goto failed;
+    }
+    if (PyErr_Occurred())
+        goto failed;
+    Py_DECREF(iterator);
+    return left;
+failed:
+    Py_XDECREF(iterator);
+    Py_XDECREF(left);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"plain_stamps", plain_stamps, METH_VARARGS,
      "(hour prefixes, unknown prefixes, lowest, highest stamp), or None: see the module."},
+    {"number_hours", number_hours, METH_VARARGS,
+     "Number the new hour prefixes C reads; the list of the others: see the module."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,3 +4,13 @@ def plain_stamps(
     messages: list, hour_numbers: dict[str, int], /
 ) -> tuple[list[str], set[str], str, str] | None:
     """(hour prefixes, those not in hour_numbers, lowest stamp, highest stamp), or None."""
+
+def number_hours(
+    fresh: set[str],
+    hour_numbers: dict[str, int],
+    max_numbers: int,
+    hour_starts: dict[str, int],
+    max_starts: int,
+    /,
+) -> list[str]:
+    """Number the new hour prefixes C reads; the list of the others."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from parsers.instants import HOUR_STARTS, hour_start, parse_instant
+from parsers.instants import HOUR_STARTS, MAX_CACHED_HOURS, hour_start, parse_instant
 from parsers.streams import Skipped, iter_lines
 
 _SEPARATORS = " \t\r\n,[]"
@@ -159,15 +159,25 @@ def _learn_hours(new: set[str], hour_numbers: dict[str, int]) -> set[str]:
     hour's stamps (digits of other scripts, which parse_instant reads, included) are counted one
     by one, in order, as add() does.
     """
+    left = number_hours(new, hour_numbers, MAX_HOUR_NUMBERS, HOUR_STARTS, MAX_CACHED_HOURS)
+    number_hours_py(left, hour_numbers, MAX_HOUR_NUMBERS)
+    return new.difference(hour_numbers)
+
+
+def number_hours_py(new, hour_numbers: dict[str, int], max_numbers: int, *_) -> list[str]:
+    """Number each prefix of `new` that is "YYYY-MM-DD HH" in ASCII digits and that hour_start
+    takes (which remembers its start in instants.HOUR_STARTS), while hour_numbers holds fewer
+    than max_numbers; return [] (nothing left). The reference of `_stamps.number_hours`, its C
+    twin, which numbers the prefixes it reads and leaves the others to this one."""
     for prefix in new:
         if not _PLAIN_HOUR.fullmatch(prefix):
             continue
         start = HOUR_STARTS.get(prefix)
         if start is None:
             start = hour_start(prefix)
-        if start is not None and len(hour_numbers) < MAX_HOUR_NUMBERS:
+        if start is not None and len(hour_numbers) < max_numbers:
             hour_numbers[prefix] = start // 3600
-    return new.difference(hour_numbers)
+    return []
 
 
 def plain_stamps_py(messages: list, hour_numbers: dict[str, int]):
@@ -193,10 +203,11 @@ def plain_stamps_py(messages: list, hour_numbers: dict[str, int]):
 
 
 plain_stamps: Callable[[list, dict[str, int]], Any]
+number_hours: Callable[..., list[str]]
 try:
-    from parsers.sources._stamps import plain_stamps
+    from parsers.sources._stamps import number_hours, plain_stamps
 except ImportError:  # pragma: no cover - a checkout where the extension was not built
-    plain_stamps = plain_stamps_py
+    plain_stamps, number_hours = plain_stamps_py, number_hours_py
 
 
 def _counted_by_hour(timestamp: str) -> bool:

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import parsers.instants as instants
 import parsers.sources.messages as messages_module
 from parsers.instants import fresh_caches
 from parsers.sources.messages import (
     MessageSink,
+    number_hours_py,
     plain_stamps_py,
     read_messages_csv,
     read_messages_json,
@@ -211,13 +213,115 @@ def c_pass():
     return plain_stamps
 
 
+def c_numbering():
+    """The C numbering of new hours; the checkout must have built it (`make venv`)."""
+    try:
+        from parsers.sources._stamps import number_hours
+    except ImportError:  # pragma: no cover - make venv builds it
+        pytest.fail("parsers/sources/_stamps.c is not built: run `make venv`")
+    return number_hours
+
+
+# hour prefixes of every kind: usual, impossible dates, hour 24, before Discord, the "T" spelling,
+# digits of other scripts, a leap day, wrong lengths (a str subclass: the test below)
+PREFIXES = st.one_of(
+    st.builds(lambda d, h: f"{d} {h}", DATES, HOURS),
+    st.sampled_from(
+        [
+            "2024-02-29 23",
+            "2023-02-29 10",
+            "2015-01-01 00",
+            "2014-12-31 23",
+            "2024-03-01T10",
+            "2024-03-01 10 ",
+            "2024-03-01",
+            "\u0662024-03-01 10",
+            "0000-01-01 00",
+            "9999-12-31 23",
+        ]
+    ),
+    st.builds(
+        lambda y, m, d, h: f"{y:04d}-{m:02d}-{d:02d} {h:02d}",
+        st.integers(2014, 2100),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+    ),
+    st.text(max_size=14),
+)
+
+
+def true_start(prefix: str) -> int | None:
+    """hour_start's answer, from empty caches (what HOUR_STARTS may hold for that prefix)."""
+    with fresh_caches():
+        return instants.hour_start(prefix)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sets(PREFIXES, max_size=12), st.data())
+def test_the_c_numbering_of_new_hours_is_its_python_twin(fresh, data):
+    """C numbers what it reads and leaves the rest to Python: together they do what Python does
+    alone, to the hour numbers and the remembered starts, caps included (small enough to be
+    reached)."""
+    known = data.draw(st.dictionaries(PREFIXES, st.integers(0, 10**6), max_size=4))
+    cached = data.draw(st.sets(PREFIXES, max_size=4))
+    starts = {prefix: start for prefix in cached if (start := true_start(prefix)) is not None}
+    max_numbers, max_starts = data.draw(st.integers(0, 16)), data.draw(st.integers(1, 16))
+    results = []
+    for c_first in (True, False):
+        with fresh_caches(), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(instants, "MAX_CACHED_HOURS", max_starts)
+            instants.HOUR_STARTS.update(starts)
+            hour_numbers = dict(known)
+            left = list(fresh)
+            if c_first:
+                left = c_numbering()(
+                    fresh, hour_numbers, max_numbers, instants.HOUR_STARTS, max_starts
+                )
+                assert all(prefix in fresh for prefix in left)
+            assert number_hours_py(left, hour_numbers, max_numbers) == []
+            results.append((hour_numbers, dict(instants.HOUR_STARTS)))
+    assert results[0] == results[1]
+
+
+def test_the_c_numbering_numbers_plain_hours_and_leaves_the_rest():
+    fresh = {
+        "2024-02-29 23",
+        "2024-03-01T10",
+        "2024-02-30 10",
+        "\u0662024-03-01 10",
+        "2014-12-31 23",
+        "2024-03-01 24",
+        Text("2024-03-01 10"),
+    }
+    with fresh_caches():
+        hour_numbers: dict[str, int] = {}
+        left = c_numbering()(fresh, hour_numbers, 10, instants.HOUR_STARTS, 10)
+        assert hour_numbers == {"2024-02-29 23": 1709247600 // 3600}
+        assert instants.HOUR_STARTS == {"2024-02-29 23": 1709247600}
+        assert sorted(left) == sorted(fresh - {"2024-02-29 23"})
+        assert [type(prefix) for prefix in left].count(Text) == 1  # a subclass: Python decides
+    with fresh_caches():  # the numbers' cap: the start is remembered, the hour not numbered
+        hour_numbers = {"2020-01-01 00": 1}
+        assert c_numbering()({"2024-02-29 23"}, hour_numbers, 1, instants.HOUR_STARTS, 10) == []
+        assert hour_numbers == {"2020-01-01 00": 1}
+        assert instants.HOUR_STARTS == {"2024-02-29 23": 1709247600}
+    with fresh_caches():  # the starts' cap: emptied first, as instants._remember_hour does
+        instants.HOUR_STARTS.update({"2020-01-01 00": 0, "2020-01-01 01": 3600})
+        c_numbering()({"2024-02-29 23"}, {}, 10, instants.HOUR_STARTS, 2)
+        assert instants.HOUR_STARTS == {"2024-02-29 23": 1709247600}
+
+
 @pytest.fixture(params=["c", "python"])
 def twin(request, monkeypatch):
-    """Each of the two passes over a chunk's stamps, in turn, as the one `MessageSink` uses."""
+    """Each of the two passes over a chunk's stamps (and of the two numberings of its new
+    hours), in turn, as the ones `MessageSink` uses."""
     if request.param == "python":
         monkeypatch.setattr(messages_module, "plain_stamps", plain_stamps_py)
+        monkeypatch.setattr(messages_module, "number_hours", number_hours_py)
     else:
         assert messages_module.plain_stamps is c_pass(), "the C pass is the one in use"
+        assert messages_module.number_hours is c_numbering(), "the C numbering is the one in use"
     return request.param
 
 
