@@ -302,14 +302,295 @@ done:
     return result;
 }
 
+/* ---- message_blocks: the messages block of each period, periods.python_message_blocks' twin ---- */
+
+static PyObject *key_total, *key_per_day, *key_per_hour, *key_per_weekday, *key_active_days,
+    *key_average, *key_days, *key_zero, *key_gaps, *key_start, *key_end, *zero_int;
+
+/* An entity's active days as C arrays: days ascending, counts, and the sum of the counts from
+ * each day on (index n: 0). The counts' own objects go into the series. */
+typedef struct {
+    Py_ssize_t n;
+    long long *days, *sums;
+    PyObject *counts;
+} ActiveDays;
+
+static int read_active(PyObject *days, PyObject *counts, ActiveDays *out) {
+    Py_ssize_t n = PyList_GET_SIZE(days);
+    if (PyList_GET_SIZE(counts) != n) {
+        PyErr_SetString(PyExc_TypeError, "as many counts as days");
+        return -1;
+    }
+    out->n = n, out->counts = counts;
+    out->days = PyMem_New(long long, n + 1);
+    out->sums = PyMem_New(long long, n + 1);
+    if (out->days == NULL || out->sums == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_long_long(PyList_GET_ITEM(days, i), &out->days[i]) < 0 ||
+            as_long_long(PyList_GET_ITEM(counts, i), &out->sums[i]) < 0)
+            return -1;
+        if (out->days[i] > DAY_LIMIT || out->days[i] < -DAY_LIMIT ||
+            (i > 0 && out->days[i] <= out->days[i - 1])) {
+            PyErr_SetString(PyExc_OverflowError, "days not ascending within the calendar's reach");
+            return -1;
+        }
+    }
+    out->sums[n] = 0;
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        if (__builtin_add_overflow(out->sums[i], out->sums[i + 1], &out->sums[i])) {
+            PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
+            return -1;
+        }
+    return 0;
+}
+
+/* bisect_left over the days. */
+static Py_ssize_t first_from(const ActiveDays *active, long long day) {
+    Py_ssize_t lo = 0, hi = active->n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (active->days[mid] < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The zero-filled series of `length` days from `origin`, the active days from `first` set. */
+static PyObject *dense_series(const ActiveDays *active, Py_ssize_t first, long long origin,
+                              long long length) {
+    PyObject *series = PyList_New((Py_ssize_t)length);
+    if (series == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)length; i++)
+        PyList_SET_ITEM(series, i, Py_NewRef(zero_int));
+    for (Py_ssize_t i = first; i < active->n; i++) {
+        long long at = active->days[i] - origin;
+        if (at < 0 || at >= length) {
+            Py_DECREF(series);
+            PyErr_SetString(PyExc_OverflowError, "an active day outside the period");
+            return NULL;
+        }
+        PyList_SetItem(series, (Py_ssize_t)at, Py_NewRef(PyList_GET_ITEM(active->counts, i)));
+    }
+    return series;
+}
+
+/* {"days": length, "zero": 0, "gaps": [gap, value, ...]} of the active days from `first`. */
+static PyObject *sparse_series(const ActiveDays *active, Py_ssize_t first, long long origin,
+                               long long length) {
+    PyObject *flat = PyList_New(2 * (active->n - first));
+    if (flat == NULL)
+        return NULL;
+    long long next = origin; /* the day after the previous active day */
+    for (Py_ssize_t i = first; i < active->n; i++) {
+        PyObject *gap = NULL;
+        if (active->days[i] < next || next < -DAY_LIMIT)
+            PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
+        else
+            gap = PyLong_FromLongLong(active->days[i] - next);
+        if (gap == NULL) {
+            Py_DECREF(flat);
+            return NULL;
+        }
+        PyList_SET_ITEM(flat, 2 * (i - first), gap);
+        PyList_SET_ITEM(flat, 2 * (i - first) + 1, Py_NewRef(PyList_GET_ITEM(active->counts, i)));
+        next = active->days[i] + 1;
+    }
+    PyObject *days = PyLong_FromLongLong(length);
+    PyObject *stored = days == NULL ? NULL : PyDict_New();
+    if (stored == NULL || PyDict_SetItem(stored, key_days, days) < 0 ||
+        PyDict_SetItem(stored, key_zero, zero_int) < 0 ||
+        PyDict_SetItem(stored, key_gaps, flat) < 0)
+        Py_CLEAR(stored);
+    Py_XDECREF(days);
+    Py_DECREF(flat);
+    return stored;
+}
+
+/* series.stored_series(start, length, 0, active days from `first`, their counts, sparse). */
+static PyObject *stored_days(const ActiveDays *active, Py_ssize_t first, long long origin,
+                             long long length, long long sparse_below, int sparse) {
+    long long count = active->n - first, weight;
+    if (count == 0 && sparse && length)
+        return sparse_series(active, first, origin, length);
+    if (__builtin_mul_overflow(count, sparse_below, &weight)) {
+        PyErr_SetString(PyExc_OverflowError, "too many active days");
+        return NULL;
+    }
+    if (!sparse || weight >= length)
+        return dense_series(active, first, origin, length);
+    return sparse_series(active, first, origin, length);
+}
+
+/* round(total / count, 2), as Python divides two ints (correctly rounded: both exact doubles). */
+static PyObject *average(long long total, long long count) {
+    if (count == 0)
+        return Py_NewRef(zero_int);
+    if (total > (1LL << 53) || total < -(1LL << 53) || count > (1LL << 53)) {
+        PyErr_SetString(PyExc_OverflowError, "a total over 2**53");
+        return NULL;
+    }
+    PyObject *quotient = PyFloat_FromDouble((double)total / (double)count);
+    if (quotient == NULL)
+        return NULL;
+    PyObject *rounded = PyObject_CallMethod(quotient, "__round__", "i", 2);
+    Py_DECREF(quotient);
+    return rounded;
+}
+
+/* The {total, per_day, per_hour, per_weekday, active_days, average_per_active_day} dict. */
+static PyObject *block_of(PyObject *total, PyObject *per_day, PyObject *per_hour,
+                          PyObject *per_weekday, PyObject *active_days, PyObject *mean) {
+    PyObject *block = NULL;
+    if (total != NULL && per_day != NULL && per_hour != NULL && per_weekday != NULL &&
+        active_days != NULL && mean != NULL && (block = PyDict_New()) != NULL &&
+        (PyDict_SetItem(block, key_total, total) < 0 ||
+         PyDict_SetItem(block, key_per_day, per_day) < 0 ||
+         PyDict_SetItem(block, key_per_hour, per_hour) < 0 ||
+         PyDict_SetItem(block, key_per_weekday, per_weekday) < 0 ||
+         PyDict_SetItem(block, key_active_days, active_days) < 0 ||
+         PyDict_SetItem(block, key_average, mean) < 0))
+        Py_CLEAR(block);
+    Py_XDECREF(total);
+    Py_XDECREF(per_day);
+    Py_XDECREF(per_hour);
+    Py_XDECREF(per_weekday);
+    Py_XDECREF(active_days);
+    Py_XDECREF(mean);
+    return block;
+}
+
+static PyObject *zeros(Py_ssize_t n) {
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++)
+        PyList_SET_ITEM(list, i, Py_NewRef(zero_int));
+    return list;
+}
+
+/* The block of a period without days (its start None). */
+static PyObject *empty_block(void) {
+    return block_of(Py_NewRef(zero_int), PyList_New(0), zeros(24), zeros(7), Py_NewRef(zero_int),
+                    Py_NewRef(zero_int));
+}
+
+/* How many band rows a period of `length` days sums (daily.DailyMessages.hours_and_weekdays):
+ * a band age's own count, else every band, which must hold every active day. -1: ValueError. */
+static Py_ssize_t bands_of(const ActiveDays *active, long long length, long long start,
+                           PyObject *band_ages) {
+    Py_ssize_t count = PyTuple_GET_SIZE(band_ages);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        long long age;
+        if (as_long_long(PyTuple_GET_ITEM(band_ages, k), &age) < 0)
+            return -1;
+        if (age == length)
+            return k + 1;
+    }
+    if (active->n > 0 && active->days[0] < start) {
+        PyErr_SetString(PyExc_ValueError,
+                        "a period of another length than the bands' must hold every day");
+        return -1;
+    }
+    return count + 1;
+}
+
+static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObject *hours,
+                              PyObject *weekdays, PyObject *band_ages, long long sparse_below,
+                              int sparse) {
+    PyObject *start_obj = PyObject_GetAttr(period, key_start);
+    PyObject *end_obj = start_obj == NULL ? NULL : PyObject_GetAttr(period, key_end);
+    long long start = 0, end = 0;
+    int failed = end_obj == NULL ||
+                 (start_obj != Py_None && as_long_long(start_obj, &start) < 0) ||
+                 (end_obj != Py_None && as_long_long(end_obj, &end) < 0);
+    int no_start = !failed && start_obj == Py_None, no_end = !failed && end_obj == Py_None;
+    Py_XDECREF(start_obj);
+    Py_XDECREF(end_obj);
+    if (failed)
+        return NULL;
+    if (no_start)
+        return empty_block();
+    if (start < -DAY_LIMIT || start > DAY_LIMIT || end < -DAY_LIMIT || end > DAY_LIMIT) {
+        PyErr_SetString(PyExc_OverflowError, "a period beyond the calendar's reach");
+        return NULL;
+    }
+    long long length = no_end ? 0 : end - start + 1; /* Period.days */
+    Py_ssize_t first = first_from(active, start);
+    Py_ssize_t bands = bands_of(active, length, start, band_ages);
+    if (bands < 0)
+        return NULL;
+    long long count = active->n - first;
+    return block_of(PyLong_FromLongLong(active->sums[first]),
+                    stored_days(active, first, start, length, sparse_below, sparse),
+                    PyList_GetSlice(hours, (bands - 1) * 24, bands * 24),
+                    PyList_GetSlice(weekdays, (bands - 1) * 7, bands * 7),
+                    PyLong_FromLongLong(count), average(active->sums[first], count));
+}
+
+/* message_blocks(days, counts, hours_to_band, weekdays_to_band, periods, band_ages, sparse_below,
+ * sparse) -> {period name: messages block}, for `periods` ({name: Period}) in their order. */
+static PyObject *message_blocks(PyObject *self, PyObject *args) {
+    PyObject *days, *counts, *hours, *weekdays, *periods, *band_ages;
+    long long sparse_below;
+    int sparse;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!Lp:message_blocks", &PyList_Type, &days,
+                          &PyList_Type, &counts, &PyList_Type, &hours, &PyList_Type, &weekdays,
+                          &PyDict_Type, &periods, &PyTuple_Type, &band_ages, &sparse_below,
+                          &sparse))
+        return NULL;
+    ActiveDays active = {0, NULL, NULL, NULL};
+    PyObject *blocks = NULL;
+    if (read_active(days, counts, &active) == 0 && (blocks = PyDict_New()) != NULL) {
+        Py_ssize_t at = 0;
+        PyObject *name, *period;
+        while (PyDict_Next(periods, &at, &name, &period)) {
+            Py_INCREF(name);
+            Py_INCREF(period); /* its attributes are read by Python's rules */
+            PyObject *block =
+                period_block(&active, period, hours, weekdays, band_ages, sparse_below, sparse);
+            int failed = block == NULL || PyDict_SetItem(blocks, name, block) < 0;
+            Py_XDECREF(block);
+            Py_DECREF(period);
+            Py_DECREF(name);
+            if (failed) {
+                Py_CLEAR(blocks);
+                break;
+            }
+        }
+    }
+    PyMem_Free(active.days);
+    PyMem_Free(active.sums);
+    return blocks;
+}
+
 static PyMethodDef methods[] = {
     {"column_sums", column_sums, METH_O, "The sum of each column of equal-length rows of ints."},
     {"sparse_gaps", sparse_gaps, METH_VARARGS, "A sparse series' gaps and values, interleaved."},
     {"fold_hours", fold_hours, METH_VARARGS, "Messages per day and per age band from per hour."},
     {"merge_days", merge_days, METH_O, "The per-day sum of several (days, counts) pairs."},
+    {"message_blocks", message_blocks, METH_VARARGS, "The messages block of each period."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_dayfold", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__dayfold(void) { return PyModule_Create(&module); }
+static int intern(PyObject **key, const char *text) {
+    *key = PyUnicode_InternFromString(text);
+    return *key == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC PyInit__dayfold(void) {
+    if (intern(&key_total, "total") < 0 || intern(&key_per_day, "per_day") < 0 ||
+        intern(&key_per_hour, "per_hour") < 0 || intern(&key_per_weekday, "per_weekday") < 0 ||
+        intern(&key_active_days, "active_days") < 0 ||
+        intern(&key_average, "average_per_active_day") < 0 || intern(&key_days, "days") < 0 ||
+        intern(&key_zero, "zero") < 0 || intern(&key_gaps, "gaps") < 0 ||
+        intern(&key_start, "start") < 0 || intern(&key_end, "end") < 0 ||
+        (zero_int = PyLong_FromLong(0)) == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -13,3 +13,16 @@ def sparse_gaps(active: list[int], values: list, origin: int, /) -> list:
 
 def column_sums(rows: list[list[int]], /) -> list[int]:
     """The sum of each column of rows of equal length."""
+
+def message_blocks(
+    days: list[int],
+    counts: list[int],
+    hours_to_band: list[int],
+    weekdays_to_band: list[int],
+    periods: dict,
+    band_ages: tuple[int, ...],
+    sparse_below: int,
+    sparse: bool,
+    /,
+) -> dict[str, dict]:
+    """The messages block of each period, as periods.python_message_blocks builds them."""

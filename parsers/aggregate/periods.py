@@ -5,8 +5,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from parsers.aggregate.daily import DailyMessages
-from parsers.aggregate.series import stored_series
+from parsers.aggregate.daily import BAND_AGES, DailyMessages
+from parsers.aggregate.native import in_c
+from parsers.aggregate.series import SPARSE_BELOW, stored_series
 from parsers.instants import day_to_iso
 
 PERIOD_DAYS = {"l4w": 28, "l1m": 30, "ly": 365}
@@ -77,8 +78,28 @@ def message_blocks(
 
     A period whose length is not one of the age bands' must start on or before the first active
     day (a lifetime does). The cost follows the active days, never the periods' lengths, unless
-    `sparse` is False (per-day series always zero-filled, see `stored_series`).
+    `sparse` is False (per-day series always zero-filled, see `stored_series`). In C when built
+    (`_dayfold.message_blocks`: an entity's four blocks in one call), else
+    `python_message_blocks`, its reference.
     """
+    blocks = in_c(
+        "message_blocks",
+        daily.days,
+        daily.counts,
+        daily.hours_to_band,
+        daily.weekdays_to_band,
+        periods,
+        BAND_AGES,
+        SPARSE_BELOW,
+        sparse,
+    )
+    return python_message_blocks(daily, periods, sparse) if blocks is None else blocks
+
+
+def python_message_blocks(
+    daily: DailyMessages, periods: dict[str, Period], sparse: bool = True
+) -> dict[str, dict]:
+    """message_blocks in Python (the C loop's reference)."""
     return {name: _message_block(daily, period, sparse) for name, period in periods.items()}
 
 

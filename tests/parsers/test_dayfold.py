@@ -1,5 +1,6 @@
 """The per-day fold of messages in C (`_dayfold.c`) gives what its Python reference gives
-(`daily.fold_hours`, `daily.merge_days`, `series.python_gaps`) on any input, and hands it what
+(`daily.fold_hours`, `daily.merge_days`, `series.python_gaps`, `periods.python_message_blocks`)
+on any input, and hands it what
 it does not take (numbers over 64 bits, anything but plain ints, days out of order)."""
 
 from collections import Counter
@@ -9,9 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers.aggregate import daily
-from parsers.aggregate.daily import BANDS, DailyMessages, daily_messages, merge_daily
+from parsers.aggregate.daily import BAND_AGES, BANDS, DailyMessages, daily_messages, merge_daily
 from parsers.aggregate.native import dayfold
-from parsers.aggregate.series import python_gaps, sparse_gaps
+from parsers.aggregate.periods import (
+    Period,
+    entity_lifetime,
+    make_periods,
+    message_blocks,
+    python_message_blocks,
+)
+from parsers.aggregate.series import SPARSE_BELOW, python_gaps, sparse_gaps
 
 pytestmark = pytest.mark.skipif(dayfold is None, reason="the C fold is not built")
 
@@ -144,3 +152,134 @@ def test_days_the_c_gaps_do_not_take_get_the_python_gaps(active, origin):
     with pytest.raises((OverflowError, TypeError)):
         dayfold.sparse_gaps(active, values, origin)
     assert sparse_gaps(active, values, origin) == python_gaps(active, values, origin)
+
+
+def json_of(blocks) -> str:
+    """The blocks written out: types count (an int 0 is not a float 0.0), and so does key
+    order (what orjson stores follows both)."""
+    return repr(blocks)
+
+
+def periods_of(end: int | None, first: int | None, own_first: int | None) -> dict[str, Period]:
+    """An entity's periods as `entity_periods` makes them: the package's, its own lifetime."""
+    periods = make_periods(end, first)
+    periods["lifetime"] = entity_lifetime(periods["lifetime"].end, own_first)
+    return periods
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    counters(),
+    st.one_of(st.none(), st.integers(min_value=END - 2, max_value=END + 2)),
+    st.one_of(st.none(), st.integers(min_value=END - 4000, max_value=END + 5)),
+    st.booleans(),
+)
+def test_the_c_message_blocks_give_the_python_blocks(hours, end, first, sparse):
+    folded = daily_messages(hours, END if end is None else end)
+    own_first = folded.days[0] if folded.days else first
+    periods = periods_of(end, first, own_first)
+    expected = python_message_blocks(folded, periods, sparse)
+    assert json_of(message_blocks(folded, periods, sparse)) == json_of(expected)
+    assert json_of(dayfold.message_blocks(*native_arguments(folded, periods, sparse))) == (
+        json_of(expected)
+    )
+
+
+def native_arguments(folded: DailyMessages, periods: dict, sparse: bool = True) -> tuple:
+    return (
+        folded.days,
+        folded.counts,
+        folded.hours_to_band,
+        folded.weekdays_to_band,
+        periods,
+        BAND_AGES,
+        SPARSE_BELOW,
+        sparse,
+    )
+
+
+def test_message_blocks_of_every_shape_of_series():
+    """Dense and sparse series, a period without active days, a period without days, averages
+    that round (2/3) and that are whole."""
+    folded = DailyMessages(
+        [END - 400, END - 20, END - 1, END],
+        [2, 1, 1, 2],
+        list(range(24 * BANDS)),
+        list(range(7 * BANDS)),
+    )
+    periods = periods_of(END, END - 500, END - 400)
+    periods["none"] = Period("none", None, None)
+    periods["quiet"] = Period("l4w", END - 27, END - 27 + 27)  # a band's length
+    blocks = dayfold.message_blocks(*native_arguments(folded, periods))
+    assert json_of(blocks) == json_of(python_message_blocks(folded, periods))
+    assert blocks["l4w"]["per_day"] == {"days": 28, "zero": 0, "gaps": [7, 1, 18, 1, 0, 2]}
+    assert blocks["l4w"]["average_per_active_day"] == 1.33  # 4 / 3, rounded
+    assert blocks["lifetime"]["average_per_active_day"] == 1.5
+    assert blocks["none"] == {
+        "total": 0,
+        "per_day": [],
+        "per_hour": [0] * 24,
+        "per_weekday": [0] * 7,
+        "active_days": 0,
+        "average_per_active_day": 0,
+    }
+    dense = dayfold.message_blocks(*native_arguments(folded, periods, False))
+    assert dense["l4w"]["per_day"] == [0] * 7 + [1] + [0] * 18 + [1, 2]
+    assert dense["l4w"]["per_hour"] == list(range(24))
+    assert dense["ly"]["per_weekday"] == list(range(14, 21))  # the third band's row
+
+
+@pytest.mark.parametrize(
+    ("days", "counts"),
+    [
+        ([END, END - 1], [1, 1]),  # out of order
+        ([END - 1, END], [1 << 70, 1]),  # a count over 64 bits
+        ([END - 1, END], [(1 << 62), (1 << 62)]),  # a sum over 64 bits
+        ([END - 1, END], [1 << 60, 1 << 60]),  # a total too big for an exact average
+        ([END - 1, END], [1.0, 2]),  # not ints
+        ([END - 1, END], [True, 2]),  # an int subclass
+        ([END - 1, END], [1]),  # fewer counts than days
+    ],
+    ids=["unordered", "huge", "sum", "inexact-average", "floats", "bool", "ragged"],
+)
+def test_days_the_c_blocks_do_not_take_get_the_python_blocks(days, counts):
+    folded = DailyMessages(days, counts, [0] * (24 * BANDS), [0] * (7 * BANDS))
+    periods = periods_of(END, END - 10, END - 10)
+    with pytest.raises((OverflowError, TypeError)):
+        dayfold.message_blocks(*native_arguments(folded, periods))
+    try:
+        expected = json_of(python_message_blocks(folded, periods))
+    except (TypeError, ValueError) as error:  # what Python makes of days it cannot hold
+        with pytest.raises(type(error)):
+            message_blocks(folded, periods)
+    else:
+        assert json_of(message_blocks(folded, periods)) == expected
+
+
+def test_a_day_after_the_end_in_a_zero_filled_series_is_python_s_to_refuse():
+    folded = DailyMessages([END - 1, END + 5], [1, 1], [0] * (24 * BANDS), [0] * (7 * BANDS))
+    periods = periods_of(END, END - 10, END - 10)
+    with pytest.raises(OverflowError):
+        dayfold.message_blocks(*native_arguments(folded, periods, False))
+    with pytest.raises(IndexError):
+        message_blocks(folded, periods, False)
+
+
+def test_a_period_of_another_length_must_hold_every_day_in_c_too():
+    folded = DailyMessages([END - 5, END], [1, 1], [0] * (24 * BANDS), [0] * (7 * BANDS))
+    periods = {"short": Period("short", END - 2, END)}
+    with pytest.raises(ValueError, match="must hold every day"):
+        python_message_blocks(folded, periods)
+    with pytest.raises(ValueError, match="must hold every day"):
+        dayfold.message_blocks(*native_arguments(folded, periods))
+
+
+def test_a_series_with_one_active_day_in_four_is_stored_zero_filled_in_c_too():
+    """SPARSE_BELOW's boundary: 7 active days of 28 are stored as the list, 6 as gaps."""
+    for active, stored in ((7, list), (6, dict)):
+        days = list(range(END - active + 1, END + 1))
+        folded = DailyMessages(days, [1] * active, [0] * (24 * BANDS), [0] * (7 * BANDS))
+        periods = periods_of(END, END - 30, END - 30)
+        blocks = dayfold.message_blocks(*native_arguments(folded, periods))
+        assert type(blocks["l4w"]["per_day"]) is stored
+        assert json_of(blocks) == json_of(python_message_blocks(folded, periods))
