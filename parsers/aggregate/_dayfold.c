@@ -519,6 +519,10 @@ static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObje
         return NULL;
     }
     long long length = no_end ? 0 : end - start + 1; /* Period.days */
+    if (length < 0) { /* never made so: Python decides what such a period holds */
+        PyErr_SetString(PyExc_OverflowError, "a period that ends before it starts");
+        return NULL;
+    }
     Py_ssize_t first = first_from(active, start);
     Py_ssize_t bands = bands_of(active, length, start, band_ages);
     if (bands < 0)

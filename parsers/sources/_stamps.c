@@ -13,8 +13,9 @@
  * prefixes a chunk brought, as `messages.number_hours_py` (its reference and fallback) does with
  * instants.hour_start: each "YYYY-MM-DD HH" of ASCII digits naming a real hour, not before
  * MIN_SECONDS, gets its start remembered in hour_starts (instants.HOUR_STARTS, emptied first
- * when it holds max_starts; a start found there is the same) and its hour number in hour_numbers (while it holds fewer than
- * max_numbers). It returns the list of the others, which it leaves to the Python twin. */
+ * when it holds max_starts; a start found there is the same) and its hour number in
+ * hour_numbers (while it holds fewer than max_numbers). It returns the list of the others,
+ * which it leaves to the Python twin. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

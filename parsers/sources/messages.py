@@ -168,7 +168,8 @@ def number_hours_py(new, hour_numbers: dict[str, int], max_numbers: int, *_) -> 
     """Number each prefix of `new` that is "YYYY-MM-DD HH" in ASCII digits and that hour_start
     takes (which remembers its start in instants.HOUR_STARTS), while hour_numbers holds fewer
     than max_numbers; return [] (nothing left). The reference of `_stamps.number_hours`, its C
-    twin, which numbers the prefixes it reads and leaves the others to this one."""
+    twin, which numbers the prefixes it reads and leaves the others to this one; the C twin's
+    last two arguments (the starts' cache and its cap) are instants' own here, hence ignored."""
     for prefix in new:
         if not _PLAIN_HOUR.fullmatch(prefix):
             continue

@@ -283,3 +283,12 @@ def test_a_series_with_one_active_day_in_four_is_stored_zero_filled_in_c_too():
         blocks = dayfold.message_blocks(*native_arguments(folded, periods))
         assert type(blocks["l4w"]["per_day"]) is stored
         assert json_of(blocks) == json_of(python_message_blocks(folded, periods))
+
+
+def test_a_period_that_ends_before_it_starts_is_python_s_to_read():
+    folded = DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
+    periods = {"lifetime": Period("lifetime", END, END - 3)}
+    with pytest.raises(OverflowError):
+        dayfold.message_blocks(*native_arguments(folded, periods))
+    expected = python_message_blocks(folded, periods)
+    assert json_of(message_blocks(folded, periods)) == json_of(expected)
