@@ -226,6 +226,33 @@ done:
     return result;
 }
 
+/* [gap, value, gap, value, ...] of `count` ascending days and their values: each day's distance
+ * from the day after the previous one (the first's from `origin`), then its value (a new
+ * reference to values[i]). OverflowError when the days do not ascend from the origin. */
+static PyObject *interleaved_gaps(const long long *days, PyObject *const *values,
+                                  Py_ssize_t count, long long origin) {
+    PyObject *flat = PyList_New(2 * count);
+    if (flat == NULL)
+        return NULL;
+    long long next = origin; /* the day after the previous active day */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (days[i] < next || days[i] > DAY_LIMIT || next < -DAY_LIMIT) {
+            Py_DECREF(flat);
+            PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
+            return NULL;
+        }
+        PyObject *gap = PyLong_FromLongLong(days[i] - next);
+        if (gap == NULL) {
+            Py_DECREF(flat);
+            return NULL;
+        }
+        PyList_SET_ITEM(flat, 2 * i, gap);
+        PyList_SET_ITEM(flat, 2 * i + 1, Py_NewRef(values[i]));
+        next = days[i] + 1;
+    }
+    return flat;
+}
+
 /* sparse_gaps(active, values, origin) -> [gap, value, gap, value, ...]: each active day's
  * distance from the day after the previous one (the first's from `origin`), then its value. */
 static PyObject *sparse_gaps(PyObject *self, PyObject *args) {
@@ -239,29 +266,16 @@ static PyObject *sparse_gaps(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "as many values as active days");
         return NULL;
     }
-    PyObject *flat = PyList_New(2 * n);
-    if (flat == NULL)
-        return NULL;
-    long long next = origin; /* the day after the previous active day */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        long long day;
-        PyObject *gap = NULL;
-        if (as_long_long(PyList_GET_ITEM(active, i), &day) == 0) {
-            if (day < next || day > DAY_LIMIT || next < -DAY_LIMIT)
-                PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
-            else
-                gap = PyLong_FromLongLong(day - next);
-        }
-        if (gap == NULL) {
-            Py_DECREF(flat);
-            return NULL;
-        }
-        PyList_SET_ITEM(flat, 2 * i, gap);
-        PyObject *value = PyList_GET_ITEM(values, i);
-        Py_INCREF(value);
-        PyList_SET_ITEM(flat, 2 * i + 1, value);
-        next = day + 1;
-    }
+    long long *days = PyMem_New(long long, n + 1);
+    if (days == NULL)
+        return PyErr_NoMemory();
+    PyObject *flat = NULL;
+    Py_ssize_t i = 0;
+    while (i < n && as_long_long(PyList_GET_ITEM(active, i), &days[i]) == 0)
+        i++;
+    if (i == n) /* plain ints only: nothing of Python's ran, so `values` is as it was */
+        flat = interleaved_gaps(days, PySequence_Fast_ITEMS(values), n, origin);
+    PyMem_Free(days);
     return flat;
 }
 
@@ -383,24 +397,11 @@ static PyObject *dense_series(const ActiveDays *active, Py_ssize_t first, long l
 /* {"days": length, "zero": 0, "gaps": [gap, value, ...]} of the active days from `first`. */
 static PyObject *sparse_series(const ActiveDays *active, Py_ssize_t first, long long origin,
                                long long length) {
-    PyObject *flat = PyList_New(2 * (active->n - first));
+    PyObject *flat = interleaved_gaps(active->days + first,
+                                      PySequence_Fast_ITEMS(active->counts) + first,
+                                      active->n - first, origin);
     if (flat == NULL)
         return NULL;
-    long long next = origin; /* the day after the previous active day */
-    for (Py_ssize_t i = first; i < active->n; i++) {
-        PyObject *gap = NULL;
-        if (active->days[i] < next || next < -DAY_LIMIT)
-            PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
-        else
-            gap = PyLong_FromLongLong(active->days[i] - next);
-        if (gap == NULL) {
-            Py_DECREF(flat);
-            return NULL;
-        }
-        PyList_SET_ITEM(flat, 2 * (i - first), gap);
-        PyList_SET_ITEM(flat, 2 * (i - first) + 1, Py_NewRef(PyList_GET_ITEM(active->counts, i)));
-        next = active->days[i] + 1;
-    }
     PyObject *days = PyLong_FromLongLong(length);
     PyObject *stored = days == NULL ? NULL : PyDict_New();
     if (stored == NULL || PyDict_SetItem(stored, key_days, days) < 0 ||
