@@ -37,8 +37,11 @@ _CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImpleme
 class PackageAnalysis:
     """The aggregates of one package and a lazy generator of its views."""
 
-    def __init__(self, data: PackageData) -> None:
+    def __init__(self, data: PackageData, helper: ActivityProcess | None = None) -> None:
         self._data = data
+        # The activity process, done with the activity and kept for the caller to `lend` a job
+        # (`analyze_package(keep_helper=True)`); `close` ends it.
+        self.helper = helper
         self._resolved: tuple[dict[str, Period], Entities] | None = None
         self._resolving = threading.Lock()
         self.about: dict = about_view(data)
@@ -58,6 +61,12 @@ class PackageAnalysis:
                 periods = make_periods(day, data.first_day)
                 self._resolved = (periods, build_entities(data, periods))
         return self._resolved
+
+    def close(self) -> None:
+        """End the helper process, if one was kept."""
+        helper, self.helper = self.helper, None
+        if helper is not None:
+            helper.close()
 
     def write_app_database(self, writer: AppDatabaseWriter) -> None:
         """Finish the Dumpus app's data file (`parsers.views.app_database`) from the same aggregates
@@ -92,15 +101,19 @@ def analyze_package(
     limits: ParseLimits = DEFAULT_LIMITS,
     on_progress: Callable[[int, int], None] | None = None,
     app_database: AppDatabaseWriter | None = None,
+    keep_helper: bool = False,
 ) -> PackageAnalysis:
     """Stream the zip once and aggregate it; raise InvalidPackage when unreadable or unsafe.
 
     With `app_database`, the app's data file gets its message rows as soon as the messages are
-    read, while the activity is still being read (`PackageAnalysis.write_app_database`).
+    read, while the activity is still being read (`PackageAnalysis.write_app_database`). With
+    `keep_helper`, the activity process, when one read the activity, is left running on the
+    analysis (`PackageAnalysis.helper`), idle, for the caller to lend a job and to `close`.
     """
     # A zip big enough to hold activity for the activity process starts it first (or takes the
     # spare): it gets ready while the zip is checked and mapped.
     early = process_ahead(zip_path, limits)
+    helper = None
     try:
         with fresh_caches(), open_archive(zip_path) as archive:
             infos = archive.infolist()
@@ -112,7 +125,7 @@ def analyze_package(
             progress.total = sum(info.file_size for info in reader.members())
             progress.report()
             try:
-                _read(zip_path, reader, limits, early, app_database)
+                helper = _read(zip_path, reader, limits, early, app_database)
             except _CORRUPT as error:
                 if progress.aborting:
                     raise
@@ -120,23 +133,31 @@ def analyze_package(
             data.activity = pick_sources(reader.tallies)
             progress.done = progress.total
             progress.report()
+    except BaseException:
+        if helper is not None:
+            helper.close()
+        raise
     finally:
-        if early is not None:
+        if early is not None and early is not helper:
             early.close()
-    return PackageAnalysis(data)
+    if helper is not None and not keep_helper:
+        helper.close()
+        helper = None
+    return PackageAnalysis(data, helper)
 
 
 def _read(
     zip_path, reader: PackageReader, limits: ParseLimits, early: ActivityProcess | None,
     app_database=None,
-) -> None:  # fmt: skip
+) -> ActivityProcess | None:  # fmt: skip
     """Read every member; big activity shards go to a child process running alongside (the
-    one started `early`, else one started now)."""
+    one started `early`, else one started now), returned done and still running (the caller
+    closes it)."""
     shards = reader.found.activity
     size = sum(info.file_size for _, info in shards)
     if not shards or size < limits.activity_process_min_bytes or not reopenable(zip_path):
         reader.read_all()
-        return
+        return None
     child = early or ActivityProcess()
     try:
         child.begin(zip_path, shards, limits, reader.progress)
@@ -146,13 +167,15 @@ def _read(
         if app_database is not None:
             app_database.add_messages(reader.data)  # this process would only wait for the child
         result = child.result()
-    finally:
+    except BaseException:
         child.close()
+        raise
     data = reader.data
     reader.tallies.update(result.tallies)
     data.skipped.by_reason.update(result.skipped.by_reason)
     data.files["activity"] += result.files
     data.activity_lines += result.lines
+    return child
 
 
 def _describe(found: PackageMap, package_id: str) -> PackageData:

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,6 +33,7 @@ from storage.uploads import upload_key
 from tasks.app_file import AppFileJob
 from tasks.download_limits import BANDWIDTH_EXCEEDED, DownloadError, DownloadLimits
 from tasks.progress import ClaimLost, ProgressReporter
+from tasks.sealing import sealed_views
 from tasks.stop import HandBackRequested, StopRequest
 
 log = logging.getLogger(__name__)
@@ -229,14 +230,15 @@ class _PackageRun:
             self._fetch(key_material)
         with self._app_file() as app_file:  # its scratch files and thread end with this block
             analysis = self._analyze(app_file.writer if app_file else None)
-            self.generation = generation = time.time_ns() // 1000
-            key = PackageKey(self.package_id, key_material, self.settings.server_secret())
-            if app_file is not None:
-                self.progress.storing(0)  # a heartbeat, and a DELETE seen before more work
-                app_file.start(analysis, generation, key_material)
-            count = self.store.statistics.put_many(
-                self.package_id, generation, self._sealed_views(analysis, key, app_file)
-            )
+            with closing(analysis):  # its helper process, if kept
+                self.generation = generation = time.time_ns() // 1000
+                key = PackageKey(self.package_id, key_material, self.settings.server_secret())
+                if app_file is not None:
+                    self.progress.storing(0)  # a heartbeat, and a DELETE seen before more work
+                    app_file.start(analysis, generation, key_material)
+                count = self.store.statistics.put_many(
+                    self.package_id, generation, self._sealed_views(analysis, key, app_file)
+                )
         if not self.store.packages.publish(self.package_id, self.token, generation, time.time()):
             raise ClaimLost
         self.generation = None  # published: nothing of this run may be discarded any more
@@ -326,6 +328,7 @@ class _PackageRun:
             package_id=self.package_id,
             on_progress=self.progress.analyzing,
             app_database=app_database,
+            keep_helper=True,
         )
 
     def _app_file(self) -> AppFileJob | nullcontext:
@@ -335,15 +338,21 @@ class _PackageRun:
         return AppFileJob(self.store, self.settings.temp_dir, self.package_id)
 
     def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey, app_file=None):
-        """Every view sealed; `about` last, once the app's file is stored, so that its
-        `processing_seconds` counts everything."""
-        about = {}
-        for done, (name, document) in enumerate(analysis.views()):
-            self.progress.storing(done)
-            if name == "about":
-                about = document
-            else:
-                yield key.view_id(name), key.seal(name, document)
+        """Every view sealed (by the analysis's helper process when it kept one); `about`
+        last, once the app's file is stored, so that its `processing_seconds` counts
+        everything."""
+        about: dict = {}
+
+        def the_others() -> Iterator[tuple[str, dict]]:
+            nonlocal about
+            for done, (name, document) in enumerate(analysis.views()):
+                self.progress.storing(done)
+                if name == "about":
+                    about = document
+                else:
+                    yield name, document
+
+        yield from sealed_views(key, the_others(), analysis.helper)
         if app_file is not None:
             app_file.wait()
         about = {**about, "processing_seconds": self._elapsed()}

@@ -6,6 +6,7 @@ aggregated tallies. It reports inflated bytes through the pipe; the parent
 turns them into its own progress, so on_progress keeps running (heartbeat and abort check).
 """
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -18,12 +19,19 @@ from typing import NoReturn
 
 from parsers.activity.rules import SourceTally
 from parsers.activity.scan import CHUNK_BYTES, read_activity_fast
-from parsers.archive.inflater import InflatedMembers, MemberStream, child_env, stop_process
+from parsers.archive.inflater import (
+    InflatedMembers,
+    MemberStream,
+    child_env,
+    grow_pipe,
+    stop_process,
+)
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
 _HEARTBEAT_SECONDS = 1.0
 _PUMP_SECONDS = 0.05
+_EXIT_SECONDS = 2.0  # for a child that is done to leave on its own, once its pipes close
 
 
 class ChildFailed(RuntimeError):
@@ -59,20 +67,37 @@ def serve(job_fd: int, result_fd: int) -> None:
     """Entry point of the child process: take the job from one pipe, answer on the other.
 
     The inflater is started before the job comes (both start while the parent checks the zip);
-    a pipe closed without a job ends both quietly (the package did not need them).
+    a pipe closed without a job ends both quietly (the package did not need them). Once the
+    result is sent and the inflater closed, the parent may lend the process another job
+    (`ActivityProcess.lend`) on the same pipes; a closed job pipe ends it.
     """
     members = InflatedMembers()
-    try:
-        with Connection(job_fd, writable=False) as jobs:
+    with (
+        Connection(job_fd, writable=False) as jobs,
+        Connection(result_fd, readable=False) as results,
+    ):
+        try:
             try:
                 zip_path, shards, limits = jobs.recv()
             except EOFError:
                 return
-        members.begin(zip_path, [info for _, info in shards])
-        with Connection(result_fd, readable=False) as connection:
-            _work(connection, members, shards, limits)
-    finally:
-        members.close()
+            members.begin(zip_path, [info for _, info in shards])
+            if not _work(results, members, shards, limits):
+                return
+        finally:
+            members.close()
+        _serve_lent(jobs, results)
+
+
+def _serve_lent(jobs: Connection, results: Connection) -> None:
+    """Run the job the parent lends after the result, if any: `job.serve(receive, send)`,
+    over the same pipes, until the parent closes the job pipe."""
+    try:
+        job = jobs.recv()
+    except EOFError:
+        return
+    with contextlib.suppress(EOFError, BrokenPipeError):  # the parent closed the pipes: done,
+        job.serve(jobs.recv, results.send)  # or it stopped listening
 
 
 def serve_and_exit(job_fd: int, result_fd: int) -> NoReturn:
@@ -86,7 +111,8 @@ def serve_and_exit(job_fd: int, result_fd: int) -> NoReturn:
     os._exit(0)
 
 
-def _work(connection: Connection, members: InflatedMembers, shards, limits: ParseLimits) -> None:
+def _work(connection: Connection, members: InflatedMembers, shards, limits: ParseLimits) -> bool:
+    """Read the shards and send the result (True), or send the failure (False)."""
     try:
         progress = Progress(
             1 << 62, lambda done, _total: connection.send(("progress", done)), CHUNK_BYTES
@@ -94,6 +120,7 @@ def _work(connection: Connection, members: InflatedMembers, shards, limits: Pars
         result = read_shards(members, shards, limits, progress)
         result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         connection.send(("done", result))
+        return True
     except BrokenPipeError:
         raise  # the parent is gone: nobody to tell
     except BaseException as error:  # every other failure must reach the parent
@@ -101,6 +128,7 @@ def _work(connection: Connection, members: InflatedMembers, shards, limits: Pars
             connection.send(("error", error))
         except Exception:
             connection.send(("error", ChildFailed(f"{type(error).__name__} in activity reader")))
+        return False
 
 
 # The child imports only the parsers (never the caller's __main__, unlike multiprocessing spawn).
@@ -116,7 +144,8 @@ class ActivityProcess:
 
     Made before the shards are known, the child starts (interpreter, imports, its inflater)
     while the parent checks and maps the zip; `begin` gives it its job, `close` without a job
-    ends it.
+    ends it. After its result, the parent may `lend` it one more job, which it then feeds with
+    `send` and `receive` (the child is idle by then, with a core to itself).
     """
 
     def __init__(self) -> None:
@@ -124,8 +153,11 @@ class ActivityProcess:
         self._seen = 0
         self._next_pump = 0.0
         self._result: ActivityResult | None = None
+        self._begun = False
         job_read, job_write = os.pipe()
         result_read, result_write = os.pipe()
+        for fd in (job_write, result_read):
+            grow_pipe(fd)  # a lent job's batches go in one write, not one per 64 KiB
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, _ROOT, str(job_read), str(result_write)],
@@ -145,15 +177,14 @@ class ActivityProcess:
 
     def waiting(self) -> bool:
         """The child runs and has no job yet."""
-        return self._jobs is not None and self._process.poll() is None
+        return not self._begun and self._jobs is not None and self._process.poll() is None
 
     def begin(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> "ActivityProcess":
         """Send the child its job: these (source, ZipInfo) shards of that zip."""
         self._progress = progress
-        assert self._jobs is not None  # one job per child
-        with self._jobs as jobs:
-            jobs.send((str(zip_path), shards, limits))
-        self._jobs = None
+        assert self._jobs is not None and not self._begun  # one job per child
+        self._jobs.send((str(zip_path), shards, limits))
+        self._begun = True
         return self
 
     def pump(self) -> None:
@@ -175,8 +206,29 @@ class ActivityProcess:
             if time.monotonic() - last >= _HEARTBEAT_SECONDS:
                 self._progress.report()
                 last = time.monotonic()
-        self._process.wait()
         return self._result
+
+    def lend(self, job) -> None:
+        """After the result, have the child run `job.serve(receive, send)`: a picklable object
+        whose class the child imports by name when it unpickles it (so this module depends on no
+        caller). `send` and `receive` talk to it; ChildFailed when it is gone."""
+        assert self._result is not None and self._jobs is not None  # done, not closed
+        self.send(job)
+
+    def send(self, message) -> None:
+        """Send the lent job a message (ChildFailed when it is gone)."""
+        assert self._jobs is not None
+        try:
+            self._jobs.send(message)
+        except OSError as error:
+            raise ChildFailed("the activity process is gone") from error
+
+    def receive(self):
+        """The lent job's next message (ChildFailed when it is gone)."""
+        try:
+            return self._connection.recv()
+        except (EOFError, OSError) as error:
+            raise ChildFailed("the activity process is gone") from error
 
     def _receive(self) -> None:
         try:
@@ -193,13 +245,17 @@ class ActivityProcess:
             self._result = payload
 
     def close(self) -> None:
-        """End a child that got no job, stop one that still runs (abort or error), and release
-        the pipes."""
+        """End the child and release the pipes: one that got no job or is done ends when its job
+        pipe closes (it is waited for a moment), one that still runs (abort or error) is
+        stopped."""
         if self._jobs is not None:
             self._jobs.close()  # no job: its inflater ends when it sees the pipe close
             self._jobs = None
+        self._connection.close()  # a child blocked writing to it gets a broken pipe
+        if self._result is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # else stopped below
+                self._process.wait(_EXIT_SECONDS)
         stop_process(self._process)
-        self._connection.close()
 
 
 # Activity compresses about 7 times in real exports; a zip under 1/16 of the activity process's

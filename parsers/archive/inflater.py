@@ -67,7 +67,8 @@ class InflaterFailed(RuntimeError):
     """The inflater process ended without finishing its job."""
 
 
-def _grow_pipe(fd: int) -> None:
+def grow_pipe(fd: int) -> None:
+    """Make a pipe hold _PIPE_BYTES (Linux), so a big write need not wait for the reader."""
     try:
         import fcntl
 
@@ -250,7 +251,7 @@ def _send(out: int, kind: bytes, payload) -> None:
 def main() -> None:
     """Entry point of the inflater process: job (pickled) on stdin, frames on stdout."""
     out = sys.stdout.fileno()
-    _grow_pipe(out)
+    grow_pipe(out)
     try:
         with os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as jobs:
             try:
@@ -306,7 +307,7 @@ class InflatedMembers:
         stdout = self._process.stdout
         assert stdout is not None  # PIPE just above
         self._out = stdout
-        _grow_pipe(self._out.fileno())
+        grow_pipe(self._out.fileno())
         if zip_path is not None:
             self.begin(zip_path, infos)
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 import parsers.activity.child as child_module
-from parsers.activity.child import SPARE, ActivityProcess
+from parsers.activity.child import SPARE, ActivityProcess, ChildFailed
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
 from tests.parsers.test_parsers_activity_fast import big_package
 from tests.parsers.test_parsers_inflater import children, inflaters_of
+from tests.support.lent_jobs import DiesAfter, Doubler
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 
@@ -136,3 +137,60 @@ def test_a_forked_process_neither_takes_nor_ends_its_parents_spare(spare):
     os.waitpid(pid, 0)
     assert SPARE._process is spare and spare.waiting()
     assert inflaters_of(spare), "its inflater still runs"
+
+
+def done_process(tmp_path) -> ActivityProcess:
+    """An activity process that has read a package's activity and is kept (not closed)."""
+    analysis = analyze_package(
+        big_package(tmp_path, 50), package_id="x", limits=IN_CHILD, keep_helper=True
+    )
+    assert analysis.helper is not None
+    return analysis.helper
+
+
+def test_a_kept_activity_process_runs_a_lent_job_then_leaves_when_closed(tmp_path):
+    process = done_process(tmp_path)
+    try:
+        assert process._process.poll() is None, "kept: it waits for a job"
+        process.lend(Doubler())
+        for message in ("ab", 21, [1]):
+            process.send(message)
+            assert process.receive() == message * 2
+    finally:
+        process.close()
+    assert process._process.returncode == 0
+
+
+def test_a_kept_activity_process_with_no_job_leaves_on_close(tmp_path):
+    process = done_process(tmp_path)
+    process.close()
+    assert process._process.returncode == 0, "left on its own, not stopped by a signal"
+
+
+def test_a_lent_job_that_dies_is_reported_as_a_failed_child(tmp_path):
+    process = done_process(tmp_path)
+    try:
+        process.lend(DiesAfter(1))
+        process.send("first")
+        assert process.receive() == "first"
+        process.send("second")
+        with pytest.raises(ChildFailed):
+            process.receive()
+    finally:
+        process.close()
+    assert process._process.returncode == 3
+
+
+def test_an_analysis_not_asked_to_keep_it_ends_its_activity_process(tmp_path, started):
+    analysis = analyze_package(big_package(tmp_path, 50), package_id="x", limits=IN_CHILD)
+    assert analysis.helper is None
+    (process,) = started
+    assert process._process.returncode == 0
+
+
+def test_closing_a_lent_process_in_the_middle_of_an_answer_lets_it_leave(tmp_path):
+    process = done_process(tmp_path)
+    process.lend(Doubler())
+    process.send("x" * (4 << 20))  # its answer, 8 MiB, fills the pipe: the child blocks writing
+    process.close()  # the pipe it writes to closes first: a broken pipe, and it leaves
+    assert process._process.returncode == 0

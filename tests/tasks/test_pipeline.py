@@ -1,18 +1,21 @@
 """One package run through the worker's code path, with a real SQLite store and a real download
 server on 127.0.0.1 (no broker: the task is a thin adapter over `run_package`)."""
 
+import functools
 import secrets
 import time
 
 import pytest
 
-from parsers.activity.child import SPARE
+from parsers.activity.child import SPARE, ActivityProcess
+from parsers.limits import ParseLimits
 from samples import SampleSpec, generate_package
 from storage import Status
 from storage.crypto import PackageKey
 from storage.links import parse_package_link
-from tasks import services
+from tasks import pipeline, services
 from tasks.pipeline import RetryableError, RunOutcome, run_package
+from tasks.progress import ClaimLost, ProgressReporter
 from tests.support.httpserver import ScriptedServer, body
 
 
@@ -254,3 +257,62 @@ def test_a_pool_process_starts_a_spare_only_where_packages_are_taken(
     monkeypatch.setattr(app.amqp.queues, "_consume_from", dict.fromkeys(queues))
     services._start_activity_spare()
     assert (SPARE._process is not None and SPARE._process.waiting()) == keeps
+
+
+def force_the_activity_process(monkeypatch) -> list:
+    """From now on, the test package's activity is read by the activity process (it is under
+    its threshold); the list returned records every activity process begun."""
+    forced = functools.partial(
+        pipeline.analyze_package, limits=ParseLimits(activity_process_min_bytes=0)
+    )
+    monkeypatch.setattr(pipeline, "analyze_package", forced)
+    made: list = []
+    begin = ActivityProcess.begin
+    monkeypatch.setattr(
+        ActivityProcess, "begin", lambda self, *args: made.append(self) or begin(self, *args)
+    )
+    return made
+
+
+def test_the_activity_process_seals_the_views_once_it_has_read_the_activity(
+    store, settings, server, monkeypatch
+):
+    alone = submit(store, settings, server.origin)
+    run_package(alone.package_id, settings, store)  # the activity read in this process
+    begun = force_the_activity_process(monkeypatch)
+    sealed_here = []
+    seal_json = PackageKey.seal_json
+
+    def counted(key, name, text):
+        sealed_here.append(name)
+        return seal_json(key, name, text)
+
+    monkeypatch.setattr(PackageKey, "seal_json", counted)
+
+    parsed = submit(store, settings, server.origin)
+    outcome = run_package(parsed.package_id, settings, store)
+
+    assert outcome.result == "PROCESSED" and len(begun) == 1
+    assert sealed_here == ["about"], "every other view was sealed by the activity process"
+    for name in ("overview", "stats:lifetime", "top:channels:l4w"):
+        assert read_view(store, settings, parsed, name) == read_view(store, settings, alone, name)
+    assert begun[0]._process.returncode == 0, "ended with the run"
+
+
+def test_a_run_stopped_while_its_views_are_sealed_ends_the_activity_process(
+    store, settings, server, monkeypatch
+):
+    begun = force_the_activity_process(monkeypatch)
+    parsed = submit(store, settings, server.origin)
+    storing = ProgressReporter.storing
+
+    def lost_midway(self, done):
+        if done == 30:
+            raise ClaimLost
+        storing(self, done)
+
+    monkeypatch.setattr(ProgressReporter, "storing", lost_midway)
+    assert run_package(parsed.package_id, settings, store).result == "SKIPPED:CLAIM_LOST"
+    (helper,) = begun
+    assert helper._process.returncode is not None, "no activity process outlives the run"
+    assert store.statistics.orphan_package_ids() == []
