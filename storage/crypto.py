@@ -38,6 +38,10 @@ try:  # ISA-L writes the same zlib format; on views of a few KB it is 3 to 10 ti
     from isal import isal_zlib as _deflate
 except ImportError:  # pragma: no cover - the locked dependencies install it
     _deflate = zlib
+# How a view's JSON text is compressed before it is sealed: (function, level), the function a
+# builtin of the compression library, so that another process given it by name (the activity
+# process, `tasks.sealing`) needs neither this module nor a key to apply it.
+VIEW_COMPRESSION = (_deflate.compress, 1)
 
 
 class DecryptionError(Exception):
@@ -133,18 +137,12 @@ class PackageKey:
 
     def seal_json(self, view_name: str, text: bytes) -> bytes:
         """Compress and encrypt one view's JSON text (what `seal` does after encoding it)."""
-        return seal_bytes(self._key, _deflate.compress(text, 1), self._aad(view_name), self._aead)
+        compress, level = VIEW_COMPRESSION
+        return self.seal_compressed(view_name, compress(text, level))
 
-    def sealing_job(self) -> ViewSealing:
-        """A job that seals views in another process (`ViewSealing`), with this key's two keys."""
-        return ViewSealing(self.package_id, self._key, self._view_key)
-
-    @classmethod
-    def _of_keys(cls, package_id: str, key: bytes, view_key: bytes) -> PackageKey:
-        made = cls.__new__(cls)
-        made.package_id, made._key, made._view_key = package_id, key, view_key
-        made._aead, made._view_ids = AESGCM(key), {}
-        return made
+    def seal_compressed(self, view_name: str, compressed: bytes) -> bytes:
+        """Encrypt one view's JSON text compressed as `VIEW_COMPRESSION` does (elsewhere)."""
+        return seal_bytes(self._key, compressed, self._aad(view_name), self._aead)
 
     def open_json(self, view_name: str, blob: bytes) -> bytes:
         """Decrypt one view to its JSON text (what `seal` encoded); DecryptionError as `open`."""
@@ -153,30 +151,3 @@ class PackageKey:
     def open(self, view_name: str, blob: bytes) -> dict:
         """Decrypt one view; raises DecryptionError on a wrong key or any tampering."""
         return orjson.loads(self.open_json(view_name, blob))
-
-
-class ViewSealing:
-    """Views sealed by a helper process (`ActivityProcess.lend`): it receives lists of (view
-    name, JSON text) and answers each with the list of (view id, sealed blob), as
-    `PackageKey.view_id` and `seal_json` make them.
-
-    It holds the package's two derived keys, never the key material, and travels only over the
-    pipe to the run's own activity process (pickled; never in a task's arguments, a command
-    line, an environment or a log); that process already reads the package itself.
-    """
-
-    def __init__(self, package_id: str, key: bytes, view_key: bytes) -> None:
-        self._state = (package_id, key, view_key)
-
-    def __reduce__(self):
-        return (ViewSealing, self._state)
-
-    def __repr__(self) -> str:
-        return "ViewSealing(...)"  # the keys never reach a log or a traceback
-
-    def serve(self, receive, send) -> None:
-        """In the helper: seal every batch received until the pipe closes (EOFError)."""
-        key = PackageKey._of_keys(*self._state)
-        while True:
-            batch = receive()
-            send([(key.view_id(name), key.seal_json(name, text)) for name, text in batch])

@@ -7,12 +7,14 @@ turns them into its own progress, so on_progress keeps running (heartbeat and ab
 """
 
 import contextlib
+import gc
 import os
 import resource
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn
@@ -26,6 +28,7 @@ from parsers.archive.inflater import (
     grow_pipe,
     stop_process,
 )
+from parsers.instants import clear_caches
 from parsers.limits import ParseLimits
 from parsers.streams import Progress, Skipped
 
@@ -96,8 +99,36 @@ def _serve_lent(jobs: Connection, results: Connection) -> None:
         job = jobs.recv()
     except EOFError:
         return
+    _shed_memory()
     with contextlib.suppress(EOFError, BrokenPipeError):  # the parent closed the pipes: done,
         job.serve(jobs.recv, results.send)  # or it stopped listening
+
+
+def _shed_memory() -> None:
+    """Give back what reading the activity left: while a lent job runs, this process is counted
+    beside the parent's biggest moment (heavy: about 60 MB resident -> 30, an idle child's 18)."""
+    clear_caches()
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)  # glibc keeps freed heap up to MALLOC_TRIM_THRESHOLD_
+    except (OSError, AttributeError):
+        pass  # not glibc: what is freed stays with the process
+
+
+class MapEach:
+    """A job to lend (`ActivityProcess.lend`): answers each list it receives with
+    `[function(item, *args) for item in it]`. The function travels by name, so it must be
+    importable at module level (a builtin such as a compressor's)."""
+
+    def __init__(self, function: Callable, *args) -> None:
+        self.function, self.args = function, args
+
+    def serve(self, receive, send) -> None:
+        function, args = self.function, self.args
+        while True:
+            send([function(item, *args) for item in receive()])
 
 
 def serve_and_exit(job_fd: int, result_fd: int) -> NoReturn:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import parsers.activity.child as child_module
-from parsers.activity.child import SPARE, ActivityProcess, ChildFailed
+from parsers.activity.child import SPARE, ActivityProcess, ChildFailed, MapEach
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
 from tests.parsers.test_parsers_activity_fast import big_package
@@ -156,6 +156,19 @@ def test_a_kept_activity_process_runs_a_lent_job_then_leaves_when_closed(tmp_pat
         for message in ("ab", 21, [1]):
             process.send(message)
             assert process.receive() == message * 2
+    finally:
+        process.close()
+    assert process._process.returncode == 0
+
+
+def test_a_kept_activity_process_maps_a_function_over_each_list_it_is_lent(tmp_path):
+    process = done_process(tmp_path)
+    try:
+        process.lend(MapEach(divmod, 7))
+        process.send([15, 22])
+        assert process.receive() == [(2, 1), (3, 1)]
+        process.send([])
+        assert process.receive() == []
     finally:
         process.close()
     assert process._process.returncode == 0

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
+import subprocess
+import sys
 
 import orjson
 import pytest
 
 from storage.crypto import (
     PACKAGE_KEY_LABEL,
+    VIEW_COMPRESSION,
     VIEW_ID_LABEL,
     DecryptionError,
     PackageKey,
@@ -137,51 +140,27 @@ def test_open_json_is_the_json_text_that_was_sealed():
         _key(upn="b" * 600).open_json("lifetime", blob)
 
 
-def _served(job, batches: list) -> list:
-    """What a `ViewSealing` answers to `batches`, served as a helper process serves it."""
-    incoming, answers = iter(batches), []
-
-    def receive():
-        try:
-            return next(incoming)
-        except StopIteration:
-            raise EOFError from None
-
-    with pytest.raises(EOFError):
-        job.serve(receive, answers.append)
-    return answers
-
-
-def test_a_sealing_job_seals_as_the_key_does_and_names_views_alike():
-    key = _key()
-    job = pickle.loads(pickle.dumps(key.sealing_job()))  # as it travels to the helper
-    docs = [("channel:1", DOC), ("top:dms:l4w", {"entries": []}), ("channel:2", {"n": 2})]
-    batches = [[(name, orjson.dumps(doc)) for name, doc in docs[:2]], [("channel:2", b"{}")]]
-
-    answers = _served(job, batches)
-
-    assert [len(answer) for answer in answers] == [2, 1]
-    sealed = [pair for answer in answers for pair in answer]
-    names = [docs[0][0], docs[1][0], docs[2][0]]
-    assert [view_id for view_id, _ in sealed] == [_key().view_id(name) for name in names]
-    opened = [_key().open(name, blob) for name, (_, blob) in zip(names, sealed, strict=True)]
-    assert opened == [DOC, {"entries": []}, {}]
+def test_seal_json_is_seal_after_encoding_and_seal_compressed_after_compressing():
+    key, text = _key(), orjson.dumps(DOC)
+    assert key.open("lifetime", key.seal_json("lifetime", text)) == DOC
+    compress, level = VIEW_COMPRESSION
+    sealed = key.seal_compressed("lifetime", compress(text, level))
+    assert key.open("lifetime", sealed) == DOC
     with pytest.raises(DecryptionError):  # bound to its view name, as `seal` binds it
-        _key().open("channel:2", sealed[0][1])
+        key.open("l4w", sealed)
 
 
-def test_a_sealing_job_holds_derived_keys_only_and_never_shows_them():
-    key = _key()
-    job = key.sealing_job()
-    travelling = pickle.dumps(job)
-    assert UPN.encode() not in travelling and SECRET not in travelling
-    assert repr(job) == "ViewSealing(...)" and key._key.hex() not in repr(job)
-    other = _key(upn="b" * 600).sealing_job()
-    (answer,) = _served(other, [[("lifetime", b"{}")]])
-    with pytest.raises(DecryptionError):  # another package's keys seal for that package only
-        key.open("lifetime", answer[0][1])
-
-
-def test_seal_json_is_seal_after_encoding():
-    key = _key()
-    assert key.open("lifetime", key.seal_json("lifetime", orjson.dumps(DOC))) == DOC
+def test_the_view_compression_is_applied_elsewhere_without_this_module_or_a_key():
+    # The activity process is given it by name (tasks.sealing): unpickling it must import
+    # neither storage (whose package imports cryptography) nor cryptography itself.
+    travelling = pickle.dumps(VIEW_COMPRESSION)
+    assert b"storage" not in travelling
+    script = (
+        "import pickle, sys; function, level = pickle.loads(sys.stdin.buffer.read()); "
+        "sys.stdout.buffer.write(function(b'{}', level)); "
+        "assert not {'storage', 'cryptography'} & set(sys.modules), sorted(sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=travelling, capture_output=True, check=True
+    )
+    assert _key().open("lifetime", _key().seal_compressed("lifetime", done.stdout)) == {}

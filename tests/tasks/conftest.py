@@ -5,6 +5,7 @@ import pytest
 from parsers.activity.child import SPARE
 from settings import Settings
 from storage import open_store
+from storage.crypto import PackageKey
 from tasks import services
 
 
@@ -36,4 +37,18 @@ def sent(monkeypatch):
 
     calls = []
     monkeypatch.setattr(app, "send_task", lambda name, **kw: calls.append((name, kw)))
+    return calls
+
+
+@pytest.fixture
+def sealed_here(monkeypatch):
+    """Counts the views this process compresses (and seals) itself."""
+    calls = []
+    seal_json = PackageKey.seal_json
+
+    def counted(key, name, text):
+        calls.append(name)
+        return seal_json(key, name, text)
+
+    monkeypatch.setattr(PackageKey, "seal_json", counted)
     return calls

@@ -274,32 +274,24 @@ def force_the_activity_process(monkeypatch) -> list:
     return made
 
 
-def test_the_activity_process_seals_the_views_once_it_has_read_the_activity(
-    store, settings, server, monkeypatch
+def test_the_activity_process_compresses_the_views_once_it_has_read_the_activity(
+    store, settings, server, monkeypatch, sealed_here
 ):
     alone = submit(store, settings, server.origin)
     run_package(alone.package_id, settings, store)  # the activity read in this process
     begun = force_the_activity_process(monkeypatch)
-    sealed_here = []
-    seal_json = PackageKey.seal_json
-
-    def counted(key, name, text):
-        sealed_here.append(name)
-        return seal_json(key, name, text)
-
-    monkeypatch.setattr(PackageKey, "seal_json", counted)
-
+    sealed_here.clear()
     parsed = submit(store, settings, server.origin)
     outcome = run_package(parsed.package_id, settings, store)
 
     assert outcome.result == "PROCESSED" and len(begun) == 1
-    assert sealed_here == ["about"], "every other view was sealed by the activity process"
+    assert sealed_here == ["about"], "every other view was compressed by the activity process"
     for name in ("overview", "stats:lifetime", "top:channels:l4w"):
         assert read_view(store, settings, parsed, name) == read_view(store, settings, alone, name)
     assert begun[0]._process.returncode == 0, "ended with the run"
 
 
-def test_a_run_stopped_while_its_views_are_sealed_ends_the_activity_process(
+def test_a_run_stopped_while_its_views_are_compressed_ends_the_activity_process(
     store, settings, server, monkeypatch
 ):
     begun = force_the_activity_process(monkeypatch)

@@ -1,4 +1,4 @@
-"""Views sealed in the run's idle activity process, and sealed by the run itself when it fails."""
+"""Views compressed in the run's idle activity process, and by the run itself when it fails."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import signal
 
 import pytest
 
-import tasks.sealing as sealing
 from parsers.activity.child import ChildFailed
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
-from storage.crypto import PackageKey, package_id_for
+from storage.crypto import VIEW_COMPRESSION, PackageKey, package_id_for
 from tasks.sealing import sealed_views
 from tests.parsers.test_parsers_activity_fast import big_package
 
@@ -44,27 +43,13 @@ def kept_helper(tmp_path):
     analysis.close()
 
 
-@pytest.fixture
-def sealed_here(monkeypatch):
-    """Counts the views this process seals itself."""
-    calls = []
-    seal_json = PackageKey.seal_json
-
-    def counted(key, name, text):
-        calls.append(name)
-        return seal_json(key, name, text)
-
-    monkeypatch.setattr(PackageKey, "seal_json", counted)
-    return calls
-
-
-def test_the_helper_seals_every_view_and_this_process_none(kept_helper, sealed_here):
+def test_the_helper_compresses_every_view_and_this_process_none(kept_helper, sealed_here):
     sealed = list(sealed_views(KEY, iter(DOCS), kept_helper))
     assert len(sealed) == len(DOCS) and opened(sealed) == EXPECTED
     assert sealed_here == []
 
 
-def test_without_a_helper_this_process_seals_them(sealed_here):
+def test_without_a_helper_this_process_compresses_them(sealed_here):
     assert opened(sealed_views(KEY, iter(DOCS))) == EXPECTED
     assert sorted(sealed_here) == sorted(name for name, _ in DOCS)
 
@@ -77,8 +62,8 @@ def test_a_helper_killed_midway_leaves_the_rest_to_this_process(kept_helper, sea
     with caplog.at_level(logging.WARNING, logger="tasks.sealing"):
         sealed = [first, *views]
     assert opened(sealed) == EXPECTED and len(sealed) == len(DOCS)
-    assert sealed_here, "the batches after the kill were sealed here"
-    assert "seals them itself" in caplog.text
+    assert sealed_here, "the batches after the kill were compressed here"
+    assert "does it itself" in caplog.text
 
 
 class ScriptedHelper:
@@ -87,8 +72,10 @@ class ScriptedHelper:
     def __init__(self, fail_lend=False, fail_send_at=None, answers=None) -> None:
         self.fail_lend, self.fail_send_at, self.answers = fail_lend, fail_send_at, answers
         self.sent: list = []
+        self.lent = None
 
     def lend(self, job) -> None:
+        self.lent = job
         if self.fail_lend:
             raise ChildFailed("gone")
 
@@ -98,8 +85,13 @@ class ScriptedHelper:
         self.sent.append(batch)
 
     def receive(self):
-        batch = self.sent[-1]
-        return self.answers(batch) if self.answers else sealing._sealed_here(KEY, batch)
+        texts = self.sent[-1]
+        return self.answers(texts) if self.answers else compressed(texts)
+
+
+def compressed(texts: list[bytes]) -> list[bytes]:
+    compress, level = VIEW_COMPRESSION
+    return [compress(text, level) for text in texts]
 
 
 @pytest.mark.parametrize(
@@ -108,14 +100,15 @@ class ScriptedHelper:
         ScriptedHelper(fail_lend=True),
         ScriptedHelper(fail_send_at=0),
         ScriptedHelper(fail_send_at=2),
-        ScriptedHelper(answers=lambda batch: sealing._sealed_here(KEY, batch)[1:]),  # one short
-        ScriptedHelper(answers=lambda batch: None),
+        ScriptedHelper(answers=lambda texts: compressed(texts)[1:]),  # one short
+        ScriptedHelper(answers=lambda texts: None),
     ],
     ids=["lend fails", "first send fails", "third send fails", "answer short", "no list"],
 )
-def test_every_failure_of_a_helper_leaves_no_view_unsealed_or_sealed_twice(helper):
+def test_every_failure_of_a_helper_leaves_no_view_unsealed_or_sealed_twice(helper, sealed_here):
     sealed = list(sealed_views(KEY, iter(DOCS), helper))
     assert len(sealed) == len(DOCS) and opened(sealed) == EXPECTED
+    assert sealed_here, "what the helper could not do was done here"
 
 
 def test_only_one_batch_is_in_the_helper_at_a_time():
