@@ -35,6 +35,7 @@ from parsers.streams import Progress, Skipped
 _HEARTBEAT_SECONDS = 1.0
 _PUMP_SECONDS = 0.05
 _EXIT_SECONDS = 2.0  # for a child that is done to leave on its own, once its pipes close
+_ANSWER_SECONDS = 30.0  # for a lent job's answer (a batch of views takes milliseconds)
 
 
 class ChildFailed(RuntimeError):
@@ -255,8 +256,11 @@ class ActivityProcess:
             raise ChildFailed("the activity process is gone") from error
 
     def receive(self):
-        """The lent job's next message (ChildFailed when it is gone)."""
+        """The lent job's next message (ChildFailed when it is gone, or silent for
+        _ANSWER_SECONDS: a stopped or stuck process never holds its caller up)."""
         try:
+            if not self._connection.poll(_ANSWER_SECONDS):
+                raise ChildFailed("the activity process did not answer")
             return self._connection.recv()
         except (EOFError, OSError) as error:
             raise ChildFailed("the activity process is gone") from error

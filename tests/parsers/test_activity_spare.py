@@ -15,7 +15,7 @@ from parsers.limits import ParseLimits
 from parsers.package import analyze_package
 from tests.parsers.test_parsers_activity_fast import big_package
 from tests.parsers.test_parsers_inflater import children, inflaters_of
-from tests.support.lent_jobs import DiesAfter, Doubler
+from tests.support.lent_jobs import DiesAfter, Doubler, Silent
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 
@@ -206,4 +206,17 @@ def test_closing_a_lent_process_in_the_middle_of_an_answer_lets_it_leave(tmp_pat
     process.lend(Doubler())
     process.send("x" * (4 << 20))  # its answer, 8 MiB, fills the pipe: the child blocks writing
     process.close()  # the pipe it writes to closes first: a broken pipe, and it leaves
+    assert process._process.returncode == 0
+
+
+def test_a_lent_job_that_does_not_answer_is_given_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(child_module, "_ANSWER_SECONDS", 0.2)
+    process = done_process(tmp_path)
+    try:
+        process.lend(Silent())
+        process.send("anyone?")
+        with pytest.raises(ChildFailed, match="did not answer"):
+            process.receive()
+    finally:
+        process.close()  # it still waits on its pipe: the pipe's end lets it leave
     assert process._process.returncode == 0

@@ -23,3 +23,11 @@ class DiesAfter:
             send(receive())
         receive()
         os._exit(3)
+
+
+class Silent:
+    """Takes every message and never answers."""
+
+    def serve(self, receive, send) -> None:
+        while True:
+            receive()
