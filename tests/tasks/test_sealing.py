@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+import tasks.sealing as sealing
 from parsers.activity.child import ChildFailed
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
@@ -17,8 +18,13 @@ from tests.parsers.test_parsers_activity_fast import big_package
 
 UPN = "u" * 600
 KEY = PackageKey(package_id_for(UPN), UPN, b"secret")
-# Three documents of about 100 KB fill a batch: a dozen documents make several batches.
+# Three documents of about 100 KB fill a batch of 256 KiB (set below): a dozen make four.
 DOCS = [(f"channel:{n}", {"n": n, "text": "é" * 50_000}) for n in range(12)]
+
+
+@pytest.fixture(autouse=True)
+def batches_of_256_kib(monkeypatch):
+    monkeypatch.setattr(sealing, "BATCH_BYTES", 256 * 1024)
 
 
 def opened(sealed) -> dict:
