@@ -338,8 +338,8 @@ class _PackageRun:
         return AppFileJob(self.store, self.settings.temp_dir, self.package_id)
 
     def _sealed_views(self, analysis: PackageAnalysis, key: PackageKey, app_file=None):
-        """Every view sealed (by the analysis's helper process when it kept one); `about`
-        last, once the app's file is stored, so that its `processing_seconds` counts
+        """Every view sealed (compressed by the analysis's helper process when it kept one);
+        `about` last, once the app's file is stored, so that its `processing_seconds` counts
         everything."""
         about: dict = {}
 
