@@ -74,7 +74,9 @@ class PackageAnalysis:
         writer.finish(self._data, self._aggregates()[1])
 
     def views(self) -> Iterator[tuple[str, dict]]:
-        """Yield (view name, document) for every view, built one at a time."""
+        """Yield (view name, document) for every view, built one at a time. Documents are
+        for orjson: an entity's `periods` may be its JSON text already (`orjson.Fragment`,
+        `parsers.views.per_entity.EntityPeriods`)."""
         data = self._data
         periods, entities = self._aggregates()
         yield "about", dict(self.about)

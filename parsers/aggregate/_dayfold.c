@@ -8,6 +8,7 @@
 #include <Python.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DAY_LIMIT (1LL << 61) /* far beyond any calendar day; keeps differences in 64 bits */
 
@@ -499,9 +500,15 @@ static Py_ssize_t bands_of(const ActiveDays *active, long long length, long long
     return count + 1;
 }
 
-static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObject *hours,
-                              PyObject *weekdays, PyObject *band_ages, long long sparse_below,
-                              int sparse) {
+/* Where a period lies among an entity's active days: its first day and length (Period.days),
+ * the first active day in it and how many band rows its hours sum. */
+typedef struct {
+    int no_start; /* a period without days (its start None): the empty block */
+    long long start, length;
+    Py_ssize_t first, bands;
+} Span;
+
+static int span_of(const ActiveDays *active, PyObject *period, PyObject *band_ages, Span *out) {
     PyObject *start_obj = PyObject_GetAttr(period, key_start);
     PyObject *end_obj = start_obj == NULL ? NULL : PyObject_GetAttr(period, key_end);
     long long start = 0, end = 0;
@@ -512,25 +519,37 @@ static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObje
     Py_XDECREF(start_obj);
     Py_XDECREF(end_obj);
     if (failed)
-        return NULL;
+        return -1;
+    out->no_start = no_start;
     if (no_start)
-        return empty_block();
+        return 0;
     if (start < -DAY_LIMIT || start > DAY_LIMIT || end < -DAY_LIMIT || end > DAY_LIMIT) {
         PyErr_SetString(PyExc_OverflowError, "a period beyond the calendar's reach");
-        return NULL;
+        return -1;
     }
-    long long length = no_end ? 0 : end - start + 1; /* Period.days */
-    if (length < 0) { /* never made so: Python decides what such a period holds */
+    out->start = start;
+    out->length = no_end ? 0 : end - start + 1; /* Period.days */
+    if (out->length < 0) { /* never made so: Python decides what such a period holds */
         PyErr_SetString(PyExc_OverflowError, "a period that ends before it starts");
-        return NULL;
+        return -1;
     }
-    Py_ssize_t first = first_from(active, start);
-    Py_ssize_t bands = bands_of(active, length, start, band_ages);
-    if (bands < 0)
+    out->first = first_from(active, start);
+    out->bands = bands_of(active, out->length, start, band_ages);
+    return out->bands < 0 ? -1 : 0;
+}
+
+static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObject *hours,
+                              PyObject *weekdays, PyObject *band_ages, long long sparse_below,
+                              int sparse) {
+    Span span;
+    if (span_of(active, period, band_ages, &span) < 0)
         return NULL;
+    if (span.no_start)
+        return empty_block();
+    Py_ssize_t first = span.first, bands = span.bands;
     long long count = active->n - first;
     return block_of(PyLong_FromLongLong(active->sums[first]),
-                    stored_days(active, first, start, length, sparse_below, sparse),
+                    stored_days(active, first, span.start, span.length, sparse_below, sparse),
                     PyList_GetSlice(hours, (bands - 1) * 24, bands * 24),
                     PyList_GetSlice(weekdays, (bands - 1) * 7, bands * 7),
                     PyLong_FromLongLong(count), average(active->sums[first], count));
@@ -572,12 +591,280 @@ static PyObject *message_blocks(PyObject *self, PyObject *args) {
     return blocks;
 }
 
+/* ---- periods_json: an entity's `periods` object written as JSON, per_entity's dicts' twin ---- */
+
+/* A growing buffer of JSON text: `room` reserves, then the writers below fill it through a
+ * pointer (each returns where it stopped, NULL with an exception set). */
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Text;
+
+#define INT_ROOM 21 /* a long long's digits and sign, and a comma */
+
+static char *room(Text *text, Py_ssize_t more) {
+    if (text->len + more > text->cap) {
+        Py_ssize_t cap = text->cap ? text->cap : 4096;
+        while (cap < text->len + more)
+            cap *= 2;
+        char *data = PyMem_Realloc(text->data, (size_t)cap);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        text->data = data, text->cap = cap;
+    }
+    return text->data + text->len;
+}
+
+static char *write_bytes(char *at, const char *bytes, size_t n) {
+    memcpy(at, bytes, n);
+    return at + n;
+}
+
+#define WRITE(at, literal) write_bytes((at), (literal), sizeof(literal) - 1)
+
+static char *write_int(char *at, long long value) {
+    if (value >= 0 && value < 10) {
+        *at = (char)('0' + value);
+        return at + 1;
+    }
+    char digits[24];
+    int start = 24;
+    unsigned long long left = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do {
+        digits[--start] = (char)('0' + left % 10);
+        left /= 10;
+    } while (left);
+    if (value < 0)
+        digits[--start] = '-';
+    return write_bytes(at, digits + start, (size_t)(24 - start));
+}
+
+/* list[lo:hi] of plain ints as a JSON array (the bounds clamped as a slice's are); room for
+ * 2 + INT_ROOM * (hi - lo). */
+static char *write_ints(char *at, PyObject *list, Py_ssize_t lo, Py_ssize_t hi) {
+    Py_ssize_t size = PyList_GET_SIZE(list);
+    lo = lo > size ? size : lo;
+    hi = hi > size ? size : hi;
+    *at++ = '[';
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        long long value = 0;
+        if (item != zero_int && as_long_long(item, &value) < 0) /* 0: one object, most hours */
+            return NULL;
+        if (i > lo)
+            *at++ = ',';
+        at = write_int(at, value);
+    }
+    *at++ = ']';
+    return at;
+}
+
+static long long count_at(const ActiveDays *active, Py_ssize_t i) {
+    return active->sums[i] - active->sums[i + 1]; /* the i-th count, as read */
+}
+
+/* dense_series written: `length` days from `origin`, zero but the active days from `first`;
+ * room for 2 + 2 * length + INT_ROOM * the active days. */
+static char *write_dense(char *at, const ActiveDays *active, Py_ssize_t first, long long origin,
+                         long long length) {
+    for (Py_ssize_t i = first; i < active->n; i++)
+        if (active->days[i] - origin < 0 || active->days[i] - origin >= length) {
+            PyErr_SetString(PyExc_OverflowError, "an active day outside the period");
+            return NULL;
+        }
+    *at++ = '[';
+    Py_ssize_t next = first;
+    for (long long day = 0; day < length; day++) {
+        if (day > 0)
+            *at++ = ',';
+        if (next < active->n && active->days[next] - origin == day)
+            at = write_int(at, count_at(active, next++));
+        else
+            *at++ = '0';
+    }
+    *at++ = ']';
+    return at;
+}
+
+/* sparse_series written: {"days": length, "zero": 0, "gaps": [gap, value, ...]}; room for
+ * 40 + INT_ROOM * (1 + 2 * the active days). */
+static char *write_sparse(char *at, const ActiveDays *active, Py_ssize_t first, long long origin,
+                          long long length) {
+    at = write_int(WRITE(at, "{\"days\":"), length);
+    at = WRITE(at, ",\"zero\":0,\"gaps\":[");
+    long long next = origin; /* the day after the previous active day */
+    for (Py_ssize_t i = first; i < active->n; i++) {
+        long long day = active->days[i];
+        if (day < next || next < -DAY_LIMIT) {
+            PyErr_SetString(PyExc_OverflowError, "days not ascending from the origin");
+            return NULL;
+        }
+        if (i > first)
+            *at++ = ',';
+        at = write_int(at, day - next);
+        *at++ = ',';
+        at = write_int(at, count_at(active, i));
+        next = day + 1;
+    }
+    return WRITE(at, "]}");
+}
+
+/* average() written as orjson writes a float (Python's repr: the shortest text that reads
+ * back as it). A whole quotient is written at once; any other is rounded as `round` rounds it
+ * (the double's exact value to 2 decimals, ties to even) and, having at most 15 significant
+ * digits, its repr is that text without its trailing zeros. Room for 40. */
+static char *write_average(char *at, long long total, long long count) {
+    if (count == 0)
+        return WRITE(at, "0");
+    if (total > (1LL << 53) || total < -(1LL << 53) || count > (1LL << 53)) {
+        PyErr_SetString(PyExc_OverflowError, "a total over 2**53");
+        return NULL;
+    }
+    if (total % count == 0)
+        return WRITE(write_int(at, total / count), ".0");
+    double quotient = (double)total / (double)count;
+    if (!(quotient > -1e13 && quotient < 1e13)) {
+        PyErr_SetString(PyExc_OverflowError, "an average of more than 15 digits");
+        return NULL;
+    }
+    char *fixed = PyOS_double_to_string(quotient, 'f', 2, 0, NULL);
+    if (fixed == NULL)
+        return NULL;
+    size_t length = strlen(fixed);
+    while (length > 2 && fixed[length - 1] == '0' && fixed[length - 2] != '.')
+        length--;
+    at = write_bytes(at, fixed, length);
+    PyMem_Free(fixed);
+    return at;
+}
+
+static const char EMPTY_BLOCK[] =
+    "{\"total\":0,\"per_day\":[],\"per_hour\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+    "\"per_weekday\":[0,0,0,0,0,0,0],\"active_days\":0,\"average_per_active_day\":0}";
+
+/* period_block written (series.stored_series' choice between the two forms of series). */
+static int put_block(Text *text, const ActiveDays *active, const Span *span, PyObject *hours,
+                     PyObject *weekdays, long long sparse_below, int sparse) {
+    if (span->no_start) {
+        char *at = room(text, sizeof(EMPTY_BLOCK));
+        if (at == NULL)
+            return -1;
+        text->len = WRITE(at, EMPTY_BLOCK) - text->data;
+        return 0;
+    }
+    Py_ssize_t first = span->first, bands = span->bands;
+    long long total = active->sums[first], count = active->n - first, weight;
+    if (__builtin_mul_overflow(count, sparse_below, &weight)) {
+        PyErr_SetString(PyExc_OverflowError, "too many active days");
+        return -1;
+    }
+    int dense = (count > 0 || !sparse || !span->length) && (!sparse || weight >= span->length);
+    if (dense && span->length > PY_SSIZE_T_MAX / 4) {
+        PyErr_SetString(PyExc_OverflowError, "a period too long to write");
+        return -1;
+    }
+    Py_ssize_t series = dense ? 2 + 2 * (Py_ssize_t)span->length : 40 + INT_ROOM;
+    char *at = room(text, 300 + INT_ROOM * (34 + 2 * (Py_ssize_t)count) + series);
+    if (at == NULL)
+        return -1;
+    at = write_int(WRITE(at, "{\"total\":"), total);
+    at = WRITE(at, ",\"per_day\":");
+    at = dense ? write_dense(at, active, first, span->start, span->length)
+               : write_sparse(at, active, first, span->start, span->length);
+    if (at != NULL)
+        at = write_ints(WRITE(at, ",\"per_hour\":"), hours, (bands - 1) * 24, bands * 24);
+    if (at != NULL)
+        at = write_ints(WRITE(at, ",\"per_weekday\":"), weekdays, (bands - 1) * 7, bands * 7);
+    if (at != NULL) {
+        at = write_int(WRITE(at, ",\"active_days\":"), count);
+        at = write_average(WRITE(at, ",\"average_per_active_day\":"), total, count);
+    }
+    if (at == NULL)
+        return -1;
+    text->len = WRITE(at, "}") - text->data;
+    return 0;
+}
+
+static int put(Text *text, const char *bytes, Py_ssize_t n) {
+    char *at = room(text, n);
+    if (at == NULL)
+        return -1;
+    text->len = write_bytes(at, bytes, (size_t)n) - text->data;
+    return 0;
+}
+
+#define PUT(text, literal) put((text), (literal), (Py_ssize_t)(sizeof(literal) - 1))
+
+/* Each period's messages block between its opening and its closing, the periods in order. */
+static int put_periods(Text *text, const ActiveDays *active, PyObject *periods, PyObject *hours,
+                       PyObject *weekdays, PyObject *band_ages, long long sparse_below,
+                       int sparse, PyObject *openings, PyObject *closings) {
+    if (PyList_GET_SIZE(openings) != PyDict_GET_SIZE(periods) ||
+        PyList_GET_SIZE(closings) != PyDict_GET_SIZE(periods)) {
+        PyErr_SetString(PyExc_TypeError, "an opening and a closing per period");
+        return -1;
+    }
+    if (PUT(text, "{") < 0)
+        return -1;
+    Py_ssize_t at = 0, index = 0;
+    PyObject *name, *period;
+    while (PyDict_Next(periods, &at, &name, &period)) {
+        PyObject *opening = PyList_GET_ITEM(openings, index);
+        PyObject *closing = PyList_GET_ITEM(closings, index);
+        if (!PyBytes_CheckExact(opening) || !PyBytes_CheckExact(closing)) {
+            PyErr_SetString(PyExc_TypeError, "openings and closings are bytes");
+            return -1;
+        }
+        Span span;
+        Py_INCREF(period); /* its attributes are read by Python's rules */
+        int failed = span_of(active, period, band_ages, &span) < 0;
+        Py_DECREF(period);
+        if (failed || (index > 0 && PUT(text, ",") < 0) ||
+            put(text, PyBytes_AS_STRING(opening), PyBytes_GET_SIZE(opening)) < 0 ||
+            put_block(text, active, &span, hours, weekdays, sparse_below, sparse) < 0 ||
+            put(text, PyBytes_AS_STRING(closing), PyBytes_GET_SIZE(closing)) < 0)
+            return -1;
+        index++;
+    }
+    return PUT(text, "}");
+}
+
+/* periods_json(days, counts, hours_to_band, weekdays_to_band, periods, band_ages, sparse_below,
+ * sparse, openings, closings) -> bytes: `{`, then for each of `periods` in order (commas
+ * between) its opening (its key and header, up to `"messages":`), its messages block as
+ * message_blocks makes it, written as orjson writes it, and its closing (its voice block and
+ * `}`); then `}`. */
+static PyObject *periods_json(PyObject *self, PyObject *args) {
+    PyObject *days, *counts, *hours, *weekdays, *periods, *band_ages, *openings, *closings;
+    long long sparse_below;
+    int sparse;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!LpO!O!:periods_json", &PyList_Type, &days,
+                          &PyList_Type, &counts, &PyList_Type, &hours, &PyList_Type, &weekdays,
+                          &PyDict_Type, &periods, &PyTuple_Type, &band_ages, &sparse_below,
+                          &sparse, &PyList_Type, &openings, &PyList_Type, &closings))
+        return NULL;
+    ActiveDays active = {0, NULL, NULL, NULL};
+    Text text = {NULL, 0, 0};
+    PyObject *written = NULL;
+    if (read_active(days, counts, &active) == 0 &&
+        put_periods(&text, &active, periods, hours, weekdays, band_ages, sparse_below, sparse,
+                    openings, closings) == 0)
+        written = PyBytes_FromStringAndSize(text.data, text.len);
+    PyMem_Free(text.data);
+    PyMem_Free(active.days);
+    PyMem_Free(active.sums);
+    return written;
+}
+
 static PyMethodDef methods[] = {
     {"column_sums", column_sums, METH_O, "The sum of each column of equal-length rows of ints."},
     {"sparse_gaps", sparse_gaps, METH_VARARGS, "A sparse series' gaps and values, interleaved."},
     {"fold_hours", fold_hours, METH_VARARGS, "Messages per day and per age band from per hour."},
     {"merge_days", merge_days, METH_O, "The per-day sum of several (days, counts) pairs."},
     {"message_blocks", message_blocks, METH_VARARGS, "The messages block of each period."},
+    {"periods_json", periods_json, METH_VARARGS, "An entity's periods object as JSON text."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,3 +26,19 @@ def message_blocks(
     /,
 ) -> dict[str, dict]:
     """The messages block of each period, as periods.python_message_blocks builds them."""
+
+def periods_json(
+    days: list[int],
+    counts: list[int],
+    hours_to_band: list[int],
+    weekdays_to_band: list[int],
+    periods: dict,
+    band_ages: tuple[int, ...],
+    sparse_below: int,
+    sparse: bool,
+    openings: list[bytes],
+    closings: list[bytes],
+    /,
+) -> bytes:
+    """An entity's periods object as JSON: each period's opening, its messages block as
+    message_blocks makes it (written as orjson writes it), its closing."""

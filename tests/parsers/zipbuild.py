@@ -4,6 +4,8 @@ import json
 import zipfile
 from pathlib import Path
 
+import orjson
+
 from api.series import served_period
 from parsers.package import analyze_package
 
@@ -162,9 +164,16 @@ def analyze(tmp_path: Path, files: dict, **options):
     return analysis, served_views(analysis.views())
 
 
+def view_texts(views) -> dict[str, bytes]:
+    """{view name: the JSON text sealed and stored for it}."""
+    return {name: orjson.dumps(document) for name, document in views}
+
+
 def served_views(views) -> dict:
-    """{view name: document} with every per-day series zero-filled, as the API serves them."""
-    documents = dict(views)
+    """{view name: document} with every per-day series zero-filled, as the API serves them:
+    each document read back from the JSON text stored (an entity's periods are that text
+    already, `orjson.Fragment`)."""
+    documents = {name: orjson.loads(text) for name, text in view_texts(views).items()}
     for name, document in documents.items():
         if name.startswith("stats:"):
             served_period(document)
