@@ -18,6 +18,8 @@ from parsers.sources.channels import (
     resolve_dm_people,
 )
 
+_NO_HOURS: Counter[int] = Counter()  # a channel without messages (only ever read)
+
 
 @dataclass
 class ChannelEntry:
@@ -51,20 +53,25 @@ class Entities:
     channels: dict[str, ChannelEntry]
     guilds: dict[str, GroupEntry]
     people: dict[str, GroupEntry]
+    # period name -> channel id -> (messages, voice minutes): a top list reads one period's
     totals: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
 
     def channel_totals(self, channel_id: str, period: str) -> tuple[int, float]:
         """Return (messages, voice minutes) of a channel in a period."""
-        return self.totals[channel_id][period]
+        return self.totals[period][channel_id]
 
-    def group_totals(self, group: GroupEntry, period: str) -> tuple[int, float]:
-        """Return (messages, voice minutes) of a server or person in a period."""
-        messages, minutes = 0, 0.0
+    def group_totals(self, group: GroupEntry, period: str) -> tuple[int, float, int]:
+        """Return (messages, voice minutes, channels with either) of a server or person in a
+        period."""
+        totals = self.totals[period]
+        messages, minutes, active = 0, 0.0, 0
         for channel_id in group.channel_ids:
-            count, voice = self.totals[channel_id][period]
+            count, voice = totals[channel_id]
             messages += count
             minutes += voice
-        return messages, minutes
+            if count or voice:
+                active += 1
+        return messages, minutes, active
 
 
 def resolve_message_channels(data: PackageData) -> None:
@@ -80,16 +87,18 @@ def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
     owner_id = data.account.owner.id if data.account.owner else guess_owner_id(data.channels)
     resolve_dm_people(data.channels, owner_id)
     channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)
-    entities = Entities(owner_id, {}, {}, {})
+    entities = Entities(owner_id, {}, {}, {}, {name: {} for name in periods})
     end = periods["lifetime"].end
+    by_period = [(entities.totals[name], period) for name, period in periods.items()]
     for channel_id in sorted(channel_ids):
         entry = _channel_entry(data, channel_id, end)
         entities.channels[channel_id] = entry
         _attach(data, entities, entry)
-        entities.totals[channel_id] = {
-            name: (entry.daily.total_since(period.start), sum_in(entry.voice, period))
-            for name, period in periods.items()
-        }
+        for totals, period in by_period:
+            totals[channel_id] = (
+                entry.daily.total_since(period.start),
+                sum_in(entry.voice, period),
+            )
     for guild_id, name in data.guild_names.items():
         entities.guilds.setdefault(guild_id, GroupEntry(guild_id, name))
     return entities
@@ -111,8 +120,8 @@ def _channel_entry(data: PackageData, channel_id: str, end: int | None) -> Chann
         meta.guild_id,
         guild_name,
         meta.person_id,
-        daily_messages(data.message_hours.get(channel_id, Counter()), end),
-        data.activity.voice.get(channel_id, Counter()),
+        daily_messages(data.message_hours.get(channel_id) or _NO_HOURS, end),
+        data.activity.voice.get(channel_id) or Counter(),
     )
 
 

@@ -123,7 +123,7 @@ def channel_rows(entities: Entities) -> Iterator[tuple]:
 def guild_rows(entities: Entities) -> Iterator[tuple]:
     """One row per server of the package (left servers together under `unknown`)."""
     for guild in entities.guilds.values():
-        messages, _minutes = entities.group_totals(guild, "lifetime")
+        messages, _minutes, _active = entities.group_totals(guild, "lifetime")
         yield (guild.key, guild.name or guild.key, messages)
 
 

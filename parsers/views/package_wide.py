@@ -50,27 +50,22 @@ def top_entries(data: PackageData, entities: Entities, kind: str, period: str) -
     compared)."""
     rows = []
     if kind == "channels":
+        totals = entities.totals[period]
         for entry in entities.channels.values():
-            messages, minutes = entities.channel_totals(entry.channel_id, period)
+            messages, minutes = totals[entry.channel_id]
             if messages or minutes > 0:
                 rows.append(
                     (-messages, -minutes, entry.channel_id, _channel_row(entry, messages, minutes))
                 )
     elif kind == "guilds":
         for guild in entities.guilds.values():
-            messages, minutes = entities.group_totals(guild, period)
+            messages, minutes, active = entities.group_totals(guild, period)
             if messages or minutes > 0:
-                rows.append(
-                    (
-                        -messages,
-                        -minutes,
-                        guild.key,
-                        _guild_row(entities, guild, period, messages, minutes),
-                    )
-                )
+                row = _guild_row(guild, active, messages, minutes)
+                rows.append((-messages, -minutes, guild.key, row))
     else:
         for person in entities.people.values():
-            messages, minutes = entities.group_totals(person, period)
+            messages, minutes, _active = entities.group_totals(person, period)
             if messages or minutes > 0:
                 rows.append(
                     (-messages, -minutes, person.key, _person_row(person, messages, minutes))
@@ -98,10 +93,7 @@ def channel_fields(entry) -> dict:
     }
 
 
-def _guild_row(entities: Entities, guild, period: str, messages: int, minutes: float) -> dict:
-    active = sum(
-        1 for channel_id in guild.channel_ids if any(entities.channel_totals(channel_id, period))
-    )
+def _guild_row(guild, active: int, messages: int, minutes: float) -> dict:
     return {
         "guild_id": guild.key,
         "name": guild.name,
@@ -233,11 +225,8 @@ def _servers_joined(joined: Counter, period: Period) -> int:
 
 
 def _active_counts(entities: Entities, period: str) -> dict:
-    channels = [
-        entry
-        for entry in entities.channels.values()
-        if entities.channel_totals(entry.channel_id, period)[0]
-    ]
+    totals = entities.totals[period]
+    channels = [entry for entry in entities.channels.values() if totals[entry.channel_id][0]]
     people = {entry.person_id for entry in channels if entry.kind == "dm" and entry.person_id}
     servers = {
         entry.guild_id
