@@ -71,7 +71,7 @@ class PackageAnalysis:
     def write_app_database(self, writer: AppDatabaseWriter) -> None:
         """Finish the Dumpus app's data file (`parsers.views.app_database`) from the same aggregates
         as the views; MissingOwner when the package names no owner."""
-        writer.finish(self._data, self._aggregates()[1])
+        writer.finish(self._data, lambda: self._aggregates()[1])
 
     def views(self) -> Iterator[tuple[str, dict]]:
         """Yield (view name, document) for every view, built one at a time. Documents are

@@ -7,7 +7,7 @@ file equals the one our views give for the same period. Pure: the analysis in, S
 """
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain, islice
 
 import orjson
@@ -117,8 +117,12 @@ class AppDatabaseWriter:
         self._db.execute("BEGIN")
         insert_messages(self._db, data.message_hours, guild_of)
 
-    def finish(self, data: PackageData, entities: Entities) -> None:
-        """Write everything else and close the file; MissingOwner without an owner."""
+    def finish(self, data: PackageData, entities: Callable[[], Entities]) -> None:
+        """Write everything else and close the file; MissingOwner without an owner.
+
+        `entities` is called once the tables that need none are written: the views' thread
+        resolves them meanwhile (`PackageAnalysis`), while SQLite writes these rows without
+        the GIL."""
         owner = data.account.owner
         if owner is None:
             raise MissingOwner("the package names no owner")
@@ -128,13 +132,14 @@ class AppDatabaseWriter:
         try:
             for shape, rows in activity_rows(data, DayNames()):
                 insert(db, "activity", rows, shape)
-            insert(db, "dm_channels_data", dm_rows(entities))
-            insert(db, "guild_channels_data", channel_rows(entities))
-            insert(db, "guilds", guild_rows(entities))
             insert(db, "payments", payment_rows(data))
             insert(db, "voice_sessions", voice_rows(data))
             insert(db, "sessions", session_rows(data))
             insert(db, "package_data", [package_row(data, owner)])
+            resolved = entities()
+            insert(db, "dm_channels_data", dm_rows(resolved))
+            insert(db, "guild_channels_data", channel_rows(resolved))
+            insert(db, "guilds", guild_rows(resolved))
             db.execute("COMMIT")
             db.executescript(INDEXES)
         finally:
