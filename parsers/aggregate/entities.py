@@ -53,7 +53,7 @@ class Entities:
     channels: dict[str, ChannelEntry]
     guilds: dict[str, GroupEntry]
     people: dict[str, GroupEntry]
-    # period name -> channel id -> (messages, voice minutes): a top list reads one period's
+    # period name -> channel id -> (messages, voice minutes): a top list reads one period
     totals: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
 
     def channel_totals(self, channel_id: str, period: str) -> tuple[int, float]:
