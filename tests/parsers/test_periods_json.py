@@ -14,8 +14,11 @@ from parsers.aggregate.daily import BAND_AGES, BANDS, DailyMessages, daily_messa
 from parsers.aggregate.native import dayfold
 from parsers.aggregate.periods import Period, make_periods, python_message_blocks
 from parsers.aggregate.series import SPARSE_BELOW
+from parsers.package import analyze_package
 from parsers.views.per_entity import EntityPeriods
+from samples import SampleSpec, generate_package
 from tests.parsers.test_dayfold import END, REFUSED, counters
+from tests.parsers.zipbuild import view_texts
 
 pytestmark = pytest.mark.skipif(dayfold is None, reason="the C fold is not built")
 
@@ -170,3 +173,27 @@ def test_one_active_day_in_four_is_written_zero_filled():
         assert text == reference
         l4w = orjson.loads(text)["periods"]["l4w"]["messages"]
         assert opening in orjson.dumps(l4w)
+
+
+SHAPES = {
+    "long-A": SampleSpec(layout="A", messages=900, events=900, seed=11, days=3000),
+    "voice-B": SampleSpec(
+        layout="B", messages=400, events=2500, seed=12, days=40, voice_channels=30, voice_weight=30
+    ),
+    "many-C": SampleSpec(layout="C", messages=1200, events=600, seed=13, channels=300, dms=80),
+    "keys-D": SampleSpec(layout="D", messages=700, events=1200, seed=15, key_order="per_line"),
+    "one-day": SampleSpec(layout="D", messages=1, events=60, seed=16, days=1),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_package_s_views_are_the_same_text_either_way(tmp_path, monkeypatch, shape):
+    """Every view of generated packages of several shapes: the same JSON text whether the
+    entities' periods are written in C or built as dicts."""
+    path = tmp_path / "package.zip"
+    generate_package(path, SHAPES[shape])
+    in_c = view_texts(analyze_package(path, package_id="0" * 32).views())
+    monkeypatch.setattr(native, "dayfold", None)
+    as_dicts = view_texts(analyze_package(path, package_id="0" * 32).views())
+    assert in_c == as_dicts
+    assert any(name.startswith("channel:") for name in in_c)
