@@ -414,19 +414,27 @@ static PyObject *sparse_series(const ActiveDays *active, Py_ssize_t first, long 
     return stored;
 }
 
+/* series.stored_series' choice for `count` active days in a period of `length` days: 1 for the
+ * zero-filled list, 0 for the sparse form, -1 with OverflowError set. */
+static int zero_filled(long long count, long long length, long long sparse_below, int sparse) {
+    long long weight;
+    if (count == 0 && sparse && length)
+        return 0;
+    if (__builtin_mul_overflow(count, sparse_below, &weight)) {
+        PyErr_SetString(PyExc_OverflowError, "too many active days");
+        return -1;
+    }
+    return !sparse || weight >= length;
+}
+
 /* series.stored_series(start, length, 0, active days from `first`, their counts, sparse). */
 static PyObject *stored_days(const ActiveDays *active, Py_ssize_t first, long long origin,
                              long long length, long long sparse_below, int sparse) {
-    long long count = active->n - first, weight;
-    if (count == 0 && sparse && length)
-        return sparse_series(active, first, origin, length);
-    if (__builtin_mul_overflow(count, sparse_below, &weight)) {
-        PyErr_SetString(PyExc_OverflowError, "too many active days");
+    int dense = zero_filled(active->n - first, length, sparse_below, sparse);
+    if (dense < 0)
         return NULL;
-    }
-    if (!sparse || weight >= length)
-        return dense_series(active, first, origin, length);
-    return sparse_series(active, first, origin, length);
+    return dense ? dense_series(active, first, origin, length)
+                 : sparse_series(active, first, origin, length);
 }
 
 /* round(total / count, 2), as Python divides two ints (correctly rounded: both exact doubles). */
@@ -744,7 +752,7 @@ static const char EMPTY_BLOCK[] =
     "{\"total\":0,\"per_day\":[],\"per_hour\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
     "\"per_weekday\":[0,0,0,0,0,0,0],\"active_days\":0,\"average_per_active_day\":0}";
 
-/* period_block written (series.stored_series' choice between the two forms of series). */
+/* period_block written. */
 static int put_block(Text *text, const ActiveDays *active, const Span *span, PyObject *hours,
                      PyObject *weekdays, long long sparse_below, int sparse) {
     if (span->no_start) {
@@ -755,12 +763,10 @@ static int put_block(Text *text, const ActiveDays *active, const Span *span, PyO
         return 0;
     }
     Py_ssize_t first = span->first, bands = span->bands;
-    long long total = active->sums[first], count = active->n - first, weight;
-    if (__builtin_mul_overflow(count, sparse_below, &weight)) {
-        PyErr_SetString(PyExc_OverflowError, "too many active days");
+    long long total = active->sums[first], count = active->n - first;
+    int dense = zero_filled(count, span->length, sparse_below, sparse);
+    if (dense < 0)
         return -1;
-    }
-    int dense = (count > 0 || !sparse || !span->length) && (!sparse || weight >= span->length);
     if (dense && span->length > PY_SSIZE_T_MAX / 4) {
         PyErr_SetString(PyExc_OverflowError, "a period too long to write");
         return -1;
