@@ -4,8 +4,9 @@ Generates each package once into bench/cache/ (bench/cases.py: medium, heavy and
 then for each, measured `--repeat` times (3) with the floor and ours in turn, prints the medians
 of: the time to merely inflate every entry on one core (the floor), the time of our processing
 from zip to stored documents (`launchers.local`, the worker's code path, in a child process), their
-ratio (with its spread over the runs), the worker's own part of ours (`run_package`, without the
-interpreter's start, imports and opening the store, which a Celery worker pays once) and its
+ratio (with its spread over the runs), the worker's own part of ours (from the zip's opening,
+without the interpreter's start and the command's first imports, which a Celery worker pays
+once; the settings, store and pipeline that load while the activity is read are counted) and its
 ratio, messages and activity lines per second; the largest peak
 resident memory of the child's process tree, the load average before the case (figures from a
 busy machine mislead), and whether the figures of the package's views agree with the
@@ -167,8 +168,9 @@ def run_case(case: Case, repeat: int = 1) -> dict:
     floor, inflated = statistics.median(run.floor for run in runs), runs[0].inflated
     seconds = statistics.median(run.seconds for run in runs)
     ratios = sorted(run.seconds / run.floor for run in runs)
-    # What a long-running worker pays per package: `run_package` alone, without the interpreter's
-    # start, the imports and opening the store, which a Celery worker pays once.
+    # What a long-running worker pays per package, at most: from the zip's opening (the command
+    # reads it ahead, `parsers.ahead`) to the end, without the interpreter's start and the
+    # command's first imports, which a Celery worker pays once.
     worker_ratios = sorted(run.summary["seconds"] / run.floor for run in runs)
     rss, summary = max(run.rss for run in runs), runs[0].summary
     mismatches = sorted({mismatch for run in runs for mismatch in run.mismatches})

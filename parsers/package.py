@@ -1,20 +1,25 @@
 """Analyze one package zip: check it, stream it once, and yield its statistics views lazily."""
 
-import lzma
+import contextlib
 import threading
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from parsers.activity.child import ActivityProcess, process_ahead, reopenable
+from parsers.activity.child import ActivityProcess, process_ahead
 from parsers.activity.pick import pick_sources
 from parsers.aggregate.entities import Entities, build_entities
 from parsers.aggregate.package_data import PackageData
 from parsers.aggregate.periods import PERIODS, Period, make_periods
+from parsers.ahead import (
+    CORRUPT,
+    DEFAULT_LIMITS,
+    ReadAhead,
+    open_and_map,
+    take_ahead,
+    wants_process,
+)
 from parsers.archive.layout import detect_layout, folder_language, top_folder_names
-from parsers.archive.package_map import PackageMap, map_package
-from parsers.archive.safety import check_entries, open_archive
+from parsers.archive.package_map import PackageMap
 from parsers.errors import InvalidPackage
 from parsers.instants import day_of, fresh_caches, instant_to_datetime
 from parsers.limits import ParseLimits
@@ -29,9 +34,6 @@ from parsers.views.package_wide import (
     top_entries,
 )
 from parsers.views.per_entity import entity_views
-
-DEFAULT_LIMITS = ParseLimits()
-_CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)
 
 
 class PackageAnalysis:
@@ -111,16 +113,15 @@ def analyze_package(
     read, while the activity is still being read (`PackageAnalysis.write_app_database`). With
     `keep_helper`, the activity process, when one read the activity, is left running on the
     analysis (`PackageAnalysis.helper`), idle, for the caller to lend a job and to `close`.
+    A zip opened by `read_ahead` is taken as it is, its activity process already at work.
     """
+    ahead = take_ahead(zip_path, limits)
     # A zip big enough to hold activity for the activity process starts it first (or takes the
     # spare): it gets ready while the zip is checked and mapped.
-    early = process_ahead(zip_path, limits)
+    early = ahead.child if ahead is not None else process_ahead(zip_path, limits)
     helper = None
     try:
-        with fresh_caches(), open_archive(zip_path) as archive:
-            infos = archive.infolist()
-            check_entries(infos, limits)
-            found = map_package(infos)
+        with fresh_caches(), _opened(ahead, zip_path, limits) as (archive, found):
             data = _describe(found, package_id)
             progress = Progress(0, on_progress, limits.progress_every_bytes)
             reader = PackageReader(archive, found, data, limits, progress)
@@ -128,7 +129,7 @@ def analyze_package(
             progress.report()
             try:
                 helper = _read(zip_path, reader, limits, early, app_database)
-            except _CORRUPT as error:
+            except CORRUPT as error:
                 if progress.aborting:
                     raise
                 raise InvalidPackage("The zip archive is corrupt or truncated.") from error
@@ -148,6 +149,14 @@ def analyze_package(
     return PackageAnalysis(data, helper)
 
 
+@contextlib.contextmanager
+def _opened(ahead: ReadAhead | None, zip_path, limits: ParseLimits):
+    """(archive, map) of the zip, opened here or by `read_ahead`; closed on leaving."""
+    archive, found = (ahead.archive, ahead.found) if ahead else open_and_map(zip_path, limits)
+    with archive:
+        yield archive, found
+
+
 def _read(
     zip_path, reader: PackageReader, limits: ParseLimits, early: ActivityProcess | None,
     app_database=None,
@@ -156,8 +165,7 @@ def _read(
     one started `early`, else one started now), returned done and still running (the caller
     closes it)."""
     shards = reader.found.activity
-    size = sum(info.file_size for _, info in shards)
-    if not shards or size < limits.activity_process_min_bytes or not reopenable(zip_path):
+    if not wants_process(zip_path, shards, limits):
         reader.read_all()
         return None
     child = early or ActivityProcess()

@@ -55,6 +55,31 @@ def test_the_command_prints_the_summary_and_leaves_no_process(
     assert SPARE._process is None and set(children(os.getpid())) <= before
 
 
+def test_the_command_reads_the_zip_ahead_of_its_imports_and_its_run_takes_it(
+    tmp_path, environment, monkeypatch, capsys
+):
+    import parsers.ahead
+    import parsers.package
+
+    seen = []
+    real_process, real_take = local._process, parsers.package.take_ahead
+
+    def process(*args):
+        seen.append(("ahead", parsers.ahead._AHEAD._ahead is not None))
+        return real_process(*args)
+
+    def take(*args):
+        seen.append(("taken", (taken := real_take(*args)) is not None))
+        return taken
+
+    monkeypatch.setattr(local, "_process", process)  # where the settings and pipeline load
+    monkeypatch.setattr(parsers.package, "take_ahead", take)
+    padded_package(tmp_path / "p.zip", 0)
+    assert local.main([str(tmp_path / "p.zip"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"] == "PROCESSED"
+    assert seen == [("ahead", True), ("taken", True)]
+
+
 def test_the_command_closes_its_store(tmp_path, environment, monkeypatch, capsys):
     import storage
 

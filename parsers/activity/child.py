@@ -186,6 +186,7 @@ class ActivityProcess:
         self._next_pump = 0.0
         self._result: ActivityResult | None = None
         self._begun = False
+        self._job: tuple | None = None
         job_read, job_write = os.pipe()
         result_read, result_write = os.pipe()
         for fd in (job_write, result_read):
@@ -211,12 +212,21 @@ class ActivityProcess:
         """The child runs and has no job yet."""
         return not self._begun and self._jobs is not None and self._process.poll() is None
 
-    def begin(self, zip_path, shards, limits: ParseLimits, progress: Progress) -> "ActivityProcess":
-        """Send the child its job: these (source, ZipInfo) shards of that zip."""
-        self._progress = progress
-        assert self._jobs is not None and not self._begun  # one job per child
-        self._jobs.send((str(zip_path), shards, limits))
-        self._begun = True
+    def begin(
+        self, zip_path, shards, limits: ParseLimits, progress: Progress | None = None
+    ) -> "ActivityProcess":
+        """Send the child its job: these (source, ZipInfo) shards of that zip. Begun again on
+        the same job (it was begun ahead of its run, `parsers.ahead.read_ahead`), it only
+        reports its progress to `progress` from then on."""
+        if progress is not None:
+            self._progress = progress
+        job = (str(zip_path), shards, limits)
+        if self._begun:
+            assert job == self._job  # one job per child
+            return self
+        assert self._jobs is not None  # not closed
+        self._jobs.send(job)
+        self._job, self._begun = job, True
         return self
 
     def pump(self) -> None:

@@ -23,6 +23,7 @@ RANKS = {
     "sources": 2,
     "activity": 2,
     "aggregate": 3,
+    "ahead": 3,  # a zip read ahead of its run (launchers.local)
     "views": 4,
     "reading": 5,
     "package": 6,
