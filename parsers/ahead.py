@@ -111,17 +111,19 @@ def read_ahead(zip_path, limits: ParseLimits = DEFAULT_LIMITS) -> Iterator[None]
 
 
 def _read_ahead(zip_path: str, limits: ParseLimits) -> ReadAhead:
-    if process_wanted := may_need_process(zip_path, limits):
+    if may_need_process(zip_path, limits):
         SPARE.start()  # it boots while the zip is checked and mapped
     archive, found = open_and_map(zip_path, limits)
     ahead = ReadAhead(zip_path, limits, archive, found, None)
-    if process_wanted and wants_process(zip_path, found.activity, limits):
-        try:
-            ahead.child = SPARE.take() or ActivityProcess()
-            ahead.child.begin(zip_path, found.activity, limits)
-        except BaseException:
-            ahead.close()
-            raise
+    if not wants_process(zip_path, found.activity, limits):
+        SPARE.end()  # too little activity: no process waits through the run
+        return ahead
+    try:
+        ahead.child = SPARE.take() or ActivityProcess()
+        ahead.child.begin(zip_path, found.activity, limits)
+    except BaseException:
+        ahead.close()
+        raise
     return ahead
 
 

@@ -3,11 +3,13 @@ activity process begun, then taken by the `analyze_package` of the same zip and 
 nothing of it left once the block ends, whether a run took it or not."""
 
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
 
 import parsers.ahead as ahead_module
+from parsers.activity.child import SPARE
 from parsers.ahead import read_ahead
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
@@ -49,10 +51,13 @@ def test_the_run_of_the_zip_takes_it_with_its_activity_already_read(tmp_path, no
 
 def test_a_zip_with_little_activity_is_mapped_ahead_without_a_process(tmp_path, no_process_left):
     path = big_package(tmp_path, 300)
-    with read_ahead(path):  # the default threshold: 32 MiB of activity
+    with zipfile.ZipFile(path, "a") as archive:  # big enough for a spare to be started
+        archive.writestr("padding.bin", os.urandom(5 << 20), zipfile.ZIP_STORED)
+    with read_ahead(path, ParseLimits(activity_process_min_bytes=64 << 20)):
         ahead = held()
         assert ahead is not None and ahead.child is None
-        analysis = analyze_package(path, package_id="x")
+        assert SPARE._process is None, "no spare left waiting through the run"
+        analysis = analyze_package(path, package_id="x", limits=ahead.limits)
         assert held() is None and ahead.archive.fp is None
     assert analysis.about["read"]["lines"]["activity"] > 0
 
