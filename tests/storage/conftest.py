@@ -18,13 +18,18 @@ from storage import mongo_client_options
 from storage.link_vault import LinkVault
 from storage.mongo_backend import MongoStore
 from storage.sqlite_backend import SQLiteStore
-from tests.support.mongomock_compat import let_gridfs_take_mongomock, let_mongomock_take_sort
+from tests.support.mongomock_compat import (
+    let_gridfs_take_mongomock,
+    let_mongomock_take_sort,
+    make_mongomock_operations_atomic,
+)
 
 SECRET = b"storage-test-secret"
 
 
 let_mongomock_take_sort()
 let_gridfs_take_mongomock()
+make_mongomock_operations_atomic()
 
 
 def _sqlite_store(tmp_path):

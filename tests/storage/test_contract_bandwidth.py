@@ -168,12 +168,7 @@ def test_deleting_a_meter_removes_its_days_entries_and_limit_only(store, meter):
 
 
 def test_concurrent_charges_never_pass_the_limit_together(store):
-    # mongomock's find_one_and_update finds the document, then updates it by `_id` alone, with
-    # no lock around the two: a thread switch between them lets a charge past the filter. It
-    # cannot show a server's atomicity, so this runs on SQLite, and on MongoDB when
-    # TEST_MONGO_URL names a real server (tests/storage/conftest.py).
-    if type(store).__name__ == "MongoStore" and "mongomock" in type(store._client).__module__:
-        pytest.skip("mongomock's updates are not atomic across threads")
+    # On mongomock each operation runs whole (tests/support/mongomock_compat.py), as on a server
     for _round in range(3):  # a fresh meter each time: more chances for a gap to show
         meter = f"account:{uuid.uuid4()}"
         results = all_at_once(

@@ -31,10 +31,6 @@ T0 = 1_764_547_200.0  # 2026-12-01T00:00:00Z
 HASH = "ab" * 32
 
 
-def is_mongomock(store) -> bool:
-    return type(store).__name__ == "MongoStore" and "mongomock" in type(store._client).__module__
-
-
 @pytest.fixture
 def provider(store):
     return store.projects.ensure_provider("Local disk", "Files under DATA_DIR", LOCAL)
@@ -90,8 +86,6 @@ def test_a_provider_is_made_once_per_kind_and_keeps_its_id(store):
 
 
 def test_racing_first_calls_make_one_provider(store):
-    if is_mongomock(store):
-        pytest.skip("mongomock's upserts are not atomic across threads")
     made = all_at_once(8, lambda: store.projects.ensure_provider("Local", "disk", LOCAL))
     assert len({provider.id for provider in made}) == 1
     assert len(store.projects.providers()) == 1
@@ -190,10 +184,6 @@ def test_no_version_for_an_unknown_or_trashed_file_and_no_file_for_an_unknown_pr
 
 
 def test_racing_uploads_of_one_file_get_distinct_numbers(store, project, provider):
-    # mongomock checks a unique index and inserts with no lock around the two, so racing
-    # inserts can both pass; a real server (TEST_MONGO_URL) and SQLite cannot.
-    if is_mongomock(store):
-        pytest.skip("mongomock's unique indexes are not atomic across threads")
     for _round in range(3):
         stored = new_file(store, project)
         made = all_at_once(20, lambda stored=stored: upload(store, stored, 1, provider.id))
@@ -458,8 +448,6 @@ def test_a_stream_of_1000_events_is_one_task_and_a_handful_of_recounts(store, pr
 
 
 def test_racing_events_enqueue_one_recount(store, project):
-    if is_mongomock(store):
-        pytest.skip("mongomock's find_one_and_update is not atomic across threads")
     answers = all_at_once(40, lambda: store.projects.want_recount(project.id, T0))
     assert answers.count(True) == 1
     assert store.projects.start_recount(project.id) == 40

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
 
 import mongomock.collection
 
@@ -40,3 +42,44 @@ def let_gridfs_take_mongomock() -> None:
 
         mongomock.gridfs.enable_gridfs_integration()
         _gridfs_taught = True
+
+
+# Each of these runs whole under one lock, as a server runs one operation on one document:
+# mongomock checks a filter or a unique index and then writes, with nothing around the two, so
+# racing threads could both pass (a server and SQLite cannot). Reads take a snapshot already.
+ATOMIC_OPERATIONS = (
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "replace_one",
+    "delete_one",
+    "delete_many",
+    "find_one_and_update",
+    "find_one_and_replace",
+    "find_one_and_delete",
+    "bulk_write",
+)
+_ONE_OPERATION_AT_A_TIME = threading.RLock()
+
+
+def make_mongomock_operations_atomic() -> None:
+    """Run each write of mongomock's collections under one process-wide lock (re-entrant: an
+    operation may call another), so that the contract suite's races test the backend's use of
+    single atomic operations, not mongomock's lack of them."""
+    collection = mongomock.collection.Collection
+    for name in ATOMIC_OPERATIONS:
+        method = getattr(collection, name)
+        if getattr(method, "atomic", False):
+            continue
+        setattr(collection, name, _atomic(method))
+
+
+def _atomic(method):
+    @functools.wraps(method)
+    def one_at_a_time(*args, **kwargs):
+        with _ONE_OPERATION_AT_A_TIME:
+            return method(*args, **kwargs)
+
+    one_at_a_time.atomic = True  # type: ignore[attr-defined]
+    return one_at_a_time
