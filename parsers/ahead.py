@@ -4,21 +4,16 @@ reading, for a caller that knows its zip before anything else is ready (`launche
 Lighter than `parsers.package` on purpose: the command imports it before everything else."""
 
 import contextlib
-import lzma
 import threading
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from parsers.activity.child import SPARE, ActivityProcess, may_need_process, reopenable
 from parsers.archive.package_map import PackageMap, map_package
-from parsers.archive.safety import check_entries, open_archive
+from parsers.archive.safety import CORRUPT, check_entries, open_archive
 from parsers.errors import InvalidPackage
-from parsers.limits import ParseLimits
-
-DEFAULT_LIMITS = ParseLimits()
-CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)
+from parsers.limits import DEFAULT_LIMITS, ParseLimits
 
 
 def open_and_map(zip_path, limits: ParseLimits) -> tuple[zipfile.ZipFile, PackageMap]:

@@ -23,3 +23,6 @@ class ParseLimits:
     progress_every_bytes: int = 4 * MIB
     # Activity shards at least this big (in total) are read by a second process, in parallel.
     activity_process_min_bytes: int = 32 * MIB
+
+
+DEFAULT_LIMITS = ParseLimits()

@@ -10,19 +10,13 @@ from parsers.activity.pick import pick_sources
 from parsers.aggregate.entities import Entities, build_entities
 from parsers.aggregate.package_data import PackageData
 from parsers.aggregate.periods import PERIODS, Period, make_periods
-from parsers.ahead import (
-    CORRUPT,
-    DEFAULT_LIMITS,
-    ReadAhead,
-    open_and_map,
-    take_ahead,
-    wants_process,
-)
+from parsers.ahead import ReadAhead, open_and_map, take_ahead, wants_process
 from parsers.archive.layout import detect_layout, folder_language, top_folder_names
 from parsers.archive.package_map import PackageMap
+from parsers.archive.safety import CORRUPT
 from parsers.errors import InvalidPackage
 from parsers.instants import day_of, fresh_caches, instant_to_datetime
-from parsers.limits import ParseLimits
+from parsers.limits import DEFAULT_LIMITS, ParseLimits
 from parsers.reading import PackageReader
 from parsers.streams import Progress
 from parsers.views.app_database import AppDatabaseWriter
@@ -152,7 +146,10 @@ def analyze_package(
 @contextlib.contextmanager
 def _opened(ahead: ReadAhead | None, zip_path, limits: ParseLimits):
     """(archive, map) of the zip, opened here or by `read_ahead`; closed on leaving."""
-    archive, found = (ahead.archive, ahead.found) if ahead else open_and_map(zip_path, limits)
+    if ahead is None:
+        archive, found = open_and_map(zip_path, limits)
+    else:
+        archive, found = ahead.archive, ahead.found
     with archive:
         yield archive, found
 

@@ -185,8 +185,7 @@ class ActivityProcess:
         self._seen = 0
         self._next_pump = 0.0
         self._result: ActivityResult | None = None
-        self._begun = False
-        self._job: tuple | None = None
+        self._job: tuple | None = None  # (zip path, shards, limits) once begun
         job_read, job_write = os.pipe()
         result_read, result_write = os.pipe()
         for fd in (job_write, result_read):
@@ -210,7 +209,7 @@ class ActivityProcess:
 
     def waiting(self) -> bool:
         """The child runs and has no job yet."""
-        return not self._begun and self._jobs is not None and self._process.poll() is None
+        return self._job is None and self._jobs is not None and self._process.poll() is None
 
     def begin(
         self, zip_path, shards, limits: ParseLimits, progress: Progress | None = None
@@ -221,12 +220,12 @@ class ActivityProcess:
         if progress is not None:
             self._progress = progress
         job = (str(zip_path), shards, limits)
-        if self._begun:
+        if self._job is not None:
             assert job == self._job  # one job per child
             return self
         assert self._jobs is not None  # not closed
         self._jobs.send(job)
-        self._job, self._begun = job, True
+        self._job = job
         return self
 
     def pump(self) -> None:

@@ -1,12 +1,17 @@
 """Open a package zip and check its central directory before anything is inflated."""
 
 import itertools
+import lzma
 import re
 import zipfile
+import zlib
 
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
 
+# What reading a member of an opened zip raises when the zip is corrupt or truncated (the
+# readers turn it into InvalidPackage).
+CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError)
 _DRIVE = re.compile(r"[A-Za-z]:")
 _SUPPORTED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 

@@ -41,7 +41,7 @@ def test_the_run_of_the_zip_takes_it_with_its_activity_already_read(tmp_path, no
     alone = view_texts(analyze_package(path, package_id="x").views())
     with read_ahead(path, IN_CHILD):
         ahead = held()
-        assert ahead is not None and ahead.child is not None and ahead.child._begun
+        assert ahead is not None and ahead.child is not None and ahead.child._job is not None
         analysis = analyze_package(path, package_id="x", limits=IN_CHILD)
         assert held() is None, "taken by the run"
         assert ahead.child._result is not None, "the process begun ahead read the activity"
