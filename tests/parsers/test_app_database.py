@@ -7,6 +7,7 @@ import pytest
 
 from parsers.limits import ParseLimits
 from parsers.package import analyze_package
+from parsers.views import app_database
 from parsers.views.app_database import AppDatabaseWriter, MissingOwner
 from tests.parsers.zipbuild import (
     BLOCKED,
@@ -197,3 +198,26 @@ def test_the_same_file_whether_messages_come_first_or_not(tmp_path):
     child = build(tmp_path / "child", ParseLimits(activity_process_min_bytes=0))
     alone = build(tmp_path / "alone")
     assert child.serialize() == alone.serialize()
+
+
+@pytest.mark.parametrize("materialized", [True, False])
+def test_message_rows_the_same_with_or_without_a_materialized_table(monkeypatch, materialized):
+    """SQLite from 3.35 takes each channel out of the JSON once; older ones per row."""
+    monkeypatch.setattr(app_database, "MESSAGES", app_database.messages_statement(materialized))
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(app_database.SCHEMA)
+    hours = {
+        GENERAL: {475_000: 2, 475_001: 0, -30: 1},  # a zero count makes no row; before 1970 does
+        DM: {475_023: 5},
+        'odd "id"': {24: 1},
+    }
+    app_database.insert_messages(db, hours, {GENERAL: GUILD, 'odd "id"': GUILD})
+    assert db.execute(
+        "SELECT day, hour, occurence_count, associated_channel_id, associated_guild_id "
+        "FROM activity ORDER BY rowid"
+    ).fetchall() == [
+        ("2024-03-09", 16, 2, GENERAL, GUILD),
+        ("1969-12-30", 18, 1, GENERAL, GUILD),
+        ("1970-01-02", 0, 1, 'odd "id"', GUILD),
+        ("2024-03-10", 15, 5, DM, None),
+    ]
