@@ -33,7 +33,8 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels 
 # activity scanner's C loop is there (without it the scanner silently runs ~3x slower).
 WORKDIR /
 RUN /opt/dumpus/bin/python -c "import api, celeryconfig, launchers.flower, tasks.celery_app, \
-parsers.activity._linescan, parsers.aggregate._dayfold, parsers.sources._stamps"
+parsers.activity._linescan, parsers.activity._pairs, parsers.aggregate._dayfold, \
+parsers.sources._stamps"
 
 # --- runtime: the interpreter, the virtual environment, no compiler, no source tree ---
 FROM ${PYTHON_IMAGE} AS runtime

@@ -3,12 +3,20 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from parsers.activity.rules import Rulebook, SourceTally, rulebook
 from parsers.archive.package_map import ACTIVITY_SOURCES
 
+native: ModuleType | None
+try:  # the pairing loops in C (_pairs.c): built by `make venv`
+    from parsers.activity import _pairs as native
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    native = None
+
 MAX_STAY_SECONDS = 24 * 3600
+VoiceEvents = list[tuple[float, bool, str, str | None]]  # (instant, joined, channel, server)
 
 
 @dataclass
@@ -72,6 +80,22 @@ def _take(totals: ActivityTotals, tally: SourceTally, family: str, book: Ruleboo
 
 
 def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
+    """Count each session start per day and OS, and pair each OS's starts and ends; in C
+    (`_pairs.c`) unless an event is of another shape than the C loop checks for."""
+    if native is not None:
+        try:
+            native.pair_sessions(
+                events, MAX_STAY_SECONDS, totals.session_starts, totals.session_minutes,
+                totals.session_spans,
+            )  # fmt: skip
+            return
+        except TypeError:  # raised before anything is counted
+            pass
+    pair_sessions_py(totals, events)
+
+
+def pair_sessions_py(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
+    """`_pair_sessions` in Python: the reference of its C twin, and the fallback."""
     by_os: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for seconds, started, os_name in events:
         by_os[os_name].append((seconds, started))
@@ -83,7 +107,23 @@ def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]
             totals.session_spans.append((start, end, seconds, os_name))
 
 
-def _pair_voice(totals: ActivityTotals, events: list[tuple[float, bool, str, str | None]]) -> None:
+def _pair_voice(totals: ActivityTotals, events: VoiceEvents) -> None:
+    """Note each channel's server and pair its joins and leaves; in C (`_pairs.c`)
+    unless an event is of another shape than the C loop checks for."""
+    if native is not None:
+        try:
+            native.pair_voice(
+                events, MAX_STAY_SECONDS, totals.voice_guild, totals.voice, totals.voice_stays,
+                Counter,
+            )  # fmt: skip
+            return
+        except TypeError:  # raised before anything is counted
+            pass
+    pair_voice_py(totals, events)
+
+
+def pair_voice_py(totals: ActivityTotals, events: VoiceEvents) -> None:
+    """`_pair_voice` in Python: the reference of its C twin, and the fallback."""
     by_channel: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for seconds, joined, channel_id, guild_id in events:
         by_channel[channel_id].append((seconds, joined))
