@@ -55,6 +55,23 @@ static void groups_free(Groups *groups) {
     Py_XDECREF(groups->index);
 }
 
+/* Room for one more item in an array of `size` items of `width` bytes that has room for
+ * `*room` (doubled when full, `first` when empty). 0, or -1 (MemoryError). */
+static int make_room(void **items, Py_ssize_t size, Py_ssize_t *room, size_t width,
+                     Py_ssize_t first) {
+    if (size < *room)
+        return 0;
+    Py_ssize_t more = *room ? 2 * *room : first;
+    void *grown = PyMem_Realloc(*items, (size_t)more * width);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = grown;
+    *room = more;
+    return 0;
+}
+
 /* Append a moment to the group of key (made at its first moment). 0, or -1 with an error. */
 static int groups_add(Groups *groups, PyObject *key, double at, int start) {
     PyObject *number = PyDict_GetItemWithError(groups->index, key);
@@ -64,16 +81,8 @@ static int groups_add(Groups *groups, PyObject *key, double at, int start) {
     else if (PyErr_Occurred())
         return -1;
     else {
-        if (groups->size == groups->room) {
-            Py_ssize_t room = groups->room ? 2 * groups->room : 16;
-            Group *all = PyMem_Realloc(groups->all, (size_t)room * sizeof(Group));
-            if (all == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            groups->all = all;
-            groups->room = room;
-        }
+        if (make_room((void **)&groups->all, groups->size, &groups->room, sizeof(Group), 16) < 0)
+            return -1;
         k = groups->size;
         PyObject *made = PyLong_FromSsize_t(k);
         if (made == NULL)
@@ -86,16 +95,8 @@ static int groups_add(Groups *groups, PyObject *key, double at, int start) {
         groups->size++;
     }
     Group *group = &groups->all[k];
-    if (group->size == group->room) {
-        Py_ssize_t room = group->room ? 2 * group->room : 8;
-        Moment *items = PyMem_Realloc(group->items, (size_t)room * sizeof(Moment));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        group->items = items;
-        group->room = room;
-    }
+    if (make_room((void **)&group->items, group->size, &group->room, sizeof(Moment), 8) < 0)
+        return -1;
     group->items[group->size++] = (Moment){at, start};
     return 0;
 }
@@ -206,6 +207,25 @@ static PyObject *span(PyObject *key, double start, double end, PyObject *seconds
     return made;
 }
 
+/* counter[key] += minutes, then keep the pair's span in its list; `key` and `kept` are new
+ * references, released here (`kept` NULL after a failure, its error set). 0, or -1. */
+static int count_and_keep(PyObject *counter, PyObject *key, PyObject *minutes, PyObject *list,
+                          PyObject *kept) {
+    int failed = kept == NULL || counter_add(counter, key, minutes) < 0 ||
+                 PyList_Append(list, kept) < 0;
+    Py_DECREF(key);
+    Py_XDECREF(kept);
+    return failed ? -1 : 0;
+}
+
+/* The (day, key) pair of an instant, as `(int(seconds // 86400), key)`; NULL on error. */
+static PyObject *day_and(double at, PyObject *key) {
+    PyObject *day = day_of(at);
+    PyObject *pair = day == NULL ? NULL : PyTuple_Pack(2, day, key);
+    Py_XDECREF(day);
+    return pair;
+}
+
 typedef struct {
     PyObject *voice, *stays, *counter_type;
     PyObject *minutes; /* the current channel's Counter of minutes per day, NULL before a pair */
@@ -228,16 +248,8 @@ static int take_stay(void *opaque, PyObject *channel, double start, double end, 
     PyObject *day = day_of(start);
     if (day == NULL)
         return -1;
-    int failed = counter_add(state->minutes, day, minutes);
-    Py_DECREF(day);
-    if (failed)
-        return -1;
-    PyObject *stay = span(channel, start, end, seconds, 1);
-    if (stay == NULL)
-        return -1;
-    failed = PyList_Append(state->stays, stay);
-    Py_DECREF(stay);
-    return failed;
+    return count_and_keep(state->minutes, day, minutes, state->stays,
+                          span(channel, start, end, seconds, 1));
 }
 
 /* pair_voice(events, cap, voice_guild, voice, stays, counter_type): `_pair_voice`. */
@@ -285,21 +297,11 @@ static int take_session(void *opaque, PyObject *os_name, double start, double en
     SessionState *state = opaque;
     if (seconds == NULL)
         return 0;
-    PyObject *day = day_of(start);
-    PyObject *key = day == NULL ? NULL : PyTuple_Pack(2, day, os_name);
-    Py_XDECREF(day);
+    PyObject *key = day_and(start, os_name);
     if (key == NULL)
         return -1;
-    int failed = counter_add(state->minutes, key, minutes);
-    Py_DECREF(key);
-    if (failed)
-        return -1;
-    PyObject *session = span(os_name, start, end, seconds, 0);
-    if (session == NULL)
-        return -1;
-    failed = PyList_Append(state->spans, session);
-    Py_DECREF(session);
-    return failed;
+    return count_and_keep(state->minutes, key, minutes, state->spans,
+                          span(os_name, start, end, seconds, 0));
 }
 
 /* pair_sessions(events, cap, starts, minutes, spans): `_pair_sessions`. */
@@ -328,9 +330,7 @@ static PyObject *pair_sessions(PyObject *module, PyObject *args) {
         if (groups_add(&groups, os_name, at, started) < 0)
             goto fail;
         if (started) {
-            PyObject *day = day_of(at);
-            PyObject *key = day == NULL ? NULL : PyTuple_Pack(2, day, os_name);
-            Py_XDECREF(day);
+            PyObject *key = day_and(at, os_name);
             int failed = key == NULL || counter_add(starts, key, one) < 0;
             Py_XDECREF(key);
             if (failed)
