@@ -79,19 +79,27 @@ def _take(totals: ActivityTotals, tally: SourceTally, family: str, book: Ruleboo
             getattr(totals, target).update(getattr(tally, target))
 
 
+def _paired_in_c(loop: str, *args: Any) -> bool:
+    """`_pairs.<loop>(*args)`, True when done; False where the caller's Python loop must run:
+    the extension is not built, or an event is of another shape (TypeError, raised by the C
+    loop before it counts anything)."""
+    if native is None:
+        return False
+    try:
+        getattr(native, loop)(*args)
+    except TypeError:
+        return False
+    return True
+
+
 def _pair_sessions(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
     """Count each session start per day and OS, and pair each OS's starts and ends; in C
     (`_pairs.c`) unless an event is of another shape than the C loop checks for."""
-    if native is not None:
-        try:
-            native.pair_sessions(
-                events, MAX_STAY_SECONDS, totals.session_starts, totals.session_minutes,
-                totals.session_spans,
-            )  # fmt: skip
-            return
-        except TypeError:  # raised before anything is counted
-            pass
-    pair_sessions_py(totals, events)
+    if not _paired_in_c(
+        "pair_sessions", events, MAX_STAY_SECONDS, totals.session_starts,
+        totals.session_minutes, totals.session_spans,
+    ):  # fmt: skip
+        pair_sessions_py(totals, events)
 
 
 def pair_sessions_py(totals: ActivityTotals, events: list[tuple[float, bool, str]]) -> None:
@@ -110,16 +118,11 @@ def pair_sessions_py(totals: ActivityTotals, events: list[tuple[float, bool, str
 def _pair_voice(totals: ActivityTotals, events: VoiceEvents) -> None:
     """Note each channel's server and pair its joins and leaves; in C (`_pairs.c`)
     unless an event is of another shape than the C loop checks for."""
-    if native is not None:
-        try:
-            native.pair_voice(
-                events, MAX_STAY_SECONDS, totals.voice_guild, totals.voice, totals.voice_stays,
-                Counter,
-            )  # fmt: skip
-            return
-        except TypeError:  # raised before anything is counted
-            pass
-    pair_voice_py(totals, events)
+    if not _paired_in_c(
+        "pair_voice", events, MAX_STAY_SECONDS, totals.voice_guild, totals.voice,
+        totals.voice_stays, Counter,
+    ):  # fmt: skip
+        pair_voice_py(totals, events)
 
 
 def pair_voice_py(totals: ActivityTotals, events: VoiceEvents) -> None:
