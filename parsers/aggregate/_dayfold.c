@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,6 +318,48 @@ done:
     return result;
 }
 
+/* totals_since(days, counts, starts) -> [messages from each start day on]: days ascending, a
+ * start of None (a period of no days) totals 0. One pass from the newest day back. */
+static PyObject *totals_since(PyObject *self, PyObject *args) {
+    PyObject *days, *counts, *starts;
+    if (!PyArg_ParseTuple(args, "O!O!O!:totals_since", &PyList_Type, &days, &PyList_Type, &counts,
+                          &PyList_Type, &starts))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(days), m = PyList_GET_SIZE(starts);
+    if (PyList_GET_SIZE(counts) != n || m > 16) {
+        PyErr_SetString(PyExc_TypeError, "as many counts as days, and at most 16 starts");
+        return NULL;
+    }
+    long long first[16], totals[16] = {0};
+    int open[16]; /* 0: a start of None */
+    for (Py_ssize_t j = 0; j < m; j++) {
+        PyObject *start = PyList_GET_ITEM(starts, j);
+        open[j] = start != Py_None;
+        if (open[j] && as_long_long(start, &first[j]) < 0)
+            return NULL;
+    }
+    long long running = 0, later = LLONG_MAX;
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        long long day, count;
+        if (as_long_long(PyList_GET_ITEM(days, i), &day) < 0 ||
+            as_long_long(PyList_GET_ITEM(counts, i), &count) < 0)
+            return NULL;
+        if (day >= later) {
+            PyErr_SetString(PyExc_OverflowError, "days not ascending");
+            return NULL;
+        }
+        later = day;
+        if (__builtin_add_overflow(running, count, &running)) {
+            PyErr_SetString(PyExc_OverflowError, "a sum over 64 bits");
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < m; j++)
+            if (open[j] && day >= first[j])
+                totals[j] = running;
+    }
+    return int_list(totals, m);
+}
+
 /* ---- message_blocks: the messages block of each period, periods.python_message_blocks' twin ---- */
 
 static PyObject *key_total, *key_per_day, *key_per_hour, *key_per_weekday, *key_active_days,
@@ -377,12 +420,12 @@ static Py_ssize_t first_from(const ActiveDays *active, long long day) {
 
 /* The zero-filled series of `length` days from `origin`, the active days from `first` set. */
 static PyObject *dense_series(const ActiveDays *active, Py_ssize_t first, long long origin,
-                              long long length) {
+                              long long length, PyObject *zero) {
     PyObject *series = PyList_New((Py_ssize_t)length);
     if (series == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < (Py_ssize_t)length; i++)
-        PyList_SET_ITEM(series, i, Py_NewRef(zero_int));
+        PyList_SET_ITEM(series, i, Py_NewRef(zero));
     for (Py_ssize_t i = first; i < active->n; i++) {
         long long at = active->days[i] - origin;
         if (at < 0 || at >= length) {
@@ -395,9 +438,9 @@ static PyObject *dense_series(const ActiveDays *active, Py_ssize_t first, long l
     return series;
 }
 
-/* {"days": length, "zero": 0, "gaps": [gap, value, ...]} of the active days from `first`. */
+/* {"days": length, "zero": zero, "gaps": [gap, value, ...]} of the active days from `first`. */
 static PyObject *sparse_series(const ActiveDays *active, Py_ssize_t first, long long origin,
-                               long long length) {
+                               long long length, PyObject *zero) {
     PyObject *flat = interleaved_gaps(active->days + first,
                                       PySequence_Fast_ITEMS(active->counts) + first,
                                       active->n - first, origin);
@@ -406,7 +449,7 @@ static PyObject *sparse_series(const ActiveDays *active, Py_ssize_t first, long 
     PyObject *days = PyLong_FromLongLong(length);
     PyObject *stored = days == NULL ? NULL : PyDict_New();
     if (stored == NULL || PyDict_SetItem(stored, key_days, days) < 0 ||
-        PyDict_SetItem(stored, key_zero, zero_int) < 0 ||
+        PyDict_SetItem(stored, key_zero, zero) < 0 ||
         PyDict_SetItem(stored, key_gaps, flat) < 0)
         Py_CLEAR(stored);
     Py_XDECREF(days);
@@ -427,14 +470,15 @@ static int zero_filled(long long count, long long length, long long sparse_below
     return !sparse || weight >= length;
 }
 
-/* series.stored_series(start, length, 0, active days from `first`, their counts, sparse). */
+/* series.stored_series(start, length, zero, active days from `first`, their values, sparse). */
 static PyObject *stored_days(const ActiveDays *active, Py_ssize_t first, long long origin,
-                             long long length, long long sparse_below, int sparse) {
+                             long long length, long long sparse_below, int sparse,
+                             PyObject *zero) {
     int dense = zero_filled(active->n - first, length, sparse_below, sparse);
     if (dense < 0)
         return NULL;
-    return dense ? dense_series(active, first, origin, length)
-                 : sparse_series(active, first, origin, length);
+    return dense ? dense_series(active, first, origin, length, zero)
+                 : sparse_series(active, first, origin, length, zero);
 }
 
 /* round(total / count, 2), as Python divides two ints (correctly rounded: both exact doubles). */
@@ -516,7 +560,10 @@ typedef struct {
     Py_ssize_t first, bands;
 } Span;
 
-static int span_of(const ActiveDays *active, PyObject *period, PyObject *band_ages, Span *out) {
+/* A period's first day and length (Period.days), Python's rules read through its attributes;
+ * *no_start set (and nothing else) for a period without days. */
+static int bounds_of(PyObject *period, int *no_start_out, long long *start_out,
+                     long long *length_out) {
     PyObject *start_obj = PyObject_GetAttr(period, key_start);
     PyObject *end_obj = start_obj == NULL ? NULL : PyObject_GetAttr(period, key_end);
     long long start = 0, end = 0;
@@ -528,21 +575,29 @@ static int span_of(const ActiveDays *active, PyObject *period, PyObject *band_ag
     Py_XDECREF(end_obj);
     if (failed)
         return -1;
-    out->no_start = no_start;
+    *no_start_out = no_start;
     if (no_start)
         return 0;
     if (start < -DAY_LIMIT || start > DAY_LIMIT || end < -DAY_LIMIT || end > DAY_LIMIT) {
         PyErr_SetString(PyExc_OverflowError, "a period beyond the calendar's reach");
         return -1;
     }
-    out->start = start;
-    out->length = no_end ? 0 : end - start + 1; /* Period.days */
-    if (out->length < 0) { /* never made so: Python decides what such a period holds */
+    *start_out = start;
+    *length_out = no_end ? 0 : end - start + 1; /* Period.days */
+    if (*length_out < 0) { /* never made so: Python decides what such a period holds */
         PyErr_SetString(PyExc_OverflowError, "a period that ends before it starts");
         return -1;
     }
-    out->first = first_from(active, start);
-    out->bands = bands_of(active, out->length, start, band_ages);
+    return 0;
+}
+
+static int span_of(const ActiveDays *active, PyObject *period, PyObject *band_ages, Span *out) {
+    if (bounds_of(period, &out->no_start, &out->start, &out->length) < 0)
+        return -1;
+    if (out->no_start)
+        return 0;
+    out->first = first_from(active, out->start);
+    out->bands = bands_of(active, out->length, out->start, band_ages);
     return out->bands < 0 ? -1 : 0;
 }
 
@@ -557,7 +612,8 @@ static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObje
     Py_ssize_t first = span.first, bands = span.bands;
     long long count = active->n - first;
     return block_of(PyLong_FromLongLong(active->sums[first]),
-                    stored_days(active, first, span.start, span.length, sparse_below, sparse),
+                    stored_days(active, first, span.start, span.length, sparse_below, sparse,
+                                zero_int),
                     PyList_GetSlice(hours, (bands - 1) * 24, bands * 24),
                     PyList_GetSlice(weekdays, (bands - 1) * 7, bands * 7),
                     PyLong_FromLongLong(count), average(active->sums[first], count));
@@ -596,6 +652,194 @@ static PyObject *message_blocks(PyObject *self, PyObject *args) {
     }
     PyMem_Free(active.days);
     PyMem_Free(active.sums);
+    return blocks;
+}
+
+/* ---- voice_blocks: the voice block of each period, periods.python_voice_blocks' twin ---- */
+
+static PyObject *key_minutes, *zero_float, *builtin_sum;
+
+#define ROUNDED_BELOW 1e14 /* ten times it stays under 2**50: a step of 1/8 or finer */
+
+/* round(x, 1) as CPython rounds a float: the decimal digits correctly rounded from x's exact
+ * value, ties to even (dtoa's mode 3), then the double nearest them (strtod), so k / 10 for
+ * the nearest integer k to 10x. 10x is exact as p + err (fma gives the product's rounding
+ * error); p's fraction is a multiple of p's step, so it decides alone unless it is exactly
+ * one half, where err's sign (or a true tie) does. Worked on |x|: rounding is symmetric, and
+ * dtoa writes the sign apart (round(-0.04, 1) is -0.0). OverflowError from ROUNDED_BELOW on. */
+static int round_tenths(double x, double *out) {
+    double size = fabs(x);
+    if (!(size < ROUNDED_BELOW)) {
+        PyErr_SetString(PyExc_OverflowError, "a value beyond the exact rounding's reach");
+        return -1;
+    }
+    double tenths = size * 10.0, err = fma(size, 10.0, -tenths);
+    double whole = floor(tenths), fraction = tenths - whole;
+    if (fraction > 0.5 ||
+        (fraction == 0.5 && (err > 0.0 || (err == 0.0 && fmod(whole, 2.0) != 0.0))))
+        whole += 1.0;
+    *out = copysign(whole / 10.0, x);
+    return 0;
+}
+
+typedef struct {
+    long long day;
+    PyObject *value; /* borrowed from the minutes */
+} DayMinutes;
+
+static int by_day_of_minutes(const void *a, const void *b) {
+    long long x = ((const DayMinutes *)a)->day, y = ((const DayMinutes *)b)->day;
+    return (x > y) - (x < y);
+}
+
+/* The days of `minutes` ({day: float}) with a value other than zero from `start` to `end`,
+ * ascending, into `active` (its `counts`: the values rounded, a new list) and `values` (the
+ * values themselves). Plain ints and finite floats only: else TypeError or OverflowError. */
+static int voice_days(PyObject *minutes, int open, long long start, long long end,
+                      ActiveDays *active, PyObject **values) {
+    DayMinutes *found = PyMem_New(DayMinutes, PyDict_GET_SIZE(minutes) + 1);
+    if (found == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t at = 0, n = 0;
+    PyObject *key, *value;
+    int failed = 0;
+    while (!failed && PyDict_Next(minutes, &at, &key, &value)) {
+        long long day;
+        if (as_long_long(key, &day) < 0 || !PyFloat_CheckExact(value) ||
+            !isfinite(PyFloat_AS_DOUBLE(value))) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "minutes are finite floats");
+            failed = 1;
+        } else if (open && PyFloat_AS_DOUBLE(value) != 0.0 && start <= day && day <= end) {
+            found[n].day = day;
+            found[n++].value = value;
+        }
+    }
+    if (!failed) {
+        qsort(found, (size_t)n, sizeof(DayMinutes), by_day_of_minutes);
+        active->n = n;
+        active->days = PyMem_New(long long, n + 1);
+        active->counts = PyList_New(n);
+        *values = PyList_New(n);
+        failed = active->days == NULL || active->counts == NULL || *values == NULL;
+        if (active->days == NULL)
+            PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; !failed && i < n; i++) {
+        double rounded;
+        PyObject *item = NULL;
+        failed = round_tenths(PyFloat_AS_DOUBLE(found[i].value), &rounded) < 0 ||
+                 (item = PyFloat_FromDouble(rounded)) == NULL;
+        if (!failed) {
+            active->days[i] = found[i].day;
+            PyList_SET_ITEM(active->counts, i, item);
+            PyList_SET_ITEM(*values, i, Py_NewRef(found[i].value));
+        }
+    }
+    PyMem_Free(found);
+    return failed ? -1 : 0;
+}
+
+/* round(float(sum(values[first:])), 1): Python's own sum (its summation differs between
+ * versions), then the rounding above. */
+static PyObject *rounded_sum(PyObject *values, Py_ssize_t first) {
+    PyObject *tail = PyList_GetSlice(values, first, PyList_GET_SIZE(values));
+    PyObject *total = tail == NULL ? NULL : PyObject_CallOneArg(builtin_sum, tail);
+    Py_XDECREF(tail);
+    if (total == NULL)
+        return NULL;
+    double sum = PyFloat_AsDouble(total), rounded;
+    Py_DECREF(total);
+    if ((sum == -1.0 && PyErr_Occurred()) || round_tenths(sum, &rounded) < 0)
+        return NULL;
+    return PyFloat_FromDouble(rounded);
+}
+
+/* {"minutes": ..., "per_day": ...} of one period. */
+static PyObject *voice_block(const ActiveDays *active, PyObject *values, PyObject *period,
+                             long long sparse_below, int sparse) {
+    int no_start = 0;
+    long long start = 0, length = 0;
+    if (bounds_of(period, &no_start, &start, &length) < 0)
+        return NULL;
+    Py_ssize_t first = no_start ? 0 : first_from(active, start);
+    PyObject *total = rounded_sum(values, first);
+    PyObject *per_day = total == NULL ? NULL
+                                      : stored_days(active, first, no_start ? 0 : start,
+                                                    no_start ? 0 : length, sparse_below, sparse,
+                                                    zero_float);
+    PyObject *block = per_day == NULL ? NULL : PyDict_New();
+    if (block != NULL && (PyDict_SetItem(block, key_minutes, total) < 0 ||
+                          PyDict_SetItem(block, key_per_day, per_day) < 0))
+        Py_CLEAR(block);
+    Py_XDECREF(total);
+    Py_XDECREF(per_day);
+    return block;
+}
+
+/* The period of most days (the first such, as max() keeps it): 1 and its bounds, or 0 when it
+ * has no days to read (no start or no end); -1 with an exception set. */
+static int longest_of(PyObject *periods, long long *start, long long *end) {
+    Py_ssize_t at = 0;
+    PyObject *name, *period;
+    long long most = -1;
+    int found = 0;
+    while (PyDict_Next(periods, &at, &name, &period)) {
+        int no_start = 0;
+        long long first = 0, length = 0;
+        Py_INCREF(period); /* its attributes are read by Python's rules */
+        int failed = bounds_of(period, &no_start, &first, &length) < 0;
+        Py_DECREF(period);
+        if (failed)
+            return -1;
+        long long days = no_start ? 0 : length;
+        if (days > most) {
+            most = days;
+            found = !no_start && length > 0;
+            *start = first, *end = first + length - 1;
+        }
+    }
+    if (most < 0) {
+        PyErr_SetString(PyExc_TypeError, "no period");
+        return -1;
+    }
+    return found;
+}
+
+/* voice_blocks(minutes, periods, sparse_below, sparse) -> {period name: voice block}: minutes
+ * {day: float}, periods {name: Period} ending on the same day, in their order. */
+static PyObject *voice_blocks(PyObject *self, PyObject *args) {
+    PyObject *minutes, *periods, *values = NULL, *blocks = NULL;
+    long long sparse_below, start = 0, end = 0;
+    int sparse;
+    if (!PyArg_ParseTuple(args, "O!O!Lp:voice_blocks", &PyDict_Type, &minutes, &PyDict_Type,
+                          &periods, &sparse_below, &sparse))
+        return NULL;
+    ActiveDays active = {0, NULL, NULL, NULL};
+    int open = longest_of(periods, &start, &end);
+    if (open >= 0 && voice_days(minutes, open, start, end, &active, &values) == 0 &&
+        (blocks = PyDict_New()) != NULL) {
+        Py_ssize_t at = 0;
+        PyObject *name, *period;
+        while (PyDict_Next(periods, &at, &name, &period)) {
+            Py_INCREF(name);
+            Py_INCREF(period);
+            PyObject *block = voice_block(&active, values, period, sparse_below, sparse);
+            int failed = block == NULL || PyDict_SetItem(blocks, name, block) < 0;
+            Py_XDECREF(block);
+            Py_DECREF(period);
+            Py_DECREF(name);
+            if (failed) {
+                Py_CLEAR(blocks);
+                break;
+            }
+        }
+    }
+    PyMem_Free(active.days);
+    Py_XDECREF(active.counts);
+    Py_XDECREF(values);
     return blocks;
 }
 
@@ -869,7 +1113,9 @@ static PyMethodDef methods[] = {
     {"sparse_gaps", sparse_gaps, METH_VARARGS, "A sparse series' gaps and values, interleaved."},
     {"fold_hours", fold_hours, METH_VARARGS, "Messages per day and per age band from per hour."},
     {"merge_days", merge_days, METH_O, "The per-day sum of several (days, counts) pairs."},
+    {"totals_since", totals_since, METH_VARARGS, "Messages from each of several start days on."},
     {"message_blocks", message_blocks, METH_VARARGS, "The messages block of each period."},
+    {"voice_blocks", voice_blocks, METH_VARARGS, "The voice block of each period."},
     {"periods_json", periods_json, METH_VARARGS, "An entity's periods object as JSON text."},
     {NULL, NULL, 0, NULL},
 };
@@ -888,7 +1134,13 @@ PyMODINIT_FUNC PyInit__dayfold(void) {
         intern(&key_average, "average_per_active_day") < 0 || intern(&key_days, "days") < 0 ||
         intern(&key_zero, "zero") < 0 || intern(&key_gaps, "gaps") < 0 ||
         intern(&key_start, "start") < 0 || intern(&key_end, "end") < 0 ||
-        (zero_int = PyLong_FromLong(0)) == NULL)
+        intern(&key_minutes, "minutes") < 0 || (zero_int = PyLong_FromLong(0)) == NULL ||
+        (zero_float = PyFloat_FromDouble(0.0)) == NULL)
+        return NULL;
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    builtin_sum = builtins == NULL ? NULL : PyObject_GetAttrString(builtins, "sum");
+    Py_XDECREF(builtins);
+    if (builtin_sum == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -8,6 +8,9 @@ def fold_hours(
 def merge_days(series: list[tuple[list[int], list[int]]], /) -> tuple[list[int], list[int]]:
     """The per-day sum of several (days, counts), zero days left out."""
 
+def totals_since(days: list[int], counts: list[int], starts: list[int | None], /) -> list[int]:
+    """Messages from each start day to the last day (0 for a start of None)."""
+
 def sparse_gaps(active: list[int], values: list, origin: int, /) -> list:
     """[gap, value, ...]: each active day's distance from the day after the previous one."""
 
@@ -26,6 +29,11 @@ def message_blocks(
     /,
 ) -> dict[str, dict]:
     """The messages block of each period, as periods.python_message_blocks builds them."""
+
+def voice_blocks(
+    minutes: dict[int, float], periods: dict, sparse_below: int, sparse: bool, /
+) -> dict[str, dict]:
+    """The voice block of each period, as periods.python_voice_blocks builds them."""
 
 def periods_json(
     days: list[int],

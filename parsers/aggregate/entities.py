@@ -19,9 +19,10 @@ from parsers.sources.channels import (
 )
 
 _NO_HOURS: Counter[int] = Counter()  # a channel without messages (only ever read)
+_NO_VOICE: Counter[int] = Counter()  # a channel without voice (only ever read)
 
 
-@dataclass
+@dataclass(slots=True)
 class ChannelEntry:
     """One channel with its messages and voice minutes per day."""
 
@@ -89,16 +90,19 @@ def build_entities(data: PackageData, periods: dict[str, Period]) -> Entities:
     channel_ids = set(data.channels) | set(data.message_hours) | set(data.activity.voice)
     entities = Entities(owner_id, {}, {}, {}, {name: {} for name in periods})
     end = periods["lifetime"].end
-    by_period = [(entities.totals[name], period) for name, period in periods.items()]
+    starts = [period.start for period in periods.values()]
+    per_period = list(entities.totals.values())  # in the order of `periods`
+    silent = [0.0] * len(periods)  # the voice minutes of a channel without voice
     for channel_id in sorted(channel_ids):
         entry = _channel_entry(data, channel_id, end)
         entities.channels[channel_id] = entry
         _attach(data, entities, entry)
-        for totals, period in by_period:
-            totals[channel_id] = (
-                entry.daily.total_since(period.start),
-                sum_in(entry.voice, period),
-            )
+        voice = entry.voice
+        minutes = [sum_in(voice, period) for period in periods.values()] if voice else silent
+        for totals, messages, voice_minutes in zip(
+            per_period, entry.daily.totals_since(starts), minutes, strict=True
+        ):
+            totals[channel_id] = (messages, voice_minutes)
     for guild_id, name in data.guild_names.items():
         entities.guilds.setdefault(guild_id, GroupEntry(guild_id, name))
     return entities
@@ -121,7 +125,7 @@ def _channel_entry(data: PackageData, channel_id: str, end: int | None) -> Chann
         guild_name,
         meta.person_id,
         daily_messages(data.message_hours.get(channel_id) or _NO_HOURS, end),
-        data.activity.voice.get(channel_id) or Counter(),
+        data.activity.voice.get(channel_id) or _NO_VOICE,
     )
 
 

@@ -106,7 +106,20 @@ def python_message_blocks(
 def voice_blocks(
     minutes: Counter[int], periods: dict[str, Period], sparse: bool = True
 ) -> dict[str, dict]:
-    """The voice block of each of periods that end on the same day; each day rounded once."""
+    """The voice block of each of periods that end on the same day; each day rounded once.
+
+    In C when built (`_dayfold.voice_blocks`, which rounds as `round(x, 1)` does without its
+    decimal string, and sums with Python's own `sum`), else `python_voice_blocks`, its
+    reference.
+    """
+    blocks = in_c("voice_blocks", minutes, periods, SPARSE_BELOW, sparse) if minutes else None
+    return python_voice_blocks(minutes, periods, sparse) if blocks is None else blocks
+
+
+def python_voice_blocks(
+    minutes: Counter[int], periods: dict[str, Period], sparse: bool = True
+) -> dict[str, dict]:
+    """voice_blocks in Python (the C loop's reference)."""
     if not minutes:  # most channels: no voice at all
         return {
             name: {

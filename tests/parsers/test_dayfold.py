@@ -116,6 +116,43 @@ def test_column_sums_over_64_bits_or_ragged_take_the_python_loop():
         daily._column_sums([[1, 2], [3]])
 
 
+STARTS = st.lists(
+    st.one_of(st.none(), st.integers(min_value=END - 400, max_value=END + 2)), max_size=6
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(counters(), STARTS)
+def test_the_c_totals_give_the_python_totals(hours, starts):
+    folded = daily_messages(hours, END)
+    totals = dayfold.totals_since(folded.days, folded.counts, starts)
+    assert totals == [folded.total_since(start) for start in starts]
+    assert folded.totals_since(starts) == totals
+
+
+def test_totals_by_hand_and_what_the_c_totals_do_not_take():
+    days, counts = [END - 40, END - 3, END], [5, 2, 1]
+    assert dayfold.totals_since(days, counts, [END, END - 3, END - 29, None, END + 1]) == [
+        1, 3, 3, 0, 0
+    ]  # fmt: skip
+    refused = [
+        ([END, END - 1], [1, 1]),  # descending
+        ([END, END], [1, 1]),  # a day twice
+        ([END - 1, END], [(1 << 63) - 1, 1]),  # a sum over 64 bits
+        ([END], [1.0]),  # a float count
+        ([END], [True]),  # an int subclass
+    ]
+    for days, counts in refused:
+        with pytest.raises((OverflowError, TypeError)):
+            dayfold.totals_since(days, counts, [END - 5])
+    big = DailyMessages([END - 1, END], [(1 << 63) - 1, 1], [], [])
+    assert big.totals_since([END - 1, END]) == [1 << 63, 1]  # the Python loop took it
+    with pytest.raises(TypeError):
+        dayfold.totals_since([END], [1, 2], [END])
+    with pytest.raises(TypeError):
+        dayfold.totals_since([END], [1], [END] * 17)
+
+
 def test_a_merge_of_no_channel_is_empty():
     empty = merge_daily([])
     assert empty == DailyMessages([], [], [0] * (24 * BANDS), [0] * (7 * BANDS))
