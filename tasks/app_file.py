@@ -8,7 +8,8 @@ own key, which the server cannot derive once the run is over, and only that ciph
 (by the run's own thread), under the run's generation: published, replaced and discarded with
 the statistics. The SQLite file is built in a scratch file beside the run's download
 (private, locked, removed at the end, swept after a crash), so memory stays bounded whatever the
-package's size.
+package's size; so is a second one, where another thread writes the voice stays and sessions
+before they are copied in (`parsers.views.app_database.SideTables`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class AppFileJob:
         self._files = ExitStack()
         name = f"{package_id}.{secrets.token_hex(6)}"
         self.database = self._files.enter_context(ScratchFile(scratch_dir / f"{name}.app"))
-        self.writer = AppDatabaseWriter(self.database.path)
+        side = self._files.enter_context(ScratchFile(scratch_dir / f"{name}.side"))
+        self.writer = AppDatabaseWriter(self.database.path, side.path)
         self.generation = 0
         self._thread: threading.Thread | None = None
         self._result: tuple[str, bytes] | str | None = None

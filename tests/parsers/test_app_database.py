@@ -59,12 +59,13 @@ PAYMENTS = [
 ]
 
 
-def build(tmp_path, limits=None, **options) -> sqlite3.Connection:
-    """The app's file of the test package, opened; `limits` as `analyze_package` takes them."""
+def build(tmp_path, limits=None, side=False, **options) -> sqlite3.Connection:
+    """The app's file of the test package, opened; `limits` as `analyze_package` takes them;
+    with `side`, its voice stays and sessions written by a second thread (`SideTables`)."""
     limits = {} if limits is None else {"limits": limits}
     files = package("C", messages=MESSAGES, events={"analytics": EVENTS}, **options)
     path = write_zip(tmp_path / "p.zip", files)
-    writer = AppDatabaseWriter(tmp_path / "app.sqlite")
+    writer = AppDatabaseWriter(tmp_path / "app.sqlite", tmp_path / "side.sqlite" if side else None)
     analysis = analyze_package(path, package_id="f" * 32, app_database=writer, **limits)
     analysis.write_app_database(writer)
     db = sqlite3.connect(":memory:")
@@ -72,9 +73,9 @@ def build(tmp_path, limits=None, **options) -> sqlite3.Connection:
     return db
 
 
-@pytest.fixture
-def db(tmp_path):
-    return build(tmp_path, user=user_json(payments=PAYMENTS))
+@pytest.fixture(params=[False, True], ids=["one-thread", "side-tables"])
+def db(tmp_path, request):
+    return build(tmp_path, side=request.param, user=user_json(payments=PAYMENTS))
 
 
 def rows(db, sql: str) -> list[tuple]:
@@ -221,3 +222,28 @@ def test_message_rows_the_same_with_or_without_a_materialized_table(monkeypatch,
         ("1970-01-02", 0, 1, 'odd "id"', GUILD),
         ("2024-03-10", 15, 5, DM, None),
     ]
+
+
+def test_the_side_tables_give_the_same_file_as_one_thread(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    alone = build(tmp_path / "one", user=user_json(payments=PAYMENTS))
+    side = build(tmp_path / "two", side=True, user=user_json(payments=PAYMENTS))
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    assert rows(side, schema) == rows(alone, schema)
+    for (table,) in rows(alone, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+        assert rows(side, f"SELECT rowid, * FROM {table}") == rows(
+            alone, f"SELECT rowid, * FROM {table}"
+        ), table
+    assert rows(side, "SELECT count(*) FROM voice_sessions") == [(2,)]
+    assert rows(side, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_failure_of_the_side_thread_is_raised_by_finish(tmp_path):
+    files = package("C", messages=MESSAGES, events={"analytics": EVENTS}, user=user_json())
+    path = write_zip(tmp_path / "p.zip", files)
+    writer = AppDatabaseWriter(tmp_path / "app.sqlite", tmp_path / "no-such-folder" / "side")
+    analysis = analyze_package(path, package_id="f" * 32, app_database=writer)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        analysis.write_app_database(writer)
+    assert writer._db is None, "the app's file is closed all the same"
