@@ -619,6 +619,39 @@ static PyObject *period_block(const ActiveDays *active, PyObject *period, PyObje
                     PyLong_FromLongLong(count), average(active->sums[first], count));
 }
 
+/* {name: make(period, context)} for each of `periods` ({name: Period}), in their order; NULL
+ * with an exception set. */
+typedef PyObject *(*PeriodBlock)(PyObject *period, void *context);
+
+static PyObject *blocks_by_period(PyObject *periods, PeriodBlock make, void *context) {
+    PyObject *blocks = PyDict_New(), *name, *period;
+    Py_ssize_t at = 0;
+    while (blocks != NULL && PyDict_Next(periods, &at, &name, &period)) {
+        Py_INCREF(name);
+        Py_INCREF(period); /* its attributes are read by Python's rules */
+        PyObject *block = make(period, context);
+        if (block == NULL || PyDict_SetItem(blocks, name, block) < 0)
+            Py_CLEAR(blocks);
+        Py_XDECREF(block);
+        Py_DECREF(period);
+        Py_DECREF(name);
+    }
+    return blocks;
+}
+
+typedef struct {
+    const ActiveDays *active;
+    PyObject *hours, *weekdays, *band_ages;
+    long long sparse_below;
+    int sparse;
+} MessageArgs;
+
+static PyObject *message_block(PyObject *period, void *context) {
+    const MessageArgs *args = context;
+    return period_block(args->active, period, args->hours, args->weekdays, args->band_ages,
+                        args->sparse_below, args->sparse);
+}
+
 /* message_blocks(days, counts, hours_to_band, weekdays_to_band, periods, band_ages, sparse_below,
  * sparse) -> {period name: messages block}, for `periods` ({name: Period}) in their order. */
 static PyObject *message_blocks(PyObject *self, PyObject *args) {
@@ -632,23 +665,9 @@ static PyObject *message_blocks(PyObject *self, PyObject *args) {
         return NULL;
     ActiveDays active = {0, NULL, NULL, NULL};
     PyObject *blocks = NULL;
-    if (read_active(days, counts, &active) == 0 && (blocks = PyDict_New()) != NULL) {
-        Py_ssize_t at = 0;
-        PyObject *name, *period;
-        while (PyDict_Next(periods, &at, &name, &period)) {
-            Py_INCREF(name);
-            Py_INCREF(period); /* its attributes are read by Python's rules */
-            PyObject *block =
-                period_block(&active, period, hours, weekdays, band_ages, sparse_below, sparse);
-            int failed = block == NULL || PyDict_SetItem(blocks, name, block) < 0;
-            Py_XDECREF(block);
-            Py_DECREF(period);
-            Py_DECREF(name);
-            if (failed) {
-                Py_CLEAR(blocks);
-                break;
-            }
-        }
+    if (read_active(days, counts, &active) == 0) {
+        MessageArgs context = {&active, hours, weekdays, band_ages, sparse_below, sparse};
+        blocks = blocks_by_period(periods, message_block, &context);
     }
     PyMem_Free(active.days);
     PyMem_Free(active.sums);
@@ -757,15 +776,24 @@ static PyObject *rounded_sum(PyObject *values, Py_ssize_t first) {
     return PyFloat_FromDouble(rounded);
 }
 
+typedef struct {
+    const ActiveDays *active;
+    PyObject *values;
+    long long sparse_below;
+    int sparse;
+} VoiceArgs;
+
 /* {"minutes": ..., "per_day": ...} of one period. */
-static PyObject *voice_block(const ActiveDays *active, PyObject *values, PyObject *period,
-                             long long sparse_below, int sparse) {
-    int no_start = 0;
+static PyObject *voice_block(PyObject *period, void *context) {
+    const VoiceArgs *args = context;
+    const ActiveDays *active = args->active;
+    long long sparse_below = args->sparse_below;
+    int sparse = args->sparse, no_start = 0;
     long long start = 0, length = 0;
     if (bounds_of(period, &no_start, &start, &length) < 0)
         return NULL;
     Py_ssize_t first = no_start ? 0 : first_from(active, start);
-    PyObject *total = rounded_sum(values, first);
+    PyObject *total = rounded_sum(args->values, first);
     PyObject *per_day = total == NULL ? NULL
                                       : stored_days(active, first, no_start ? 0 : start,
                                                     no_start ? 0 : length, sparse_below, sparse,
@@ -819,23 +847,9 @@ static PyObject *voice_blocks(PyObject *self, PyObject *args) {
         return NULL;
     ActiveDays active = {0, NULL, NULL, NULL};
     int open = longest_of(periods, &start, &end);
-    if (open >= 0 && voice_days(minutes, open, start, end, &active, &values) == 0 &&
-        (blocks = PyDict_New()) != NULL) {
-        Py_ssize_t at = 0;
-        PyObject *name, *period;
-        while (PyDict_Next(periods, &at, &name, &period)) {
-            Py_INCREF(name);
-            Py_INCREF(period);
-            PyObject *block = voice_block(&active, values, period, sparse_below, sparse);
-            int failed = block == NULL || PyDict_SetItem(blocks, name, block) < 0;
-            Py_XDECREF(block);
-            Py_DECREF(period);
-            Py_DECREF(name);
-            if (failed) {
-                Py_CLEAR(blocks);
-                break;
-            }
-        }
+    if (open >= 0 && voice_days(minutes, open, start, end, &active, &values) == 0) {
+        VoiceArgs context = {&active, values, sparse_below, sparse};
+        blocks = blocks_by_period(periods, voice_block, &context);
     }
     PyMem_Free(active.days);
     Py_XDECREF(active.counts);

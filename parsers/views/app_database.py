@@ -68,6 +68,12 @@ CREATE INDEX idx_guild_channels_guild_id ON guild_channels_data(guild_id);
 # it was 0.2% smaller and cost 0.04 s of a medium package's last, single-core phase).
 PRAGMAS = ("journal_mode = OFF", "synchronous = OFF", "temp_store = MEMORY", "cache_size = -2048")
 BATCH_ROWS = 20_000
+# The side thread's batches (`SideTables`) are smaller: they are held beside the app file's
+# thread's own. heavy's peak (the process tree) by this size: 20,000 rows 181-184 MB, 10,000
+# 177 MB, 5,000 173-174 MB, 2,000 171-172 MB, against 168-170 MB without the side thread;
+# below 5,000, the statements' GIL hand-overs (each one waits up to 5 ms for it) began to
+# show in the file's time.
+SIDE_BATCH_ROWS = 5_000
 # `message_sent` rows are made by SQLite from the message hours as JSON, per server (`""` for
 # none), per channel, per hour since the epoch: one statement per batch of thousands of rows, the
 # GIL released while it runs.
@@ -175,10 +181,10 @@ class AppDatabaseWriter:
             self._db = None
 
 
-def insert_stays(db: sqlite3.Connection, data: PackageData) -> None:
+def insert_stays(db: sqlite3.Connection, data: PackageData, batch_rows: int = BATCH_ROWS) -> None:
     """The `voice_sessions` and `sessions` rows."""
-    insert(db, "voice_sessions", voice_rows(data))
-    insert(db, "sessions", session_rows(data))
+    insert(db, "voice_sessions", voice_rows(data), batch_rows=batch_rows)
+    insert(db, "sessions", session_rows(data), batch_rows=batch_rows)
 
 
 class SideTables:
@@ -208,7 +214,7 @@ class SideTables:
                     db.execute(f"PRAGMA {pragma}")
                 db.executescript(SCHEMA)
                 db.execute("BEGIN")
-                insert_stays(db, data)
+                insert_stays(db, data, SIDE_BATCH_ROWS)
                 db.execute("COMMIT")
             finally:
                 db.close()
@@ -249,14 +255,20 @@ def insert_messages(db: sqlite3.Connection, message_hours: dict, guild_of: dict)
         db.execute(MESSAGES, (orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS),))
 
 
-def insert(db: sqlite3.Connection, table: str, rows: Iterable[tuple], shape: str = "") -> None:
+def insert(
+    db: sqlite3.Connection,
+    table: str,
+    rows: Iterable[tuple],
+    shape: str = "",
+    batch_rows: int = BATCH_ROWS,
+) -> None:
     """Insert rows passed as JSON arrays, a batch per statement (few Python calls per row).
 
     `shape` is the SELECT list: constants as they are, a `?` for each value of a row (default:
     every column a value).
     """
     rows = iter(rows)
-    while batch := list(islice(rows, BATCH_ROWS)):
+    while batch := list(islice(rows, batch_rows)):
         pieces = (shape or ", ".join("?" * len(batch[0]))).split("?")
         values = [f"json_extract(value, '$[{i}]')" for i in range(len(pieces) - 1)]
         columns = "".join(chain.from_iterable(zip(pieces, [*values, ""], strict=True)))

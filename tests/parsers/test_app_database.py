@@ -224,7 +224,8 @@ def test_message_rows_the_same_with_or_without_a_materialized_table(monkeypatch,
     ]
 
 
-def test_the_side_tables_give_the_same_file_as_one_thread(tmp_path):
+def test_the_side_tables_give_the_same_file_as_one_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(app_database, "SIDE_BATCH_ROWS", 1)  # a statement per row
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     alone = build(tmp_path / "one", user=user_json(payments=PAYMENTS))
