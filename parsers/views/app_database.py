@@ -229,16 +229,15 @@ class SideTables:
             raise error
 
     def copy_into(self, db: sqlite3.Connection) -> None:
-        """Wait for the tables, then copy them into `db` (no transaction open)."""
+        """Wait for the tables, then copy them into `db` (no transaction open; on a failure
+        the caller closes `db`, which lets the side file go)."""
         self.join()
         db.execute("ATTACH DATABASE ? AS side", (str(self.path),))
-        try:
-            db.execute("BEGIN")
-            for table in self.TABLES:
-                db.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
-            db.execute("COMMIT")
-        finally:
-            db.execute("DETACH DATABASE side")
+        db.execute("BEGIN")
+        for table in self.TABLES:
+            db.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
+        db.execute("COMMIT")
+        db.execute("DETACH DATABASE side")
 
 
 def insert_messages(db: sqlite3.Connection, message_hours: dict, guild_of: dict) -> None:

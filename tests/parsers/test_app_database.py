@@ -248,3 +248,14 @@ def test_a_failure_of_the_side_thread_is_raised_by_finish(tmp_path):
     with pytest.raises(sqlite3.OperationalError, match="unable to open"):
         analysis.write_app_database(writer)
     assert writer._db is None, "the app's file is closed all the same"
+
+
+def test_a_failed_copy_of_the_side_tables_is_raised_by_finish(tmp_path, monkeypatch):
+    monkeypatch.setattr(app_database.SideTables, "TABLES", ("voice_sessions", "no_such_table"))
+    files = package("C", messages=MESSAGES, events={"analytics": EVENTS}, user=user_json())
+    path = write_zip(tmp_path / "p.zip", files)
+    writer = AppDatabaseWriter(tmp_path / "app.sqlite", tmp_path / "side.sqlite")
+    analysis = analyze_package(path, package_id="f" * 32, app_database=writer)
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        analysis.write_app_database(writer)
+    assert writer._db is None, "the app's file is closed all the same"
