@@ -14,12 +14,13 @@
 #define DAY_LIMIT (1LL << 61) /* far beyond any calendar day; keeps differences in 64 bits */
 
 typedef struct {
-    long long day;
+    long long day; /* first, for by_day */
     long long count;
 } DayCount;
 
+/* qsort's order of records whose first member is their day (DayCount, DayMinutes). */
 static int by_day(const void *a, const void *b) {
-    long long x = ((const DayCount *)a)->day, y = ((const DayCount *)b)->day;
+    long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
 }
 
@@ -702,14 +703,9 @@ static int round_tenths(double x, double *out) {
 }
 
 typedef struct {
-    long long day;
+    long long day; /* first, for by_day */
     PyObject *value; /* borrowed from the minutes */
 } DayMinutes;
-
-static int by_day_of_minutes(const void *a, const void *b) {
-    long long x = ((const DayMinutes *)a)->day, y = ((const DayMinutes *)b)->day;
-    return (x > y) - (x < y);
-}
 
 /* The days of `minutes` ({day: float}) with a value other than zero from `start` to `end`,
  * ascending, into `active` (its `counts`: the values rounded, a new list) and `values` (the
@@ -737,7 +733,7 @@ static int voice_days(PyObject *minutes, int open, long long start, long long en
         }
     }
     if (!failed) {
-        qsort(found, (size_t)n, sizeof(DayMinutes), by_day_of_minutes);
+        qsort(found, (size_t)n, sizeof(DayMinutes), by_day);
         active->n = n;
         active->days = PyMem_New(long long, n + 1);
         active->counts = PyList_New(n);
@@ -786,18 +782,15 @@ typedef struct {
 /* {"minutes": ..., "per_day": ...} of one period. */
 static PyObject *voice_block(PyObject *period, void *context) {
     const VoiceArgs *args = context;
-    const ActiveDays *active = args->active;
-    long long sparse_below = args->sparse_below;
-    int sparse = args->sparse, no_start = 0;
-    long long start = 0, length = 0;
+    int no_start = 0;
+    long long start = 0, length = 0; /* both stay 0 for a period without days */
     if (bounds_of(period, &no_start, &start, &length) < 0)
         return NULL;
-    Py_ssize_t first = no_start ? 0 : first_from(active, start);
+    Py_ssize_t first = no_start ? 0 : first_from(args->active, start);
     PyObject *total = rounded_sum(args->values, first);
     PyObject *per_day = total == NULL ? NULL
-                                      : stored_days(active, first, no_start ? 0 : start,
-                                                    no_start ? 0 : length, sparse_below, sparse,
-                                                    zero_float);
+                                      : stored_days(args->active, first, start, length,
+                                                    args->sparse_below, args->sparse, zero_float);
     PyObject *block = per_day == NULL ? NULL : PyDict_New();
     if (block != NULL && (PyDict_SetItem(block, key_minutes, total) < 0 ||
                           PyDict_SetItem(block, key_per_day, per_day) < 0))
