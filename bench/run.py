@@ -59,8 +59,12 @@ def inflate_floor(path: Path) -> tuple[float, int]:
 
 
 def _children_of(pid: int) -> list[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process ended since its parent listed it
+        return []
     kids = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    for task in tasks:
         try:
             kids += [int(k) for k in (task / "children").read_text().split()]
         except OSError:

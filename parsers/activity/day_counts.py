@@ -9,9 +9,13 @@ file's order on every path; any other is counted under (event type, day, raw fie
 folded by `flush`, each distinct key once, with its count. Each distinct hour prefix is parsed
 once; bounds are the min/max of the stamp texts, parsed at flush. The C loop reads an instant
 field whose hour it reads itself into its seconds (a float among the raw texts). A line that does
-not fit returns False: the caller takes the exact path.
+not fit returns False: the caller takes the exact path. Both folds go through each rule's fold of
+raw texts (`raw_folds`), written out from the table like `Rule.fold`, with the reading of each
+raw field in place: one Python call per event or key.
 """
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 from parsers.activity.raw_fields import (
@@ -22,7 +26,15 @@ from parsers.activity.raw_fields import (
     stamp_shaped,
     usual_end,
 )
-from parsers.activity.rules import INSTANT, Rule, Rulebook, SourceTally, widen_bounds
+from parsers.activity.rules import (
+    INSTANT,
+    Kind,
+    Rule,
+    Rulebook,
+    SourceTally,
+    widen_bounds,
+    written_fold,
+)
 from parsers.instants import hour_start, parse_instant
 
 _MAX_HOUR_NUMBERS = 500_000  # cap on the hour cache (a hostile file may invent many prefixes)
@@ -84,7 +96,11 @@ class DayCounts:
         self.bounds: dict[str, list[bytes]] = {}  # event type -> [lowest, highest] text
         self.hour_numbers: dict[bytes, int | None] = {}  # hour prefix -> number, None if unusable
         self.max_hour_numbers = _MAX_HOUR_NUMBERS
-        self.known: dict[tuple, object] = {}  # (Kind.read, raw text) -> value
+        # Kind -> {raw text: value} for each kind whose values recur (ids, names)
+        self.known: dict[Kind, dict] = {
+            kind: {None: None} for rule in book.rules for kind in rule.layout.kinds if kind.repeats
+        }
+        self.folds = raw_folds(book)
         self.pending: list[tuple] = []  # (event type, hour, instant, *raw fields) per event
 
     def add(self, buffer: bytes, pos: int, end: int, event_type: str, shape: int) -> bool:
@@ -128,34 +144,30 @@ class DayCounts:
 
     def drain(self) -> None:
         """Fold the pending per-event lines into the tally, in file order."""
-        tally, rules, values = self.tally, self.book.by_type, self.values
-        for event_type, hour, seconds, *raws in self.pending:
-            rule = rules[event_type]
-            rule.fold(tally, hour // 24, seconds, values(rule, raws))
+        tally, folds, known, learn, instant = (
+            self.tally, self.folds, self.known, self.learn, self.instant
+        )  # fmt: skip
+        for entry in self.pending:
+            folds[entry[0]](tally, entry, known, learn, instant)
         self.pending.clear()
 
-    def values(self, rule: Rule, raws) -> list:
-        """Kind.read of each raw field text (None when absent), with fewer parses."""
-        known, values = self.known, []
-        for kind, raw in zip(rule.layout.kinds, raws, strict=True):
-            value: object
-            if raw is None:
-                value = None
-            elif type(raw) is float:  # an instant the C loop read (its hour is one C reads)
-                value = raw
-            elif kind is INSTANT and len(raw) == 24 and stamp_shaped(raw):
-                value = self._instant(raw)
-            elif not kind.repeats:
-                value = kind.read(raw.decode())
-            else:  # ids and names recur: each is read once (tests check both give the same)
-                value = known.get((kind.read, raw), known)
-                if value is known:
-                    value = kind.read(raw.decode())
-                    if len(known) >= _MAX_VALUES:
-                        known.clear()
-                    known[kind.read, raw] = value
-            values.append(value)
-        return values
+    def learn(self, kind: Kind, raw: bytes) -> object:
+        """Kind.read of a raw text not yet in `known` (ids and names recur: each is read once)."""
+        known = self.known[kind]
+        if len(known) >= _MAX_VALUES:
+            known.clear()
+            known[None] = None
+        value = known[raw] = kind.read(raw.decode())
+        return value
+
+    def instant(self, raw: bytes | None) -> object:
+        """INSTANT.read of a raw text (None when absent), from its hour's number when it has
+        the usual shape."""
+        if raw is None:
+            return None
+        if len(raw) == 24 and stamp_shaped(raw):
+            return self._instant(raw)
+        return INSTANT.read(raw.decode())
 
     def _instant(self, stamp: bytes) -> float | None:
         """INSTANT.read of a stamp_shaped text, from its hour's number (parsed once per hour)."""
@@ -177,15 +189,12 @@ class DayCounts:
     def flush(self) -> None:
         """Fold everything counted into the tally, each distinct key once, and reset."""
         self.drain()
-        by_type, tally = self.book.by_type, self.tally
-        read: dict[tuple, tuple] = {}  # (event type, *raw fields) -> (rule, values), across days
+        tally, folds, known, learn, instant = (
+            self.tally, self.folds, self.known, self.learn, self.instant
+        )  # fmt: skip
         for key, count in self.counts.items():
-            fields = (key[0], *key[2:])
-            found = read.get(fields)
-            if found is None:
-                rule = by_type[key[0]]
-                found = read[fields] = (rule, self.values(rule, key[2:]))
-            found[0].fold(tally, key[1], None, found[1], count)
+            folds[key[0]](tally, key, count, known, learn, instant)
+        by_type = self.book.by_type
         for event_type, texts in self.bounds.items():
             for text in texts:
                 seconds = parse_instant(text.decode())
@@ -193,3 +202,44 @@ class DayCounts:
                     widen_bounds(self.tally.bounds, by_type[event_type].family, seconds)
         self.counts.clear()
         self.bounds.clear()
+
+
+_MISSING = object()
+
+
+@lru_cache(maxsize=4)  # one rulebook at a time (a test may replace the table)
+def raw_folds(book: Rulebook) -> dict[str, Callable[..., None]]:
+    """Each rule's fold of a fast-path line, written out (`rules.written_fold`).
+
+    A per-event rule's takes a pending entry (event type, hour, its instant, *raw fields); a
+    counted rule's a key (event type, day, *raw fields) and its count. Each reads its raw field
+    texts as `Kind.read` would, through the caches of `DayCounts`: `known[kind]` (raw text ->
+    value) and `learn` for a text of a recurring kind, `instant` for an instant the C loop
+    did not read (it leaves a float), `Kind.read` for any other.
+    """
+    return {rule.event_type: _raw_fold(rule) for rule in book.rules}
+
+
+def _raw_fold(rule: Rule) -> Callable[..., None]:
+    raws = "".join(f", r{k}" for k in range(len(rule.fields)))
+    if rule.per_event:
+        arguments = "tally, entry, known, learn, instant"
+        head = [f"_, hour, seconds{raws} = entry", "day = hour // 24", "count = 1"]
+    else:
+        arguments = "tally, key, count, known, learn, instant"
+        head = [f"_, day{raws} = key", "seconds = None"]
+    env: dict[str, object] = {"MISSING": _MISSING}
+    reads, cache_of = [], {}  # Kind -> the local name of its cache
+    for k, kind in enumerate(rule.layout.kinds):
+        env[f"K{k}"] = kind
+        if kind is INSTANT:
+            reads.append(f"v{k} = r{k} if r{k}.__class__ is float else instant(r{k})")
+        elif kind.repeats:
+            if kind not in cache_of:
+                cache_of[kind] = f"known{k}"
+                reads.append(f"known{k} = known[K{k}]")
+            reads.append(f"v{k} = {cache_of[kind]}.get(r{k}, MISSING)")
+            reads.append(f"if v{k} is MISSING: v{k} = learn(K{k}, r{k})")
+        else:
+            reads.append(f"v{k} = None if r{k} is None else K{k}.read(r{k}.decode())")
+    return written_fold(rule, arguments, head, reads, env)

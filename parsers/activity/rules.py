@@ -26,7 +26,7 @@ def text_field(value: object) -> str | None:
     return None if text in ("", "null", "None") else text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each kind is itself (a key of the fast paths' caches)
 class Kind:
     """How a field is read: one function for the decoded value and for the raw text alike."""
 
@@ -107,29 +107,38 @@ def _written_fold(rule: "Rule") -> Callable[..., None]:
     """`fold` for this one rule, written out from the table (its fields, defaults, skips and
     entries in place of the loops over its layout) and compiled: the fast paths fold thousands
     of per-event lines a second with it. Same arguments as `fold` without the rule."""
-    env: dict[str, object] = {"Counter": Counter, "EVENT": rule.event_type}
+    unpack = ["".join(f"v{k}, " for k in range(len(rule.fields))) + "= values"]
+    return written_fold(rule, "tally, day, seconds, values, count=1", [], unpack, {})
+
+
+def written_fold(
+    rule: "Rule", arguments: str, head: list[str], reads: list[str], env: dict
+) -> Callable[..., None]:
+    """A fold of this one rule written out and compiled: `head` (lines) binds `day`, `seconds`
+    and `count` from the `arguments`, `reads` binds `v0, v1, ...` to the values of the rule's
+    fields (Kind.read of each, None when absent), with the names it uses in `env`. Then, as in
+    `fold`, the day is counted, each absent field filled, a skipped value ends the fold, and the
+    entries are added. The reads are written only for a rule with entries."""
+    env.update({"Counter": Counter, "EVENT": rule.event_type})
     body = [
+        *head,
         "days = tally.events.get(EVENT)",
         "if days is None:",
         "    days = tally.events[EVENT] = Counter()",
         "days[day] += count",
     ]
     if rule.into:
-        body += _field_lines(rule, env) + _entry_lines(rule, env)
-    source = "def fold_rule(tally, day, seconds, values, count=1):\n" + "".join(
-        f"    {line}\n" for line in body
-    )
+        body += (reads if rule.fields else []) + _fill_lines(rule, env) + _entry_lines(rule, env)
+    source = f"def fold_rule({arguments}):\n" + "".join(f"    {line}\n" for line in body)
     exec(compile(source, f"<fold of {rule.event_type}>", "exec"), env)  # source: the table only
     written = env["fold_rule"]
-    written.source = source  # type: ignore[attr-defined]  # shown by tests and when debugging
-    return written  # type: ignore[return-value]
+    written.source = source  # shown by tests and when debugging
+    return written
 
 
-def _field_lines(rule: "Rule", env: dict) -> list[str]:
-    """Unpack `values` into v0, v1, ...: each absent one filled, a skipped one ends the fold."""
-    if not rule.fields:
-        return []
-    lines = ["".join(f"v{k}, " for k in range(len(rule.fields))) + "= values"]
+def _fill_lines(rule: "Rule", env: dict) -> list[str]:
+    """Each absent value v0, v1, ... filled; a skipped one ends the fold."""
+    lines = []
     for k, spec in enumerate(rule.fields):
         env[f"D{k}"], env[f"S{k}"] = spec.default, spec.skip
         if spec.kind is INSTANT:

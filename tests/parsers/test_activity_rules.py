@@ -190,6 +190,20 @@ def test_a_field_the_c_loop_cannot_read_leaves_the_rule_to_python(monkeypatch):
     assert on_every_path(data + b"\n")[0] == tally
 
 
+def test_two_kinds_of_one_name_keep_their_own_values_on_every_path(monkeypatch):
+    shouted = Kind("text", lambda value: str(value).upper(), 0)
+    into = (counted("guilds_joined", "day", "guild_id"),)
+    with_rule(monkeypatch, "send_message", fields=(Field("guild_id", shouted),), into=into)
+    data = b"\n".join(
+        [
+            event_line("guild_joined", '"guild_id":"ab"'),
+            event_line("send_message", '"guild_id":"ab"'),
+        ]
+    )
+    tally = on_every_path(data + b"\n")[0]
+    assert tally["guilds_joined"] == {(DAY, "ab"): 1, (DAY, "AB"): 1}
+
+
 def test_a_field_no_fast_path_reads_sends_the_rule_to_the_exact_path(monkeypatch):
     number = Kind("number", lambda value: value, None)
     into = (counted("guilds_joined", "day", "n"),)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import parsers.activity.day_counts as day_counts
 import parsers.activity.scan as scan
 from parsers import instants
-from parsers.activity.rules import SourceTally, rulebook
+from parsers.activity.rules import TEXT, SourceTally, rulebook
 from parsers.sources import messages
 from parsers.sources.messages import MessageSink
 from parsers.streams import Skipped
@@ -115,6 +115,25 @@ def test_the_hour_numbers_filled_by_either_loop_are_capped(monkeypatch, scan_loo
     assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines)))) == 12
     assert len(scanner.day_counts.hour_numbers) == 4
     assert sum(tally.events["app_opened"].values()) == 12
+
+
+def test_the_field_values_read_by_the_fast_paths_are_capped(monkeypatch, scan_loop):
+    monkeypatch.setattr(day_counts, "_MAX_VALUES", 4)
+    stamp = "2024-01-01T10:00:00.000Z"
+    lines = [
+        b'{"event_type":"%s","channel_id":"%d","guild_id":null,'
+        b'"client_track_timestamp":"\\"%s\\"","timestamp":"\\"%s\\""}\n'
+        % (kind.encode(), n, stamp.encode(), stamp.encode())
+        for n in range(10)
+        for kind in ("join_voice_channel", "leave_voice_channel")
+    ]
+    tally = SourceTally()
+    scanner = scan.ActivityScanner(tally, Skipped(), 1 << 20)
+    assert scanner.read(io.BufferedReader(io.BytesIO(b"".join(lines)))) == 20
+    assert 0 < len(scanner.day_counts.known[TEXT]) <= 4
+    assert [(entry[1], entry[2]) for entry in tally.voice] == [
+        (joined, str(n)) for n in range(10) for joined in (True, False)
+    ]
 
 
 def test_the_scanner_remembers_a_bounded_number_of_uncounted_names(monkeypatch, scan_loop):
