@@ -52,26 +52,6 @@ find_in(const Line *line, const char *needle, Py_ssize_t size)
     return -1;
 }
 
-/* Last occurrence of needle in the line, or -1 (Horspool, from the end: JSON keys share many
- * bytes, so a byte-by-byte loop spends its time on false starts at every quote). */
-static Py_ssize_t
-rfind_in(const Line *line, const char *needle, Py_ssize_t size)
-{
-    unsigned char skip[256];
-    if (size < 1 || size > 255)
-        return -1;
-    memset(skip, (int)size, sizeof skip);
-    for (Py_ssize_t k = size - 1; k > 0; k--)
-        skip[(unsigned char)needle[k]] = (unsigned char)k;
-    Py_ssize_t at = line->end - size;
-    while (at >= line->pos) {
-        if (line->buf[at] == needle[0] && memcmp(line->buf + at, needle, size) == 0)
-            return at;
-        at -= skip[(unsigned char)line->buf[at]];
-    }
-    return -1;
-}
-
 static int
 has_byte(const Line *line, Py_ssize_t from, Py_ssize_t to, char byte)
 {
@@ -157,19 +137,66 @@ valid_utf8(const unsigned char *s, Py_ssize_t n)
     return 1;
 }
 
-/* Where the value of the key's last occurrence starts: -1 when absent, -2 when it may not be a
- * top-level key (the line is flat: after a comma, or first after the brace, it is one). */
-static Py_ssize_t
-value_at(const Line *line, const char *key, Py_ssize_t key_len)
+/* The keys a counted line is read for, each a `"name":` pattern: the timestamp's first, then
+ * the plan's fields'. */
+typedef struct {
+    const char *pattern[MAX_FIELDS + 1];
+    Py_ssize_t size[MAX_FIELDS + 1];
+    Py_ssize_t last[MAX_FIELDS + 1]; /* where the key's last occurrence starts, or -1 */
+    Py_ssize_t count;
+} Keys;
+
+/* A `"name":` pattern of 3 to 255 bytes (its name may hold anything but what ends it). */
+static int
+key_shaped(const char *pattern, Py_ssize_t size)
 {
-    if (key_len < 3 || key_len > 255)
-        return -2;
-    Py_ssize_t at = rfind_in(line, key, key_len);
+    return size >= 3 && size <= 255 && pattern[0] == '"' && pattern[size - 2] == '"' &&
+           pattern[size - 1] == ':';
+}
+
+/* Where each key's last occurrence in the line starts, in one pass over it. Every occurrence
+ * of a `"name":` pattern ends with a quote and a colon, so the pass goes from colon to colon
+ * (memchr) and compares only the keys whose name ends with the byte before that quote: a
+ * search per key from the line's end took a few hundred steps each on lines of a kilobyte. */
+static void
+find_keys(const Line *line, Keys *keys)
+{
+    uint16_t ending_with[256] = {0}; /* the final byte of a name -> a bit per key */
+    for (Py_ssize_t k = 0; k < keys->count; k++) {
+        keys->last[k] = -1;
+        ending_with[(unsigned char)keys->pattern[k][keys->size[k] - 3]] |= (uint16_t)(1u << k);
+    }
+    const char *buf = line->buf;
+    Py_ssize_t at = line->pos + 2; /* the first colon that can end a key */
+    while (at < line->end) {
+        const char *colon = memchr(buf + at, ':', line->end - at);
+        if (colon == NULL)
+            break;
+        Py_ssize_t end = colon - buf + 1; /* just after the colon */
+        if (colon[-1] == '"') {
+            unsigned bits = ending_with[(unsigned char)colon[-2]];
+            for (Py_ssize_t k = 0; bits != 0; k++, bits >>= 1) {
+                Py_ssize_t start = end - keys->size[k];
+                if ((bits & 1) && start >= line->pos &&
+                    memcmp(buf + start, keys->pattern[k], keys->size[k] - 2) == 0)
+                    keys->last[k] = start;
+            }
+        }
+        at = end;
+    }
+}
+
+/* Where the value of key k starts: -1 when absent, -2 when it may not be a top-level key (the
+ * line is flat: after a comma, or first after the brace, it is one). */
+static Py_ssize_t
+value_start(const Line *line, const Keys *keys, Py_ssize_t k)
+{
+    Py_ssize_t at = keys->last[k];
     if (at < 0)
         return -1;
     if (at <= line->pos || (line->buf[at - 1] != ',' && at - 1 != line->pos))
         return -2;
-    return at + key_len;
+    return at + keys->size[k];
 }
 
 /* The 24 bytes of a `"\"YYYY-MM-DDTHH:MM:SS.fffZ\""` value starting at start, or NULL. */
@@ -238,21 +265,33 @@ instant_at(const Line *line, Py_ssize_t start)
     return text_at(line, start);
 }
 
-/* The raw value of one planned field (pattern, kind code): new bytes, Py_None when absent or
- * null, or NULL (an error set, or none when unsure or of a kind this loop cannot read). */
-static PyObject *
-field_of(const Line *line, PyObject *planned)
+/* The pattern and kind code of one planned field (bytes, int): 1, or 0 when its pattern is not
+ * `"name":`-shaped (the line is left to Python), -1 on a Python error. */
+static int
+field_plan(PyObject *planned, Keys *keys, long *code)
 {
     if (!PyTuple_CheckExact(planned) || PyTuple_GET_SIZE(planned) != 2 ||
         !PyBytes_CheckExact(PyTuple_GET_ITEM(planned, 0))) {
         PyErr_SetString(PyExc_TypeError, "a field plan is (bytes, kind code)");
-        return NULL;
+        return -1;
     }
     PyObject *pattern = PyTuple_GET_ITEM(planned, 0);
-    long code = PyLong_AsLong(PyTuple_GET_ITEM(planned, 1));
-    if (code == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t start = value_at(line, PyBytes_AS_STRING(pattern), PyBytes_GET_SIZE(pattern));
+    *code = PyLong_AsLong(PyTuple_GET_ITEM(planned, 1));
+    if (*code == -1 && PyErr_Occurred())
+        return -1;
+    if (!key_shaped(PyBytes_AS_STRING(pattern), PyBytes_GET_SIZE(pattern)))
+        return 0;
+    keys->pattern[keys->count] = PyBytes_AS_STRING(pattern);
+    keys->size[keys->count++] = PyBytes_GET_SIZE(pattern);
+    return 1;
+}
+
+/* The raw value of a field of this kind whose value starts at start (value_start): new bytes,
+ * Py_None when absent or null, or NULL with no error set when unsure or of a kind this loop
+ * cannot read. */
+static PyObject *
+field_value(const Line *line, long code, Py_ssize_t start)
+{
     if (start == -2)
         return NULL;
     if (start == -1)
@@ -587,7 +626,15 @@ count_line(Sinks *sinks, const Line *line, PyObject *kind)
         return -1;
     if (n_fields > MAX_FIELDS)
         return 0;
-    Py_ssize_t start = value_at(line, STAMP_KEY, STAMP_KEY_LEN);
+    Keys keys = {.pattern = {STAMP_KEY}, .size = {STAMP_KEY_LEN}, .count = 1};
+    long codes[MAX_FIELDS];
+    for (Py_ssize_t k = 0; k < n_fields; k++) {
+        int planned_ok = field_plan(PyTuple_GET_ITEM(planned, k), &keys, &codes[k]);
+        if (planned_ok <= 0)
+            return planned_ok;
+    }
+    find_keys(line, &keys);
+    Py_ssize_t start = value_start(line, &keys, 0);
     const char *text = start < 0 ? NULL : stamp_at(line, start);
     if (text == NULL || !valid_utf8((const unsigned char *)line->buf + line->pos, line->end - line->pos))
         return 0;
@@ -595,7 +642,7 @@ count_line(Sinks *sinks, const Line *line, PyObject *kind)
     PyObject *hour = NULL, *key = NULL;
     int result = -1;
     for (Py_ssize_t k = 0; k < n_fields; k++) {
-        fields[k] = field_of(line, PyTuple_GET_ITEM(planned, k));
+        fields[k] = field_value(line, codes[k], value_start(line, &keys, k + 1));
         if (fields[k] == NULL) {
             result = PyErr_Occurred() ? -1 : 0;
             goto done;

@@ -22,6 +22,7 @@ import parsers.archive.inflater as inflater
 from parsers.activity.rules import SourceTally
 from parsers.instants import MIN_SECONDS, hour_start
 from parsers.streams import Skipped
+from tests.parsers.test_activity_paths import on_every_path
 from tests.parsers.test_activity_paths import tally_with as tally_on_path
 from tests.parsers.test_parsers_fast_paths import ACTIVITY, event
 from tests.parsers.test_parsers_inflater import corrupt_zip, members_zip
@@ -105,6 +106,25 @@ def test_c_loop_matches_the_python_loop_on_mangled_lines(picks, edits, max_line)
     data = bytes(data)
     native = tally_with("native", data, max_line)
     assert native == tally_with("python", data, max_line)
+
+
+# Where a key may sit in a line: each is read by its last top-level occurrence (as orjson
+# decodes it), never from inside a string or as the tail of a longer key.
+KEY_PLACES = [
+    (b'{"channel_id":"5","event_type":"add_reaction","emoji_name":"a",', "5"),  # first
+    (b'{"event_type":"add_reaction","channel_id":"1","emoji_name":"a","channel_id":"2",', "2"),
+    (b'{"event_type":"add_reaction","note":"\\",\\"channel_id\\":\\"7","emoji_name":"a",', None),
+    (b'{"event_type":"add_reaction","xchannel_id":"8","emoji_name":"a","a:":"b:",', None),
+    (b'{"event_type":"add_reaction","x":"a:","y":"\\":","channel_id":"3","emoji_name":"a",', "3"),
+    (b'{"event_type":"add_reaction","channel_id":"4","emoji_name":"a","y":"channel_id",', "4"),
+]
+
+
+@pytest.mark.parametrize(("head", "channel"), KEY_PLACES)
+def test_every_path_reads_a_key_by_its_last_top_level_occurrence(head, channel):
+    line = head + b'"timestamp":"\\"2024-03-02T13:00:00.000Z\\""}\n'
+    tally = on_every_path(line)[0]
+    assert [key[3] for key in tally["reactions"]] == [channel]
 
 
 def test_the_c_loop_refuses_positions_outside_the_buffer():
