@@ -172,7 +172,8 @@ def _read(
         reader.between = child.pump
         reader.read_all()
         if app_database is not None:
-            app_database.add_messages(reader.data)  # this process would only wait for the child
+            # by a thread of its own, beside the wait for the child and what comes after it
+            app_database.add_messages(reader.data, background=True)
         result = child.result()
     except BaseException:
         child.close()

@@ -111,7 +111,8 @@ class AppDatabaseWriter:
     """Writes the app's SQLite file to `path`, in two steps.
 
     `add_messages` writes the `message_sent` rows as soon as the messages are read
-    (`analyze_package` calls it while another process still reads the activity), `finish` the
+    (`analyze_package` has a thread of its own write them, beside the wait for the process that
+    reads the activity and what the run does once it is in), `finish` the
     rest once the package is resolved. The file is built on disk, so memory stays bounded by
     SQLite's page cache whatever the package's size. `path` must be absent or an empty file;
     the caller owns (and removes) it. So with `side_path`, where `finish` has a second thread
@@ -122,9 +123,11 @@ class AppDatabaseWriter:
         self.path = path
         self.side_path = side_path
         self._db: sqlite3.Connection | None = None
+        self._messages: Background | None = None  # the thread writing the message rows
 
-    def add_messages(self, data: PackageData) -> None:
-        """Open the file and write the message rows (nothing without an owner)."""
+    def add_messages(self, data: PackageData, background: bool = False) -> None:
+        """Open the file and write the message rows (nothing without an owner); `background`:
+        by a thread of its own while the caller goes on (`finish` and `close` wait for it)."""
         if data.account.owner is None or self._db is not None:
             return
         resolve_message_channels(data)  # as the entities will: the same servers
@@ -139,7 +142,11 @@ class AppDatabaseWriter:
             self._db.execute(f"PRAGMA {pragma}")
         self._db.executescript(SCHEMA)
         self._db.execute("BEGIN")
-        insert_messages(self._db, data.message_hours, guild_of)
+        if background:  # a copy of the dict: the caller's thread goes on with the package
+            hours = dict(data.message_hours)
+            self._messages = Background(insert_messages, self._db, hours, guild_of)
+        else:
+            insert_messages(self._db, data.message_hours, guild_of)
 
     def finish(self, data: PackageData, entities: Callable[[], Entities]) -> None:
         """Write everything else and close the file; MissingOwner without an owner.
@@ -151,6 +158,8 @@ class AppDatabaseWriter:
         if owner is None:
             raise MissingOwner("the package names no owner")
         self.add_messages(data)
+        if self._messages is not None:
+            self._messages.join()
         db = self._db
         assert db is not None  # add_messages opened it: the package has an owner
         side = None if self.side_path is None else SideTables(self.side_path, data)
@@ -176,6 +185,9 @@ class AppDatabaseWriter:
 
     def close(self) -> None:
         """Release the file (nothing to do when it was never opened)."""
+        if self._messages is not None:
+            self._messages.wait()  # its failure, if any, is finish's to raise
+            self._messages = None
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -185,6 +197,32 @@ def insert_stays(db: sqlite3.Connection, data: PackageData, batch_rows: int = BA
     """The `voice_sessions` and `sessions` rows."""
     insert(db, "voice_sessions", voice_rows(data), batch_rows=batch_rows)
     insert(db, "sessions", session_rows(data), batch_rows=batch_rows)
+
+
+class Background:
+    """A function run by a thread of its own while the caller goes on."""
+
+    def __init__(self, function: Callable[..., object], *args: object) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., object], *args: object) -> None:
+        try:
+            function(*args)
+        except BaseException as error:  # raised in the caller's thread by join
+            self._error = error
+
+    def wait(self) -> None:
+        """Wait for the function to end."""
+        self._thread.join()
+
+    def join(self) -> None:
+        """Wait for the function to end; raise its failure here."""
+        self._thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
 
 class SideTables:
@@ -202,31 +240,23 @@ class SideTables:
 
     def __init__(self, path, data: PackageData) -> None:
         self.path = path
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, args=(data,), daemon=True)
-        self._thread.start()
+        self._writing = Background(self._write, data)
 
     def _write(self, data: PackageData) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            db = sqlite3.connect(self.path, isolation_level=None)
-            try:
-                for pragma in PRAGMAS:
-                    db.execute(f"PRAGMA {pragma}")
-                db.executescript(SCHEMA)
-                db.execute("BEGIN")
-                insert_stays(db, data, SIDE_BATCH_ROWS)
-                db.execute("COMMIT")
-            finally:
-                db.close()
-        except BaseException as error:  # raised in the caller's thread by copy_into
-            self._error = error
+            for pragma in PRAGMAS:
+                db.execute(f"PRAGMA {pragma}")
+            db.executescript(SCHEMA)
+            db.execute("BEGIN")
+            insert_stays(db, data, SIDE_BATCH_ROWS)
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def join(self) -> None:
         """Wait for the thread; raise its failure here."""
-        self._thread.join()
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        self._writing.join()
 
     def copy_into(self, db: sqlite3.Connection) -> None:
         """Wait for the tables, then copy them into `db` (no transaction open; on a failure
