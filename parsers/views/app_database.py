@@ -158,12 +158,12 @@ class AppDatabaseWriter:
         if owner is None:
             raise MissingOwner("the package names no owner")
         self.add_messages(data)
-        if self._messages is not None:
-            self._messages.join()
         db = self._db
         assert db is not None  # add_messages opened it: the package has an owner
         side = None if self.side_path is None else SideTables(self.side_path, data)
         try:
+            if self._messages is not None:
+                self._messages.join()
             for shape, rows in activity_rows(data, DayNames()):
                 insert(db, "activity", rows, shape)
             insert(db, "payments", payment_rows(data))

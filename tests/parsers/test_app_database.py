@@ -2,6 +2,7 @@
 the value formats the app compares (hand-computed figures, no generator)."""
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -61,19 +62,22 @@ PAYMENTS = [
 
 def build(tmp_path, limits=None, side=False, **options) -> sqlite3.Connection:
     """The app's file of the test package, opened; `limits` as `analyze_package` takes them;
-    with `side`, its voice stays and sessions written by a second thread (`SideTables`)."""
+    with `side`, its message rows written by a thread of their own (as when the activity is
+    read by another process) and its voice stays and sessions by another (`SideTables`)."""
     limits = {} if limits is None else {"limits": limits}
     files = package("C", messages=MESSAGES, events={"analytics": EVENTS}, **options)
     path = write_zip(tmp_path / "p.zip", files)
     writer = AppDatabaseWriter(tmp_path / "app.sqlite", tmp_path / "side.sqlite" if side else None)
     analysis = analyze_package(path, package_id="f" * 32, app_database=writer, **limits)
+    if side:
+        writer.add_messages(analysis._data, background=True)
     analysis.write_app_database(writer)
     db = sqlite3.connect(":memory:")
     db.deserialize((tmp_path / "app.sqlite").read_bytes())
     return db
 
 
-@pytest.fixture(params=[False, True], ids=["one-thread", "side-tables"])
+@pytest.fixture(params=[False, True], ids=["one-thread", "three-threads"])
 def db(tmp_path, request):
     return build(tmp_path, side=request.param, user=user_json(payments=PAYMENTS))
 
@@ -224,8 +228,9 @@ def test_message_rows_the_same_with_or_without_a_materialized_table(monkeypatch,
     ]
 
 
-def test_the_side_tables_give_the_same_file_as_one_thread(tmp_path, monkeypatch):
+def test_the_threads_give_the_same_file_as_one_thread(tmp_path, monkeypatch):
     monkeypatch.setattr(app_database, "SIDE_BATCH_ROWS", 1)  # a statement per row
+    monkeypatch.setattr(app_database, "BATCH_ROWS", 1)
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     alone = build(tmp_path / "one", user=user_json(payments=PAYMENTS))
@@ -259,3 +264,39 @@ def test_a_failed_copy_of_the_side_tables_is_raised_by_finish(tmp_path, monkeypa
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         analysis.write_app_database(writer)
     assert writer._db is None, "the app's file is closed all the same"
+
+
+def written_in_the_background(tmp_path, insert_messages, monkeypatch):
+    """(writer, analysis) of the test package, its message rows written by a thread with
+    insert_messages."""
+    monkeypatch.setattr(app_database, "insert_messages", insert_messages)
+    files = package("C", messages=MESSAGES, events={"analytics": EVENTS}, user=user_json())
+    path = write_zip(tmp_path / "p.zip", files)
+    writer = AppDatabaseWriter(tmp_path / "app.sqlite", tmp_path / "side.sqlite")
+    analysis = analyze_package(path, package_id="f" * 32, app_database=writer)
+    writer.add_messages(analysis._data, background=True)
+    return writer, analysis
+
+
+def test_a_failure_of_the_message_thread_is_raised_by_finish(tmp_path, monkeypatch):
+    def failing(*_args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    writer, analysis = written_in_the_background(tmp_path, failing, monkeypatch)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        analysis.write_app_database(writer)
+    assert writer._db is None, "the app's file is closed all the same"
+
+
+def test_closing_the_writer_waits_for_the_message_thread(tmp_path, monkeypatch):
+    release, written, insert_messages = threading.Event(), [], app_database.insert_messages
+
+    def slow(db, hours, guild_of):
+        release.wait(timeout=30)
+        insert_messages(db, hours, guild_of)
+        written.append(len(hours))
+
+    writer, _analysis = written_in_the_background(tmp_path, slow, monkeypatch)
+    threading.Timer(0.05, release.set).start()
+    writer.close()  # on a failure of the run: no rows must be written into a closed file
+    assert written == [3] and writer._db is None
