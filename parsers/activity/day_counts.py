@@ -10,8 +10,8 @@ folded by `flush`, each distinct key once, with its count. Each distinct hour pr
 once; bounds are the min/max of the stamp texts, parsed at flush. The C loop reads an instant
 field whose hour it reads itself into its seconds (a float among the raw texts). A line that does
 not fit returns False: the caller takes the exact path. Both folds go through each rule's fold of
-raw texts (`raw_folds`), written out from the table like `Rule.fold`, with the reading of each
-raw field in place: one Python call per event or key.
+raw texts (`raw_folds`): `rules.fold`'s steps written out from the table for the rule, with the
+reading of each raw field in place, one Python call per event or key.
 """
 
 from collections.abc import Callable

@@ -3,7 +3,8 @@
 RULES is the one table. Every reading path is derived from it: the exact reader (exact.py)
 dispatches on it, the Python fast loop and the C loop get their plans from it (day_counts.py),
 and what an event adds to a tally is `fold`, read from the table by the exact reader and, written
-out per rule from the same table (`Rule.fold`), by the fast paths' per-event and counted lines.
+out per rule from the same table (`written_fold`, `day_counts.raw_folds`), by the fast paths'
+per-event and counted lines.
 """
 
 import keyword
@@ -103,14 +104,6 @@ def _layout(rule: "Rule") -> Layout:
     )
 
 
-def _written_fold(rule: "Rule") -> Callable[..., None]:
-    """`fold` for this one rule, written out from the table (its fields, defaults, skips and
-    entries in place of the loops over its layout) and compiled: the fast paths fold thousands
-    of per-event lines a second with it. Same arguments as `fold` without the rule."""
-    unpack = ["".join(f"v{k}, " for k in range(len(rule.fields))) + "= values"]
-    return written_fold(rule, "tally, day, seconds, values, count=1", [], unpack, {})
-
-
 def written_fold(
     rule: "Rule", arguments: str, head: list[str], reads: list[str], env: dict
 ) -> Callable[..., None]:
@@ -164,8 +157,6 @@ def _entry_lines(rule: "Rule", env: dict) -> list[str]:
                 parts.append(f"C{len(env)}")
                 env[parts[-1]] = part
         entry = parts[0] if len(parts) == 1 else f"({', '.join(parts)},)"
-        if not into.target.isidentifier() or keyword.iskeyword(into.target):
-            raise ValueError(f"not an attribute name: {into.target!r}")
         lines.append(
             f"tally.{into.target}" + (f".append({entry})" if into.listed else f"[{entry}] += count")
         )
@@ -181,14 +172,14 @@ class Rule:
     fields: tuple[Field, ...] = ()
     into: tuple[Into, ...] = ()
     layout: Layout = field(init=False, repr=False, compare=False)  # made from the above
-    # fold(tally, self, ...) written out for this rule (`_written_fold`), made from the above
-    fold: Callable[..., None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.family:
             object.__setattr__(self, "family", self.event_type)
+        for into in self.into:  # `written_fold` writes each as `tally.<target>`
+            if not into.target.isidentifier() or keyword.iskeyword(into.target):
+                raise ValueError(f"not an attribute name: {into.target!r}")
         object.__setattr__(self, "layout", _layout(self))
-        object.__setattr__(self, "fold", _written_fold(self))
 
     @property
     def per_event(self) -> bool:
@@ -301,9 +292,10 @@ def fold(
 ) -> None:
     """Add `count` events of a rule on `day` whose fields read `values` (Kind.read of each).
 
-    The exact reader counts through here, per event; the fast paths through `rule.fold`, the
-    same steps written out for the rule, per event for a per-event rule (`seconds` then set)
-    and per distinct (day, values) with a count otherwise.
+    The exact reader counts through here, per event; the fast paths through the same steps
+    written out for the rule with the reading of its raw fields (`day_counts.raw_folds`), per
+    event for a per-event rule (`seconds` then set) and per distinct (day, raw fields) with a
+    count otherwise.
     """
     days = tally.events.get(rule.event_type)
     if days is None:

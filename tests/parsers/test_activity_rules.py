@@ -3,7 +3,6 @@ the exact reader, the fast paths take its usual lines, and a change to the table
 
 import itertools
 from dataclasses import replace
-from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -218,48 +217,73 @@ def test_the_kinds_read_decoded_values_and_raw_texts_alike():
     assert INSTANT.read(f'"{TRACK}"') == INSTANT.read(TRACK)
 
 
-# Values a field may read: absent (None), a skipped value, its default, other texts, an instant.
-def field_values(spec: Field):
-    return st.sampled_from([None, *spec.skip, spec.default, "12", "x", "-1", 1709384399.5])
+# Raw values a fast path may hand a field: absent (None), a skipped value, its default, other
+# texts (null and empty among them); for an instant also the float the C loop reads, or its text.
+def raw_values(spec: Field):
+    texts = [*spec.skip, spec.default, "12", "x", "-1", " x ", "null", ""]
+    options: list = [None, *(text.encode() for text in texts if text is not None)]
+    if spec.kind is INSTANT:
+        options += [1709384399.5, TRACK.encode(), b"2024-13-02T12:59:59.500Z", b'"x"']
+    return st.sampled_from(options)
+
+
+def read_raw(kind: Kind, raw):
+    """What the exact reader's `Kind.read` gives for a raw value."""
+    return raw if raw is None or isinstance(raw, float) else kind.read(raw.decode())
+
+
+def fold_raw(counts: DayCounts, event_type: str, *head, count: int | None = None) -> None:
+    """The raw fold of a pending entry (event type, hour, instant, *raws), or of a counted key
+    (event type, day, *raws) and its count."""
+    fold, caches = counts.folds[event_type], (counts.known, counts.learn, counts.instant)
+    if count is None:
+        fold(counts.tally, (event_type, *head), *caches)
+    else:
+        fold(counts.tally, (event_type, *head), count, *caches)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[rule.event_type for rule in RULES])
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
-def test_each_rules_written_fold_adds_what_the_generic_fold_adds(rule, data):
-    written, generic = SourceTally(), SourceTally()
+def test_each_rules_raw_fold_adds_what_the_generic_fold_adds(rule, data):
+    counts, generic = DayCounts(SourceTally(), rulebook()), SourceTally()
     for _ in range(data.draw(st.integers(1, 6))):
-        day = data.draw(st.integers(19_000, 19_002))
-        seconds = data.draw(st.sampled_from([None, day * 86400.0 + 5]))
-        values = [data.draw(field_values(spec)) for spec in rule.fields]
-        count = data.draw(st.integers(1, 3))
-        rule.fold(written, day, seconds, list(values), count)
-        rules.fold(generic, rule, day, seconds, list(values), count)
-    assert written == generic
+        hour = data.draw(st.integers(19_000 * 24, 19_002 * 24 + 23))
+        raws = [data.draw(raw_values(spec)) for spec in rule.fields]
+        values = [read_raw(spec.kind, raw) for spec, raw in zip(rule.fields, raws, strict=True)]
+        if rule.per_event:
+            fold_raw(counts, rule.event_type, hour, hour * 3600.0 + 5, *raws)
+            rules.fold(generic, rule, hour // 24, hour * 3600.0 + 5, values)
+        else:
+            count = data.draw(st.integers(1, 3))
+            fold_raw(counts, rule.event_type, hour // 24, *raws, count=count)
+            rules.fold(generic, rule, hour // 24, None, values, count)
+    assert counts.tally == generic
 
 
-def test_a_written_fold_follows_a_changed_rule():
+def test_a_raw_fold_follows_a_changed_rule():
     rule = replace(
         rulebook().by_type["app_opened"],
         fields=(Field("os", default="unknown", skip=("skip me",)), Field("at", INSTANT)),
         into=(listed("sessions", "at", 1, "os"), counted("guilds_joined", "os")),
     )
-    tally = SourceTally()
-    rule.fold(tally, DAY, 5.0, [None, None])
-    rule.fold(tally, DAY, 6.0, ["Linux", 7.0], 2)
-    rule.fold(tally, DAY, 8.0, ["skip me", 9.0])
-    assert tally.events == {"app_opened": {DAY: 4}}  # a skipped entry's event still counts
-    assert tally.sessions == [(5.0, 1, "unknown"), (7.0, 1, "Linux")]
-    assert tally.guilds_joined == {"unknown": 1, "Linux": 2}  # one part: a bare value
-    assert "if v0 in S0: return" in rule.fold.source and "for " not in rule.fold.source
+    counts = DayCounts(SourceTally(), rules.Rulebook((rule,)))
+    fold_raw(counts, "app_opened", DAY * 24, 5.0, None, None)
+    fold_raw(counts, "app_opened", DAY * 24, 6.0, b"Linux", 7.0)
+    fold_raw(counts, "app_opened", DAY * 24, 8.0, b"skip me", 9.0)
+    assert counts.tally.events == {"app_opened": {DAY: 3}}  # a skipped entry's event still counts
+    assert counts.tally.sessions == [(5.0, 1, "unknown"), (7.0, 1, "Linux")]
+    assert counts.tally.guilds_joined == {"unknown": 1, "Linux": 1}  # one part: a bare value
+    source = counts.folds["app_opened"].source
+    assert "if v0 in S0: return" in source and "for " not in source
 
 
 def test_a_rule_with_entries_and_no_fields_folds_as_the_generic_fold():
     rule = rules.Rule("x", into=(counted("app_opens", "day"), listed("sessions", "seconds", 1)))
-    written, generic = SourceTally(), SourceTally()
-    for tally, fold in ((written, rule.fold), (generic, partial(rules.fold, rule=rule))):
-        fold(tally, day=DAY, seconds=5.0, values=[], count=2)
-    assert written == generic and written.app_opens == {DAY: 2}
+    counts, generic = DayCounts(SourceTally(), rules.Rulebook((rule,))), SourceTally()
+    fold_raw(counts, "x", DAY * 24, 5.0)
+    rules.fold(generic, rule, DAY, 5.0, [])
+    assert counts.tally == generic and generic.app_opens == {DAY: 1}
 
 
 def test_a_target_that_is_no_attribute_name_is_refused():
