@@ -56,12 +56,16 @@ CREATE TABLE package_data (package_id TEXT NOT NULL, package_version TEXT NOT NU
 # Made after the inserts. `activity` has neither the app's server's primary key (its nullable
 # columns never made it unique) nor its two indexes: they tripled the file, which the app keeps
 # whole in the browser's local storage, and a scan takes milliseconds at the sizes that fit there.
-INDEXES = """
+# The stays' indexes are built in the side file, when there is one, and copied with its tables.
+STAY_INDEXES = """
 CREATE INDEX idx_sessions_started_date ON sessions(started_date);
 CREATE INDEX idx_voice_sessions_started_date ON voice_sessions(started_date);
+"""
+ENTITY_INDEXES = """
 CREATE INDEX idx_dm_channels_dm_user_id ON dm_channels_data(dm_user_id);
 CREATE INDEX idx_guild_channels_guild_id ON guild_channels_data(guild_id);
 """
+INDEXES = STAY_INDEXES + ENTITY_INDEXES
 # No journal (the file is thrown away on any failure), a bounded page cache, and SQLite's
 # temporary tables and sorts in memory, never in a file outside the caller's folder. Rows are only
 # ever added, so the finished file has no free page: it is handed on as it is (a VACUUM INTO of
@@ -177,7 +181,7 @@ class AppDatabaseWriter:
             db.execute("COMMIT")
             if side is not None:
                 side.copy_into(db)
-            db.executescript(INDEXES)
+            db.executescript(INDEXES if side is None else ENTITY_INDEXES)
         finally:
             if side is not None:
                 side.join()
@@ -233,7 +237,10 @@ class SideTables:
     Voice-heavy's 16,000 stays cost that thread's SQLite more than every other table but the
     messages: made apart, they no longer add to it. Their copy, a plain `INSERT ... SELECT *`
     into tables declared alike and still empty, is SQLite's transfer of whole records (no row
-    decoded, the primary key's index filled in order): 17 ms against 90 to insert them.
+    decoded, the primary key's index filled in order): 17 ms against 90 to insert them. Their
+    `started_date` indexes are built in the side file too, and made on the app file's empty
+    tables before the copy, which then brings their entries as well (200,000 rows: 0.30 s,
+    against 0.21 s to copy and 0.14 s to index after).
     """
 
     TABLES = ("voice_sessions", "sessions")
@@ -251,6 +258,7 @@ class SideTables:
             db.execute("BEGIN")
             insert_stays(db, data, SIDE_BATCH_ROWS)
             db.execute("COMMIT")
+            db.executescript(STAY_INDEXES)
         finally:
             db.close()
 
@@ -262,6 +270,7 @@ class SideTables:
         """Wait for the tables, then copy them into `db` (no transaction open; on a failure
         the caller closes `db`, which lets the side file go)."""
         self.join()
+        db.executescript(STAY_INDEXES)  # on the empty tables: the copy brings their entries
         db.execute("ATTACH DATABASE ? AS side", (str(self.path),))
         db.execute("BEGIN")
         for table in self.TABLES:
