@@ -55,38 +55,51 @@ static PyObject *stamp_of(PyObject *message) {
     return stamp;
 }
 
-/* Adds a stamp's prefix to `prefixes`, and to `fresh` when unknown, and keeps the bounds. */
-static int take(PyObject *stamp, PyObject *hour_numbers, PyObject *prefixes, PyObject *fresh,
-                PyObject **low, PyObject **high) {
-    PyObject *prefix = PyUnicode_Substring(stamp, 0, HOUR_WIDTH);
-    if (prefix == NULL)
-        return -1;
-    int known = PyDict_Contains(hour_numbers, prefix);
-    int failed =
-        known < 0 || PyList_Append(prefixes, prefix) < 0 || (!known && PySet_Add(fresh, prefix) < 0);
-    Py_DECREF(prefix);
-    if (failed)
-        return -1;
+/* Two plain stamps of the same hour: their first HOUR_WIDTH characters alike (equal prefixes of
+ * stamps whose clocks are ASCII are of one kind). */
+static int same_hour(PyObject *stamp, PyObject *other) {
+    int kind = PyUnicode_KIND(stamp);
+    return kind == PyUnicode_KIND(other) &&
+           memcmp(PyUnicode_DATA(stamp), PyUnicode_DATA(other), (size_t)HOUR_WIDTH * kind) == 0;
+}
+
+/* Keeps the smallest and largest stamp. */
+static void widen(PyObject *stamp, PyObject **low, PyObject **high) {
     if (*low == NULL || PyUnicode_Compare(stamp, *low) < 0)
         Py_XSETREF(*low, Py_NewRef(stamp));
     if (*high == NULL || PyUnicode_Compare(stamp, *high) > 0)
         Py_XSETREF(*high, Py_NewRef(stamp));
-    return 0;
 }
 
-/* 1 when every message has a plain stamp (all taken), 0 when one has not, -1 on an error. */
+/* 1 when every message has a plain stamp (all taken), 0 when one has not, -1 on an error. Each
+ * stamp's prefix goes to `prefixes`, and to `fresh` when hour_numbers lacks it. Messages come
+ * in order: while the hour stays the same, the previous message's prefix is taken again, so that
+ * an hour's messages make one prefix and one lookup. */
 static int scan(PyObject *messages, PyObject *hour_numbers, PyObject *prefixes, PyObject *fresh,
                 PyObject **low, PyObject **high) {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(messages); i++) {
+    PyObject *previous = NULL, *prefix = NULL; /* the last stamp taken and its prefix */
+    int result = 1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(messages) && result == 1; i++) {
         PyObject *stamp = stamp_of(PyList_GET_ITEM(messages, i));
-        if (stamp == NULL)
-            return PyErr_Occurred() ? -1 : 0;
-        int failed = take(stamp, hour_numbers, prefixes, fresh, low, high);
-        Py_DECREF(stamp);
-        if (failed)
-            return -1;
+        if (stamp == NULL) {
+            result = PyErr_Occurred() ? -1 : 0;
+            break;
+        }
+        if (previous == NULL || !same_hour(stamp, previous)) {
+            Py_XSETREF(prefix, PyUnicode_Substring(stamp, 0, HOUR_WIDTH));
+            int known = prefix == NULL ? -1 : PyDict_Contains(hour_numbers, prefix);
+            if (known < 0 || (!known && PySet_Add(fresh, prefix) < 0))
+                result = -1;
+        }
+        if (result == 1 && PyList_Append(prefixes, prefix) < 0)
+            result = -1;
+        if (result == 1)
+            widen(stamp, low, high);
+        Py_XSETREF(previous, stamp);
     }
-    return 1;
+    Py_XDECREF(previous);
+    Py_XDECREF(prefix);
+    return result;
 }
 
 static PyObject *plain_stamps(PyObject *self, PyObject *args) {

@@ -373,6 +373,23 @@ def test_the_c_pass_over_stamps_is_its_python_twin(messages, data):
     assert bulk is not None and c_plain_stamps(plain, hour_numbers) == bulk
 
 
+# Messages in runs of one hour, as a conversation writes them: the C pass takes the previous
+# message's prefix again while the hour stays (its first 13 characters, in any digits).
+RUN_HOURS = st.sampled_from(
+    ["2024-03-01 10", "2024-03-01 11", "2024-0\u0663-01 10", "2024-03-01 1\u0663"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(RUN_HOURS, CLOCKS, st.integers(1, 4)), max_size=10), st.data())
+def test_the_c_pass_over_runs_of_one_hour_is_its_python_twin(runs, data):
+    messages = [{"Timestamp": hour + clock} for hour, clock, length in runs for _ in range(length)]
+    prefixes = sorted({message["Timestamp"][:13] for message in messages})
+    known = data.draw(st.sets(st.sampled_from(prefixes))) if prefixes else set()
+    hour_numbers = dict.fromkeys(known, 1)
+    assert c_pass()(messages, hour_numbers) == plain_stamps_py(messages, hour_numbers)
+
+
 def test_the_c_pass_takes_only_lists():
     c_plain_stamps = c_pass()
     stamps = ({"Timestamp": "2024-03-01 10:00:00"},)
