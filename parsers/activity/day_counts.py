@@ -161,20 +161,16 @@ class DayCounts:
         return value
 
     def instant(self, raw: bytes | None) -> object:
-        """INSTANT.read of a raw text (None when absent), from its hour's number when it has
-        the usual shape."""
+        """INSTANT.read of a raw text (None when absent); a stamp of the usual shape from its
+        hour's number (each hour parsed once)."""
         if raw is None:
             return None
-        if len(raw) == 24 and stamp_shaped(raw):
-            return self._instant(raw)
-        return INSTANT.read(raw.decode())
-
-    def _instant(self, stamp: bytes) -> float | None:
-        """INSTANT.read of a stamp_shaped text, from its hour's number (parsed once per hour)."""
-        hour = self.hour_numbers.get(stamp[:13], -1)
+        if len(raw) != 24 or not stamp_shaped(raw):
+            return INSTANT.read(raw.decode())
+        hour = self.hour_numbers.get(raw[:13], -1)
         if hour == -1:
-            hour = self.hour_of(stamp[:13])
-        return None if hour is None else stamp_seconds(stamp, hour)
+            hour = self.hour_of(raw[:13])
+        return None if hour is None else stamp_seconds(raw, hour)
 
     def hour_of(self, prefix: bytes) -> int | None:
         """The hour number of a YYYY-MM-DDTHH prefix (None if unusable), cached."""

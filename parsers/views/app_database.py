@@ -141,11 +141,7 @@ class AppDatabaseWriter:
             if meta.kind == "guild" and meta.guild_id is not None:
                 guild_of[channel_id] = meta.guild_id
         # finish() may run in another thread, after this one is done with the connection
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in PRAGMAS:
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.executescript(SCHEMA)
-        self._db.execute("BEGIN")
+        self._db = _new_file(self.path, check_same_thread=False)
         if background:  # a copy of the dict: the caller's thread goes on with the package
             hours = dict(data.message_hours)
             self._messages = Background(insert_messages, self._db, hours, guild_of)
@@ -195,6 +191,21 @@ class AppDatabaseWriter:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _new_file(path, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection to a new file of the app's tables (`path` absent or empty), its pragmas set
+    and a transaction begun."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+    try:
+        for pragma in PRAGMAS:
+            db.execute(f"PRAGMA {pragma}")
+        db.executescript(SCHEMA)
+        db.execute("BEGIN")
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def insert_stays(db: sqlite3.Connection, data: PackageData, batch_rows: int = BATCH_ROWS) -> None:
@@ -250,12 +261,8 @@ class SideTables:
         self._writing = Background(self._write, data)
 
     def _write(self, data: PackageData) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None)
+        db = _new_file(self.path)
         try:
-            for pragma in PRAGMAS:
-                db.execute(f"PRAGMA {pragma}")
-            db.executescript(SCHEMA)
-            db.execute("BEGIN")
             insert_stays(db, data, SIDE_BATCH_ROWS)
             db.execute("COMMIT")
             db.executescript(STAY_INDEXES)
