@@ -13,7 +13,7 @@ RUN_STAMP := $(RUN_VENV)/.installed
 # project itself, editable, which builds its C loops (activity scanner, per-day fold) next to their sources.
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.lock pyproject.toml parsers/activity/_linescan.c parsers/activity/_pairs.c parsers/aggregate/_dayfold.c parsers/sources/_stamps.c parsers/_civil_hour.h
+$(STAMP): requirements-dev.lock pyproject.toml parsers/activity/_linescan.c parsers/activity/_pairs.c parsers/aggregate/_dayfold.c parsers/sources/_stamps.c parsers/_civil_hour.h parsers/_utf8.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -21,7 +21,7 @@ $(STAMP): requirements-dev.lock pyproject.toml parsers/activity/_linescan.c pars
 
 # What `make run` runs in: the locked runtime dependencies only (and the locked build backend,
 # setuptools, for the editable install), no test or lint tool.
-$(RUN_STAMP): requirements.lock requirements-build.lock pyproject.toml parsers/activity/_linescan.c parsers/activity/_pairs.c parsers/aggregate/_dayfold.c parsers/sources/_stamps.c parsers/_civil_hour.h
+$(RUN_STAMP): requirements.lock requirements-build.lock pyproject.toml parsers/activity/_linescan.c parsers/activity/_pairs.c parsers/aggregate/_dayfold.c parsers/sources/_stamps.c parsers/_civil_hour.h parsers/_utf8.h
 	$(PYTHON) -m venv $(RUN_VENV)
 	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock -r requirements-build.lock
 	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -14,3 +14,8 @@ def number_hours(
     /,
 ) -> list[str]:
     """Number the new hour prefixes C reads; the list of the others."""
+
+def line_stamps(
+    buffer: bytes, stop: int, counts: dict[int, int], /
+) -> tuple[int, int, str | None, str | None]:
+    """(taken, records, lowest stamp, highest stamp) of the leading usual lines of buffer[:stop]."""

@@ -68,11 +68,13 @@ class MessageSink:
             start = HOUR_STARTS.get(timestamp[:13])
             if start is not None:
                 self.counts[start // 3600] += 1
-                text = timestamp[:19]
-                if text < self._low:
-                    self._low = text
-                if text > self._high:
-                    self._high = text
+                # The whole stamp, its fraction kept: the bounds are the instants parse_instant
+                # reads, whether this hour was known before or not (after the clock, "+" sorts
+                # before "." and the digits, so such texts still sort as their instants).
+                if timestamp < self._low:
+                    self._low = timestamp
+                if timestamp > self._high:
+                    self._high = timestamp
                 return
         seconds = parse_instant(timestamp)
         if seconds is None:
@@ -141,6 +143,22 @@ class MessageSink:
         if high > self._high:
             self._high = high
 
+    def add_lines(self, buffer: bytes, stop: int) -> int:
+        """Count the leading lines of buffer[:stop] while each is a message of the usual shape,
+        without decoding them (`_stamps.line_stamps`: one flat object whose single "Timestamp"
+        is a plain stamp of an hour its C reads), as add() would count their Timestamps; return
+        where the first line it did not take starts (`stop` when it took them all, 0 where the
+        C pass is not built). The caller decodes the rest."""
+        if line_stamps is None:
+            return 0
+        taken, records, low, high = line_stamps(buffer, stop, self.counts)
+        if records:
+            assert low is not None and high is not None  # the stamps of those messages
+            self.records += records
+            self._low = min(self._low, low)
+            self._high = max(self._high, high)
+        return taken
+
     def finish(self) -> None:
         """Fold the hour prefixes counted by add_objects into counts."""
         pending, self._pending = self._pending, Counter()
@@ -205,10 +223,11 @@ def plain_stamps_py(messages: list, hour_numbers: dict[str, int]):
 
 plain_stamps: Callable[[list, dict[str, int]], Any]
 number_hours: Callable[..., list[str]]
+line_stamps: Callable[..., tuple[int, int, str | None, str | None]] | None
 try:
-    from parsers.sources._stamps import number_hours, plain_stamps
+    from parsers.sources._stamps import line_stamps, number_hours, plain_stamps
 except ImportError:  # pragma: no cover - a checkout where the extension was not built
-    plain_stamps, number_hours = plain_stamps_py, number_hours_py
+    plain_stamps, number_hours, line_stamps = plain_stamps_py, number_hours_py, None
 
 
 def _counted_by_hour(timestamp: str) -> bool:

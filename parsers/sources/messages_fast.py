@@ -1,9 +1,12 @@
-"""messages.json in chunks: complete lines decoded as one JSON array, exact reader as fallback.
+"""messages.json in chunks: complete lines counted in C or decoded as one JSON array, exact reader
+as fallback.
 
-Each chunk of complete lines is wrapped into `[...]` and decoded by one orjson call; its messages
-are counted by MessageSink.add_objects. A chunk that is not a clean array of objects (bad JSON,
-huge integers, a line over the limit, an object cut by the chunk edge...) and everything after
-it go through messages.read_messages_json, the exact line reader, from the start of that chunk.
+The leading lines of each chunk of complete lines that are messages of the usual shape are
+counted without being decoded (MessageSink.add_lines, a C pass); from the first line it does not
+take, the rest of the chunk is wrapped into `[...]` and decoded by one orjson call, its messages
+counted by MessageSink.add_objects. A rest that is not a clean array of objects (bad JSON, huge
+integers, a line over the limit, an object cut by the chunk edge...) and everything after it go
+through messages.read_messages_json, the exact line reader, from the start of that rest.
 """
 
 import io
@@ -31,17 +34,30 @@ def _read(stream, sink: MessageSink, max_line_bytes: int) -> None:
         cut = buffer.rfind(b"\n") + 1
         if len(buffer) > max_line_bytes:
             break  # a line may be over the limit: the exact reader decides
-        if cut and not _count(buffer[:cut], sink):
+        counted = _count(buffer, cut, sink) if cut else 0
+        if counted < cut:
+            buffer = buffer[counted:]
             break
         carry = buffer[cut:]
     else:
-        if not carry or _count(carry, sink):
+        counted = _count(carry, len(carry), sink) if carry else 0
+        if counted == len(carry):
             return
-        buffer = carry
+        buffer = carry[counted:]
     read_messages_json(io.BufferedReader(_Chain(buffer, stream)), sink, max_line_bytes)
 
 
-def _count(lines: bytes, sink: MessageSink) -> bool:
+def _count(buffer: bytes, stop: int, sink: MessageSink) -> int:
+    """Count the complete lines of buffer[:stop]: those of the usual shape without decoding them
+    (`MessageSink.add_lines`), the rest decoded as one array of objects. Return how many bytes
+    were counted: `stop`, or where the lines the exact reader must read start."""
+    taken = sink.add_lines(buffer, stop)
+    if taken == stop or _decoded(buffer[taken:stop], sink):
+        return stop
+    return taken
+
+
+def _decoded(lines: bytes, sink: MessageSink) -> bool:
     """Count a run of complete lines if they decode as an array of objects; else count nothing."""
     body = lines.strip(_SEPARATORS)
     if not body:

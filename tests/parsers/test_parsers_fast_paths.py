@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 import parsers.activity.scan as scan
+import parsers.sources.messages as messages_module
 import parsers.sources.messages_fast as messages_fast
 from parsers import instants
 from parsers.activity.day_counts import DayCounts
@@ -195,8 +196,13 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
 @pytest.mark.parametrize("max_line", [200, 1 << 20])
-def test_message_chunks_match_the_line_reader(monkeypatch, cold_caches, name, chunk, max_line):
+@pytest.mark.parametrize("line_pass", ["C line pass", "decoded only"])
+def test_message_chunks_match_the_line_reader(
+    monkeypatch, cold_caches, name, chunk, max_line, line_pass
+):
     monkeypatch.setattr(messages_fast, "CHUNK_BYTES", chunk)
+    if line_pass == "decoded only":
+        monkeypatch.setattr(messages_module, "line_stamps", None)
     fast = count(messages_fast.read_messages_json_fast, CASES[name], max_line)
     cold_caches()
     assert fast == count(read_messages_json, CASES[name], max_line)
