@@ -10,17 +10,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from parsers.activity.child import SPARE, ActivityProcess, may_need_process, reopenable
-from parsers.archive.package_map import PackageMap, map_package
+from parsers.archive.package_map import PackageMap, activity_shards, map_package
 from parsers.archive.safety import CORRUPT, check_entries, open_archive
 from parsers.errors import InvalidPackage
 from parsers.limits import DEFAULT_LIMITS, ParseLimits
 
 
-def open_and_map(zip_path, limits: ParseLimits) -> tuple[zipfile.ZipFile, PackageMap]:
-    """The zip opened, its central directory checked against the limits and mapped."""
+def open_and_map(
+    zip_path, limits: ParseLimits, child: ActivityProcess | None = None
+) -> tuple[zipfile.ZipFile, PackageMap]:
+    """The zip opened, its central directory checked against the limits and mapped.
+
+    `child`, when given and the activity wants it (`wants_process`), is begun on the activity
+    shards as soon as the directory is read and the shards alone are checked, before the whole
+    directory is checked and mapped (many-entities' 15,600 entries: 0.05 s); a zip that check
+    refuses has the caller close it, before it read more than a few chunks."""
     archive = open_archive(zip_path)
     try:
         infos = archive.infolist()
+        if child is not None:
+            shards = activity_shards(infos)
+            check_entries([info for _, info in shards], limits)
+            if wants_process(zip_path, shards, limits):
+                child.begin(zip_path, shards, limits)
         check_entries(infos, limits)
         return archive, map_package(infos)
     except BaseException:
@@ -107,19 +119,18 @@ def read_ahead(zip_path, limits: ParseLimits = DEFAULT_LIMITS) -> Iterator[None]
 
 def _read_ahead(zip_path: str, limits: ParseLimits) -> ReadAhead:
     if may_need_process(zip_path, limits):
-        SPARE.start()  # it boots while the zip is checked and mapped
-    archive, found = open_and_map(zip_path, limits)
-    ahead = ReadAhead(zip_path, limits, archive, found, None)
-    if not wants_process(zip_path, found.activity, limits):
-        SPARE.end()  # too little activity: no process waits through the run
-        return ahead
+        SPARE.start()  # it boots while the zip's directory is read
+    child = SPARE.take()
     try:
-        ahead.child = SPARE.take() or ActivityProcess()
-        ahead.child.begin(zip_path, found.activity, limits)
+        archive, found = open_and_map(zip_path, limits, child)
     except BaseException:
-        ahead.close()
+        if child is not None:
+            child.close()
         raise
-    return ahead
+    if child is not None and not child.begun:
+        child.close()  # too little activity: no process waits through the run
+        child = None
+    return ReadAhead(zip_path, limits, archive, found, child)
 
 
 def take_ahead(zip_path, limits: ParseLimits) -> ReadAhead | None:

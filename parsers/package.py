@@ -115,7 +115,7 @@ def analyze_package(
     early = ahead.child if ahead is not None else process_ahead(zip_path, limits)
     helper = None
     try:
-        with fresh_caches(), _opened(ahead, zip_path, limits) as (archive, found):
+        with fresh_caches(), _opened(ahead, zip_path, limits, early) as (archive, found):
             data = _describe(found, package_id)
             progress = Progress(0, on_progress, limits.progress_every_bytes)
             reader = PackageReader(archive, found, data, limits, progress)
@@ -144,10 +144,11 @@ def analyze_package(
 
 
 @contextlib.contextmanager
-def _opened(ahead: ReadAhead | None, zip_path, limits: ParseLimits):
-    """(archive, map) of the zip, opened here or by `read_ahead`; closed on leaving."""
+def _opened(ahead: ReadAhead | None, zip_path, limits: ParseLimits, early: ActivityProcess | None):
+    """(archive, map) of the zip, opened here (`early` begun as soon as the activity shards
+    are known) or by `read_ahead`; closed on leaving."""
     if ahead is None:
-        archive, found = open_and_map(zip_path, limits)
+        archive, found = open_and_map(zip_path, limits, early)
     else:
         archive, found = ahead.archive, ahead.found
     with archive:

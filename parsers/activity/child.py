@@ -207,9 +207,14 @@ class ActivityProcess:
         self._connection = Connection(result_read, writable=False)
         self._jobs: Connection | None = Connection(job_write, readable=False)
 
+    @property
+    def begun(self) -> bool:
+        """The child has its job."""
+        return self._job is not None
+
     def waiting(self) -> bool:
         """The child runs and has no job yet."""
-        return self._job is None and self._jobs is not None and self._process.poll() is None
+        return not self.begun and self._jobs is not None and self._process.poll() is None
 
     def begin(
         self, zip_path, shards, limits: ParseLimits, progress: Progress | None = None

@@ -166,6 +166,27 @@ def _fallback_servers_root(
 
 
 def _map_activity(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -> None:
+    found.activity, roots = _activity_of(files)
+    if roots:
+        found.activity_root = roots.most_common(1)[0][0]
+
+
+def activity_shards(infos: list[zipfile.ZipInfo]) -> list[tuple[str, zipfile.ZipInfo]]:
+    """The (source, ZipInfo) activity shards of the zip, in reading order: `map_package`'s
+    `activity`, found without mapping the rest (a name holds "events-" after `entry_name`'s
+    repair exactly when its raw name does: that text is ASCII)."""
+    files = [
+        (name, info)
+        for info in infos
+        if "events-" in info.filename
+        and not info.is_dir()
+        and not _is_noise(name := entry_name(info))
+    ]
+    return _activity_of(files)[0]
+
+
+def _activity_of(files: list[tuple[str, zipfile.ZipInfo]]):
+    """The activity shards among the files, in reading order, and their roots' counts."""
     shards = []
     roots: Counter[str] = Counter()
     for name, info in files:
@@ -174,9 +195,7 @@ def _map_activity(found: PackageMap, files: list[tuple[str, zipfile.ZipInfo]]) -
             shards.append((match["source"], name, info))
             roots[match["root"]] += 1
     shards.sort(key=lambda item: (ACTIVITY_SOURCES.index(item[0]), item[1]))
-    found.activity = [(source, info) for source, _, info in shards]
-    if roots:
-        found.activity_root = roots.most_common(1)[0][0]
+    return [(source, info) for source, _, info in shards], roots
 
 
 def _find(files: list[tuple[str, zipfile.ZipInfo]], wanted: str) -> zipfile.ZipInfo | None:

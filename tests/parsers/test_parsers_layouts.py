@@ -1,8 +1,11 @@
 """Layout variants, translated folders, wrappers, __MACOSX, directory entries, partial packages."""
 
+import zipfile
+
 import pytest
 
-from tests.parsers.zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package
+from parsers.archive.package_map import activity_shards, map_package
+from tests.parsers.zipbuild import DM, FRIEND, GENERAL, GUILD, analyze, event, package, write_zip
 
 ROWS = {GENERAL: [("1", "2024-05-01 12:00:00", "hi")], DM: [("2", "2024-05-01 13:00:00", "")]}
 
@@ -85,3 +88,33 @@ def test_activity_only_package_dates(tmp_path):
     assert analysis.package_date.isoformat() == "2024-03-10T08:00:00+00:00"
     assert views["about"]["activity_sources"] == {"app_opened": "tns"}
     assert views["stats:lifetime"]["days"] == 1
+
+
+def shard_names(shards) -> list[tuple[str, str]]:
+    return [(source, info.filename) for source, info in shards]
+
+
+@pytest.mark.parametrize("layout", ["A", "B", "C", "D", "D-fr", "wrapped", "many sources"])
+def test_the_activity_shards_alone_are_the_map_s(tmp_path, layout):
+    """`activity_shards` (the activity process's job, found before the rest is mapped) is the
+    whole map's `activity`, in the same order, noise and look-alikes left out."""
+    base, _, language = layout.partition("-")
+    files = package(
+        base if base in "ABCD" else "D",
+        language=language or "en",
+        wrapper="export/" if layout == "wrapped" else "",
+        events={source: [] for source in ("tns", "reporting", "analytics", "modeling")},
+    )
+    activity = next(name for name in files if "/analytics/" in name).rsplit("/analytics/", 1)[0]
+    files[f"{activity}/analytics/events-2024-00003-of-00004.json"] = b""
+    files[f"{activity}/analytics/events-2024-00001-of-00004.json"] = b""
+    files[f"__MACOSX/{activity}/analytics/._events-2024-00000-of-00001.json"] = b"junk"
+    files[f"{activity}/analytics/events-notes.txt"] = b"not a shard"
+    files[f"{activity}\\modeling\\events-2024-00002-of-00004.json"] = b""  # backslashes
+    files[f"old/{activity}/tns/events-2023-00000-of-00001.json"] = b""  # another root
+    path = write_zip(tmp_path / "p.zip", files, directories=True)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    expected = map_package(infos).activity
+    assert len(expected) == 8
+    assert shard_names(activity_shards(infos)) == shard_names(expected)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import parsers.ahead as ahead_module
-from parsers.activity.child import SPARE
+from parsers.activity.child import SPARE, ActivityProcess
 from parsers.ahead import read_ahead
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
@@ -93,3 +93,72 @@ def test_an_unreadable_zip_is_left_for_the_run_to_report(tmp_path, no_process_le
         assert held() is None
         with pytest.raises(InvalidPackage, match="not a readable zip"):
             analyze_package(path, package_id="x", limits=IN_CHILD)
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every activity process made from now on."""
+    made: list[ActivityProcess] = []
+    real_init = ActivityProcess.__init__
+
+    def init(self):
+        real_init(self)
+        made.append(self)
+
+    monkeypatch.setattr(ActivityProcess, "__init__", init)
+    return made
+
+
+def test_the_activity_process_has_its_shards_before_the_whole_directory_is_checked(
+    tmp_path, no_process_left, monkeypatch, started
+):
+    path = big_package(tmp_path, 300)
+    checked: list[tuple[int, bool]] = []  # (entries checked, a process begun by then)
+    real_check = ahead_module.check_entries
+
+    def check(infos, limits):
+        checked.append((len(infos), any(process.begun for process in started)))
+        real_check(infos, limits)
+
+    monkeypatch.setattr(ahead_module, "check_entries", check)
+    with read_ahead(path, IN_CHILD):
+        ahead = held()
+        assert ahead is not None and ahead.child is not None and ahead.child.begun
+        shards = len(ahead.found.activity)
+    with zipfile.ZipFile(path) as archive:
+        entries = len(archive.infolist())
+    assert 0 < shards < entries
+    assert checked == [(shards, False), (entries, True)], "the shards alone first"
+
+
+def test_a_zip_the_whole_check_refuses_ends_the_process_begun_ahead(
+    tmp_path, no_process_left, started
+):
+    path = big_package(tmp_path, 300)
+    with zipfile.ZipFile(path) as archive:
+        entries = len(archive.infolist())
+    limits = ParseLimits(activity_process_min_bytes=0, max_entries=entries - 1)
+    with read_ahead(path, limits):
+        assert held() is None, "left for the run to report"
+        assert len(started) == 1 and started[0].begun, "it had its shards"
+        assert started[0]._process.poll() is not None, "then it was ended"
+        with pytest.raises(InvalidPackage, match="more entries"):
+            analyze_package(path, package_id="x", limits=limits)
+
+
+def test_a_run_without_read_ahead_begins_its_process_before_mapping(
+    tmp_path, no_process_left, monkeypatch, started
+):
+    path = big_package(tmp_path, 300)
+    begun_when_mapped: list[bool] = []
+    real_map = ahead_module.map_package
+
+    def map_package(infos):
+        begun_when_mapped.append(any(process.begun for process in started))
+        return real_map(infos)
+
+    monkeypatch.setattr(ahead_module, "map_package", map_package)
+    analysis = analyze_package(path, package_id="x", limits=IN_CHILD)
+    assert begun_when_mapped == [True]
+    assert len(started) == 1 and started[0]._result is not None, "it read the activity"
+    assert analysis.about["read"]["lines"]["activity"] > 0
