@@ -19,12 +19,16 @@ MAX_CACHED_HOURS = 250_000  # 14 years of hours in both spellings ("T" and " ")
 _DAY_NUMBERS: dict[str, int] = {}
 # "YYYY-MM-DD HH" (or with T) -> seconds at the start of that hour.
 HOUR_STARTS: dict[str, int] = {}
+# An hour's number -> the one int object of that value the package's message counts are keyed
+# by (each channel's counter would otherwise hold an object of its own per hour: heavy, 10 MB).
+HOUR_KEYS: dict[int, int] = {}
 
 
 def clear_caches() -> None:
     """Empty the caches of validated dates and hours."""
     _DAY_NUMBERS.clear()
     HOUR_STARTS.clear()
+    HOUR_KEYS.clear()
 
 
 @contextmanager

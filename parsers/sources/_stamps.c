@@ -17,14 +17,17 @@
  * hour_numbers (while it holds fewer than max_numbers). It returns the list of the others,
  * which it leaves to the Python twin.
  *
- * line_stamps(buffer, stop, counts) counts the lines of buffer[:stop] from its start, without
- * decoding them, while each is a message of the usual shape (see `message_stamp`) whose stamp
- * is plain and of an hour C reads (civil_hour), and returns (taken, records, low, high): where
- * the first line it did not take starts (stop when it took them all), how many messages it
- * counted, and the smallest and largest stamp (None without any). Each message adds one to
- * counts[its hour number] (MessageSink.counts), as MessageSink.add counts it: the hour's number
- * is its prefix's, which needs no table. The caller decodes the lines it did not take, as
- * before: so the pass only ever counts what decoding would have, and takes nothing it doubts. */
+ * line_stamps(buffer, stop, counts, hour_keys, max_keys) counts the lines of buffer[:stop] from
+ * its start, without decoding them, while each is a message of the usual shape (see
+ * `message_stamp`) whose stamp is plain and of an hour C reads (civil_hour), and returns (taken,
+ * records, low, high): where the first line it did not take starts (stop when it took them
+ * all), how many messages it counted, and the smallest and largest stamp (None without any).
+ * Each message adds one to counts[its hour number] (MessageSink.counts), as MessageSink.add
+ * counts it: the hour's number is its prefix's, which needs no table. The int objects of those
+ * numbers are shared through hour_keys (instants.HOUR_KEYS, at most max_keys of them), so that
+ * the package's channels' counters hold one per hour. The caller decodes the lines it did not
+ * take, as before: so the pass only ever counts what decoding would have, and takes nothing it
+ * doubts. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -370,7 +373,9 @@ static int is_separator(char c) { return is_space(c) || c == ',' || c == '[' || 
 
 /* What a line pass counts into, and where it is. */
 typedef struct {
-    PyObject *counts;   /* hour number -> messages (MessageSink.counts) */
+    PyObject *counts;    /* hour number -> messages (MessageSink.counts) */
+    PyObject *hour_keys; /* hour number -> the int object counts are keyed by (instants.HOUR_KEYS) */
+    Py_ssize_t max_keys;
     long hour;          /* the current hour's number */
     const char *stamp;  /* a stamp of that hour */
     Py_ssize_t run;     /* messages of that hour not yet added to counts */
@@ -378,11 +383,28 @@ typedef struct {
     char low[STAMP_LENGTH], high[STAMP_LENGTH];
 } LinePass;
 
+/* The int object counts are keyed by for this hour (a new reference): the one in hour_keys,
+ * which takes this one while it holds fewer than max_keys. NULL with an error set. */
+static PyObject *hour_key(LinePass *pass) {
+    PyObject *hour = PyLong_FromLong(pass->hour);
+    if (hour == NULL)
+        return NULL;
+    PyObject *shared = PyDict_GetItemWithError(pass->hour_keys, hour);
+    if (shared != NULL) {
+        Py_DECREF(hour);
+        return Py_NewRef(shared);
+    }
+    if (PyErr_Occurred() || (PyDict_GET_SIZE(pass->hour_keys) < pass->max_keys &&
+                             PyDict_SetItem(pass->hour_keys, hour, hour) < 0))
+        Py_CLEAR(hour);
+    return hour;
+}
+
 /* counts[hour] += run. 0, or -1 with an error set. */
 static int flush_run(LinePass *pass) {
     if (pass->run == 0)
         return 0;
-    PyObject *hour = PyLong_FromLong(pass->hour), *total = NULL;
+    PyObject *hour = hour_key(pass), *total = NULL;
     PyObject *old = hour == NULL ? NULL : PyDict_GetItemWithError(pass->counts, hour);
     Py_ssize_t count = old == NULL ? 0 : PyLong_AsSsize_t(old);
     if (hour != NULL && !PyErr_Occurred())
@@ -463,7 +485,8 @@ static PyObject *line_stamps(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t stop;
     LinePass pass = {0};
-    if (!PyArg_ParseTuple(args, "y*nO!", &view, &stop, &PyDict_Type, &pass.counts))
+    if (!PyArg_ParseTuple(args, "y*nO!O!n", &view, &stop, &PyDict_Type, &pass.counts,
+                          &PyDict_Type, &pass.hour_keys, &pass.max_keys))
         return NULL;
     PyObject *result = NULL;
     if (stop < 0 || stop > view.len)

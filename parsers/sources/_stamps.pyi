@@ -16,6 +16,6 @@ def number_hours(
     """Number the new hour prefixes C reads; the list of the others."""
 
 def line_stamps(
-    buffer: bytes, stop: int, counts: dict[int, int], /
+    buffer: bytes, stop: int, counts: dict[int, int], hour_keys: dict[int, int], max_keys: int, /
 ) -> tuple[int, int, str | None, str | None]:
     """(taken, records, lowest stamp, highest stamp) of the leading usual lines of buffer[:stop]."""

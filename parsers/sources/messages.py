@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from parsers.instants import HOUR_STARTS, MAX_CACHED_HOURS, hour_start, parse_instant
+from parsers.instants import HOUR_KEYS, HOUR_STARTS, MAX_CACHED_HOURS, hour_start, parse_instant
 from parsers.streams import Skipped, iter_lines
 
 _SEPARATORS = " \t\r\n,[]"
@@ -151,7 +151,9 @@ class MessageSink:
         C pass is not built). The caller decodes the rest."""
         if line_stamps is None:
             return 0
-        taken, records, low, high = line_stamps(buffer, stop, self.counts)
+        taken, records, low, high = line_stamps(
+            buffer, stop, self.counts, HOUR_KEYS, MAX_CACHED_HOURS
+        )
         if records:
             assert low is not None and high is not None  # the stamps of those messages
             self.records += records

@@ -64,7 +64,26 @@ def test_an_analysis_starts_from_empty_caches_and_leaves_them_empty(tmp_path):
     _, views = analyze(tmp_path, files)
     assert views["stats:lifetime"]["messages"]["per_hour"][10] == 1
     assert views["overview"]["last_message_at"] == "2024-01-01T10:15:00Z"
-    assert not instants.HOUR_STARTS and not instants._DAY_NUMBERS
+    assert not instants.HOUR_STARTS and not instants._DAY_NUMBERS and not instants.HOUR_KEYS
+
+
+def test_the_message_counts_hour_keys_are_shared_and_capped(monkeypatch):
+    monkeypatch.setattr(messages, "MAX_CACHED_HOURS", 3)
+    lines = "\n".join(f'{{"Timestamp":"{text}"}}' for text in hour_texts(10)).encode() + b"\n"
+    counters = [Counter(), Counter()]
+    with instants.fresh_caches():
+        for counts in counters:  # two channels of one package
+            assert MessageSink(counts, Skipped()).add_lines(lines, len(lines)) == len(lines)
+        assert len(instants.HOUR_KEYS) == 3
+        shared = [key for key in counters[0] if key in instants.HOUR_KEYS]
+        assert len(shared) == 3 and all(instants.HOUR_KEYS[key] is key for key in shared), (
+            "the same objects"
+        )
+    assert (
+        counters[0]
+        == counters[1]
+        == Counter({int(seconds_of(text)) // 3600: 1 for text in hour_texts(10)})
+    )
 
 
 def test_a_package_reads_the_same_whatever_was_read_before(tmp_path):
@@ -171,9 +190,9 @@ def test_an_hour_seen_before_never_changes_what_an_instant_reads(middle, cut, pr
 def test_a_message_counts_as_parse_instant_reads_it_whether_its_hour_is_known(middle, cut, tail):
     stamp = "2024-03-02 14:" + "07:09"[:cut] + middle + tail
     instants.clear_caches()
-    cold = Counter()
-    MessageSink(cold, Skipped()).add(stamp)  # no hour known: parse_instant decides
+    cold = MessageSink(Counter(), Skipped())
+    cold.add(stamp)  # no hour known: parse_instant decides
     instants.hour_start("2024-03-02 14")
-    warm = Counter()
-    MessageSink(warm, Skipped(), {"2024-03-02 14": 473352}).add(stamp)
-    assert warm == cold
+    warm = MessageSink(Counter(), Skipped(), {"2024-03-02 14": 473352})
+    warm.add(stamp)
+    assert (warm.counts, warm.first, warm.last) == (cold.counts, cold.first, cold.last)

@@ -83,11 +83,14 @@ BAD_BYTES = {
 DOUBTED_LINES = {name: line.encode() for name, line in DOUBTED.items()} | BAD_BYTES
 
 
-def line_pass():
-    """The C pass; the checkout must have built it (`make venv`)."""
-    if messages_module.line_stamps is None:  # pragma: no cover - make venv builds it
+def line_pass(keys: dict | None = None, max_keys: int = 100):
+    """The C pass over (buffer, stop, counts), sharing hour keys through `keys`; the checkout
+    must have built it (`make venv`)."""
+    line_stamps = messages_module.line_stamps
+    if line_stamps is None:  # pragma: no cover - make venv builds it
         pytest.fail("parsers/sources/_stamps.c is not built: run `make venv`")
-    return messages_module.line_stamps
+    shared = {} if keys is None else keys
+    return lambda data, stop, counts: line_stamps(data, stop, counts, shared, max_keys)
 
 
 def count(reader, data: bytes, max_line: int = 1 << 20):
@@ -139,6 +142,19 @@ def test_the_pass_reads_only_up_to_stop_and_keeps_counting_into_counts():
     assert line_pass()(b"[\n]\n , \n", 8, counts) == (8, 0, None, None)  # separators only
     with pytest.raises(ValueError):
         line_pass()(data, len(data) + 1, counts)
+
+
+def test_the_channels_counters_share_one_key_per_hour():
+    data = array(USUAL.encode())
+    keys: dict[int, int] = {}
+    first, second = Counter(), Counter()
+    line_pass(keys)(data, len(data), first)
+    line_pass(keys)(data, len(data), second)
+    assert first == second == Counter({HOUR: 1}) and list(keys) == [HOUR]
+    assert next(iter(first)) is next(iter(second)) is keys[HOUR]
+    capped, third = {}, Counter()
+    line_pass(capped, max_keys=0)(data, len(data), third)
+    assert third == first and capped == {}, "past the cap: counted, not shared"
 
 
 def test_without_the_pass_the_decoder_counts_the_same(monkeypatch):
