@@ -49,7 +49,8 @@ class MessageSink:
         self.skipped = skipped
         self.hour_numbers = {} if hour_numbers is None else hour_numbers
         self.records = 0
-        # Fast-path bounds kept as "YYYY-MM-DD HH:MM:SS" texts (they sort like instants).
+        # Fast-path bounds kept as the stamps' texts, "YYYY-MM-DD HH:MM:SS" and any fraction and
+        # "+00:00" after it, all ASCII (they sort like instants).
         self._low = "~"
         self._high = ""
         self._first: float | None = None
@@ -146,7 +147,7 @@ class MessageSink:
     def add_lines(self, buffer: bytes, stop: int) -> int:
         """Count the leading lines of buffer[:stop] while each is a message of the usual shape,
         without decoding them (`_stamps.line_stamps`: one flat object whose single "Timestamp"
-        is a plain stamp of an hour its C reads), as add() would count their Timestamps; return
+        is a plain stamp of an hour C reads), as add() would count their Timestamps; return
         where the first line it did not take starts (`stop` when it took them all, 0 where the
         C pass is not built). The caller decodes the rest."""
         if line_stamps is None:
