@@ -214,19 +214,29 @@ static int hex_value(char c) {
     return -1;
 }
 
-/* The end of the \u escape at p (its backslash), or NULL: four hex digits, not a surrogate (a
- * pair, or a lone one, is left to the decoder). */
-static const char *unicode_escape_end(const char *p, const char *end) {
-    if (end - p < 6)
-        return NULL;
+/* The code unit of the \u escape at p (its backslash), or -1: four hex digits. */
+static int escaped_unit(const char *p, const char *end) {
+    if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+        return -1;
     int code = 0;
     for (int k = 2; k < 6; k++) {
         int digit = hex_value(p[k]);
         if (digit < 0)
-            return NULL;
+            return -1;
         code = code * 16 + digit;
     }
-    return code >= 0xD800 && code <= 0xDFFF ? NULL : p + 6;
+    return code;
+}
+
+/* The end of the \u escape at p (its backslash), or NULL: a code unit outside the surrogates,
+ * or a high surrogate escaped with its low one after it (an astral character, as an ASCII-only
+ * serializer writes an emoji). A lone surrogate is left to the decoder (orjson refuses it). */
+static const char *unicode_escape_end(const char *p, const char *end) {
+    int code = escaped_unit(p, end);
+    if (code < 0xD800 || code > 0xDFFF)
+        return code < 0 ? NULL : p + 6;
+    int low = code <= 0xDBFF ? escaped_unit(p + 6, end) : -1;
+    return low >= 0xDC00 && low <= 0xDFFF ? p + 12 : NULL;
 }
 
 /* Eight bytes at p hold a quote, a backslash or a control byte (the bytes a string's scan stops

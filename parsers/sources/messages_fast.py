@@ -1,12 +1,13 @@
 """messages.json in chunks: complete lines counted in C or decoded as one JSON array, exact reader
 as fallback.
 
-The leading lines of each chunk of complete lines that are messages of the usual shape are
-counted without being decoded (MessageSink.add_lines, a C pass); from the first line it does not
-take, the rest of the chunk is wrapped into `[...]` and decoded by one orjson call, its messages
-counted by MessageSink.add_objects. A rest that is not a clean array of objects (bad JSON, huge
-integers, a line over the limit, an object cut by the chunk edge...) and everything after it go
-through messages.read_messages_json, the exact line reader, from the start of that rest.
+The lines of each chunk of complete lines that are messages of the usual shape are counted
+without being decoded (MessageSink.add_lines, a C pass). A line the pass does not take is
+decoded alone and the pass resumes after it; from a second such line in a row, the rest of the
+chunk is wrapped into `[...]` and decoded by one orjson call. Decoded messages are counted by
+MessageSink.add_objects. Lines that are not a clean array of objects (bad JSON, a line over the
+limit, an object cut by the chunk edge...) and everything after them go through
+messages.read_messages_json, the exact line reader, from the first of them.
 """
 
 import io
@@ -49,12 +50,22 @@ def _read(stream, sink: MessageSink, max_line_bytes: int) -> None:
 
 def _count(buffer: bytes, stop: int, sink: MessageSink) -> int:
     """Count the complete lines of buffer[:stop]: those of the usual shape without decoding them
-    (`MessageSink.add_lines`), the rest decoded as one array of objects. Return how many bytes
-    were counted: `stop`, or where the lines the exact reader must read start."""
-    taken = sink.add_lines(buffer, stop)
-    if taken == stop or _decoded(buffer[taken:stop], sink):
-        return stop
-    return taken
+    (`MessageSink.add_lines`), a line it doubts decoded alone and the pass resumed after it,
+    and, from a second doubted line in a row, the rest decoded as one array of objects. Return
+    how many bytes were counted: `stop`, or where the lines the exact reader must read start."""
+    view = memoryview(buffer)
+    start, resumed = 0, False
+    while start < stop:
+        doubted = start + sink.add_lines(view[start:stop], stop - start)
+        if doubted == stop:
+            break
+        if resumed and doubted == start:  # doubts in a row: the decoder takes the rest in bulk
+            return stop if _decoded(buffer[start:stop], sink) else start
+        after = buffer.find(b"\n", doubted, stop) + 1 or stop
+        if not _decoded(buffer[doubted:after], sink):
+            return doubted
+        start, resumed = after, True
+    return stop
 
 
 def _decoded(lines: bytes, sink: MessageSink) -> bool:

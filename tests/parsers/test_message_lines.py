@@ -33,6 +33,7 @@ TAKEN = {
     "a lowercase key too": f'{{"timestamp":"1999-01-01 00:00:00","Timestamp":"{STAMP}"}}',
     "empty strings": f'{{"Timestamp":"{STAMP}","":""}}',
     "an escaped NUL": f'{{"Timestamp":"{STAMP}","x":"\\u0000"}}',
+    "an escaped astral character": f'{{"Timestamp":"{STAMP}","x":"\\ud83d\\ude00"}}',
 }
 # Lines the pass leaves to the decoder (which may count them all the same).
 DOUBTED = {
@@ -58,7 +59,9 @@ DOUBTED = {
     "a nested object": f'{{"Timestamp":"{STAMP}","x":{{"a":1}}}}',
     "an array": f'{{"Timestamp":"{STAMP}","x":[1]}}',
     "a lone surrogate": f'{{"Timestamp":"{STAMP}","x":"\\ud800"}}',
-    "a surrogate pair": f'{{"Timestamp":"{STAMP}","x":"\\ud83d\\ude00"}}',
+    "a low surrogate first": f'{{"Timestamp":"{STAMP}","x":"\\ude00\\ud83d"}}',
+    "a high surrogate, another unit": f'{{"Timestamp":"{STAMP}","x":"\\ud83d\\u0041"}}',
+    "a high surrogate last": f'{{"Timestamp":"{STAMP}","x":"\\ud83d"}}',
     "a short escape": f'{{"Timestamp":"{STAMP}","x":"\\u12"}}',
     "a bad escape": f'{{"Timestamp":"{STAMP}","x":"\\q"}}',
     "a raw control byte": f'{{"Timestamp":"{STAMP}","x":"a\x01b"}}',
@@ -142,6 +145,23 @@ def test_the_pass_reads_only_up_to_stop_and_keeps_counting_into_counts():
     assert line_pass()(b"[\n]\n , \n", 8, counts) == (8, 0, None, None)  # separators only
     with pytest.raises(ValueError):
         line_pass()(data, len(data) + 1, counts)
+
+
+def test_the_pass_resumes_after_a_doubted_line_and_leaves_doubts_in_a_row_to_the_decoder(
+    monkeypatch,
+):
+    usual, doubted = USUAL.encode(), DOUBTED_LINES["a float"]
+    lines = [usual, doubted, usual, usual, doubted, DOUBTED_LINES["a fraction"], usual, usual]
+    data = b"[" + b",\n".join(lines) + b"]\n"
+    decoded: list[bytes] = []
+    real = messages_fast._decoded
+    monkeypatch.setattr(
+        messages_fast, "_decoded", lambda text, sink: decoded.append(text) or real(text, sink)
+    )
+    fast = count(messages_fast.read_messages_json_fast, data)
+    second = b",\n".join(lines[5:]) + b"]\n"
+    assert decoded == [doubted + b",\n", doubted + b",\n", second], "alone, alone, then in bulk"
+    assert fast == count(read_messages_json, data)
 
 
 def test_the_channels_counters_share_one_key_per_hour():
