@@ -268,9 +268,13 @@ def force_the_activity_process(monkeypatch) -> list:
     monkeypatch.setattr(pipeline, "analyze_package", forced)
     made: list = []
     begin = ActivityProcess.begin
-    monkeypatch.setattr(
-        ActivityProcess, "begin", lambda self, *args: made.append(self) or begin(self, *args)
-    )
+
+    def recorded_begin(self, *args):
+        if not self.begun:  # its job; `begin` again only takes the run's progress
+            made.append(self)
+        return begin(self, *args)
+
+    monkeypatch.setattr(ActivityProcess, "begin", recorded_begin)
     return made
 
 
