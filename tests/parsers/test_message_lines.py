@@ -238,3 +238,33 @@ def test_any_file_counts_as_the_exact_reader_counts(lines, separator, chunk):
         patch.setattr(messages_fast, "CHUNK_BYTES", chunk)
         fast = count(messages_fast.read_messages_json_fast, data)
     assert fast == count(read_messages_json, data)
+
+
+SPECIAL_BYTES = (
+    b'"\\{}[],:u0123456789dD .-eE\t\r\x00\x1f\x7f\xc3\xa9\xed\xa0\x80\xf0\x9f\x98\x80\xff'
+)
+
+
+@st.composite
+def mangled_line(draw) -> bytes:
+    """A usual line with a few bytes replaced, inserted or dropped, among JSON's special bytes,
+    UTF-8's lead and continuation bytes and invalid ones."""
+    line = bytearray(draw(st.sampled_from(sorted(TAKEN.values()))).encode())
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(line) - 1))
+        byte = draw(st.sampled_from(SPECIAL_BYTES))
+        action = draw(st.sampled_from(["replace", "insert", "drop"]))
+        if action == "replace":
+            line[at] = byte
+        elif action == "insert":
+            line.insert(at, byte)
+        else:
+            del line[at]
+    return bytes(line)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(mangled_line(), st.sampled_from(sorted(TAKEN.values())).map(str.encode))))
+def test_mangled_lines_count_as_the_exact_reader_counts(lines):
+    data = b"[" + b",\n".join(lines) + b"]"
+    assert count(messages_fast.read_messages_json_fast, data) == count(read_messages_json, data)
