@@ -41,19 +41,22 @@ static PyObject *timestamp_key; /* "Timestamp", interned */
 
 static int is_digit_upto(Py_UCS4 c, char last) { return c >= '0' && c <= (Py_UCS4)last; }
 
-/* A str of "YYYY-MM-DD HH:MM:SS"'s length, its space in place and its clock one parse_instant
- * accepts in any hour (the date and hour are judged by the hour's prefix, once per package). */
-static int plain_stamp(PyObject *stamp) {
-    if (!PyUnicode_CheckExact(stamp) || PyUnicode_GET_LENGTH(stamp) != STAMP_LENGTH)
-        return 0;
-    int kind = PyUnicode_KIND(stamp);
-    const void *data = PyUnicode_DATA(stamp);
+/* The STAMP_LENGTH characters of `kind` at data (a str's, or bytes as PyUnicode_1BYTE_KIND) have
+ * their space in place and a clock parse_instant accepts in any hour (the date and hour are
+ * judged by the hour's prefix, once per package). */
+static int plain_clock(int kind, const void *data) {
     return PyUnicode_READ(kind, data, 10) == ' ' && PyUnicode_READ(kind, data, 13) == ':' &&
            is_digit_upto(PyUnicode_READ(kind, data, 14), '5') &&
            is_digit_upto(PyUnicode_READ(kind, data, 15), '9') &&
            PyUnicode_READ(kind, data, 16) == ':' &&
            is_digit_upto(PyUnicode_READ(kind, data, 17), '5') &&
            is_digit_upto(PyUnicode_READ(kind, data, 18), '9');
+}
+
+/* A str of "YYYY-MM-DD HH:MM:SS"'s length with a plain clock. */
+static int plain_stamp(PyObject *stamp) {
+    return PyUnicode_CheckExact(stamp) && PyUnicode_GET_LENGTH(stamp) == STAMP_LENGTH &&
+           plain_clock(PyUnicode_KIND(stamp), PyUnicode_DATA(stamp));
 }
 
 /* The stamp of a message, a new reference; NULL without an error when it is not a dict with a
@@ -368,15 +371,12 @@ static const char *message_stamp(const char *p, const char *end) {
     return NULL; /* `{}`, a trailing comma, a key that is not a string */
 }
 
-/* A stamp of 19 ASCII bytes, its space in place and its clock one parse_instant accepts (as
- * plain_stamp, on bytes). */
+/* A stamp of STAMP_LENGTH ASCII bytes with a plain clock (plain_stamp, on bytes). */
 static int plain_stamp_bytes(const char *s) {
     for (int k = 0; k < STAMP_LENGTH; k++)
         if ((unsigned char)s[k] >= 0x80)
             return 0;
-    return s[10] == ' ' && s[13] == ':' && is_digit_upto((unsigned char)s[14], '5') &&
-           is_digit_upto((unsigned char)s[15], '9') && s[16] == ':' &&
-           is_digit_upto((unsigned char)s[17], '5') && is_digit_upto((unsigned char)s[18], '9');
+    return plain_clock(PyUnicode_1BYTE_KIND, s);
 }
 
 static int is_separator(char c) { return is_space(c) || c == ',' || c == '[' || c == ']'; }
