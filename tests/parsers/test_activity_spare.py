@@ -36,16 +36,6 @@ def spare():
     assert set(children(os.getpid())) <= before
 
 
-@pytest.fixture
-def started(monkeypatch):
-    """Every activity process started from now on."""
-    made: list[ActivityProcess] = []
-    monkeypatch.setattr(
-        child_module, "ActivityProcess", lambda: made.append(ActivityProcess()) or made[-1]
-    )
-    return made
-
-
 def test_the_next_big_package_takes_the_spare(tmp_path, spare, started):
     path = big_package(tmp_path, 300)
     alone = analyze_package(path, package_id="x")  # in process: the activity under the threshold

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import parsers.ahead as ahead_module
-from parsers.activity.child import SPARE, ActivityProcess
+from parsers.activity.child import SPARE
 from parsers.ahead import read_ahead
 from parsers.errors import InvalidPackage
 from parsers.limits import ParseLimits
@@ -93,20 +93,6 @@ def test_an_unreadable_zip_is_left_for_the_run_to_report(tmp_path, no_process_le
         assert held() is None
         with pytest.raises(InvalidPackage, match="not a readable zip"):
             analyze_package(path, package_id="x", limits=IN_CHILD)
-
-
-@pytest.fixture
-def started(monkeypatch):
-    """Every activity process made from now on."""
-    made: list[ActivityProcess] = []
-    real_init = ActivityProcess.__init__
-
-    def init(self):
-        real_init(self)
-        made.append(self)
-
-    monkeypatch.setattr(ActivityProcess, "__init__", init)
-    return made
 
 
 def test_the_activity_process_has_its_shards_before_the_whole_directory_is_checked(
