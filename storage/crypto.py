@@ -6,7 +6,9 @@
 - The package key is HKDF-SHA256 over the key material (the UPN), salted with the server secret,
   with a versioned label. Without the UPN the server cannot derive it.
 - Each statistics view is sealed with AES-256-GCM (random 96-bit nonce, package id and view name
-  as associated data) and stored under an HMAC of its name, so ids do not show in a dump.
+  as associated data) and stored under an HMAC of its name, so ids do not show in a dump. Its
+  JSON text is compressed first, except for the few views the API answers whole on every visit
+  (`plain_view`), whose text is sealed as it is; the opener tells them apart by the first byte.
 - Links are sealed by `storage.link_vault` under per-package keys destroyed when the package ends.
 """
 
@@ -42,6 +44,16 @@ except ImportError:  # pragma: no cover - the locked dependencies install it
 # builtin of the compression library, so that another process given it by name (the activity
 # process, `tasks.sealing`) needs neither this module nor a key to apply it.
 VIEW_COMPRESSION = (_deflate.compress, 1)
+# Views sealed without compression (`plain_view`): those the API answers whole
+# (`api.read_path.WHOLE_VIEWS`), a few per package. Opening one is then a single AES-GCM
+# decryption, which holds the GIL; zlib's inflate releases it, and in a threaded gunicorn worker
+# each release wakes a thread waiting for it: under load that cost a read about three times the
+# inflate itself (docs/performance.md, "API reads").
+PLAIN_VIEWS = frozenset({"about", "overview"})
+PLAIN_VIEW_PREFIX = "stats:"
+# A plain view's text is a JSON object; a zlib stream starts with a CMF byte whose low four bits
+# are 8 (deflate), never `{`.
+_PLAIN_START = b"{"
 
 
 class DecryptionError(Exception):
@@ -105,6 +117,11 @@ def open_bytes(key: bytes, blob: bytes, aad: bytes, aead: AESGCM | None = None) 
         raise DecryptionError("wrong key or tampered document") from exc
 
 
+def plain_view(view_name: str) -> bool:
+    """Whether the view is sealed without compression (`PLAIN_VIEWS`, `stats:<period>`)."""
+    return view_name in PLAIN_VIEWS or view_name.startswith(PLAIN_VIEW_PREFIX)
+
+
 class PackageKey:
     """The key of one package's statistics, derived from its key material."""
 
@@ -136,7 +153,10 @@ class PackageKey:
         return self.seal_json(view_name, orjson.dumps(document))
 
     def seal_json(self, view_name: str, text: bytes) -> bytes:
-        """Compress and encrypt one view's JSON text (what `seal` does after encoding it)."""
+        """Compress (unless `plain_view`) and encrypt one view's JSON text, a JSON object (what
+        `seal` does after encoding it)."""
+        if plain_view(view_name):
+            return seal_bytes(self._key, text, self._aad(view_name), self._aead)
         compress, level = VIEW_COMPRESSION
         return self.seal_compressed(view_name, compress(text, level))
 
@@ -146,7 +166,8 @@ class PackageKey:
 
     def open_json(self, view_name: str, blob: bytes) -> bytes:
         """Decrypt one view to its JSON text (what `seal` encoded); DecryptionError as `open`."""
-        return zlib.decompress(open_bytes(self._key, blob, self._aad(view_name), self._aead))
+        text = open_bytes(self._key, blob, self._aad(view_name), self._aead)
+        return text if text[:1] == _PLAIN_START else zlib.decompress(text)
 
     def open(self, view_name: str, blob: bytes) -> dict:
         """Decrypt one view; raises DecryptionError on a wrong key or any tampering."""

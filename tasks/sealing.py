@@ -6,7 +6,8 @@ one core. The run's thread JSON-encodes them in batches and lends that process t
 compression (`storage.crypto.VIEW_COMPRESSION`, the costliest step of sealing: 0.056 s of 0.15
 on a package of 6,800 views) while it builds the next batch; it then encrypts and names each
 view itself, so no key leaves the run's process. Should that process fail, the run compresses
-the rest itself.
+the rest itself. The few views sealed without compression (`storage.crypto.plain_view`) are
+sealed by the run's thread as they come.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator
 import orjson
 
 from parsers.activity.child import ActivityProcess, ChildFailed, MapEach
-from storage.crypto import VIEW_COMPRESSION, PackageKey
+from storage.crypto import VIEW_COMPRESSION, PackageKey, plain_view
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class _CompressedBeside:
         """Hand `batch` over; the previous batch's sealed views (taken first, so that neither
         side ever waits on a full pipe)."""
         done = self.take()
-        if self._helper is None:
+        plain, batch = _split_plain(batch)
+        done += self._sealed_here(plain)
+        if self._helper is None or not batch[0]:
             return done + self._sealed_here(batch)
         try:
             self._helper.send(batch[1])
@@ -113,3 +116,14 @@ class _CompressedBeside:
     def _lost(self) -> None:
         log.warning("the activity process stopped compressing views: the run does it itself")
         self._helper = None
+
+
+def _split_plain(batch: Batch) -> tuple[Batch, Batch]:
+    """The views of `batch` sealed without compression (`plain_view`), and the others."""
+    plain: Batch = ([], [])
+    others: Batch = ([], [])
+    for name, text in zip(*batch, strict=True):
+        kept = plain if plain_view(name) else others
+        kept[0].append(name)
+        kept[1].append(text)
+    return plain, others

@@ -18,8 +18,11 @@ from storage.crypto import (
     DecryptionError,
     PackageKey,
     derive_key,
+    open_bytes,
     owns_package,
     package_id_for,
+    plain_view,
+    seal_bytes,
 )
 
 SECRET = b"server-secret"
@@ -164,3 +167,29 @@ def test_the_view_compression_is_applied_elsewhere_without_this_module_or_a_key(
         [sys.executable, "-c", script], input=travelling, capture_output=True, check=True
     )
     assert _key().open("lifetime", _key().seal_compressed("lifetime", done.stdout)) == {}
+
+
+PLAIN = ["about", "overview", "stats:lifetime", "stats:l4w", "stats:l1m", "stats:ly"]
+COMPRESSED = ["top:dms:ly", "channel:12", "dm:3", "guild:9", "user:4", "stats", "overviews", "x"]
+
+
+@pytest.mark.parametrize("name", PLAIN + COMPRESSED)
+def test_the_views_answered_whole_are_sealed_without_compression(name):
+    key, text = _key(), orjson.dumps({**DOC, "padding": "abc" * 500})
+    inside = open_bytes(key._key, key.seal_json(name, text), f"{PACKAGE_ID}\x00{name}".encode())
+    assert plain_view(name) == (name in PLAIN)
+    if name in PLAIN:
+        assert inside == text
+    else:
+        assert inside[:1] == b"\x78" and len(inside) < len(text) / 4
+    assert key.open_json(name, key.seal_json(name, text)) == text
+
+
+@pytest.mark.parametrize("name", ["stats:lifetime", "channel:12"])
+def test_either_form_opens_whatever_the_view_name(name):
+    # Views sealed before a view became plain (or after it stopped being) still open.
+    key, text = _key(), orjson.dumps(DOC)
+    compress, level = VIEW_COMPRESSION
+    aad = f"{PACKAGE_ID}\x00{name}".encode()
+    assert key.open_json(name, key.seal_compressed(name, compress(text, level))) == text
+    assert key.open_json(name, seal_bytes(key._key, text, aad)) == text

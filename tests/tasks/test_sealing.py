@@ -125,3 +125,17 @@ def test_only_one_batch_is_in_the_helper_at_a_time():
     list(sealed_views(KEY, iter(DOCS), helper))
     # each batch is taken back before the next one is sent
     assert taken == list(range(1, len(helper.sent) + 1)) and len(helper.sent) >= 3
+
+
+WHOLE = [(name, {"view": name}) for name in ("about", "overview", "stats:lifetime", "stats:ly")]
+
+
+def test_the_views_sealed_without_compression_never_go_to_the_helper(sealed_here):
+    helper = ScriptedHelper()
+    named = [*DOCS[:2], WHOLE[0], WHOLE[1], *DOCS[2:], *WHOLE[2:]]
+    sealed = dict(sealed_views(KEY, iter(named), helper))
+    assert sealed_here == [name for name, _ in WHOLE]
+    assert sum(len(batch) for batch in helper.sent) == len(DOCS)
+    assert {KEY.view_id(name) for name, _ in named} == set(sealed)
+    for name, document in named:
+        assert KEY.open(name, sealed[KEY.view_id(name)]) == document
