@@ -15,7 +15,6 @@ import shutil
 import socket
 import string
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -23,9 +22,9 @@ from urllib.parse import quote
 import pytest
 
 from launchers.devstack import LocalStack
+from tests.support.api_log import ApiLog
 
 UPN_ALPHABET = string.ascii_letters + string.digits + "._-"
-LOG_TIMEOUT_SECONDS = 10
 PACKAGE_ID = "0123456789abcdef0123456789abcdef"
 DISCORD_ID = "112233445566778899"
 
@@ -57,33 +56,6 @@ class Answer:
     def json(self) -> dict:
         """The body as JSON."""
         return json.loads(self.body)
-
-
-class ApiLog:
-    """The API's combined output, read from an offset until a line shows up."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def text(self) -> str:
-        """The whole log so far."""
-        return self.path.read_text(errors="replace")
-
-    def offset(self) -> int:
-        """Where the log ends now."""
-        return len(self.text())
-
-    def wait_for(self, pattern: str, since: int) -> str:
-        """The log once `pattern` (a regex) appears after `since`; fails at the deadline."""
-        deadline = time.monotonic() + LOG_TIMEOUT_SECONDS
-        while True:
-            text = self.text()
-            if re.search(pattern, text[since:], re.MULTILINE):
-                return text
-            assert time.monotonic() < deadline, (
-                f"no {pattern!r} in the log:\n{text[since:][-3000:]}"
-            )
-            time.sleep(0.05)
 
 
 class Api:
