@@ -60,9 +60,11 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """One line (plus the traceback, if any, on the lines after it); the message ends it."""
-        ids = " ".join(f"{name}={value}" for name, value in _context(record).items())
+        ids = " ".join([f"{name}={value}" for name, value in _context(record).items()])
         where = f"{record.name} [{ids}]" if ids else record.name
         line = f"{utc_time(record)} {record.levelname} {where}: {record.getMessage()}"
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            return line  # every access line
         details = self._details(record)
         return f"{line}\n{details}" if details else line
 

@@ -61,7 +61,10 @@ def _plainly_clean(text: str) -> bool:
     if "%" in text or _LONG_RUN.search(text):
         return False
     lowered = text.lower()
-    return not any(marker in lowered for marker in _MARKERS)
+    for marker in _MARKERS:  # noqa: SIM110 - a third of the cost of all() over a generator
+        if marker in lowered:
+            return False
+    return True
 
 
 class RedactLinks(logging.Filter):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
+import string
 import types
 import zlib
 
@@ -33,7 +33,7 @@ PACKAGE_KEY_LABEL = b"dumpus-stats/v1/package-key"
 VIEW_ID_LABEL = b"dumpus-stats/v1/view-id"
 ALLOW_LISTED_ID_LABEL = b"dumpus-stats/v1/allow-listed-package-id"
 MAX_VIEW_IDS = 64  # view ids a key remembers (a package has thousands of entity views)
-_UPN_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+UPN_BYTES = (string.ascii_letters + string.digits + "._-").encode()
 
 _deflate: types.ModuleType
 try:  # ISA-L writes the same zlib format; on views of a few KB it is 3 to 10 times zlib's speed
@@ -56,6 +56,12 @@ PLAIN_VIEW_PREFIX = "stats:"
 _PLAIN_START = b"{"
 
 
+def spelled_with(text: str, allowed: bytes) -> bool:
+    """Whether `text` has one character or more, each one of the ASCII bytes `allowed` (a
+    deletion by `bytes.translate`: a few times quicker than a regex on a 600-character UPN)."""
+    return bool(text) and text.isascii() and not text.encode().translate(None, allowed)
+
+
 class DecryptionError(Exception):
     """A wrong key or a tampered document: never garbage, always this."""
 
@@ -66,7 +72,7 @@ def package_id_for(key_material: str, server_secret: bytes = b"") -> str:
     A UPN is long and random, so its MD5 reveals nothing; an allow-listed link may be guessable
     (`.../exports/12345.zip`), so its id needs the server secret to be computed or confirmed.
     """
-    if _UPN_CHARS.fullmatch(key_material):
+    if spelled_with(key_material, UPN_BYTES):
         return hashlib.md5(key_material.encode(), usedforsecurity=False).hexdigest()
     if not server_secret:
         raise ValueError("the id of an allow-listed link needs the server secret")

@@ -14,10 +14,10 @@ import pytest
 import logsafe
 import storage.key_cache
 from api import accesslog
-from api.services import Services
-from settings import Settings
 from api.read_path import WHOLE_VIEWS as SERVED_WHOLE
 from api.schemas import PERIODS
+from api.services import Services
+from settings import Settings
 from storage.crypto import package_id_for, plain_view
 from tests.api.api_support import RecordingQueue, bearer, new_upn, sample_views
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
+import re
 import subprocess
 import sys
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage.crypto import (
     PACKAGE_KEY_LABEL,
+    UPN_BYTES,
     VIEW_COMPRESSION,
     VIEW_ID_LABEL,
     DecryptionError,
@@ -23,6 +27,7 @@ from storage.crypto import (
     package_id_for,
     plain_view,
     seal_bytes,
+    spelled_with,
 )
 
 SECRET = b"server-secret"
@@ -193,3 +198,15 @@ def test_either_form_opens_whatever_the_view_name(name):
     aad = f"{PACKAGE_ID}\x00{name}".encode()
     assert key.open_json(name, key.seal_compressed(name, compress(text, level))) == text
     assert key.open_json(name, seal_bytes(key._key, text, aad)) == text
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=40))
+def test_spelled_with_is_the_character_class_it_replaced(text):
+    assert spelled_with(text, UPN_BYTES) == bool(re.fullmatch(r"[A-Za-z0-9._-]+", text))
+    printable = bytes(range(0x21, 0x7F))
+    assert spelled_with(text, printable) == bool(re.fullmatch(r"[\x21-\x7e]+", text))
+
+
+@pytest.mark.parametrize("text", ["", "a\ud800", "é", "a b", "a\x7f", "\x00"])
+def test_spelled_with_refuses_the_empty_and_anything_outside(text):
+    assert not spelled_with(text, bytes(range(0x21, 0x7F)))
