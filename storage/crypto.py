@@ -159,9 +159,9 @@ class PackageKey:
         return self.seal_json(view_name, orjson.dumps(document))
 
     def seal_json(self, view_name: str, text: bytes) -> bytes:
-        """Compress (unless `plain_view`) and encrypt one view's JSON text, a JSON object (what
-        `seal` does after encoding it)."""
-        if plain_view(view_name):
+        """Compress and encrypt one view's JSON text (what `seal` does after encoding it); a
+        `plain_view` whose text is a JSON object is not compressed."""
+        if text[:1] == _PLAIN_START and plain_view(view_name):  # any other text stays readable
             return seal_bytes(self._key, text, self._aad(view_name), self._aead)
         compress, level = VIEW_COMPRESSION
         return self.seal_compressed(view_name, compress(text, level))

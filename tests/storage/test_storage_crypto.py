@@ -210,3 +210,10 @@ def test_spelled_with_is_the_character_class_it_replaced(text):
 @pytest.mark.parametrize("text", ["", "a\ud800", "é", "a b", "a\x7f", "\x00"])
 def test_spelled_with_refuses_the_empty_and_anything_outside(text):
     assert not spelled_with(text, bytes(range(0x21, 0x7F)))
+
+
+def test_a_plain_view_whose_text_is_not_an_object_is_compressed_and_opens():
+    key, text = _key(), orjson.dumps([1, 2, 3] * 100)
+    sealed = key.seal_json("overview", text)
+    inside = open_bytes(key._key, sealed, f"{PACKAGE_ID}\x00overview".encode())
+    assert inside[:1] == b"\x78" and key.open_json("overview", sealed) == text
