@@ -8,12 +8,11 @@ Anything else is refused before it is stored or queued.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from storage.crypto import package_id_for
+from storage.crypto import UPN_BYTES, package_id_for, spelled_with
 
 DISCORD_HOST = "click.discord.com"
 DISCORD_PATH = "/ls/click"
@@ -23,7 +22,11 @@ MAX_LINK_LENGTH = 16384
 UPLOAD_LINK_PREFIX = "dumpus-upload:"
 METER_SEPARATOR = "\n"
 UPLOAD_KEY_BYTES = 384  # 512 characters of URL-safe base64
-UPN_PATTERN = re.compile(rf"[A-Za-z0-9._-]{{{UPN_MIN_LENGTH},{UPN_MAX_LENGTH}}}")
+
+
+def is_upn(text: str) -> bool:
+    """A UPN: `UPN_MIN_LENGTH` to `UPN_MAX_LENGTH` characters of `storage.crypto.UPN_BYTES`."""
+    return UPN_MIN_LENGTH <= len(text) <= UPN_MAX_LENGTH and spelled_with(text, UPN_BYTES)
 
 
 class InvalidLink(ValueError):
@@ -49,7 +52,7 @@ def _discord_upn(parts) -> str:
     if parts.path != DISCORD_PATH:
         raise InvalidLink("not a Discord package link")
     values = parse_qs(parts.query, keep_blank_values=True).get("upn", [])
-    if len(values) != 1 or not UPN_PATTERN.fullmatch(values[0]):
+    if len(values) != 1 or not is_upn(values[0]):
         raise InvalidLink("the link has no valid upn token")
     return values[0]
 
@@ -91,7 +94,7 @@ def key_material_of(
     or of a direct upload's `upload_link`."""
     if is_upload_link(link):
         key_material = link[len(UPLOAD_LINK_PREFIX) :]
-        if not UPN_PATTERN.fullmatch(key_material):
+        if not is_upn(key_material):
             raise InvalidLink("not an upload's key")
         return key_material
     return parse_package_link(link, allowed_origins, server_secret).key_material
